@@ -1,0 +1,1 @@
+"""The campaign graph: model, validation, compile, versioned publish."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: redirects, postbacks, pixel, event pipeline."""

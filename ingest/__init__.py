@@ -1,0 +1,1 @@
+"""Kafka -> ClickHouse ingest, schema migrations, attribution and reports."""

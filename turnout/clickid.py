@@ -1,0 +1,76 @@
+"""Click ids: 128 bits, 48-bit millisecond timestamp then 80 random bits.
+
+The text form is 26 characters of Crockford base32 (ULID layout, upper case, URL safe).
+The alphabet is in ASCII order, so sorting ids as text sorts them by time, and the
+postback path can read the timestamp back without any lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+
+LENGTH = 26
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PYTHON32 = "0123456789abcdefghijklmnopqrstuv"
+_FROM_CROCKFORD = str.maketrans(_CROCKFORD + _CROCKFORD.lower(), _PYTHON32 + _PYTHON32)
+_VALID = frozenset(_CROCKFORD + _CROCKFORD.lower())
+# Ten bits at a time: 13 table look-ups write all 26 digits.
+_PAIRS = tuple(_CROCKFORD[i >> 5] + _CROCKFORD[i & 31] for i in range(1024))
+_SHIFTS = tuple(range(120, -1, -10))
+_MAX_TS = (1 << 48) - 1
+_RANDOM_MASK = (1 << 80) - 1
+# 128 bits fill 25.6 digits; the first of 26 digits carries only 3 bits.
+_FIRST_DIGITS = frozenset("01234567")
+
+
+class ClickIdError(ValueError):
+    """The text is not a well-formed click id."""
+
+
+class ClickIds:
+    """A generator of click ids; seeded from the OS once, then cheap per id."""
+
+    __slots__ = ("_bits", "_clock")
+
+    def __init__(
+        self, clock: Callable[[], int] | None = None, seed: bytes | None = None
+    ) -> None:
+        rng = random.Random(seed if seed is not None else os.urandom(32))
+        self._bits = rng.getrandbits
+        self._clock = clock or time.time_ns
+
+    def new(self, ts_ms: int | None = None) -> str:
+        if ts_ms is None:
+            ts_ms = self._clock() // 1_000_000
+        return encode(ts_ms, self._bits(80))
+
+
+def encode(ts_ms: int, randomness: int) -> str:
+    if not 0 <= ts_ms <= _MAX_TS:
+        raise ClickIdError("timestamp out of range")
+    value = (ts_ms << 80) | (randomness & _RANDOM_MASK)
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
+
+
+def decode(text: str) -> tuple[int, int]:
+    """Return (timestamp_ms, randomness) or raise ClickIdError. Case-insensitive."""
+    if len(text) != LENGTH:
+        raise ClickIdError(f"click id must be {LENGTH} characters")
+    if text[0] not in _FIRST_DIGITS or not _VALID.issuperset(text):
+        raise ClickIdError("click id has characters outside Crockford base32")
+    value = int(text.translate(_FROM_CROCKFORD), 32)
+    return value >> 80, value & _RANDOM_MASK
+
+
+def timestamp_ms(text: str) -> int:
+    return decode(text)[0]
+
+
+def normalize(text: str) -> str:
+    """The canonical (upper-case) form of a valid id; raises ClickIdError otherwise."""
+    decode(text)
+    return text.upper()

@@ -1,0 +1,27 @@
+"""Where the three backing services are: one variable each points at an external one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from turnout import env
+
+
+@dataclass(frozen=True, slots=True)
+class Connections:
+    redis_url: str
+    kafka_bootstrap: str
+    clickhouse_dsn: str
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Connections:
+        data_dir = Path(env.text("data_dir", ".turnout", environ)).resolve()
+        return cls(
+            redis_url=env.text("redis_url", "redis://127.0.0.1:6379/0", environ),
+            kafka_bootstrap=env.text("kafka_bootstrap", "127.0.0.1:9092", environ),
+            clickhouse_dsn=env.text("clickhouse_dsn", f"chdb://{data_dir / 'chdb'}", environ),
+            data_dir=data_dir,
+        )

@@ -1,0 +1,107 @@
+"""The event contract between the edge (producer) and ingest (consumer).
+
+One module, used by both sides. Messages are JSON objects carrying `v`, the schema
+version; the Kafka key is the click id (or the visitor id when there is none).
+Money is carried as integer micro-units of the workspace currency (1 USD = 1_000_000)
+so that sums are exact to the cent and beyond.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+SCHEMA_VERSION: Final = 1
+
+TOPIC_CLICKS: Final = "turnout.clicks"
+TOPIC_CONVERSIONS: Final = "turnout.conversions"
+TOPIC_EVENTS: Final = "turnout.events"
+TOPIC_DLQ: Final = "turnout.dlq"
+TOPICS: Final = (TOPIC_CLICKS, TOPIC_CONVERSIONS, TOPIC_EVENTS, TOPIC_DLQ)
+
+MICROS: Final = 1_000_000
+
+
+class Click(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A counted click: a campaign click (`kind="click"`) or a lander->offer click."""
+
+    v: int = SCHEMA_VERSION
+    kind: str = "click"  # click | lp_click
+    click_id: str
+    parent_click_id: str = ""  # for lp_click: the campaign click it continues
+    ts_ms: int
+    workspace_id: str
+    campaign_id: str
+    parent_campaign_id: str = ""
+    campaign_code: str
+    graph_version: int
+    rule_id: str  # "default" for the default path
+    destination_id: str = ""
+    destination_kind: str = ""  # offer | lander | funnel | url
+    offer_id: str = ""
+    lander_id: str = ""
+    funnel_id: str = ""
+    funnel_step: int = 0
+    traffic_source_id: str = ""
+    network_id: str = ""
+    country: str = ""
+    region: str = ""
+    city: str = ""
+    asn: int = 0
+    device: str = ""
+    os: str = ""
+    browser: str = ""
+    language: str = ""
+    ip: str = ""  # anonymised unless the workspace opted into raw IPs
+    user_agent: str = ""
+    referrer_domain: str = ""
+    visitor_id: str
+    is_bot: bool = False
+    bot_reason: str = ""
+    cost_micros: int = 0  # cost decided at the click (CPC, CPM, from URL param)
+    cost_model: str = ""
+    subs: list[str] = []  # sub1..sub10, "" where absent; always 10 long when set
+    external_id: str = ""
+    params: dict[str, str] = {}
+
+
+class Conversion(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A postback, pixel or API conversion as the edge accepted it."""
+
+    v: int = SCHEMA_VERSION
+    conversion_id: str  # unique per accepted request (a click id made at receipt)
+    click_id: str = ""  # empty for visitor-based conversions
+    visitor_id: str = ""
+    campaign_id: str = ""  # optional hint for visitor-based conversions
+    workspace_id: str = ""
+    network_id: str = ""
+    txid: str = ""
+    status: str = "approved"  # approved | pending | declined | chargeback
+    event: str = "sale"
+    payout_micros: int = 0
+    currency: str = ""
+    ts_ms: int
+    source: str = "postback"  # postback | pixel | api
+
+
+class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An on-site event (pixel or API) that is not a conversion."""
+
+    v: int = SCHEMA_VERSION
+    event_id: str
+    name: str
+    visitor_id: str = ""
+    click_id: str = ""
+    campaign_id: str = ""
+    workspace_id: str = ""
+    value_micros: int = 0
+    ts_ms: int
+    source: str = "pixel"
+    params: dict[str, str] = {}
+
+
+ENCODER: Final = msgspec.json.Encoder()
+CLICK_DECODER: Final = msgspec.json.Decoder(Click)
+CONVERSION_DECODER: Final = msgspec.json.Decoder(Conversion)
+EVENT_DECODER: Final = msgspec.json.Decoder(Event)
