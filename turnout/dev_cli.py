@@ -1,0 +1,144 @@
+"""`turnout dev`: the whole local stack on embedded defaults, for a newcomer's first run.
+
+Valkey and tansu from their wheels, the example graph published, the ClickHouse schema
+migrated (chdb under the data dir), then the edge and one ingest+API process (chdb
+allows one data path per process, so ingest and the API share one). Ctrl-C stops all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from turnout.connections import Connections
+from turnout.services import (
+    LocalStack,
+    Service,
+    ServiceError,
+    free_port,
+    http_ok,
+    local_stack,
+    port_is_free,
+)
+
+EXAMPLE_GRAPH = Path(__file__).resolve().parent.parent / "examples" / "graph.yaml"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("dev", help="run the whole local stack on embedded defaults")
+    parser.add_argument("--graph", type=Path, default=EXAMPLE_GRAPH, help="graph to publish")
+    parser.add_argument("--edge-port", type=int, default=8080)
+    parser.add_argument("--api-port", type=int, default=8081)
+    parser.set_defaults(func=run)
+
+
+def _port(preferred: int) -> int:
+    return preferred if port_is_free(preferred) else free_port()
+
+
+async def _publish(redis_url: str, graph_path: Path) -> tuple[int, bool]:
+    """Publish the graph unless the current version already equals it."""
+    from redis.asyncio import Redis
+
+    from config.io import load_graph
+    from config.store import GraphStore
+
+    graph = load_graph(graph_path)
+    redis = Redis.from_url(redis_url)
+    try:
+        store = GraphStore(redis)
+        current = await store.load_current()
+        if current is not None and current[1] == graph:
+            return current[0], False
+        return await store.publish(graph, note=f"turnout dev: {graph_path.name}"), True
+    finally:
+        await redis.aclose()
+
+
+
+
+def run(args: argparse.Namespace) -> int:
+    from turnout.topics import ensure_topics
+
+    connections = Connections.from_env()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    turnout = [sys.executable, "-m", "turnout.cli"]
+    children: list[Service] = []
+    try:
+        with local_stack(connections.data_dir, persist_redis=True) as stack:
+            asyncio.run(ensure_topics(stack.kafka_bootstrap))
+            version, fresh = asyncio.run(_publish(stack.redis_url, args.graph))
+            env = {**os.environ, **stack.environ()}
+            _run_once([*turnout, "migrate"], env)
+            edge_port, api_port = _port(args.edge_port), _port(args.api_port)
+            children = [
+                Service("edge", edge_port,
+                        [*turnout, "edge", "--host", "127.0.0.1", "--port", str(edge_port)],
+                        http_ok, stack.data_dir / "run", env=env),
+                Service("ingest-api", api_port,
+                        [*turnout, "ingest", "--api", "--api-host", "127.0.0.1",
+                         "--api-port", str(api_port)],
+                        http_ok, stack.data_dir / "run", env=env),
+            ]
+            for child in children:
+                child.start(timeout=60)
+            _print_banner(stack, version, fresh, edge_port, api_port, args.graph)
+            stop.wait()
+            print("\nstopping…", flush=True)
+    except ServiceError as exc:
+        print(f"turnout dev: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for child in reversed(children):
+            child.stop(timeout=15)
+    print("stopped: valkey, tansu, edge, ingest+api", flush=True)
+    return 0
+
+
+def _run_once(argv: list[str], env: dict[str, str]) -> None:
+    import subprocess
+
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ServiceError(f"{' '.join(argv[2:])} failed:\n{result.stdout}{result.stderr}")
+
+
+def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, api_port: int,
+                  graph_path: Path) -> None:
+    from config.io import load_graph
+
+    graph = load_graph(graph_path)
+    edge = f"http://127.0.0.1:{edge_port}"
+    api = f"http://127.0.0.1:{api_port}"
+    first = graph.campaigns[0]
+    network = graph.networks[0]
+    workspace = graph.workspaces[0]
+    lines = [
+        "",
+        f"turnout is running (graph version {version}{' published' if fresh else ', unchanged'})",
+        f"  edge      {edge}        (/healthz /readyz /metrics)",
+        f"  report API {api}        (/openapi.json)",
+        f"  valkey    {stack.redis_url}",
+        f"  kafka     {stack.kafka_bootstrap} (tansu)",
+        f"  clickhouse {stack.clickhouse_dsn}",
+        f"  logs      {stack.data_dir / 'run'}",
+        "",
+        "campaign links:",
+        *(f"  {edge}/c/{c.code}" for c in graph.campaigns),
+        "",
+        "try it:",
+        f"  curl -si -H 'X-Forwarded-For: 214.78.0.1' '{edge}/c/{first.code}?sub1=test' | head",
+        f"  curl -s '{edge}/postback?clickid=<CLICK ID FROM Location>&payout=12.50"
+        f"&txid=t1&secret={network.secret}'",
+        f"  turnout report --workspace {workspace.id} --group-by campaign,country",
+        "",
+        "Ctrl-C stops everything.",
+    ]
+    print("\n".join(lines), flush=True)

