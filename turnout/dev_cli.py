@@ -90,7 +90,12 @@ def run(args: argparse.Namespace) -> int:
             for child in children:
                 child.start(timeout=60)
             _print_banner(stack, version, fresh, edge_port, api_port, args.graph)
-            stop.wait()
+            while not stop.wait(1.0):
+                dead = [child.name for child in children if not child.running]
+                if dead:
+                    print(f"turnout dev: {', '.join(dead)} exited; see {stack.data_dir / 'run'}",
+                          file=sys.stderr)
+                    return 1
             print("\nstopping…", flush=True)
     except ServiceError as exc:
         print(f"turnout dev: {exc}", file=sys.stderr)

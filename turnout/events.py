@@ -61,6 +61,12 @@ class Click(msgspec.Struct, kw_only=True, omit_defaults=True):
     bot_reason: str = ""
     cost_micros: int = 0  # cost decided at the click (CPC, CPM, from URL param)
     cost_model: str = ""
+    # The campaign's terms at the time of the click, so ingest and reports need no graph:
+    # cpa -> micros per approved conversion, revshare -> percent x 1e6 (30% = 30_000_000),
+    # fixed_total -> the campaign's total micros, spread over its clicks at query time.
+    cost_rate_micros: int = 0
+    attribution_window_ms: int = 0  # 0 means the default, 30 days
+    unique_window_ms: int = 0  # 0 means the default, 24 hours
     subs: list[str] = []  # sub1..sub10, "" where absent; always 10 long when set
     external_id: str = ""
     params: dict[str, str] = {}

@@ -1,0 +1,171 @@
+"""The compiled graph the edge holds in memory: built once per published version, then
+only read. Every lookup the redirect path needs is a dict get or an attribute.
+
+The dicts are never mutated after `config.compile.compile_graph` returns; a new version
+(or a change of capped offers) means a new CompiledGraph, swapped in whole.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from config.model import Graph
+from config.templates import Template
+from splitter.table import CampaignTable
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a destination sends the visitor: the payload of a splitter Destination.
+
+    For a lander, `next_offers` are where its CTAs lead (`/click/n` -> next_offers[n-1]).
+    For a funnel, `url`/`lander_id` are its first lander, `funnel_landers` the landers of
+    the following steps and `next_offers` the offers of the last lander's CTAs.
+    """
+
+    kind: str  # offer | lander | funnel | url
+    destination_id: str
+    url: Template
+    offer_id: str = ""
+    lander_id: str = ""
+    funnel_id: str = ""
+    network_id: str = ""
+    payout_micros: int = 0
+    currency: str = ""
+    next_offers: tuple[Target, ...] = ()
+    funnel_landers: tuple[Target, ...] = ()
+
+    def after(self, step: int, cta: int = 1) -> Target | None:
+        """Where CTA number `cta` (1-based) leads after `step` earlier lander clicks on this
+        path (0 on the first lander); None when there is no such step or CTA."""
+        if step < len(self.funnel_landers):
+            return self.funnel_landers[step]
+        if step == len(self.funnel_landers) and 1 <= cta <= len(self.next_offers):
+            return self.next_offers[cta - 1]
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A bot or inactive-campaign policy: `action` and, for action "url", its template."""
+
+    action: str
+    url: Template | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CostModel:
+    type: str  # cpc | url_param | cpm | cpa | revshare | fixed_total
+    value_micros: int  # an amount in micro-units; for revshare a percentage x 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledWorkspace:
+    id: str
+    name: str
+    timezone: str
+    currency: str
+    raw_ip: bool
+    fallback_url: Template | None
+    bot_networks: tuple[IPNetwork, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTrafficSource:
+    id: str
+    workspace_id: str
+    name: str
+    tokens: dict[str, str]  # our token (sub1.., cost, external_id) -> the source's param
+    params: tuple[tuple[str, str], ...]  # the same, as (source param, our token) pairs
+    postback_url: Template | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledNetwork:
+    id: str
+    workspace_id: str
+    name: str
+    secret: str
+    hmac_key: str | None
+    ip_allowlist: tuple[IPNetwork, ...]  # empty: any address
+    # The network's word -> our status; the four canonical words map to themselves
+    # unless the network's mapping says otherwise.
+    statuses: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledOffer:
+    id: str
+    workspace_id: str
+    name: str
+    network_id: str
+    url: Template
+    payout_micros: int
+    currency: str
+    daily_cap: int | None
+    fallback_offer_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledLander:
+    id: str
+    workspace_id: str
+    name: str
+    url: Template
+    cta_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFunnel:
+    id: str
+    workspace_id: str
+    name: str
+    lander_ids: tuple[str, ...]
+    offer_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCampaign:
+    id: str
+    code: str
+    name: str
+    workspace: CompiledWorkspace
+    parent_id: str | None
+    traffic_source: CompiledTrafficSource
+    status: str
+    start_ms: int | None
+    end_ms: int | None
+    redirect_mode: str  # 302 | 307 | 301 | meta | double_meta
+    bot_policy: Policy
+    inactive: Policy
+    cost_model: CostModel
+    budget_micros: int | None
+    attribution_window_ms: int
+    unique_window_ms: int
+    table: CampaignTable  # rules already in priority order, the default path last
+
+    def is_live(self, now_ms: int) -> bool:
+        """Active and inside its schedule: clicks are split; otherwise `inactive` applies."""
+        return (
+            self.status == "active"
+            and (self.start_ms is None or now_ms >= self.start_ms)
+            and (self.end_ms is None or now_ms < self.end_ms)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledGraph:
+    version: int
+    graph: Graph  # the source, for recompiling (e.g. when the set of capped offers changes)
+    capped_offers: frozenset[str]
+    campaigns_by_code: dict[str, CompiledCampaign]
+    campaigns_by_id: dict[str, CompiledCampaign]
+    workspaces_by_id: dict[str, CompiledWorkspace]
+    traffic_sources_by_id: dict[str, CompiledTrafficSource]
+    networks_by_id: dict[str, CompiledNetwork]
+    offers_by_id: dict[str, CompiledOffer]
+    landers_by_id: dict[str, CompiledLander]
+    funnels_by_id: dict[str, CompiledFunnel]

@@ -1,0 +1,189 @@
+"""The campaign graph as people write it (YAML/JSON), before validation and compile.
+
+Field types are deliberately loose where a value has a closed set of meanings (status,
+kinds, modes, money): they are plain strings here and `config.validate` checks them, so a
+graph with ten mistakes gets ten messages instead of stopping at the first. Money is a
+decimal string ("12.50"); compile turns it into integer micro-units. IDs are user-given
+slugs, unique per entity type.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+STATUSES: Final = ("draft", "active", "paused", "completed", "cancelled")
+REDIRECT_MODES: Final = ("302", "307", "301", "meta", "double_meta")
+COST_MODELS: Final = ("cpc", "url_param", "cpm", "cpa", "revshare", "fixed_total")
+BOT_ACTIONS: Final = ("same", "url", "not_found")
+INACTIVE_ACTIONS: Final = ("not_found", "url")
+DESTINATION_KINDS: Final = ("offer", "lander", "funnel", "url")
+CONVERSION_STATUSES: Final = ("approved", "pending", "declined", "chargeback")
+# The query parameters of /c/{code} a traffic source's own tokens can be mapped onto.
+TOKENS: Final = (*(f"sub{i}" for i in range(1, 11)), "cost", "external_id")
+DEFAULT_RULE_ID: Final = "default"
+
+
+class Entity(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """Base of every graph node: immutable, keyword-only, unknown fields are errors."""
+
+
+class Workspace(Entity, kw_only=True):
+    id: str
+    name: str
+    timezone: str = "UTC"  # IANA name; schedules, hour/weekday rules and reports use it
+    currency: str = "USD"  # ISO 4217
+    raw_ip: bool = False  # opt-in: store full IPs instead of /24 and /48 prefixes
+    fallback_url: str | None = None  # where unknown tracking codes go instead of a 404
+    bot_ip_ranges: tuple[str, ...] = ()  # CIDRs whose visitors are treated as bots
+
+
+class TrafficSource(Entity, kw_only=True):
+    id: str
+    workspace: str
+    name: str
+    # Our token -> the source's query parameter, e.g. {"sub1": "zoneid", "cost": "bid"}.
+    tokens: dict[str, str] = {}
+    postback_url: str | None = None  # conversions reported back to the source
+
+
+class Network(Entity, kw_only=True):
+    id: str
+    workspace: str
+    name: str
+    secret: str
+    hmac_key: str | None = None
+    ip_allowlist: tuple[str, ...] = ()  # CIDRs; empty means any address
+    # The network's status word -> approved | pending | declined | chargeback.
+    statuses: dict[str, str] = {}
+
+
+class Offer(Entity, kw_only=True):
+    id: str
+    workspace: str
+    name: str
+    url: str
+    network: str
+    payout: str = "0"
+    currency: str | None = None  # None: the workspace currency
+    daily_cap: int | None = None  # approved conversions per day (workspace timezone)
+    fallback_offer: str | None = None  # takes the traffic while this offer is capped
+
+
+class Lander(Entity, kw_only=True):
+    id: str
+    workspace: str
+    name: str
+    url: str
+    cta_count: int = 1  # offers it links to: /click (or /click/1) .. /click/{cta_count}
+
+
+class Funnel(Entity, kw_only=True):
+    """Landers shown one after another; the last lander's CTAs lead to `offers`."""
+
+    id: str
+    workspace: str
+    name: str
+    landers: tuple[str, ...]
+    offers: tuple[str, ...]
+
+
+class Condition(Entity, kw_only=True):
+    kind: str  # a splitter.types.ConditionKind value
+    values: tuple[str | int | bool, ...] = ()  # YAML gives ints for hours/ASNs, bools for bot
+    negate: bool = False
+    param: str = ""  # the query parameter name, for kind "query"
+
+
+class Destination(Entity, kw_only=True):
+    id: str
+    weight: int = 1
+    kind: str  # offer | lander | funnel | url
+    ref: str | None = None  # offer, lander or funnel id
+    url: str | None = None  # for kind "url": a template
+    offers: tuple[str, ...] = ()  # for kind "lander": where its CTAs lead, in order
+    paused: bool = False
+
+
+class Rule(Entity, kw_only=True):
+    """Conditions (all must match) -> weighted destinations.
+
+    Rules run in ascending `priority`; a rule without one counts as 0 and ties keep the
+    order of the file, so a graph that never sets a priority runs in file order.
+    """
+
+    id: str
+    name: str = ""
+    priority: int | None = None
+    conditions: tuple[Condition, ...] = ()
+    destinations: tuple[Destination, ...] = ()
+
+
+class CostModel(Entity, kw_only=True):
+    # cpc/cpm/cpa/fixed_total: an amount; revshare: a percentage; url_param: the
+    # value is ignored (cost comes from the click's `cost` token).
+    type: str = "cpc"
+    value: str = "0"
+
+
+class Schedule(Entity, kw_only=True):
+    start: str | None = None  # ISO 8601; without an offset it is workspace time
+    end: str | None = None
+
+
+class BotPolicy(Entity, kw_only=True):
+    action: str = "same"  # same (as humans) | url | not_found
+    url: str | None = None
+
+
+class InactivePolicy(Entity, kw_only=True):
+    """What paused, ended or not-yet-started campaigns answer."""
+
+    action: str = "not_found"
+    url: str | None = None
+
+
+class Campaign(Entity, kw_only=True):
+    id: str
+    workspace: str
+    name: str
+    code: str  # the /c/{code} tracking code, unique across all workspaces
+    parent: str | None = None
+    traffic_source: str
+    cost_model: CostModel = CostModel()
+    status: str = "draft"
+    schedule: Schedule = Schedule()
+    budget: str | None = None
+    redirect_mode: str | int = "302"  # YAML turns a bare 302 into an int; both are fine
+    allow_permanent: bool = False  # 301 is cached by browsers: clicks would vanish
+    bot_policy: BotPolicy = BotPolicy()
+    inactive: InactivePolicy = InactivePolicy()
+    attribution_window_days: int = 30
+    unique_window_hours: int = 24
+    rules: tuple[Rule, ...] = ()
+    default: tuple[Destination, ...] = ()
+
+
+class Graph(Entity, kw_only=True):
+    workspaces: tuple[Workspace, ...] = ()
+    traffic_sources: tuple[TrafficSource, ...] = ()
+    networks: tuple[Network, ...] = ()
+    offers: tuple[Offer, ...] = ()
+    landers: tuple[Lander, ...] = ()
+    funnels: tuple[Funnel, ...] = ()
+    campaigns: tuple[Campaign, ...] = ()
+
+
+# Top-level sections in the order they are written out, with their entity types.
+SECTIONS: Final[tuple[tuple[str, type[Entity]], ...]] = (
+    ("workspaces", Workspace),
+    ("traffic_sources", TrafficSource),
+    ("networks", Network),
+    ("offers", Offer),
+    ("landers", Lander),
+    ("funnels", Funnel),
+    ("campaigns", Campaign),
+)

@@ -1,0 +1,240 @@
+"""GraphStore against a real Valkey: publish, history, diff, rollback, races, watch."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+import pytest
+import redis.asyncio as aioredis
+
+from config.errors import GraphInvalid, StoreUnavailable, VersionNotFound
+from config.io import dump_graph, load_graph
+from config.model import Graph
+from config.store import GraphStore
+from turnout.cli import main
+from turnout.services import valkey
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLE = load_graph(EXAMPLES / "graph.yaml")
+
+
+def renamed(graph: Graph, name: str) -> Graph:
+    first = msgspec.structs.replace(graph.campaigns[0], name=name)
+    return msgspec.structs.replace(graph, campaigns=(first, *graph.campaigns[1:]))
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test:{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    connection = aioredis.from_url(redis_url)
+    yield connection
+    await connection.aclose()
+
+
+@pytest.fixture
+def store(client: aioredis.Redis, prefix: str) -> GraphStore:
+    return GraphStore(client, prefix)
+
+
+async def test_nothing_published_yet(store):
+    assert await store.current_version() is None
+    assert await store.load_current() is None
+    assert await store.versions() == []
+    with pytest.raises(VersionNotFound):
+        await store.load(1)
+
+
+async def test_publish_read_back_versions_diff_rollback(store, client, prefix):
+    v1 = await store.publish(EXAMPLE, note="first")
+    v2 = await store.publish(renamed(EXAMPLE, "Campaign A v2"), note="rename")
+    assert (v1, v2) == (1, 2)
+    assert await store.current_version() == 2
+    assert await store.load(1) == EXAMPLE
+    current = await store.load_current()
+    assert current is not None and current[0] == 2
+    assert current[1].campaigns[0].name == "Campaign A v2"
+
+    infos = await store.versions()
+    assert [(i.version, i.note) for i in infos] == [(1, "first"), (2, "rename")]
+    assert infos[0].published_at_ms <= infos[1].published_at_ms
+
+    assert await store.diff(1, 2) == [
+        "campaigns[camp-a].name: 'Campaign A' -> 'Campaign A v2'"
+    ]
+    assert await store.diff(2, 2) == []
+
+    v3 = await store.rollback(1, note="undo rename")
+    assert v3 == 3
+    assert await store.current_version() == 3
+    assert await store.load(3) == EXAMPLE
+    assert await store.load(2) != EXAMPLE  # history is not rewritten
+    document = await store.document(3)
+    assert (document.rolled_back_from, document.restores, document.note) == (2, 1, "undo rename")
+    assert await store.diff(2, 3) == [
+        "campaigns[camp-a].name: 'Campaign A v2' -> 'Campaign A'"
+    ]
+    # Version documents are immutable JSON holding the whole graph.
+    raw = await client.get(f"{prefix}:version:1")
+    assert msgspec.json.decode(raw)["graph"]["campaigns"][0]["code"] == "CAMP_A"
+
+
+async def test_invalid_graph_publishes_nothing(store, client, prefix):
+    broken = load_graph(EXAMPLES / "broken-graph.yaml")
+    with pytest.raises(GraphInvalid) as info:
+        await store.publish(broken)
+    assert len(info.value.problems) == 5
+    assert [key async for key in client.scan_iter(match=f"{prefix}:*")] == []
+    assert await store.current_version() is None
+    assert await store.publish(EXAMPLE) == 1  # no version number was used up
+
+
+async def test_rollback_to_missing_version(store):
+    await store.publish(EXAMPLE)
+    with pytest.raises(VersionNotFound):
+        await store.rollback(9)
+    assert await store.current_version() == 1
+
+
+async def test_pointer_never_moves_back_or_to_a_missing_document(store, prefix):
+    await store.publish(EXAMPLE)
+    await store.publish(EXAMPLE)
+    # A slow publisher finishing late, and a version whose document was never written.
+    assert await store._advance(keys=[f"{prefix}:current", f"{prefix}:version:1"],
+                                args=[1, store.channel]) == 2
+    assert await store._advance(keys=[f"{prefix}:current", f"{prefix}:version:3"],
+                                args=[3, store.channel]) == 2
+    assert await store.current_version() == 2
+
+
+async def test_racing_publishers_leave_pointer_on_the_newest(redis_url, prefix):
+    connections = [aioredis.from_url(redis_url) for _ in range(2)]
+    stores = [GraphStore(connection, prefix) for connection in connections]
+    observed: list[int] = []
+    done = asyncio.Event()
+
+    async def observe() -> None:
+        while not done.is_set():
+            version = await stores[0].current_version()
+            if version is not None:
+                observed.append(version)
+                await stores[0].load(version)  # the pointer never names a missing document
+            await asyncio.sleep(0)
+
+    observer = asyncio.create_task(observe())
+    try:
+        published = await asyncio.gather(
+            *(stores[i % 2].publish(renamed(EXAMPLE, f"racer {i}"), note=f"racer {i}")
+              for i in range(20))
+        )
+    finally:
+        done.set()
+        await observer
+    try:
+        assert sorted(published) == list(range(1, 21))
+        assert await stores[1].current_version() == 20
+        assert observed and observed == sorted(observed)  # only ever forward
+        infos = await stores[1].versions()
+        assert [i.version for i in infos] == list(range(1, 21))
+        for info in infos:
+            graph = await stores[0].load(info.version)
+            assert graph.campaigns[0].name == info.note
+    finally:
+        for connection in connections:
+            await connection.aclose()
+
+
+async def test_watch_yields_current_then_each_publish(store):
+    await store.publish(EXAMPLE)
+    versions = store.watch(retry_delay=0.05)
+    try:
+        assert await asyncio.wait_for(anext(versions), 5) == 1
+        publisher = asyncio.create_task(store.publish(renamed(EXAMPLE, "watched")))
+        assert await asyncio.wait_for(anext(versions), 5) == 2
+        assert await publisher == 2
+    finally:
+        await versions.aclose()
+
+
+def test_cli_round_trip(redis_url, prefix, tmp_path, capsys):
+    common = ["--redis-url", redis_url, "--prefix", prefix]
+    example = str(EXAMPLES / "graph.yaml")
+    assert main(["graph", "publish", example, "--note", "from cli", *common]) == 0
+    assert capsys.readouterr().out.strip() == "1"
+
+    changed = tmp_path / "changed.json"
+    changed.write_text(dump_graph(renamed(EXAMPLE, "Renamed"), "json"))
+    assert main(["graph", "publish", str(changed), *common]) == 0
+    assert capsys.readouterr().out.strip() == "2"
+
+    assert main(["graph", "versions", *common]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and "from cli" in lines[0] and lines[1].startswith("*")
+
+    assert main(["graph", "diff", "1", "2", *common]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "campaigns[camp-a].name: 'Campaign A' -> 'Renamed'"
+    )
+
+    assert main(["graph", "export", "--version", "1", "--format", "json", *common]) == 0
+    assert load_graph(capsys.readouterr().out, "json") == EXAMPLE
+
+    assert main(["graph", "rollback", "1", *common]) == 0
+    assert capsys.readouterr().out.strip() == "3"
+    assert main(["graph", "export", *common]) == 0
+    assert load_graph(capsys.readouterr().out, "yaml") == EXAMPLE
+
+    broken = str(EXAMPLES / "broken-graph.yaml")
+    assert main(["graph", "publish", broken, *common]) == 1
+    assert "5 problem(s)" in capsys.readouterr().out
+    assert main(["graph", "export", "--version", "9", *common]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_reports_unreachable_redis(capsys):
+    from turnout.services import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    assert main(["graph", "versions", "--redis-url", url]) == 2
+    assert "Redis unavailable" in capsys.readouterr().err
+
+
+async def _publish_retrying(store: GraphStore, graph: Graph) -> int:
+    for _ in range(50):
+        try:
+            return await store.publish(graph)
+        except StoreUnavailable:
+            await asyncio.sleep(0.1)
+    raise AssertionError("Redis did not come back")
+
+
+async def test_watch_survives_dropped_connections(tmp_path):
+    # A server of its own: killing every connection must not disturb other tests.
+    service = valkey(tmp_path)
+    service.start()
+    url = f"redis://127.0.0.1:{service.port}/0"
+    client, admin = aioredis.from_url(url), aioredis.from_url(url)
+    store = GraphStore(client)
+    versions = store.watch(retry_delay=0.05, poll_interval=0.2)
+    try:
+        assert await store.publish(EXAMPLE) == 1
+        assert await asyncio.wait_for(anext(versions), 5) == 1
+        assert await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub") == 1
+        await admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        # Published while the watcher's subscription is gone: the pointer check finds it.
+        assert await _publish_retrying(store, renamed(EXAMPLE, "while cut off")) == 2
+        assert await asyncio.wait_for(anext(versions), 10) == 2
+        assert await store.publish(renamed(EXAMPLE, "and again")) == 3
+        assert await asyncio.wait_for(anext(versions), 5) == 3
+    finally:
+        await versions.aclose()
+        await client.aclose()
+        await admin.aclose()
+        service.stop()
