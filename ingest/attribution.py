@@ -1,0 +1,128 @@
+"""Attribution rules: which click a conversion belongs to, and the row it becomes.
+
+Pure functions over looked-up click rows; ingest.store does the look-ups and
+ingest.pipelines the holding and retrying. The rules:
+
+- A conversion with a click id carries that click's dimensions.
+- A visitor-based conversion (no click id) goes last-touch to the visitor's latest counted
+  click (kind=click, not a bot) at or before the conversion, in the conversion's workspace
+  and campaign when it names them. A later status for the same (visitor, txid) keeps the
+  click the first status was attributed to, so it replaces that row instead of adding one.
+- A conversion more than the click's attribution window after the click is kept with
+  in_window=0; one whose click never appears within the grace period is kept with
+  attributed=0. Neither carries revenue (see the conversions_latest view).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ingest import schema
+from turnout.events import Conversion
+
+DAY_MS: Final = 86_400_000
+DEFAULT_ATTRIBUTION_WINDOW_MS: Final = 30 * DAY_MS
+# Version = ts_ms * 8 + rank: a later status wins, and within one millisecond the order
+# is fixed (a chargeback beats an approval) instead of depending on insert order.
+STATUS_RANK: Final = {"pending": 0, "approved": 1, "declined": 2, "chargeback": 3}
+DIMENSION_NAMES: Final = tuple(name for name, _type in schema.CLICK_DIMENSIONS)
+# Columns a click look-up returns, in this order.
+LOOKUP_COLUMNS: Final = (
+    "click_id", "ts_ms", "kind", "visitor_id", "attribution_window_ms", *DIMENSION_NAMES,
+)
+_BLANK_DIMENSIONS: Final[dict[str, Any]] = {
+    name: (0 if type_.startswith(("UInt", "Int")) else False if type_ == "Bool" else "")
+    for name, type_ in schema.CLICK_DIMENSIONS
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ClickRef:
+    """A stored click as attribution needs it."""
+
+    click_id: str
+    ts_ms: int
+    kind: str
+    visitor_id: str
+    attribution_window_ms: int
+    dimensions: Mapping[str, Any]
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> ClickRef:
+        click_id, ts_ms, kind, visitor_id, window, *dims = row
+        return cls(
+            str(click_id), int(ts_ms), str(kind), str(visitor_id), int(window),
+            dict(zip(DIMENSION_NAMES, dims, strict=True)),
+        )
+
+    @property
+    def window_ms(self) -> int:
+        return self.attribution_window_ms or DEFAULT_ATTRIBUTION_WINDOW_MS
+
+
+def version(conversion: Conversion) -> int:
+    return conversion.ts_ms * 8 + STATUS_RANK[conversion.status]
+
+
+def _base(conversion: Conversion) -> dict[str, Any]:
+    return {
+        "schema_version": conversion.v,
+        "conversion_id": conversion.conversion_id,
+        "click_id": conversion.click_id,
+        "visitor_id": conversion.visitor_id,
+        "txid": conversion.txid,
+        "status": conversion.status,
+        "event": conversion.event,
+        "payout_micros": conversion.payout_micros,
+        "currency": conversion.currency,
+        "ts": conversion.ts_ms,
+        "source": conversion.source,
+        "version": version(conversion),
+    }
+
+
+def attributed_row(conversion: Conversion, click: ClickRef, how: str) -> dict[str, Any]:
+    row = _base(conversion)
+    row.update(click.dimensions)
+    if conversion.network_id:
+        row["network_id"] = conversion.network_id
+    row.update(
+        click_id=click.click_id,
+        attributed=True,
+        attribution=how,
+        in_window=conversion.ts_ms - click.ts_ms <= click.window_ms,
+        click_ts=click.ts_ms,
+        click_kind=click.kind,
+    )
+    return row
+
+
+def unattributed_row(conversion: Conversion) -> dict[str, Any]:
+    row = _base(conversion)
+    row.update(_BLANK_DIMENSIONS)
+    row.update(
+        workspace_id=conversion.workspace_id,
+        campaign_id=conversion.campaign_id,
+        network_id=conversion.network_id,
+        attributed=False,
+        attribution="none",
+        in_window=False,
+        click_ts=0,
+        click_kind="",
+    )
+    return row
+
+
+def last_touch(conversion: Conversion, candidates: Sequence[ClickRef]) -> ClickRef | None:
+    """The visitor's latest counted click at or before the conversion; newest first input."""
+    for click in candidates:
+        if click.kind != "click" or click.dimensions["is_bot"] or click.ts_ms > conversion.ts_ms:
+            continue
+        if conversion.workspace_id and click.dimensions["workspace_id"] != conversion.workspace_id:
+            continue
+        if conversion.campaign_id and click.dimensions["campaign_id"] != conversion.campaign_id:
+            continue
+        return click
+    return None

@@ -1,0 +1,196 @@
+"""`turnout ingest`: one consumer group per topic, batches to ClickHouse, commit after insert.
+
+Batches close on size (batch_size records) or time (batch_wait_s after the poll started).
+Offsets are committed only after the pipeline says the rows are stored; a stop request
+(SIGTERM) finishes the batch being stored, or abandons it uncommitted while ClickHouse is
+failing, and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+
+import clickhouse_connect
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from ingest.batch import Partition, Span
+from ingest.pipelines import (
+    Abandoned,
+    ClickPipeline,
+    ConversionPipeline,
+    EventPipeline,
+    Pipeline,
+    Record,
+)
+from ingest.settings import IngestSettings
+from ingest.store import Store
+from turnout.connections import Connections
+
+log = logging.getLogger(__name__)
+
+
+class _Revocations(ConsumerRebalanceListener):
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.pipeline.forget({(tp.topic, tp.partition) for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass
+
+
+class TopicConsumer:
+    """Feeds one pipeline from one topic in one consumer group."""
+
+    def __init__(
+        self, pipeline: Pipeline, topic: str, bootstrap: str, group_id: str,
+        settings: IngestSettings,
+    ) -> None:
+        self.pipeline = pipeline
+        self.topic = topic
+        self.settings = settings
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=settings.batch_size,
+            # A ClickHouse outage stalls the loop between polls; stay in the group.
+            max_poll_interval_ms=3_600_000,
+        )
+        self.consumer.subscribe([topic], listener=_Revocations(pipeline))
+
+    async def run(self) -> None:
+        stop = self.pipeline.stop
+        await self.consumer.start()
+        try:
+            while not stop.is_set():
+                batch, span = await self.collect()
+                if not batch and not self.pipeline.has_pending():
+                    continue
+                try:
+                    offsets = await self.pipeline.process(batch, span)
+                except Abandoned:
+                    log.info("%s: stopping with the current batch uncommitted", self.topic)
+                    return
+                if offsets:
+                    await self.commit(offsets)
+        finally:
+            await self.consumer.stop()
+
+    async def collect(self) -> tuple[list[Record], Span]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.batch_wait_s
+        batch: list[Record] = []
+        span = Span()
+        while len(batch) < self.settings.batch_size and not self.pipeline.stop.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            fetched = await self.consumer.getmany(
+                timeout_ms=max(1, int(remaining * 1000)),
+                max_records=self.settings.batch_size - len(batch),
+            )
+            for tp, chunk in fetched.items():
+                batch.extend(chunk)
+                span.add(tp.topic, tp.partition, chunk[0].offset)
+                span.add(tp.topic, tp.partition, chunk[-1].offset)
+        return batch, span
+
+    async def commit(self, offsets: dict[Partition, int]) -> None:
+        try:
+            await self.consumer.commit(
+                {TopicPartition(topic, part): offset for (topic, part), offset in offsets.items()}
+            )
+        except (CommitFailedError, IllegalStateError) as exc:
+            # A rebalance took the partition away: the rows are stored, the next owner
+            # re-reads from the last commit and the look-up/dedup drops what is stored.
+            log.warning("%s: commit skipped after a rebalance (%s)", self.topic, exc)
+            return
+        self.pipeline.committed(offsets)
+
+
+ClientFactory = Callable[[], clickhouse_connect.driver.client.Client]
+
+
+def clickhouse_factory(dsn: str) -> ClientFactory:
+    def make() -> clickhouse_connect.driver.client.Client:
+        return clickhouse_connect.get_client(dsn=dsn)
+
+    return make
+
+
+async def run_ingest(
+    bootstrap: str,
+    clients: ClientFactory,
+    settings: IngestSettings,
+    stop: asyncio.Event,
+    kinds: tuple[str, ...] = ("clicks", "conversions", "events"),
+) -> None:
+    """Run the pipelines until `stop` is set; each has its own ClickHouse client."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=settings.kafka_idempotence
+    )
+    await producer.start()
+    try:
+        topics = {
+            "clicks": (ClickPipeline, settings.topic_clicks),
+            "conversions": (ConversionPipeline, settings.topic_conversions),
+            "events": (EventPipeline, settings.topic_events),
+        }
+        consumers = []
+        for kind in kinds:
+            cls, topic = topics[kind]
+            store = Store(await asyncio.to_thread(clients), settings.database)
+            pipeline = cls(store, producer, settings, stop)
+            group = f"{settings.group_id}.{topic}"
+            consumers.append(TopicConsumer(pipeline, topic, bootstrap, group, settings))
+        tasks = [asyncio.create_task(c.run(), name=f"ingest:{c.topic}") for c in consumers]
+        try:
+            await _first_failure(tasks)
+        except asyncio.CancelledError:
+            # Cancelled from outside (a kill in tests): no batch in flight gets committed.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            stop.set()
+            for task in tasks:
+                if not task.done():
+                    # Let each loop see the stop flag and close its consumer cleanly.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(task), 30)
+                    task.cancel()
+    finally:
+        await producer.stop()
+
+
+async def _first_failure(tasks: list[asyncio.Task[None]]) -> None:
+    done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    await asyncio.gather(*tasks)
+
+
+async def serve(connections: Connections, settings: IngestSettings) -> None:
+    """The `turnout ingest` process: SIGTERM/SIGINT set the stop flag."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_ingest(
+            connections.kafka_bootstrap, clickhouse_factory(connections.clickhouse_dsn),
+            settings, stop,
+        )
+    except KafkaError:
+        log.exception("ingest stopped on a Kafka error")
+        raise

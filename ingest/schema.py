@@ -1,0 +1,124 @@
+"""Insert column lists of the raw tables, with explicit ClickHouse types.
+
+They mirror ingest/migrations/0001_raw.sql; tests/unit/ingest and the integration suite
+check the two agree, so an insert context never has to ask the server for its types.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SUBS: Final = tuple(f"sub{i}" for i in range(1, 11))
+_LC: Final = "LowCardinality(String)"
+_TS: Final = "DateTime64(3, 'UTC')"
+
+# Click dimensions a conversion copies from its click (attribution at ingest).
+CLICK_DIMENSIONS: Final[tuple[tuple[str, str], ...]] = (
+    ("workspace_id", _LC),
+    ("campaign_id", _LC),
+    ("parent_campaign_id", _LC),
+    ("campaign_code", _LC),
+    ("graph_version", "UInt64"),
+    ("rule_id", _LC),
+    ("destination_id", _LC),
+    ("destination_kind", _LC),
+    ("offer_id", _LC),
+    ("lander_id", _LC),
+    ("funnel_id", _LC),
+    ("funnel_step", "UInt8"),
+    ("traffic_source_id", _LC),
+    ("network_id", _LC),
+    ("country", _LC),
+    ("region", _LC),
+    ("city", _LC),
+    ("device", _LC),
+    ("os", _LC),
+    ("browser", _LC),
+    ("language", _LC),
+    ("is_bot", "Bool"),
+    ("cost_model", _LC),
+    ("cost_rate_micros", "Int64"),
+    *((sub, "String") for sub in SUBS),
+    ("external_id", "String"),
+)
+
+CLICKS: Final[tuple[tuple[str, str], ...]] = (
+    ("schema_version", "UInt8"),
+    ("kind", _LC),
+    ("click_id", "String"),
+    ("parent_click_id", "String"),
+    ("ts", _TS),
+    ("workspace_id", _LC),
+    ("campaign_id", _LC),
+    ("parent_campaign_id", _LC),
+    ("campaign_code", _LC),
+    ("graph_version", "UInt64"),
+    ("rule_id", _LC),
+    ("destination_id", _LC),
+    ("destination_kind", _LC),
+    ("offer_id", _LC),
+    ("lander_id", _LC),
+    ("funnel_id", _LC),
+    ("funnel_step", "UInt8"),
+    ("traffic_source_id", _LC),
+    ("network_id", _LC),
+    ("country", _LC),
+    ("region", _LC),
+    ("city", _LC),
+    ("asn", "UInt32"),
+    ("device", _LC),
+    ("os", _LC),
+    ("browser", _LC),
+    ("language", _LC),
+    ("ip", "String"),
+    ("user_agent", "String"),
+    ("referrer_domain", "String"),
+    ("visitor_id", "String"),
+    ("is_bot", "Bool"),
+    ("bot_reason", _LC),
+    ("cost_micros", "Int64"),
+    ("cost_model", _LC),
+    ("cost_rate_micros", "Int64"),
+    ("attribution_window_ms", "UInt64"),
+    ("unique_window_ms", "UInt64"),
+    *((sub, "String") for sub in SUBS),
+    ("external_id", "String"),
+    ("params", "Map(String, String)"),
+)
+
+CONVERSIONS: Final[tuple[tuple[str, str], ...]] = (
+    ("schema_version", "UInt8"),
+    ("conversion_id", "String"),
+    ("click_id", "String"),
+    ("visitor_id", "String"),
+    ("txid", "String"),
+    ("status", _LC),
+    ("event", _LC),
+    ("payout_micros", "Int64"),
+    ("currency", _LC),
+    ("ts", _TS),
+    ("source", _LC),
+    ("version", "UInt64"),
+    ("attributed", "Bool"),
+    ("attribution", _LC),
+    ("in_window", "Bool"),
+    ("click_ts", _TS),
+    ("click_kind", _LC),
+    *CLICK_DIMENSIONS,
+)
+
+EVENTS: Final[tuple[tuple[str, str], ...]] = (
+    ("schema_version", "UInt8"),
+    ("event_id", "String"),
+    ("name", _LC),
+    ("visitor_id", "String"),
+    ("click_id", "String"),
+    ("campaign_id", _LC),
+    ("workspace_id", _LC),
+    ("value_micros", "Int64"),
+    ("ts", _TS),
+    ("source", _LC),
+    ("params", "Map(String, String)"),
+)
+
+TABLES: Final = {"clicks": CLICKS, "conversions": CONVERSIONS, "events": EVENTS}

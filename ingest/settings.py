@@ -1,0 +1,50 @@
+"""Ingest settings, read once from TURNOUT_* at start (CLI flags override them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from turnout import env
+from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS, TOPIC_DLQ, TOPIC_EVENTS
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    database: str = "turnout"
+    group_id: str = "turnout-ingest"  # one group per topic: "<group_id>.<topic>"
+    batch_size: int = 5000
+    batch_wait_s: float = 1.0
+    # A conversion whose click is not in ClickHouse yet is held (uncommitted) this long.
+    attribution_grace_s: float = 60.0
+    # Visitor conversions wait this long so clicks ingested in parallel are seen first.
+    visitor_settle_s: float = 5.0
+    # Drop already-stored click ids before inserting, so replays never reach the hourly
+    # rollup. Off: the raw table stays exact (ReplacingMergeTree) but the rollup can count
+    # a replay twice; costs one look-up query per batch when on.
+    click_lookup: bool = True
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 5.0
+    kafka_idempotence: bool = True  # tansu cannot do it; Apache Kafka can
+    topic_clicks: str = TOPIC_CLICKS
+    topic_conversions: str = TOPIC_CONVERSIONS
+    topic_events: str = TOPIC_EVENTS
+    topic_dlq: str = TOPIC_DLQ
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:
+        d = cls()
+        return cls(
+            database=env.text("clickhouse_database", d.database, environ),
+            group_id=env.text("ingest_group", d.group_id, environ),
+            batch_size=env.integer("ingest_batch_size", d.batch_size, environ),
+            batch_wait_s=env.number("ingest_batch_wait_s", d.batch_wait_s, environ),
+            attribution_grace_s=env.number(
+                "ingest_attribution_grace_s", d.attribution_grace_s, environ
+            ),
+            visitor_settle_s=env.number("ingest_visitor_settle_s", d.visitor_settle_s, environ),
+            click_lookup=env.flag("ingest_click_lookup", d.click_lookup, environ),
+            retry_initial_s=env.number("ingest_retry_initial_s", d.retry_initial_s, environ),
+            retry_max_s=env.number("ingest_retry_max_s", d.retry_max_s, environ),
+            kafka_idempotence=env.flag("kafka_idempotence", d.kafka_idempotence, environ),
+        )

@@ -1,0 +1,160 @@
+"""The ClickHouse side of ingest: inserts through reusable contexts, and look-ups.
+
+Synchronous (clickhouse-connect, chdb); the pipelines call it from worker threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.insert import InsertContext
+
+from ingest import schema
+from ingest.attribution import DAY_MS, LOOKUP_COLUMNS, ClickRef
+from turnout import clickid
+from turnout.events import Click
+
+# How far a click's stored ts may sit from the time in its id (edge clock vs id clock).
+_ID_SLACK_MS = DAY_MS
+# Visitor look-ups read this many of a visitor's newest clicks; last touch needs one.
+_CANDIDATES_PER_VISITOR = 50
+_MAX_LOOKBACK_MS = 400 * DAY_MS
+# Up to this many stored rows per batch row in range, fetching them beats an IN list.
+_FETCH_NEARBY_FACTOR = 4
+_SELECT_CLICK = ", ".join(
+    "toUnixTimestamp64Milli(ts) AS ts_ms" if name == "ts_ms" else name for name in LOOKUP_COLUMNS
+)
+_RANGE = (
+    "ts >= fromUnixTimestamp64Milli({lo:Int64}, 'UTC') "
+    "AND ts <= fromUnixTimestamp64Milli({hi:Int64}, 'UTC')"
+)
+
+
+class Store:
+    def __init__(self, client: Client, database: str) -> None:
+        self.client = client
+        self.database = database
+        client.database = database
+        self._contexts: dict[str, InsertContext] = {}
+
+    def _context(self, table: str) -> InsertContext:
+        context = self._contexts.get(table)
+        if context is None:
+            columns = schema.TABLES[table]
+            context = self.client.create_insert_context(
+                table,
+                [name for name, _type in columns],
+                database=self.database,
+                column_type_names=[type_ for _name, type_ in columns],
+                column_oriented=True,
+            )
+            self._contexts[table] = context
+        return context
+
+    def insert(self, table: str, columns: list[list[Any]], token: str) -> None:
+        context = self._context(table)
+        context.settings = {"insert_deduplicate": 1, "insert_deduplication_token": token}
+        context.data = columns
+        try:
+            self.client.insert(context=context)
+        finally:
+            context.data = None
+
+    def existing_click_ids(self, clicks: Sequence[Click]) -> set[str]:
+        """The ids of `clicks` already stored.
+
+        Sending thousands of ids costs more than the look-up (ClickHouse parses a long IN
+        list slowly), so first count what is stored in the batch's own key range: time,
+        workspaces, campaigns and click-id span. Usually that is a few rows, fetched whole
+        and intersected here; only a wide range (a late replay) pays for the IN list.
+        """
+        if not clicks:
+            return set()
+        ids = [c.click_id for c in clicks]
+        parameters = {
+            "lo": min(c.ts_ms for c in clicks),
+            "hi": max(c.ts_ms for c in clicks),
+            "workspaces": sorted({c.workspace_id for c in clicks}),
+            "campaigns": sorted({c.campaign_id for c in clicks}),
+            "first": min(ids),
+            "last": max(ids),
+        }
+        where = (
+            f"{_RANGE} AND workspace_id IN {{workspaces:Array(String)}} "
+            "AND campaign_id IN {campaigns:Array(String)} "
+            "AND click_id >= {first:String} AND click_id <= {last:String}"
+        )
+        nearby = self.client.query(
+            f"SELECT count() FROM clicks WHERE {where}", parameters=parameters
+        ).result_rows[0][0]
+        if nearby == 0:
+            return set()
+        if nearby <= _FETCH_NEARBY_FACTOR * len(ids):
+            rows = self.client.query(
+                f"SELECT click_id FROM clicks WHERE {where}", parameters=parameters
+            ).result_rows
+            return {row[0] for row in rows}.intersection(ids)
+        rows = self.client.query(
+            f"SELECT DISTINCT click_id FROM clicks WHERE {where} "
+            "AND click_id IN {ids:Array(String)}",
+            parameters={**parameters, "ids": ids},
+        ).result_rows
+        return {row[0] for row in rows}
+
+    def clicks_by_id(self, ids: Iterable[str]) -> dict[str, ClickRef]:
+        ids = sorted(set(ids))
+        if not ids:
+            return {}
+        stamps = [clickid.timestamp_ms(i) for i in ids]
+        rows = self.client.query(
+            f"SELECT {_SELECT_CLICK} FROM clicks WHERE {_RANGE} "
+            "AND click_id IN {ids:Array(String)} LIMIT 1 BY click_id",
+            parameters={
+                "ids": ids, "lo": min(stamps) - _ID_SLACK_MS, "hi": max(stamps) + _ID_SLACK_MS,
+            },
+        ).result_rows
+        return {str(row[0]): ClickRef.from_row(row) for row in rows}
+
+    def clicks_by_visitor(
+        self, visitors: Iterable[str], until_ms: int
+    ) -> dict[str, list[ClickRef]]:
+        """Each visitor's newest counted clicks up to `until_ms`, newest first."""
+        visitors = sorted(set(visitors))
+        if not visitors:
+            return {}
+        rows = self.client.query(
+            f"SELECT {_SELECT_CLICK} FROM clicks WHERE {_RANGE} "
+            "AND visitor_id IN {visitors:Array(String)} AND kind = 'click' AND NOT is_bot "
+            "ORDER BY visitor_id, ts DESC, click_id DESC "
+            f"LIMIT {_CANDIDATES_PER_VISITOR} BY visitor_id",
+            parameters={"visitors": visitors, "lo": until_ms - _MAX_LOOKBACK_MS, "hi": until_ms},
+        ).result_rows
+        found: dict[str, list[ClickRef]] = {}
+        seen: set[str] = set()
+        for row in rows:
+            ref = ClickRef.from_row(row)
+            if ref.click_id not in seen:  # an unmerged replay of the same click
+                seen.add(ref.click_id)
+                found.setdefault(ref.visitor_id, []).append(ref)
+        return found
+
+    def prior_visitor_conversions(
+        self, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """(visitor_id, txid) -> click id an earlier status of it was attributed to."""
+        pairs = sorted(set(pairs))
+        if not pairs:
+            return {}
+        rows = self.client.query(
+            "SELECT visitor_id, txid, argMin(click_id, version) FROM conversions "
+            "WHERE visitor_id IN {visitors:Array(String)} AND txid IN {txids:Array(String)} "
+            "AND attributed AND attribution = 'visitor' GROUP BY visitor_id, txid",
+            parameters={
+                "visitors": sorted({v for v, _t in pairs}),
+                "txids": sorted({t for _v, t in pairs}),
+            },
+        ).result_rows
+        wanted = set(pairs)
+        return {(v, t): c for v, t, c in rows if (v, t) in wanted}

@@ -1,0 +1,155 @@
+"""Decode and check one Kafka message; a message that fails says why (the DLQ reason).
+
+Everything that could make a ClickHouse insert of the whole batch fail (an integer out of
+its column's range, say) is caught here, per message, so one bad message can never stall
+the pipeline: it goes to the DLQ and the rest flows.
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypeVar
+
+import msgspec
+
+from turnout import clickid
+from turnout.events import (
+    CLICK_DECODER,
+    CONVERSION_DECODER,
+    EVENT_DECODER,
+    SCHEMA_VERSION,
+    Click,
+    Conversion,
+    Event,
+)
+
+CLICK_KINDS: Final = frozenset({"click", "lp_click"})
+STATUSES: Final = frozenset({"approved", "pending", "declined", "chargeback"})
+_MAX_TS_MS: Final = (1 << 48) - 1
+_INT64: Final = (-(1 << 63), (1 << 63) - 1)
+_UINT64: Final = (0, (1 << 64) - 1)
+_UINT32: Final = (0, (1 << 32) - 1)
+_UINT8: Final = (0, 255)
+
+
+class _Version(msgspec.Struct):
+    v: object = None
+
+
+_VERSION_DECODER: Final = msgspec.json.Decoder(_Version)
+
+T = TypeVar("T", Click, Conversion, Event)
+
+
+class Invalid(ValueError):
+    """The message cannot be ingested; str(exc) is the DLQ reason."""
+
+
+def _decode(raw: bytes | None, decoder: msgspec.json.Decoder[T]) -> T:
+    if raw is None:
+        raise Invalid("empty message (tombstone)")
+    try:
+        item = decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        # A message from a newer edge fails the old struct; say so rather than "field x".
+        version = _peek_version(raw)
+        if version is not None and version != SCHEMA_VERSION:
+            raise Invalid(f"unsupported schema version {version!r}") from None
+        raise Invalid(f"schema: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise Invalid(f"malformed JSON: {exc}") from None
+    if item.v != SCHEMA_VERSION:
+        raise Invalid(f"unsupported schema version {item.v!r}")
+    return item
+
+
+def _peek_version(raw: bytes) -> object:
+    try:
+        return _VERSION_DECODER.decode(raw).v
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+def _click_id(text: str, field: str) -> str:
+    try:
+        return clickid.normalize(text)
+    except clickid.ClickIdError as exc:
+        raise Invalid(f"{field}: {exc}") from None
+
+
+def _in_range(value: int, bounds: tuple[int, int], field: str) -> None:
+    if not bounds[0] <= value <= bounds[1]:
+        raise Invalid(f"{field}: {value} is out of range")
+
+
+def _ts(value: int) -> None:
+    if not 0 < value <= _MAX_TS_MS:
+        raise Invalid(f"ts_ms: {value} is not a millisecond timestamp")
+
+
+def _required(value: str, field: str) -> None:
+    if not value:
+        raise Invalid(f"{field}: must not be empty")
+
+
+def click(raw: bytes | None) -> Click:
+    item = _decode(raw, CLICK_DECODER)
+    if item.kind not in CLICK_KINDS:
+        raise Invalid(f"kind: {item.kind!r} is not one of click, lp_click")
+    item.click_id = _click_id(item.click_id, "click_id")
+    if item.kind == "lp_click" or item.parent_click_id:
+        item.parent_click_id = _click_id(item.parent_click_id, "parent_click_id")
+    # One expression for the common, valid case; _explain_click finds the reason otherwise.
+    if not (
+        0 < item.ts_ms <= _MAX_TS_MS
+        and item.workspace_id
+        and item.campaign_id
+        and 0 <= item.graph_version <= _UINT64[1]
+        and 0 <= item.funnel_step <= _UINT8[1]
+        and 0 <= item.asn <= _UINT32[1]
+        and _INT64[0] <= item.cost_micros <= _INT64[1]
+        and _INT64[0] <= item.cost_rate_micros <= _INT64[1]
+        and 0 <= item.attribution_window_ms <= _UINT64[1]
+        and 0 <= item.unique_window_ms <= _UINT64[1]
+        and len(item.subs) <= 10
+    ):
+        _explain_click(item)
+    return item
+
+
+def _explain_click(item: Click) -> None:
+    _ts(item.ts_ms)
+    _required(item.workspace_id, "workspace_id")
+    _required(item.campaign_id, "campaign_id")
+    _in_range(item.graph_version, _UINT64, "graph_version")
+    _in_range(item.funnel_step, _UINT8, "funnel_step")
+    _in_range(item.asn, _UINT32, "asn")
+    _in_range(item.cost_micros, _INT64, "cost_micros")
+    _in_range(item.cost_rate_micros, _INT64, "cost_rate_micros")
+    _in_range(item.attribution_window_ms, _UINT64, "attribution_window_ms")
+    _in_range(item.unique_window_ms, _UINT64, "unique_window_ms")
+    raise Invalid(f"subs: {len(item.subs)} values, at most 10")
+
+
+def conversion(raw: bytes | None) -> Conversion:
+    item = _decode(raw, CONVERSION_DECODER)
+    item.conversion_id = _click_id(item.conversion_id, "conversion_id")
+    if item.click_id:
+        item.click_id = _click_id(item.click_id, "click_id")
+    elif not item.visitor_id:
+        raise Invalid("conversion has neither click_id nor visitor_id")
+    if item.status not in STATUSES:
+        raise Invalid(f"status: {item.status!r} is not one of {', '.join(sorted(STATUSES))}")
+    _ts(item.ts_ms)
+    _in_range(item.payout_micros, _INT64, "payout_micros")
+    return item
+
+
+def event(raw: bytes | None) -> Event:
+    item = _decode(raw, EVENT_DECODER)
+    _required(item.event_id, "event_id")
+    _required(item.name, "name")
+    if item.click_id:
+        item.click_id = _click_id(item.click_id, "click_id")
+    _ts(item.ts_ms)
+    _in_range(item.value_micros, _INT64, "value_micros")
+    return item

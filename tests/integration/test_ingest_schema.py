@@ -1,0 +1,94 @@
+"""Migrations against real chdb: idempotent, commented, and matching the insert columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+import pytest
+
+from ingest import schema
+from ingest.dimensions import DIMENSION_TABLES, DimensionError, write_dimensions
+from ingest.migrate import MigrationError, load_migrations, migrate
+from tests.integration.ingest_support import make_database, unique
+
+
+@pytest.fixture(scope="module")
+def database(clickhouse_dsn: str) -> str:
+    return make_database(clickhouse_dsn)
+
+
+@pytest.fixture(scope="module")
+def ch(clickhouse_dsn: str, database: str) -> Any:
+    client = clickhouse_connect.get_client(dsn=clickhouse_dsn)
+    client.database = database
+    return client
+
+
+def test_migrate_is_idempotent_and_records_every_file(ch: Any, database: str) -> None:
+    assert migrate(ch, database) == []
+    recorded = ch.query(f"SELECT name FROM {database}.schema_migrations ORDER BY version")
+    assert [r[0] for r in recorded.result_rows] == [m.name for m in load_migrations()]
+
+
+def test_every_column_has_a_comment(ch: Any, database: str) -> None:
+    missing = ch.query(
+        "SELECT table, name FROM system.columns WHERE database = {d:String} AND comment = ''",
+        parameters={"d": database},
+    ).result_rows
+    assert missing == []
+    tables = ch.query("SELECT count() FROM system.columns WHERE database = {d:String}",
+                      parameters={"d": database}).result_rows[0][0]
+    assert tables > 150  # the check looked at the real schema, not an empty database
+
+
+@pytest.mark.parametrize("table", [*schema.TABLES, *DIMENSION_TABLES])
+def test_insert_columns_match_the_tables(ch: Any, database: str, table: str) -> None:
+    columns = schema.TABLES.get(table) or DIMENSION_TABLES[table]
+    actual = ch.query(
+        "SELECT name, type FROM system.columns WHERE database = {d:String} AND table = {t:String}"
+        " ORDER BY position", parameters={"d": database, "t": table},
+    ).result_rows
+    assert [tuple(r) for r in actual] == list(columns)
+
+
+def test_sort_keys_lead_with_workspace_and_campaign(ch: Any, database: str) -> None:
+    keys = dict(ch.query(
+        "SELECT name, sorting_key FROM system.tables WHERE database = {d:String}",
+        parameters={"d": database},
+    ).result_rows)
+    for table in ("clicks", "conversions", "events", "clicks_hourly"):
+        assert keys[table].startswith("workspace_id, campaign_id"), table
+
+
+def test_a_changed_migration_is_refused(clickhouse_dsn: str, tmp_path: Path) -> None:
+    client = clickhouse_connect.get_client(dsn=clickhouse_dsn)
+    name = unique("mig")
+    (tmp_path / "0001_one.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS t (a UInt8 COMMENT 'a') ENGINE = MergeTree ORDER BY a;\n"
+    )
+    assert migrate(client, name, tmp_path) == ["0001_one.sql"]
+    (tmp_path / "0001_one.sql").write_text("SELECT 1;\n")
+    with pytest.raises(MigrationError, match="changed"):
+        migrate(client, name, tmp_path)
+
+
+def test_dimensions_keep_the_name_at_the_time_and_today(ch: Any) -> None:
+    ws = unique("ws")
+    write_dimensions(ch, 1, {"dim_campaigns": [
+        {"workspace_id": ws, "id": "c1", "name": "Summer", "cost_model": "cpa",
+         "cost_rate_micros": 2_000_000},
+    ], "dim_offers": [{"workspace_id": ws, "id": "o1", "name": "Offer"}]})
+    write_dimensions(ch, 2, {"dim_campaigns": [{"workspace_id": ws, "id": "c1", "name": "Autumn"}]})
+    write_dimensions(ch, 2, {"dim_campaigns": [{"workspace_id": ws, "id": "c1", "name": "Autumn"}]})
+    at_time = ch.query(
+        "SELECT graph_version, name, cost_model FROM dim_campaigns FINAL "
+        "WHERE workspace_id = {w:String} ORDER BY graph_version", parameters={"w": ws},
+    ).result_rows
+    assert at_time == [(1, "Summer", "cpa"), (2, "Autumn", "")]
+    today = ch.query("SELECT graph_version, name FROM dim_campaigns_latest "
+                     "WHERE workspace_id = {w:String}", parameters={"w": ws}).result_rows
+    assert today == [(2, "Autumn")]
+    with pytest.raises(DimensionError):
+        write_dimensions(ch, 3, {"dim_campaigns": [{"workspace_id": ws, "id": "c", "nmae": "x"}]})

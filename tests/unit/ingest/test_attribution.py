@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+from ingest import attribution, schema
+from ingest.attribution import ClickRef
+from turnout.events import Conversion
+
+DAY = attribution.DAY_MS
+
+
+def ref(click_id: str, ts_ms: int, **dims: Any) -> ClickRef:
+    dimensions = {name: "" for name in attribution.DIMENSION_NAMES}
+    dimensions.update(is_bot=False, graph_version=1, funnel_step=0, cost_rate_micros=0)
+    dimensions.update(workspace_id="w", campaign_id="c1")
+    window = dims.pop("window", 0)
+    kind = dims.pop("kind", "click")
+    dimensions.update(dims)
+    return ClickRef(click_id, ts_ms, kind, "v", window, dimensions)
+
+
+def conv(**fields: Any) -> Conversion:
+    values: dict[str, Any] = {"conversion_id": "X", "ts_ms": 100 * DAY}
+    values.update(fields)
+    return Conversion(**values)
+
+
+def test_a_later_status_has_a_higher_version_and_ties_are_fixed() -> None:
+    version = attribution.version
+    approved = version(conv(status="approved", ts_ms=1000))
+    assert version(conv(status="chargeback", ts_ms=1001)) > approved
+    assert version(conv(status="chargeback", ts_ms=1000)) > approved
+    assert version(conv(status="pending", ts_ms=1001)) > approved
+    assert version(conv(status="approved", ts_ms=999)) < approved
+
+
+def test_attributed_rows_carry_the_click_and_the_window_flag() -> None:
+    click = ref("K", 100 * DAY - 10 * DAY, country="DE", sub3="z", network_id="n-click")
+    row = attribution.attributed_row(conv(network_id="n-conv"), click, "click_id")
+    assert set(row) == {name for name, _type in schema.CONVERSIONS}
+    assert (row["country"], row["sub3"], row["network_id"]) == ("DE", "z", "n-conv")
+    assert row["in_window"] and row["attributed"] and row["click_ts"] == click.ts_ms
+    late = ref("K", 100 * DAY - 31 * DAY)
+    assert not attribution.attributed_row(conv(), late, "click_id")["in_window"]
+    short = ref("K", 100 * DAY - 2 * DAY, window=DAY)
+    assert not attribution.attributed_row(conv(), short, "click_id")["in_window"]
+
+
+def test_unattributed_rows_have_every_column_and_no_click() -> None:
+    row = attribution.unattributed_row(conv(workspace_id="w", campaign_id="c9"))
+    assert set(row) == {name for name, _type in schema.CONVERSIONS}
+    assert (row["attributed"], row["in_window"], row["campaign_id"]) == (False, False, "c9")
+
+
+def test_last_touch_takes_the_newest_counted_click_before_the_conversion() -> None:
+    newest_first = [
+        ref("future", 100 * DAY + 1),
+        ref("bot", 100 * DAY - 1, is_bot=True),
+        ref("lp", 100 * DAY - 2, kind="lp_click"),
+        ref("other-campaign", 100 * DAY - 3, campaign_id="c2"),
+        ref("hit", 100 * DAY - 4),
+        ref("older", 100 * DAY - 5),
+    ]
+    assert attribution.last_touch(conv(), newest_first).click_id == "other-campaign"  # type: ignore[union-attr]
+    in_c1 = attribution.last_touch(conv(campaign_id="c1"), newest_first)
+    assert in_c1 is not None and in_c1.click_id == "hit"
+    assert attribution.last_touch(conv(workspace_id="elsewhere"), newest_first) is None

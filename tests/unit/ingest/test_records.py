@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from ingest import records, schema
+from ingest.dlq import DeadLetter, letter
+from ingest.migrate import split_statements
+from turnout.events import Click
+
+
+def a_click(click_id: str, **fields: object) -> Click:
+    values: dict[str, object] = dict(
+        click_id=click_id, ts_ms=5, workspace_id="w", campaign_id="c", campaign_code="C",
+        graph_version=1, rule_id="default", visitor_id="v",
+    )
+    values.update(fields)
+    return Click(**values)  # type: ignore[arg-type]
+
+
+def test_click_columns_follow_the_schema_and_pad_subs() -> None:
+    columns = records.click_columns([a_click("A", subs=["x", "y"]), a_click("B")])
+    names = [name for name, _type in schema.CLICKS]
+    assert len(columns) == len(names)
+    by_name = dict(zip(names, columns, strict=True))
+    assert by_name["click_id"] == ["A", "B"]
+    assert by_name["ts"] == [5, 5]
+    assert by_name["sub1"] == ["x", ""] and by_name["sub2"] == ["y", ""]
+    assert by_name["sub10"] == ["", ""]
+    assert by_name["schema_version"] == [1, 1]
+
+
+def test_repeats_within_a_batch_keep_the_first() -> None:
+    kept = records.first_per_key([a_click("A", ts_ms=1), a_click("B"), a_click("A", ts_ms=2)])
+    assert [(c.click_id, c.ts_ms) for c in kept] == [("A", 1), ("B", 5)]
+
+
+class _Record:
+    topic = "turnout.clicks"
+    partition = 2
+    offset = 41
+    timestamp = 1234
+    key = b"K"
+    value = b"\xff"
+
+
+def test_dead_letters_keep_where_the_message_was_and_its_raw_bytes() -> None:
+    item = letter(_Record(), "malformed JSON: x", 99)
+    assert item == DeadLetter(
+        reason="malformed JSON: x", topic="turnout.clicks", partition=2, offset=41,
+        timestamp_ms=1234, key="K", value=None, value_base64="/w==", failed_at_ms=99,
+    )
+
+
+def test_statements_split_at_line_end_semicolons_only() -> None:
+    sql = (
+        "-- a comment; not a split\nCREATE TABLE a (x String COMMENT 'a;b')\n"
+        "ENGINE = Log;\n\nSELECT 1;\n"
+    )
+    assert split_statements(sql) == [
+        "CREATE TABLE a (x String COMMENT 'a;b')\nENGINE = Log", "SELECT 1",
+    ]

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest import validate
+from turnout.clickid import ClickIds
+from turnout.events import ENCODER, Click, Conversion, Event
+
+IDS = ClickIds(seed=b"validate")
+
+
+def a_click(**fields: object) -> Click:
+    values: dict[str, object] = dict(
+        click_id=IDS.new(1_700_000_000_000), ts_ms=1_700_000_000_000, workspace_id="w",
+        campaign_id="c", campaign_code="C", graph_version=1, rule_id="default", visitor_id="v",
+    )
+    values.update(fields)
+    return Click(**values)  # type: ignore[arg-type]
+
+
+def reason(decoder: object, raw: bytes | None) -> str:
+    with pytest.raises(validate.Invalid) as info:
+        decoder(raw)  # type: ignore[operator]
+    return str(info.value)
+
+
+def test_a_valid_click_passes_with_its_id_normalised() -> None:
+    item = a_click()
+    item.click_id = item.click_id.lower()
+    decoded = validate.click(ENCODER.encode(item))
+    assert decoded.click_id == item.click_id.upper()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, "empty message (tombstone)"),
+        (b"{nope", "malformed JSON"),
+        (b'{"v": 2}', "unsupported schema version 2"),
+        (ENCODER.encode(a_click(v=3)), "unsupported schema version 3"),
+        (b'{"v": 1}', "schema: Object missing required field"),
+        (ENCODER.encode(a_click(click_id="abc")), "click_id: click id must be 26 characters"),
+        (ENCODER.encode(a_click(kind="view")), "kind: 'view' is not one of click, lp_click"),
+        (ENCODER.encode(a_click(kind="lp_click")), "parent_click_id:"),
+        (ENCODER.encode(a_click(asn=-1)), "asn: -1 is out of range"),
+        (ENCODER.encode(a_click(funnel_step=256)), "funnel_step: 256 is out of range"),
+        (ENCODER.encode(a_click(cost_micros=1 << 63)), "cost_micros:"),
+        (ENCODER.encode(a_click(ts_ms=0)), "ts_ms: 0 is not a millisecond timestamp"),
+        (ENCODER.encode(a_click(workspace_id="")), "workspace_id: must not be empty"),
+        (ENCODER.encode(a_click(subs=["x"] * 11)), "subs: 11 values, at most 10"),
+    ],
+)
+def test_invalid_clicks_say_why(raw: bytes | None, expected: str) -> None:
+    assert reason(validate.click, raw).startswith(expected)
+
+
+def test_conversion_rules() -> None:
+    ok = Conversion(conversion_id=IDS.new(), click_id=IDS.new(), ts_ms=1_700_000_000_000)
+    assert validate.conversion(ENCODER.encode(ok)).status == "approved"
+    nothing = Conversion(conversion_id=IDS.new(), ts_ms=1_700_000_000_000)
+    assert reason(validate.conversion, ENCODER.encode(nothing)) == (
+        "conversion has neither click_id nor visitor_id"
+    )
+    bad = Conversion(conversion_id=IDS.new(), visitor_id="v", status="won", ts_ms=1)
+    assert reason(validate.conversion, ENCODER.encode(bad)).startswith("status: 'won'")
+
+
+def test_event_rules() -> None:
+    ok = Event(event_id="e1", name="signup", ts_ms=1_700_000_000_000)
+    assert validate.event(ENCODER.encode(ok)).name == "signup"
+    assert reason(validate.event, ENCODER.encode(Event(event_id="e", name="", ts_ms=1))) == (
+        "name: must not be empty"
+    )
+
+
+@given(st.binary(max_size=200))
+def test_arbitrary_bytes_never_escape_as_anything_but_invalid(raw: bytes) -> None:
+    for decoder in (validate.click, validate.conversion, validate.event):
+        with contextlib.suppress(validate.Invalid):
+            decoder(raw)
