@@ -1,0 +1,143 @@
+"""EventSink: emit() cost per call, and events/s end to end into a real tansu broker.
+
+    python -m benchmarks.sink [--emits N] [--events N] [--repeat N] [--bootstrap HOST:PORT]
+
+emit() is timed on a sink whose buffer holds every event (nothing else runs), against
+`deque.append` of the same tuple: the ratio is what the request path pays over the bare
+minimum. End to end, N events go through emit() into the broker until every one is
+acked, against a bare aiokafka producer sending the same pre-encoded records with the
+same settings (acks=all, lz4): the ratio is the sink's overhead over the client itself.
+Without --bootstrap a local tansu is started on a free port. Events are built before
+timing; the best of --repeat runs counts, because noise only ever slows a run down. The
+emit() loops run with the garbage collector off, as `timeit` does: with hundreds of
+thousands of live events a collection pass would otherwise dominate both timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+
+from edge.sink import EventSink, SinkSettings
+from edge.sink.producer import make_producer
+from turnout.events import ENCODER, TOPIC_CLICKS, Click
+from turnout.services import local_stack
+from turnout.topics import ensure_topics
+
+
+def clicks(n: int, tag: str) -> list[tuple[str, Click]]:
+    out = []
+    for i in range(n):
+        key = f"{tag}-{i:012d}"
+        out.append((key, Click(
+            click_id=key, ts_ms=1_718_000_000_000 + i, workspace_id="ws-1", campaign_id="cmp-1",
+            campaign_code="INSTA_SUMMER_01", graph_version=7, rule_id="r-us", offer_id="of-3",
+            destination_id="of-3", destination_kind="offer", country="US", device="mobile",
+            os="iOS", browser="Safari", language="en", ip="214.78.0.0", visitor_id=f"v-{i}",
+            user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)",
+            subs=["s1", "", "", "", "", "", "", "", "", ""], cost_micros=25_000,
+        )))
+    return out
+
+
+def time_emit(settings: SinkSettings, events: list[tuple[str, Click]]) -> float:
+    sink = EventSink(settings)  # not started: only emit() itself is timed
+    emit = sink.emit
+    topic = TOPIC_CLICKS
+    started = time.perf_counter_ns()
+    for key, event in events:
+        emit(topic, key, event)
+    return (time.perf_counter_ns() - started) / len(events)
+
+
+def time_append(events: list[tuple[str, Click]]) -> float:
+    buffer: deque[tuple[str, str, Click]] = deque()
+    append = buffer.append
+    topic = TOPIC_CLICKS
+    started = time.perf_counter_ns()
+    for key, event in events:
+        append((topic, key, event))
+    return (time.perf_counter_ns() - started) / len(events)
+
+
+async def sink_rate(settings: SinkSettings, events: list[tuple[str, Click]]) -> float:
+    sink = EventSink(settings)
+    await sink.start()
+    while not sink.stats.broker_up:
+        await asyncio.sleep(0.01)
+    started = time.perf_counter()
+    for index, (key, event) in enumerate(events):
+        sink.emit(TOPIC_CLICKS, key, event)
+        if index % 1000 == 999:
+            await asyncio.sleep(0)  # let the sender run, as a server's loop would
+    while sink.stats.sent_total.get(TOPIC_CLICKS, 0) < len(events):
+        await asyncio.sleep(0.002)
+    elapsed = time.perf_counter() - started
+    stats = sink.stats
+    await sink.close()
+    if stats.spooled_total or stats.dropped_total:
+        raise SystemExit(f"the run spooled or dropped events, rate is not comparable: {stats}")
+    return len(events) / elapsed
+
+
+async def producer_rate(settings: SinkSettings, events: list[tuple[str, Click]]) -> float:
+    records = [(key.encode(), ENCODER.encode(event)) for key, event in events]
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures = [await producer.send(TOPIC_CLICKS, value, key) for key, value in records]
+        await asyncio.gather(*futures)
+        return len(records) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def end_to_end(args: argparse.Namespace, bootstrap: str, spool_dir: Path) -> None:
+    await ensure_topics(bootstrap)
+    settings = SinkSettings(kafka_bootstrap=bootstrap, spool_dir=spool_dir,
+                            buffer_size=max(100_000, args.events))
+    sink_best = base_best = 0.0
+    for run in range(args.repeat):
+        sink_best = max(sink_best, await sink_rate(settings, clicks(args.events, f"s{run}")))
+        base_best = max(base_best, await producer_rate(settings, clicks(args.events, f"p{run}")))
+    print(f"end to end: sink {sink_best:,.0f} events/s, bare aiokafka producer "
+          f"{base_best:,.0f} events/s, ratio {sink_best / base_best:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--emits", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--bootstrap", default="")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="turnout-bench-sink-") as tmp:
+        root = Path(tmp)
+        settings = SinkSettings(kafka_bootstrap="127.0.0.1:1", spool_dir=root / "spool",
+                                buffer_size=args.emits)
+        events = clicks(args.emits, "e")
+        gc.collect()
+        gc.disable()
+        try:
+            emit_ns = min(time_emit(settings, events) for _ in range(args.repeat))
+            append_ns = min(time_append(events) for _ in range(args.repeat))
+        finally:
+            gc.enable()
+        print(f"emit(): {emit_ns:.0f} ns/call ({1e9 / emit_ns:,.0f}/s), deque.append "
+              f"{append_ns:.0f} ns/call, ratio {emit_ns / append_ns:.2f}")
+        if args.bootstrap:
+            asyncio.run(end_to_end(args, args.bootstrap, root / "spool"))
+        else:
+            with local_stack(root / "stack") as stack:
+                asyncio.run(end_to_end(args, stack.kafka_bootstrap, root / "spool"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Settings of the event sink, read once from `TURNOUT_*` variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from edge.sink.spool import FSYNC_MODES, FsyncMode
+from turnout import env
+from turnout.connections import Connections
+
+COMPRESSIONS: Final = ("lz4", "zstd", "gzip", "snappy", "none")
+GIB: Final = 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SinkSettings:
+    """How the edge buffers, sends and spools events.
+
+    `idempotence` defaults to off because tansu (the local/test broker) rejects
+    aiokafka's idempotent producer; against Apache Kafka set TURNOUT_KAFKA_IDEMPOTENCE=1
+    so that the client's own retries cannot write a batch twice.
+    """
+
+    kafka_bootstrap: str
+    spool_dir: Path
+    buffer_size: int = 100_000  # events held in memory before emit() spools directly
+    batch_size: int = 2000  # events per send batch
+    linger_ms: int = 20
+    compression: str = "lz4"
+    acks: str = "all"
+    idempotence: bool = False
+    spool_fsync: FsyncMode = "batch"
+    request_timeout_ms: int = 5000  # how soon a dead or hung broker is noticed
+    retry_backoff_ms: int = 100  # first reconnect delay, doubled up to the max
+    retry_backoff_max_ms: int = 5000
+    max_spool_bytes: int = 10 * GIB  # beyond it events are dropped, counted and logged
+    segment_bytes: int = 64 * 1024 * 1024
+    max_in_flight: int = 4  # batches awaiting acks at once
+    high_water: float = 0.5  # buffer fraction above which a stalled sender spools
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.compression not in COMPRESSIONS:
+            problems.append(f"compression must be one of {COMPRESSIONS}")
+        if self.acks not in ("all", "1"):
+            problems.append("acks must be 'all' or '1' (acks=0 would hide lost events)")
+        if self.spool_fsync not in FSYNC_MODES:
+            problems.append(f"spool_fsync must be one of {FSYNC_MODES}")
+        for name in ("buffer_size", "batch_size", "request_timeout_ms", "max_in_flight",
+                     "segment_bytes", "retry_backoff_ms", "retry_backoff_max_ms"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name} must be > 0")
+        if self.linger_ms < 0 or self.max_spool_bytes < 0:
+            problems.append("linger_ms and max_spool_bytes must be >= 0")
+        if not 0.0 < self.high_water <= 1.0:
+            problems.append("high_water must be in (0, 1]")
+        if problems:
+            raise env.SettingError("; ".join(problems))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SinkSettings:
+        connections = Connections.from_env(environ)
+        fsync = env.text("spool_fsync", "batch", environ)
+        if fsync not in FSYNC_MODES:
+            raise env.SettingError(f"TURNOUT_SPOOL_FSYNC: expected one of {FSYNC_MODES}")
+        spool_dir = env.text("spool_dir", str(connections.data_dir / "spool"), environ)
+        return cls(
+            kafka_bootstrap=connections.kafka_bootstrap,
+            spool_dir=Path(spool_dir).resolve(),
+            buffer_size=env.integer("sink_buffer_size", 100_000, environ),
+            batch_size=env.integer("sink_batch_size", 2000, environ),
+            linger_ms=env.integer("sink_linger_ms", 20, environ),
+            compression=env.text("kafka_compression", "lz4", environ),
+            acks=env.text("kafka_acks", "all", environ),
+            idempotence=env.flag("kafka_idempotence", False, environ),
+            spool_fsync=fsync,  # type: ignore[arg-type]  # checked against FSYNC_MODES above
+            request_timeout_ms=env.integer("kafka_request_timeout_ms", 5000, environ),
+            retry_backoff_ms=env.integer("sink_retry_backoff_ms", 100, environ),
+            retry_backoff_max_ms=env.integer("sink_retry_backoff_max_ms", 5000, environ),
+            max_spool_bytes=env.integer("spool_max_bytes", 10 * GIB, environ),
+            segment_bytes=env.integer("spool_segment_bytes", 64 * 1024 * 1024, environ),
+            max_in_flight=env.integer("sink_max_in_flight", 4, environ),
+        )

@@ -1,0 +1,188 @@
+"""EventSink without a broker: overflow, outage, shutdown and ack accounting.
+
+Most tests point the sink at a port nobody listens on (a real "Kafka down"). The ack
+accounting tests need a broker that acks some records of a batch and fails others,
+which a real broker does not do on demand: they use a scripted producer, and the same
+paths are exercised against tansu in tests/integration/test_event_sink.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.sink import EventSink, SinkSettings
+from edge.sink import spool as spool_mod
+from turnout.env import SettingError
+from turnout.events import TOPIC_CLICKS, TOPIC_EVENTS, Event
+from turnout.services import free_port
+
+
+def _event(key: str) -> Event:
+    return Event(event_id=key, name="view", ts_ms=1)
+
+
+def _settings(spool_dir: Path, **overrides: Any) -> SinkSettings:
+    base: dict[str, Any] = {
+        "kafka_bootstrap": f"127.0.0.1:{free_port()}", "spool_dir": spool_dir,
+        "linger_ms": 1, "request_timeout_ms": 500, "retry_backoff_ms": 50,
+        "retry_backoff_max_ms": 200,
+    }
+    base.update(overrides)
+    return SinkSettings(**base)
+
+
+def _spooled_keys(spool_dir: Path) -> list[str]:
+    keys = []
+    for info in spool_mod.list_segments(spool_dir):
+        with spool_mod.SpoolReader(info.path) as reader:
+            keys += [frame.key.decode() for frame in reader.read_all()]
+    return keys
+
+
+async def _until(predicate: Any, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+async def test_a_full_buffer_overflows_to_the_spool(tmp_path: Path) -> None:
+    sink = EventSink(_settings(tmp_path, buffer_size=10))
+    for i in range(25):
+        sink.emit(TOPIC_EVENTS, f"k{i}", _event(f"k{i}"))
+    assert sink.stats.buffer_depth == 10
+    assert sink.stats.spooled_total == 15
+    # On disk at once (the open segment), before any background task ran.
+    assert sorted(_spooled_keys(tmp_path)) == sorted(f"k{i}" for i in range(10, 25))
+    await sink.close()
+    assert sorted(_spooled_keys(tmp_path)) == sorted(f"k{i}" for i in range(25))
+
+
+async def test_broker_down_at_start_spools_everything(tmp_path: Path) -> None:
+    sink = EventSink(_settings(tmp_path))
+    await sink.start()
+    for i in range(100):
+        sink.emit(TOPIC_EVENTS, f"k{i}", _event(f"k{i}"))
+    await _until(lambda: sink.stats.spooled_total == 100 and sink.stats.buffer_depth == 0)
+    assert not sink.stats.broker_up
+    assert "Error" in sink.stats.last_error
+    await sink.close(timeout=2.0)
+    assert sorted(_spooled_keys(tmp_path)) == sorted(f"k{i}" for i in range(100))
+
+
+async def test_emit_after_close_still_lands_in_the_spool(tmp_path: Path) -> None:
+    sink = EventSink(_settings(tmp_path))
+    await sink.start()
+    await sink.close(timeout=1.0)
+    sink.emit(TOPIC_EVENTS, "late", _event("late"))
+    segments = spool_mod.list_segments(tmp_path)
+    assert [info.sealed for info in segments] == [True]
+    assert _spooled_keys(tmp_path) == ["late"]
+
+
+async def test_a_full_spool_drops_loudly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    sink = EventSink(_settings(tmp_path, buffer_size=1, max_spool_bytes=0))
+    with caplog.at_level(logging.ERROR, logger="turnout.edge.sink"):
+        for i in range(3):
+            sink.emit(TOPIC_EVENTS, f"k{i}", _event(f"k{i}"))
+    assert sink.stats.dropped_total == 2
+    assert "spool is full" in sink.stats.last_error
+    assert "EVENTS DROPPED" in caplog.text
+    assert "turnout_sink_dropped_total 2" in sink.stats.prometheus()
+    await sink.close(timeout=1.0)
+
+
+class _Client:
+    async def force_metadata_update(self) -> bool:
+        return True
+
+
+class ScriptedProducer:
+    """Acks a record unless `fail(key)` says otherwise."""
+
+    def __init__(self, fail: Any) -> None:
+        self.fail = fail
+        self.acked: list[bytes] = []
+        self.client = _Client()
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[Any]:
+        future = asyncio.get_running_loop().create_future()
+        if self.fail(key):
+            future.set_exception(TimeoutError("scripted"))
+        else:
+            self.acked.append(key)
+            future.set_result(None)
+        return future
+
+
+async def test_only_unacked_records_of_a_batch_are_spooled(tmp_path: Path) -> None:
+    failing = {f"k{i}".encode() for i in range(0, 50, 7)}
+    producer = ScriptedProducer(lambda key: key in failing)
+    sink = EventSink(_settings(tmp_path, batch_size=50), lambda _: producer)
+    await sink.start()
+    await _until(lambda: sink.stats.broker_up)
+    producer.fail = lambda key: key in failing and not sink.stats.spooled_total
+    for i in range(50):
+        sink.emit(TOPIC_CLICKS, f"k{i}", _event(f"k{i}"))
+    await _until(lambda: sink.stats.replayed_total == len(failing))
+    await _until(lambda: sink.stats.spool_events_pending == 0 and sink.stats.broker_up)
+    await sink.close()
+    stats = sink.stats
+    assert stats.spooled_total == len(failing)
+    assert stats.sent_total[TOPIC_CLICKS] == 50
+    assert sorted(producer.acked) == sorted(f"k{i}".encode() for i in range(50))  # once each
+    assert spool_mod.list_segments(tmp_path) == []
+
+
+async def test_replay_respools_failures_and_never_resends_acked(tmp_path: Path) -> None:
+    writer = spool_mod.SpoolWriter(tmp_path)
+    writer.append([(TOPIC_CLICKS, f"r{i}".encode(), b"{}") for i in range(30)])
+    writer.close()
+    rounds = {"n": 0}
+
+    def fail(key: bytes) -> bool:
+        # The first replay attempt fails every third record; later ones succeed.
+        return rounds["n"] == 0 and int(key[1:]) % 3 == 0
+
+    producer = ScriptedProducer(fail)
+    sink = EventSink(_settings(tmp_path, batch_size=10), lambda _: producer)
+    await sink.start()
+    await _until(lambda: sink.stats.send_errors_total >= 1)
+    rounds["n"] = 1
+    await _until(lambda: sink.stats.replayed_total == 30, timeout=15)
+    await sink.close()
+    assert sorted(producer.acked) == sorted(f"r{i}".encode() for i in range(30))
+    assert spool_mod.list_segments(tmp_path) == []
+    assert not list(tmp_path.glob("*.done"))
+
+
+def test_settings_from_env(tmp_path: Path) -> None:
+    environ = {
+        "TURNOUT_DATA_DIR": str(tmp_path), "TURNOUT_KAFKA_BOOTSTRAP": "k:9092",
+        "TURNOUT_KAFKA_IDEMPOTENCE": "1", "TURNOUT_SPOOL_FSYNC": "always",
+        "TURNOUT_SINK_BATCH_SIZE": "500", "TURNOUT_KAFKA_COMPRESSION": "zstd",
+    }
+    settings = SinkSettings.from_env(environ)
+    assert settings.kafka_bootstrap == "k:9092"
+    assert settings.spool_dir == (tmp_path / "spool").resolve()
+    assert settings.idempotence and settings.spool_fsync == "always"
+    assert settings.batch_size == 500 and settings.compression == "zstd"
+    assert SinkSettings.from_env({}).idempotence is False
+    with pytest.raises(SettingError):
+        SinkSettings.from_env({"TURNOUT_SPOOL_FSYNC": "sometimes"})
+    with pytest.raises(SettingError, match="acks"):
+        SinkSettings.from_env({"TURNOUT_KAFKA_ACKS": "0"})
+    with pytest.raises(SettingError, match="compression"):
+        SinkSettings.from_env({"TURNOUT_KAFKA_COMPRESSION": "brotli"})
