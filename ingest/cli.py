@@ -23,6 +23,12 @@ def register(subparsers: Any) -> None:
     ingest.add_argument(
         "--no-migrate", action="store_true", help="do not apply pending migrations first"
     )
+    ingest.add_argument(
+        "--api", action="store_true",
+        help="also serve the report API in this process (chdb: one data path per process)",
+    )
+    ingest.add_argument("--api-host", help="report API host (default: TURNOUT_API_HOST)")
+    ingest.add_argument("--api-port", type=int, help="report API port (default: TURNOUT_API_PORT)")
     ingest.set_defaults(func=ingest_command)
 
 
@@ -77,12 +83,57 @@ def ingest_command(args: argparse.Namespace) -> int:
 
     import clickhouse_connect
 
-    from ingest.consumer import serve
     from ingest.migrate import migrate
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     connections, settings = _connections(args), _settings(args)
     if not args.no_migrate:
         migrate(clickhouse_connect.get_client(dsn=connections.clickhouse_dsn), settings.database)
-    asyncio.run(serve(connections, settings))
+    api = _api_settings(args, connections, settings) if args.api else None
+    asyncio.run(_serve(connections, settings, api))
     return 0
+
+
+def _api_settings(args: argparse.Namespace, connections: Any, settings: Any) -> Any:
+    import dataclasses
+
+    from ingest.api.settings import ApiSettings
+
+    api = ApiSettings.from_env()
+    changes: dict[str, Any] = {
+        "clickhouse_dsn": connections.clickhouse_dsn, "database": settings.database,
+    }
+    if args.api_host:
+        changes["host"] = args.api_host
+    if args.api_port:
+        changes["port"] = args.api_port
+    return dataclasses.replace(api, **changes)
+
+
+async def _serve(connections: Any, settings: Any, api: Any | None) -> None:
+    """Consumers until SIGTERM/SIGINT; with `api`, the report API beside them."""
+    import asyncio
+    import contextlib
+    import signal
+
+    from ingest.consumer import clickhouse_factory, run_ingest
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    api_task = None
+    if api is not None:
+        from ingest.api.server import client_factory, serve
+
+        api_task = asyncio.create_task(serve(api, client_factory(api)))
+    try:
+        await run_ingest(
+            connections.kafka_bootstrap, clickhouse_factory(connections.clickhouse_dsn),
+            settings, stop,
+        )
+    finally:
+        if api_task is not None:
+            api_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await api_task

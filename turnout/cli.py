@@ -14,6 +14,8 @@ COMMAND_MODULES = (
     "config.cli",
     "edge.cli",
     "ingest.cli",
+    "ingest.reports.cli",
+    "turnout.simulate.cli",
 )
 
 
@@ -21,13 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="turnout", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 

@@ -26,6 +26,7 @@ from turnout.services import (
     port_is_free,
 )
 
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 EXAMPLE_GRAPH = Path(__file__).resolve().parent.parent / "examples" / "graph.yaml"
 
 
@@ -75,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
         with local_stack(connections.data_dir, persist_redis=True) as stack:
             asyncio.run(ensure_topics(stack.kafka_bootstrap))
             version, fresh = asyncio.run(_publish(stack.redis_url, args.graph))
-            env = {**os.environ, **stack.environ()}
-            _run_once([*turnout, "migrate"], env)
             edge_port, api_port = _port(args.edge_port), _port(args.api_port)
+            token, env = _dev_environ(stack)
+            _run_once([*turnout, "migrate"], env)
             children = [
                 Service("edge", edge_port,
                         [*turnout, "edge", "--host", "127.0.0.1", "--port", str(edge_port)],
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             ]
             for child in children:
                 child.start(timeout=60)
-            _print_banner(stack, version, fresh, edge_port, api_port, args.graph)
+            _print_banner(stack, version, fresh, edge_port, api_port, args.graph, token)
             while not stop.wait(1.0):
                 dead = [child.name for child in children if not child.running]
                 if dead:
@@ -107,6 +108,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dev_environ(stack: LocalStack) -> tuple[str, dict[str, str]]:
+    """Children's environment: the stack, a fresh report API key for the example workspace,
+    and no idempotent producer (tansu does not support it; Apache Kafka does)."""
+    from config.io import load_graph
+    from ingest.api.keys import key_line, new_token
+
+    token = new_token()
+    workspaces = [workspace.id for workspace in load_graph(EXAMPLE_GRAPH).workspaces]
+    env = {
+        **os.environ,
+        **stack.environ(),
+        "TURNOUT_KAFKA_IDEMPOTENCE": "0",
+        "TURNOUT_API_KEYS": "\n".join(key_line(workspace, token) for workspace in workspaces),
+    }
+    return token, env
+
+
 def _run_once(argv: list[str], env: dict[str, str]) -> None:
     import subprocess
 
@@ -116,14 +134,15 @@ def _run_once(argv: list[str], env: dict[str, str]) -> None:
 
 
 def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, api_port: int,
-                  graph_path: Path) -> None:
+                  graph_path: Path, token: str) -> None:
     from config.io import load_graph
 
     graph = load_graph(graph_path)
     edge = f"http://127.0.0.1:{edge_port}"
     api = f"http://127.0.0.1:{api_port}"
     first = graph.campaigns[0]
-    network = graph.networks[0]
+    # A network that accepts postbacks from this machine (no IP allowlist).
+    network = next((n for n in graph.networks if not n.ip_allowlist), graph.networks[0])
     workspace = graph.workspaces[0]
     lines = [
         "",
@@ -139,10 +158,12 @@ def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, 
         *(f"  {edge}/c/{c.code}" for c in graph.campaigns),
         "",
         "try it:",
-        f"  curl -si -H 'X-Forwarded-For: 214.78.0.1' '{edge}/c/{first.code}?sub1=test' | head",
+        f"  curl -si -A '{BROWSER}' -H 'X-Forwarded-For: 214.78.0.1' \\\n"
+        f"       '{edge}/c/{first.code}?sub1=test' | grep -i location",
         f"  curl -s '{edge}/postback?clickid=<CLICK ID FROM Location>&payout=12.50"
         f"&txid=t1&secret={network.secret}'",
-        f"  turnout report --workspace {workspace.id} --group-by campaign,country",
+        f"  export TURNOUT_API_URL={api} TURNOUT_API_KEY={token}",
+        f"  .venv/bin/turnout report --workspace {workspace.id} --group-by campaign,country",
         "",
         "Ctrl-C stops everything.",
     ]
