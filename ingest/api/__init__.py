@@ -1,0 +1,1 @@
+"""The HTTP report API (`turnout api`, or embedded in `turnout ingest --api`)."""

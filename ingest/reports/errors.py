@@ -1,0 +1,19 @@
+"""The reports package's one root exception."""
+
+from __future__ import annotations
+
+
+class ReportError(Exception):
+    """Base of report failures; `retriable` says whether asking again may work."""
+
+    retriable = False
+
+
+class ParameterError(ReportError):
+    """A report parameter is unknown or malformed (HTTP 400, CLI usage error)."""
+
+
+class StoreError(ReportError):
+    """ClickHouse failed to answer the query."""
+
+    retriable = True

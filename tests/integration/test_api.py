@@ -1,0 +1,193 @@
+"""The report API and `turnout report` on real chdb: auth, isolation, same numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import clickhouse_connect
+import httpx
+import pytest
+
+from ingest.api.app import create_app
+from ingest.api.keys import key_line, parse_keys
+from ingest.api.server import serve
+from ingest.api.settings import ApiSettings
+from ingest.migrate import migrate
+from ingest.reports.workspaces import GraphFacts, StaticFacts, WorkspaceFacts
+from tests.integration.test_reports import DAY, seed
+from turnout.cli import build_parser
+from turnout.services import free_port
+
+TOKEN_1, TOKEN_2 = "tok_workspace_one", "tok_workspace_two"
+FACTS = GraphFacts(1, {"ws1": WorkspaceFacts("UTC", "USD"), "ws2": WorkspaceFacts("UTC", "EUR")},
+                   {("c5", "r1"): ("d2", "d1")})
+
+
+@pytest.fixture(scope="module")
+def api_db(clickhouse_dsn: str) -> Iterator[str]:
+    database = f"reports_api_{uuid.uuid4().hex[:8]}"
+    admin = clickhouse_connect.get_client(dsn=clickhouse_dsn)
+    migrate(admin, database)
+    seed(clickhouse_connect.get_client(dsn=clickhouse_dsn, database=database))
+    yield database
+    admin.command(f"DROP DATABASE IF EXISTS {database}")
+
+
+@pytest.fixture(scope="module")
+def settings(clickhouse_dsn: str, api_db: str) -> ApiSettings:
+    keys = parse_keys(f"{key_line('ws1', TOKEN_1)}\n{key_line('ws2', TOKEN_2)}")
+    return ApiSettings(clickhouse_dsn=clickhouse_dsn, database=api_db, api_keys=keys,
+                       pool_size=2)
+
+
+def _factory(settings: ApiSettings) -> Any:
+    return lambda: clickhouse_connect.get_client(dsn=settings.clickhouse_dsn,
+                                                 database=settings.database)
+
+
+@pytest.fixture
+async def http(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, _factory(settings), StaticFacts(FACTS))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        yield client
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+RANGE = {"from": DAY, "to": DAY}
+
+
+async def test_auth_and_isolation(http):
+    assert (await http.get("/api/v1/report", params=RANGE)).status_code == 401
+    bad = await http.get("/api/v1/report", params=RANGE, headers=auth("tok_nope"))
+    assert bad.status_code == 401 and bad.headers["www-authenticate"] == "Bearer"
+    foreign = await http.get("/api/v1/report", params={**RANGE, "workspace": "ws2"},
+                             headers=auth(TOKEN_1))
+    assert foreign.status_code == 403
+    one = (await http.get("/api/v1/report", params={**RANGE, "group_by": "campaign"},
+                          headers=auth(TOKEN_1))).json()
+    two = (await http.get("/api/v1/report", params={**RANGE, "group_by": "campaign"},
+                          headers=auth(TOKEN_2))).json()
+    assert {r["campaign"] for r in one["rows"]} == {"c1", "c2", "c3", "c4", "c5"}
+    assert [r["campaign"] for r in two["rows"]] == ["z1"] and two["currency"] == "EUR"
+    assert two["rows"][0]["clicks"] == 5 and two["rows"][0]["revenue"] == "100.00"
+
+
+async def test_report_numbers_json_and_csv(http):
+    params = {**RANGE, "group_by": "campaign,country,device", "f.campaign": "c1",
+              "metrics": "clicks,unique_clicks,revenue,cost,roi,cr,cpa", "totals": "true"}
+    body = (await http.get("/api/v1/report", params=params, headers=auth(TOKEN_1))).json()
+    rows = {(r["campaign"], r["country"], r["device"]): r for r in body["rows"]}
+    assert rows[("c1", "US", "desktop")] == {
+        "campaign": "c1", "campaign_name": "New name", "country": "US", "device": "desktop",
+        "clicks": 4, "unique_clicks": 2, "revenue": "12.50", "cost": "0.40",
+        "roi": "3025.00", "cr": "25.0000", "cpa": "0.40"}
+    assert rows[("c1", "US", "mobile")]["cpa"] is None
+    assert body["totals"]["clicks"] == 9 and body["totals"]["revenue"] == "19.75"
+    csv = await http.get("/api/v1/report", params={**params, "format": "csv"},
+                         headers=auth(TOKEN_1))
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.splitlines()
+    assert lines[0] == ("campaign,campaign_name,country,device,clicks,unique_clicks,revenue,"
+                        "cost,roi,cr,cpa")
+    assert "c1,New name,US,mobile,2,2,0.00,0.20,-100.00,0.0000," in lines
+
+
+async def test_bad_parameters_are_400(http):
+    for params in ({"group_by": "campaign; DROP TABLE clicks"}, {"sort": "clicks) --"},
+                   {"f.nope": "x"}, {"metrics": "clicks,evil()"}, {"limit": "-1"},
+                   {"from": "yesterday"}, {"tz": "Mars/Base"}, {"statuses": "paid"},
+                   {"whatever": "1"}, {"format": "xml"}, {"f.graph_version": "abc"}):
+        response = await http.get("/api/v1/report", params=params, headers=auth(TOKEN_1))
+        assert response.status_code == 400, params
+        assert response.json()["error"]
+
+
+async def test_timeline_leaderboard_ab(http):
+    timeline = (await http.get("/api/v1/timeline", params={
+        "from": "2024-03-09", "to": "2024-03-11", "bucket": "date", "metrics": "clicks"},
+        headers=auth(TOKEN_1))).json()
+    assert [(r["date"], r["clicks"]) for r in timeline["rows"]] == [
+        ("2024-03-09", 2), ("2024-03-10", 1014), ("2024-03-11", 0)]
+    board = (await http.get("/api/v1/leaderboard", params={
+        **RANGE, "dimension": "country", "metric": "revenue", "limit": "2"},
+        headers=auth(TOKEN_1))).json()
+    assert [(r["country"], r["revenue"]) for r in board["rows"]] == [
+        ("SE", "65.00"), ("US", "22.50")]
+    ab = (await http.get("/api/v1/ab", params={**RANGE, "campaign": "c5", "rule": "r1"},
+                         headers=auth(TOKEN_1))).json()
+    assert ab["control"] == "d2"  # first destination of the rule in the graph
+    variant = ab["arms"][1]
+    assert (variant["destination"], variant["clicks"], variant["conversions"]) == (
+        "d1", 500, 25)
+    assert variant["status"] == "ok" and variant["lift"] == -37.5
+    assert 0.05 < variant["p_value"] < 0.07 and variant["significant"] is False
+    few = (await http.get("/api/v1/ab", params={**RANGE, "campaign": "c1", "rule": "default"},
+                          headers=auth(TOKEN_1))).json()
+    assert {a["status"] for a in few["arms"]} == {"insufficient_data"}
+
+
+async def test_openapi_and_health(http):
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    doc = (await http.get("/openapi.json")).json()
+    assert doc["openapi"] == "3.1.0"
+    assert set(doc["paths"]) >= {"/api/v1/report", "/api/v1/timeline", "/api/v1/leaderboard",
+                                 "/api/v1/ab", "/healthz"}
+
+
+def _cli(argv: list[str]) -> tuple[int, str]:
+    parser = build_parser()
+    if "report" not in parser._subparsers._group_actions[0].choices:  # until wired in
+        from ingest.reports.cli import register
+
+        register(parser._subparsers._group_actions[0])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        args = parser.parse_args(argv)
+        code = args.func(args)
+    return code, out.getvalue()
+
+
+async def test_cli_direct_and_through_a_real_api(settings, clickhouse_dsn, api_db):
+    port = free_port()
+    server = asyncio.create_task(serve(settings, _factory(settings), "127.0.0.1", port,
+                                       StaticFacts(FACTS)))
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(100):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        common = ["report", "--workspace", "ws1", "--group-by", "campaign,country,device",
+                  "--from", DAY, "--to", DAY, "--filter", "campaign=c1",
+                  "--metrics", "clicks,revenue,roi", "--format", "csv"]
+        code, direct = await asyncio.to_thread(_cli, [*common, "--direct", "--tz", "UTC",
+                                                      "--dsn", clickhouse_dsn,
+                                                      "--database", api_db])
+        assert code == 0
+        code, remote = await asyncio.to_thread(_cli, [*common, "--api",
+                                                      f"http://127.0.0.1:{port}",
+                                                      "--key", TOKEN_1])
+        assert code == 0 and remote == direct
+        assert "c1,New name,US,desktop,4,12.50,3025.00" in direct.splitlines()
+        code, table = await asyncio.to_thread(_cli, [*common[:-1], "table", "--api",
+                                                     f"http://127.0.0.1:{port}", "--key",
+                                                     TOKEN_1])
+        assert table.splitlines()[0].split() == ["campaign", "campaign_name", "country",
+                                                 "device", "clicks", "revenue", "roi"]
+        code, out = await asyncio.to_thread(_cli, [*common, "--api",
+                                                   f"http://127.0.0.1:{port}", "--key", TOKEN_2])
+        assert code == 1 and out == ""  # ws2's key asking for ws1: refused, nothing printed
+    finally:
+        server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server

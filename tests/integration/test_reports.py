@@ -1,0 +1,239 @@
+"""The report builder against real chdb: known rows in, exact numbers out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import clickhouse_connect
+import pytest
+
+from ingest.migrate import migrate
+from ingest.reports.run import run_report
+from ingest.reports.spec import build_spec
+from ingest.schema import CLICKS, CONVERSIONS
+
+DAY = "2024-03-10"
+M = 1_000_000
+
+
+def _zero(type_: str) -> Any:
+    if type_.startswith(("UInt", "Int")):
+        return 0
+    if type_ == "Bool":
+        return False
+    if type_.startswith("Map"):
+        return {}
+    if type_.startswith("DateTime"):
+        return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return ""
+
+
+def at(hour: int, minute: int = 0, day: int = 10) -> dt.datetime:
+    return dt.datetime(2024, 3, day, hour, minute, tzinfo=dt.UTC)
+
+
+_CLICK_IDS = iter(range(1, 10**6))
+
+
+def click(ts: dt.datetime, **kw: Any) -> dict[str, Any]:
+    row = {name: _zero(t) for name, t in CLICKS}
+    row.update(schema_version=1, kind="click", click_id=f"k{next(_CLICK_IDS):05d}",
+               workspace_id="ws1", graph_version=1, rule_id="default", device="desktop",
+               country="US", cost_model="cpc", ts=ts)
+    row.update(kw)
+    return row
+
+
+def conversion(of: dict[str, Any], txid: str, payout: int, status: str = "approved",
+               version: int = 1, **kw: Any) -> dict[str, Any]:
+    row = {name: _zero(t) for name, t in CONVERSIONS}
+    dims = {name for name, _ in CONVERSIONS} & set(of)
+    row.update({name: of[name] for name in dims if name not in ("ts", "schema_version")})
+    row.update(schema_version=1, conversion_id=f"cv-{txid}-{version}", txid=txid,
+               status=status, payout_micros=payout, ts=of["ts"] + dt.timedelta(hours=1),
+               source="postback", version=version, attributed=True, attribution="click_id",
+               in_window=True, click_ts=of["ts"], click_kind=of["kind"])
+    row.update(kw)
+    return row
+
+
+def insert(client: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    columns = {"clicks": CLICKS, "conversions": CONVERSIONS}[table]
+    client.insert(table, [[row[name] for name, _ in columns] for row in rows],
+                  column_names=[n for n, _ in columns], column_type_names=[t for _, t in columns])
+
+
+def seed(client: Any) -> None:
+    cpc = {"campaign_id": "c1", "cost_micros": 100_000}
+    us = [click(at(1), visitor_id="v1", **cpc), click(at(1, 30), visitor_id="v1", **cpc),
+          click(at(2), visitor_id="v2", **cpc), click(at(0, 10), visitor_id="v3", **cpc)]
+    earlier = click(at(23, 30, day=9), visitor_id="v3", **cpc)  # v3's 00:10 is not unique
+    bot = click(at(3), visitor_id="b1", is_bot=True, bot_reason="ua", **cpc)
+    mobile = [click(at(4), visitor_id=v, device="mobile", **cpc) for v in ("v4", "v5")]
+    gb = [click(at(5), visitor_id=v, country="GB", lander_id="l1", **cpc)
+          for v in ("v6", "v7", "v8")]
+    lp = click(at(5, 1), kind="lp_click", visitor_id="v6", country="GB", lander_id="l1",
+               offer_id="o1", parent_click_id=gb[0]["click_id"], campaign_id="c1")
+    cpa = {"campaign_id": "c2", "parent_campaign_id": "p1", "cost_model": "cpa",
+           "cost_rate_micros": 3 * M}
+    c2 = [click(at(6), visitor_id=v, **cpa) for v in ("w1", "w2")]
+    c3 = [click(at(7), visitor_id="w3", campaign_id="c3", parent_campaign_id="p1",
+                country="GB", device="mobile", cost_model="revshare",
+                cost_rate_micros=30 * M)]
+    fixed = {"campaign_id": "c4", "cost_model": "fixed_total", "cost_rate_micros": 9 * M}
+    c4 = [click(at(8), visitor_id=v, **fixed) for v in ("x1", "x2")]
+    c4_before = click(at(8, day=9), visitor_id="x3", **fixed)
+    other = [click(at(9), visitor_id=f"o{i}", workspace_id="ws2", campaign_id="z1",
+                   cost_micros=M) for i in range(5)]
+    insert(client, "clicks", [*us, earlier, bot, *mobile, *gb, lp, *c2, *c3, *c4, c4_before,
+                              *other])
+    insert(client, "conversions", [
+        conversion(us[0], "t1", 12_500_000),
+        conversion(us[2], "t2", 5 * M, status="pending"),
+        conversion(gb[0], "t3", 20 * M),
+        conversion(gb[0], "t3", 20 * M, status="chargeback", version=2),  # replaces t3
+        conversion(gb[1], "t4", 7_250_000),
+        conversion(gb[2], "t5", 99 * M, in_window=False),  # too late: never counted
+        conversion(bot, "t6", 50 * M),  # a bot's conversion: excluded with the bot
+        conversion(c2[0], "t7", 10 * M),
+        conversion(c3[0], "t8", 10 * M),
+        conversion(other[0], "t9", 100 * M),
+    ])
+    # An A/B rule: d1 converts 25/500, d2 40/500 (in SE so other rows stay as they are).
+    client.command("""
+        INSERT INTO clicks (schema_version, kind, click_id, ts, workspace_id, campaign_id,
+                            graph_version, rule_id, destination_id, country, device,
+                            visitor_id, cost_model)
+        SELECT 1, 'click', concat('ab', toString(number)), toDateTime64('2024-03-10 10:00:00', 3,
+               'UTC'), 'ws1', 'c5', 1, 'r1', if(number < 500, 'd1', 'd2'), 'SE', 'desktop',
+               concat('ab', toString(number)), 'cpc'
+        FROM numbers(1000)""")
+    client.command("""
+        INSERT INTO conversions (schema_version, conversion_id, click_id, txid, status,
+                                 payout_micros, ts, version, attributed, in_window, click_ts,
+                                 workspace_id, campaign_id, rule_id, destination_id, country,
+                                 device)
+        SELECT 1, concat('abc', toString(number)), concat('ab', toString(number)), 'x',
+               'approved', 1000000, toDateTime64('2024-03-10 11:00:00', 3, 'UTC'), 1, 1, 1,
+               toDateTime64('2024-03-10 10:00:00', 3, 'UTC'), 'ws1', 'c5', 'r1',
+               if(number < 500, 'd1', 'd2'), 'SE', 'desktop'
+        FROM numbers(1000) WHERE number < 25 OR (number >= 500 AND number < 540)""")
+    client.insert("dim_campaigns", [["ws1", "c1", 1, "Old name"], ["ws1", "c1", 2, "New name"]],
+                  column_names=["workspace_id", "id", "graph_version", "name"])
+
+
+@pytest.fixture(scope="module")
+def reports_db(clickhouse_dsn: str) -> Iterator[tuple[Any, str]]:
+    database = f"reports_{uuid.uuid4().hex[:8]}"
+    admin = clickhouse_connect.get_client(dsn=clickhouse_dsn)
+    migrate(admin, database)
+    client = clickhouse_connect.get_client(dsn=clickhouse_dsn, database=database)
+    seed(client)
+    yield client, database
+    admin.command(f"DROP DATABASE IF EXISTS {database}")
+
+
+def report(client: Any, **kw: Any) -> dict[tuple[Any, ...], dict[str, Any]]:
+    kw.setdefault("start", DAY)
+    kw.setdefault("end", DAY)
+    result = run_report(client, build_spec(workspace=kw.pop("workspace", "ws1"), **kw))
+    keys = [c.name for c in result.columns if c.role == "dimension"]
+    return {tuple(r[k] for k in keys): r for r in result.records()}
+
+
+ALL = ("clicks,unique_clicks,bot_clicks,lp_views,lp_clicks,lp_ctr,conversions,approved,"
+       "pending,chargebacks,revenue,cost,profit,roi,roas,epc,cr,cpa,cpc,aov")
+
+
+def test_campaign_country_device_exact(reports_db):
+    client, _ = reports_db
+    rows = report(client, group_by="campaign,country,device", metrics=ALL)
+    us = rows[("c1", "US", "desktop")]
+    assert (us["clicks"], us["unique_clicks"], us["bot_clicks"]) == (4, 2, 1)
+    assert (us["conversions"], us["approved"], us["pending"]) == (1, 1, 1)
+    assert us["revenue"] == Decimal("12.5") and us["cost"] == Decimal("0.4")
+    assert us["profit"] == Decimal("12.1") and us["roi"] == Decimal("3025.00")
+    assert us["cr"] == Decimal("25.0000") and us["epc"] == Decimal("3.125")
+    assert us["cpa"] == Decimal("0.4") and us["cpc"] == Decimal("0.1")
+    assert us["aov"] == Decimal("12.5") and us["roas"] == Decimal("3125.00")
+    mobile = rows[("c1", "US", "mobile")]
+    assert (mobile["clicks"], mobile["conversions"], mobile["revenue"]) == (2, 0, 0)
+    assert mobile["roi"] == Decimal("-100.00") and mobile["cpa"] is None
+    assert mobile["aov"] is None and mobile["cr"] == 0
+    gb = rows[("c1", "GB", "desktop")]
+    assert (gb["clicks"], gb["lp_views"], gb["lp_clicks"]) == (3, 3, 1)
+    assert gb["lp_ctr"] == Decimal("33.3333") and gb["chargebacks"] == 1
+    assert gb["conversions"] == 1 and gb["revenue"] == Decimal("7.25")  # t3 charged back
+    assert gb["roi"] == Decimal("2316.67")
+    c2, c3, c4 = rows[("c2", "US", "desktop")], rows[("c3", "GB", "mobile")], rows[
+        ("c4", "US", "desktop")]
+    assert (c2["revenue"], c2["cost"]) == (Decimal(10), Decimal(3))  # CPA 3.00
+    assert (c3["revenue"], c3["cost"]) == (Decimal(10), Decimal(3))  # RevShare 30 %
+    assert (c4["clicks"], c4["cost"]) == (2, Decimal(6))  # 9.00 over 3 clicks, 2 in range
+    assert c4["epc"] == 0 and c4["cr"] == 0
+    assert all(key[0] != "z1" for key in rows)  # ws2 never shows up
+
+
+def test_bots_and_statuses(reports_db):
+    client, _ = reports_db
+    plain = report(client, group_by="campaign", metrics="clicks,conversions,revenue")
+    bots = report(client, group_by="campaign", metrics="clicks,conversions,revenue",
+                  include_bots=True)
+    assert plain[("c1",)]["clicks"] == 9 and bots[("c1",)]["clicks"] == 10
+    assert bots[("c1",)]["revenue"] == plain[("c1",)]["revenue"] + 50
+    both = report(client, group_by="campaign", metrics="conversions",
+                  statuses="approved,pending")
+    assert both[("c1",)]["conversions"] == plain[("c1",)]["conversions"] + 1
+
+
+def test_rollup_parent_and_filters(reports_db):
+    client, _ = reports_db
+    rows = report(client, group_by="campaign", metrics="clicks,revenue,cost",
+                  rollup=True, filters={"campaign": ["p1"]})
+    assert list(rows) == [("p1",)]
+    assert rows[("p1",)]["clicks"] == 3
+    assert (rows[("p1",)]["revenue"], rows[("p1",)]["cost"]) == (Decimal(20), Decimal(6))
+    gb = report(client, group_by="device", metrics="clicks",
+                filters={"country": ["GB"], "campaign": ["c1", "c3"]})
+    assert {k: v["clicks"] for k, v in gb.items()} == {("desktop",): 3, ("mobile",): 1}
+
+
+def test_time_zone_and_names(reports_db):
+    client, _ = reports_db
+    utc = report(client, group_by="date", metrics="clicks", start="2024-03-09", tz="UTC")
+    assert utc[(dt.date(2024, 3, 9),)]["clicks"] == 2  # v3 23:30 and c4 08:00
+    berlin = report(client, group_by="date", metrics="clicks", start="2024-03-09",
+                    end="2024-03-10", tz="Europe/Berlin")
+    assert berlin[(dt.date(2024, 3, 10),)]["clicks"] == 1015  # 23:30 UTC on the 9th too
+    hours = report(client, group_by="hour", metrics="clicks", tz="Asia/Kolkata")
+    # 05:00 IST is 23:30-00:30 UTC: v3's two clicks; 06:00 IST holds v1's 01:00 UTC.
+    assert hours[("2024-03-10T05:00:00+0530",)]["clicks"] == 2
+    assert hours[("2024-03-10T06:00:00+0530",)]["clicks"] == 1
+    named = report(client, group_by="campaign,graph_version", metrics="clicks",
+                   filters={"campaign": ["c1"]})
+    row = named[("c1", 1)]
+    assert (row["campaign_name"], row["campaign_name_then"]) == ("New name", "Old name")
+
+
+def test_sort_limit_offset_and_totals(reports_db):
+    client, _ = reports_db
+    result = run_report(client, build_spec(workspace="ws1", group_by="campaign",
+                                           metrics="clicks,roi", sort="-clicks", limit=2,
+                                           offset=1, start=DAY, end=DAY))
+    assert [r["campaign"] for r in result.records()] == ["c1", "c2"]  # c5 first, skipped
+    total = report(client, metrics="clicks,revenue")
+    assert total[()]["clicks"] == 1000 + 9 + 2 + 1 + 2
+    assert total[()]["revenue"] == Decimal("65") + Decimal("12.5") + Decimal("7.25") + 20
+
+
+def test_hostile_values_are_only_data(reports_db):
+    client, _ = reports_db
+    rows = report(client, group_by="country", metrics="clicks",
+                  filters={"country": ["US' OR 1=1 --", "GB"]})
+    assert list(rows) == [("GB",)]
+    none = report(client, workspace="ws1' OR '1'='1", metrics="clicks")
+    assert none[()]["clicks"] == 0

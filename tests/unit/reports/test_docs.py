@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from ingest.reports.dimensions import DIMENSIONS
+from ingest.reports.docs import DOC, EXAMPLES, render_examples
+from ingest.reports.metrics import METRICS
+
+
+def test_doc_examples_are_the_builders_output():
+    # Regenerate with `python -m ingest.reports.docs --write` after changing the builder.
+    assert render_examples() in DOC.read_text()
+    assert len(EXAMPLES) == 5
+
+
+def test_doc_names_every_metric_and_dimension():
+    text = DOC.read_text()
+    for name in (*METRICS, *DIMENSIONS):
+        if not name.startswith("sub") or name == "sub1":
+            assert f"`{name}`" in text, name
