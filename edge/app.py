@@ -1,0 +1,151 @@
+"""The edge ASGI application: raw fast paths for clicks, Starlette for the rest.
+
+`EdgeApp.__call__` sends /c/... straight to the ClickHandler (and /click, /r to the
+lander handler) without building a Starlette Request; everything else goes to a Starlette
+router. Startup and shutdown are the ASGI lifespan: on SIGTERM uvicorn stops accepting,
+waits for in-flight requests, then runs shutdown, which closes the sink (sending or
+spooling every buffered event) before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.applications import Starlette
+
+from edge.addresses import ProxyTrust
+from edge.context import ContextCodec
+from edge.geo import GeoIP
+from edge.graph import GraphHolder
+from edge.lpclick import LanderClickHandler
+from edge.metrics import Metrics
+from edge.observe import Observer
+from edge.redirect import ClickHandler, Receive
+from edge.responses import Send
+from edge.routes import Endpoints
+from edge.runtime import Emitter, Runtime
+from edge.settings import EdgeSettings
+from edge.useragent import UserAgents
+from turnout.clickid import ClickIds
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+SinkFactory = Callable[[], Any]
+# Young-generation collections every 700 allocations show up as tail latency under load;
+# the graph and caches are frozen out of the collector anyway (GraphHolder.install).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def default_sink() -> Any:
+    from edge.sink.settings import SinkSettings
+    from edge.sink.sink import EventSink
+
+    return EventSink(SinkSettings.from_env())
+
+
+class EdgeApp:
+    def __init__(self, settings: EdgeSettings, sink_factory: SinkFactory = default_sink,
+                 holder: GraphHolder | None = None, graph_wait: float = 5.0) -> None:
+        self.settings = settings
+        self._sink_factory = sink_factory
+        self._holder = holder
+        self._graph_wait = graph_wait
+        self.runtime: Runtime | None = None
+        self.sink: Any = None
+        self._geo: GeoIP | None = None
+        self._sink_running = False
+        self._clicks: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+        self._landers: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+        self._router: Starlette | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path.startswith("/c/") and self._clicks is not None:
+                await self._clicks(scope, receive, send)
+            elif (path.startswith("/click") or path == "/r") and self._landers is not None:
+                await self._landers(scope, receive, send)
+            elif self._router is not None:
+                await self._router(scope, receive, send)
+            else:
+                await _unavailable(send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def startup(self) -> None:
+        settings = self.settings
+        gc.set_threshold(*GC_THRESHOLDS)
+        self._geo = geo = GeoIP(settings.geoip_city, settings.geoip_asn, settings.bot_ip_ranges,
+                                settings.geo_cache_size)
+        ids = ClickIds()
+        observer = Observer(geo, UserAgents(settings.ua_cache_size),
+                            ProxyTrust(settings.trusted_proxies), ids, settings.max_header_bytes)
+        holder = self._holder or GraphHolder(settings.redis_url, settings.graph_prefix,
+                                             settings.default_workspace)
+        self.sink = sink = self._sink_factory()
+        metrics = Metrics()
+        emitter: Emitter = sink
+        self.runtime = runtime = Runtime(settings, holder, observer, ids,
+                                         ContextCodec(settings.secret), emitter, metrics)
+        metrics.gauge("turnout_edge_graph_version", "Graph version being served.",
+                      lambda: holder.version)
+        metrics.gauge("turnout_edge_graph_swaps_total", "Graph versions swapped in.",
+                      lambda: holder.swaps, "counter")
+        metrics.gauge("turnout_edge_graph_store_connected", "1 while following Redis.",
+                      lambda: int(holder.connected))
+        stats = getattr(sink, "stats", None)
+        if stats is not None and hasattr(stats, "prometheus"):
+            metrics.sections.append(lambda: sink.stats.prometheus())
+        await sink.start()
+        self._sink_running = True
+        await holder.start(self._graph_wait)
+        self._clicks = ClickHandler(runtime)
+        self._landers = LanderClickHandler(runtime)
+        endpoints = Endpoints(runtime, lambda: self._sink_running)
+        self._router = Starlette(routes=endpoints.routes())
+        self._holder = holder
+        if holder.snapshot is None:
+            log.warning("no campaign graph yet: /readyz answers 503 until one is published")
+
+    async def shutdown(self) -> None:
+        if self._holder is not None:
+            await self._holder.stop()
+        if self.sink is not None and self._sink_running:
+            self._sink_running = False
+            await self.sink.close(self.settings.drain_seconds)
+        if self._geo is not None:
+            self._geo.close()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("edge startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await asyncio.shield(self.shutdown())
+                except Exception as exc:
+                    log.exception("edge shutdown failed")
+                    await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _unavailable(send: Send) -> None:
+    body = b"starting"
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"text/plain"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

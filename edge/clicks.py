@@ -1,0 +1,174 @@
+"""From a request and a decision to the pieces of a click: tokens, macros, the event."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Final
+
+from config.compiled import CompiledCampaign, Target
+from config.templates import PARAM_PREFIX, SUBS
+from edge.observe import Observation
+from turnout.events import Click
+
+_PARAM_CUT: Final = len(PARAM_PREFIX)
+_NO_SUBS: Final = ("",) * 10
+# Cost models whose cost is not known at the click: the click carries the campaign's rate.
+_DEFERRED_COST: Final = frozenset({"cpa", "revshare", "fixed_total"})
+
+
+# Our token names -> their slot in Tokens.values (sub1..sub10, cost, external_id).
+TOKEN_SLOTS: Final = {name: i for i, name in enumerate((*SUBS, "cost", "external_id"))}
+_NO_VALUES: Final = ("",) * len(TOKEN_SLOTS)
+
+
+def source_slots(source_params: tuple[tuple[str, str], ...]) -> dict[str, int]:
+    """A traffic source's own parameter names -> token slots (built once per graph)."""
+    return {param: TOKEN_SLOTS[token] for param, token in source_params if token in TOKEN_SLOTS}
+
+
+class Tokens:
+    """sub1..sub10, cost and external_id of a click, plus the other query parameters.
+
+    A traffic source's own names win over ours: a source mapping `sub1: zoneid` fills
+    sub1 from `zoneid`; a plain `sub1` parameter fills it only when `zoneid` is absent.
+    One pass over the (few) parameters, not a lookup per token.
+    """
+
+    __slots__ = ("cost", "external_id", "params", "subs")
+
+    def __init__(self, params: dict[str, str], slots: dict[str, int]) -> None:
+        self.params = params
+        if not params:
+            self.subs: tuple[str, ...] = _NO_SUBS
+            self.cost = self.external_id = ""
+            return
+        values: list[str] | None = None
+        sourced = 0  # bit per slot filled from the source's own parameter name
+        for name, value in params.items():
+            slot = slots.get(name)
+            from_source = slot is not None
+            if slot is None:
+                slot = TOKEN_SLOTS.get(name)
+            if slot is None or not value:
+                continue
+            if values is None:
+                values = list(_NO_VALUES)
+            bit = 1 << slot
+            if from_source:
+                values[slot] = value
+                sourced |= bit
+            elif not sourced & bit and not values[slot]:
+                values[slot] = value
+        if values is None:
+            self.subs, self.cost, self.external_id = _NO_SUBS, "", ""
+        else:
+            self.subs = tuple(values[:10])
+            self.cost, self.external_id = values[10], values[11]
+
+
+class Macros(Mapping[str, str]):
+    """Template values: the fixed macros, and `{param:NAME}` straight from the query."""
+
+    __slots__ = ("_base", "_params")
+
+    def __init__(self, base: dict[str, str], params: dict[str, str]) -> None:
+        self._base = base
+        self._params = params
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        value = self._base.get(name)
+        if value is None and name.startswith(PARAM_PREFIX):
+            value = self._params.get(name[_PARAM_CUT:])
+        return default if value is None else value
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._base
+        for name in self._params:
+            yield PARAM_PREFIX + name
+
+    def __len__(self) -> int:
+        return len(self._base) + len(self._params)
+
+
+def macros(click_id: str, campaign: CompiledCampaign, target: Target | None,
+           seen: Observation, tokens: Tokens, now_ms: int) -> Macros:
+    place, agent, subs = seen.place, seen.agent, tokens.subs
+    base = {
+        "clickid": click_id,
+        "campaign_id": campaign.id,
+        "campaign_code": campaign.code,
+        "offer_id": target.offer_id if target is not None else "",
+        "lander_id": target.lander_id if target is not None else "",
+        "country": place.country,
+        "region": place.region,
+        "city": place.city,
+        "device": agent.device,
+        "os": agent.os,
+        "browser": agent.browser,
+        "language": seen.language,
+        "external_id": tokens.external_id,
+        "cost": tokens.cost,
+        "visitor_id": seen.visitor_id,
+        "ts": str(now_ms // 1000),
+        "sub1": subs[0], "sub2": subs[1], "sub3": subs[2], "sub4": subs[3], "sub5": subs[4],
+        "sub6": subs[5], "sub7": subs[6], "sub8": subs[7], "sub9": subs[8], "sub10": subs[9],
+    }
+    return Macros(base, tokens.params)
+
+
+def click_event(*, kind: str, click_id: str, parent_click_id: str, now_ms: int,
+                campaign: CompiledCampaign, graph_version: int, rule_id: str,
+                target: Target | None, funnel_step: int, seen: Observation, tokens: Tokens,
+                bot_reason: str, cost_micros: int) -> Click:
+    place, agent = seen.place, seen.agent
+    return Click(
+        kind=kind,
+        click_id=click_id,
+        parent_click_id=parent_click_id,
+        ts_ms=now_ms,
+        workspace_id=campaign.workspace.id,
+        campaign_id=campaign.id,
+        parent_campaign_id=campaign.parent_id or "",
+        campaign_code=campaign.code,
+        graph_version=graph_version,
+        rule_id=rule_id,
+        destination_id=target.destination_id if target is not None else "",
+        destination_kind=target.kind if target is not None else "",
+        offer_id=target.offer_id if target is not None else "",
+        lander_id=target.lander_id if target is not None else "",
+        funnel_id=target.funnel_id if target is not None else "",
+        funnel_step=funnel_step,
+        traffic_source_id=campaign.traffic_source.id,
+        network_id=target.network_id if target is not None else "",
+        country=place.country,
+        region=place.region,
+        city=place.city,
+        asn=place.asn,
+        device=agent.device,
+        os=agent.os,
+        browser=agent.browser,
+        language=seen.language,
+        ip=place.text if campaign.workspace.raw_ip else place.anonymised,
+        user_agent=seen.user_agent,
+        referrer_domain=seen.referrer_domain,
+        visitor_id=seen.visitor_id,
+        is_bot=bool(bot_reason),
+        bot_reason=bot_reason,
+        cost_micros=cost_micros,
+        cost_model=campaign.cost_model.type,
+        cost_rate_micros=(
+            campaign.cost_model.value_micros
+            if campaign.cost_model.type in _DEFERRED_COST else 0
+        ),
+        attribution_window_ms=campaign.attribution_window_ms,
+        unique_window_ms=campaign.unique_window_ms,
+        subs=list(tokens.subs) if any(tokens.subs) else [],
+        external_id=tokens.external_id,
+        params=tokens.params,
+    )

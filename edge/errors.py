@@ -1,0 +1,18 @@
+"""The edge's one root exception. Bad input is answered with `status` and `reason`."""
+
+from __future__ import annotations
+
+
+class EdgeError(Exception):
+    """Root of the edge's errors; `retriable` tells a caller whether trying again may help."""
+
+    retriable = False
+
+
+class BadInput(EdgeError):
+    """The request cannot be served as sent: answer `status` (a 4xx) with `reason`."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason

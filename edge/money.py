@@ -1,0 +1,40 @@
+"""Decimal money text -> integer micro-units, without floats and without Decimal."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from config.compiled import CostModel
+from turnout.events import MICROS
+
+_AMOUNT: Final = re.compile(r"(\d{1,12})(?:\.(\d{1,6})\d*)?")
+MAX_MICROS: Final = 10**12 * MICROS
+
+
+def parse_micros(text: str) -> int | None:
+    """Micro-units of a non-negative decimal ("12.5" -> 12_500_000); None when malformed.
+
+    Digits past the sixth decimal are cut (a traffic source's 0.0012345 bid is 1234 micros).
+    """
+    match = _AMOUNT.fullmatch(text.strip())
+    if match is None:
+        return None
+    whole, fraction = match.groups()
+    micros = int(whole) * MICROS
+    if fraction:
+        micros += int(fraction.ljust(6, "0"))
+    return micros
+
+
+def click_cost(model: CostModel, cost_token: str) -> int:
+    """The cost of one click, as decided at the click (CPA/RevShare cost comes later)."""
+    kind = model.type
+    if kind == "cpc":
+        return model.value_micros
+    if kind == "url_param":
+        # A bad bid from the source must not cost us the click: it is counted at 0.
+        return (parse_micros(cost_token) or 0) if cost_token else 0
+    if kind == "cpm":
+        return model.value_micros // 1000
+    return 0

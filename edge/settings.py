@@ -1,0 +1,104 @@
+"""EdgeSettings: everything `turnout edge` reads from `TURNOUT_EDGE_*`, once, at start."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from turnout import env
+from turnout.connections import Connections
+
+log = logging.getLogger(__name__)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_REPO_GEOIP = Path(__file__).resolve().parent.parent / "data" / "geoip"
+DEFAULT_CITY_DB = _REPO_GEOIP / "GeoLite2-City-Test.mmdb"
+DEFAULT_ASN_DB = _REPO_GEOIP / "GeoLite2-ASN-Test.mmdb"
+DEFAULT_GRAPH_PREFIX = "turnout:graph"
+SECRET_VARIABLE = "TURNOUT_EDGE_SECRET"
+
+
+def parse_networks(cidrs: tuple[str, ...], name: str) -> tuple[IPNetwork, ...]:
+    try:
+        return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+    except ValueError as exc:
+        raise env.SettingError(f"{env.PREFIX}{name.upper()}: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    graph_prefix: str = DEFAULT_GRAPH_PREFIX
+    # X-Forwarded-For is honoured only when the direct peer is one of these.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    geoip_city: Path = DEFAULT_CITY_DB
+    geoip_asn: Path | None = DEFAULT_ASN_DB
+    # Signs the LP-click cookie and double-meta tokens; never logged.
+    secret: bytes = b""
+    secret_generated: bool = False
+    cookie_domain: str = ""
+    cookie_secure: bool = False
+    bot_ip_ranges: tuple[IPNetwork, ...] = ()
+    default_workspace: str = ""  # whose fallback URL answers unknown codes
+    max_url_bytes: int = 4096
+    max_header_bytes: int = 8192
+    max_body_bytes: int = 65536
+    max_attribution_ms: int = 90 * 86_400_000  # postbacks for older click ids are refused
+    future_skew_ms: int = 300_000  # click ids this far ahead of our clock are still fine
+    geo_cache_size: int = 65536
+    ua_cache_size: int = 16384
+    drain_seconds: float = 10.0
+    access_log: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EdgeSettings:
+        connections = Connections.from_env(environ)
+        secret = env.raw("edge_secret", environ)
+        generated = not secret
+        if generated:
+            # Random per process: signed cookies will not survive a restart or cross workers
+            # (the CLI generates one for all workers). Say so, never print the value.
+            log.warning("%s is not set: using a random secret (dev only)", SECRET_VARIABLE)
+            secret = secrets.token_urlsafe(32)
+        asn = env.text("edge_geoip_asn", str(DEFAULT_ASN_DB), environ)
+        return cls(
+            host=env.text("edge_host", "127.0.0.1", environ),
+            port=env.integer("edge_port", 8080, environ),
+            workers=max(1, env.integer("edge_workers", 1, environ)),
+            redis_url=connections.redis_url,
+            graph_prefix=env.text("graph_prefix", DEFAULT_GRAPH_PREFIX, environ),
+            trusted_proxies=parse_networks(
+                env.listing("edge_trusted_proxies", ("127.0.0.1/32", "::1/128"), environ),
+                "edge_trusted_proxies",
+            ),
+            geoip_city=Path(env.text("edge_geoip_city", str(DEFAULT_CITY_DB), environ)),
+            geoip_asn=None if asn.lower() == "none" else Path(asn),
+            secret=secret.encode(),
+            secret_generated=generated,
+            cookie_domain=env.text("edge_cookie_domain", "", environ),
+            cookie_secure=env.flag("edge_cookie_secure", False, environ),
+            bot_ip_ranges=parse_networks(
+                env.listing("edge_bot_ip_ranges", (), environ), "edge_bot_ip_ranges"
+            ),
+            default_workspace=env.text("edge_default_workspace", "", environ),
+            max_url_bytes=env.integer("edge_max_url_bytes", 4096, environ),
+            max_header_bytes=env.integer("edge_max_header_bytes", 8192, environ),
+            max_body_bytes=env.integer("edge_max_body_bytes", 65536, environ),
+            max_attribution_ms=env.integer("edge_max_attribution_days", 90, environ) * 86_400_000,
+            future_skew_ms=env.integer("edge_future_skew_ms", 300_000, environ),
+            geo_cache_size=env.integer("edge_geo_cache_size", 65536, environ),
+            ua_cache_size=env.integer("edge_ua_cache_size", 16384, environ),
+            drain_seconds=env.number("edge_drain_seconds", 10.0, environ),
+            access_log=env.flag("edge_access_log", False, environ),
+        )
+
+    def __repr__(self) -> str:  # the secret must never reach a log line
+        return f"EdgeSettings(host={self.host!r}, port={self.port}, workers={self.workers})"

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from config.compiled import CostModel
+from edge.clicks import Tokens, source_slots
+from edge.money import click_cost, parse_micros
+
+PUSH = source_slots((("zoneid", "sub1"), ("creative", "sub2"), ("bid", "cost"),
+                     ("clickid", "external_id")))
+
+
+def test_source_names_win_over_ours_in_any_order():
+    for params in ({"sub1": "ours", "zoneid": "theirs"}, {"zoneid": "theirs", "sub1": "ours"}):
+        assert Tokens(params, PUSH).subs[0] == "theirs"
+    tokens = Tokens({"sub1": "ours", "sub3": "3", "bid": "0.01", "clickid": "ext"}, PUSH)
+    assert tokens.subs == ("ours", "", "3", "", "", "", "", "", "", "")
+    assert tokens.cost == "0.01" and tokens.external_id == "ext"
+
+
+def test_no_params():
+    tokens = Tokens({}, PUSH)
+    assert tokens.subs == ("",) * 10 and tokens.cost == "" and tokens.external_id == ""
+    assert Tokens({"other": "x"}, PUSH).subs == ("",) * 10
+
+
+@pytest.mark.parametrize(("text", "micros"), [
+    ("0", 0), ("12.5", 12_500_000), ("0.0123", 12_300), ("0.0012345", 1234), ("7.", None),
+    ("-1", None), ("abc", None), ("", None), (" 3 ", 3_000_000),
+])
+def test_parse_micros(text, micros):
+    assert parse_micros(text) == micros
+
+
+@pytest.mark.parametrize(("kind", "value", "token", "cost"), [
+    ("cpc", 45_000, "", 45_000),
+    ("cpc", 45_000, "9", 45_000),
+    ("url_param", 0, "0.0123", 12_300),
+    ("url_param", 0, "garbage", 0),
+    ("url_param", 0, "", 0),
+    ("cpm", 2_100_000, "", 2_100),
+    ("cpa", 5_000_000, "", 0),
+    ("revshare", 30_000_000, "", 0),
+    ("fixed_total", 1_000_000_000, "", 0),
+])
+def test_click_cost(kind, value, token, cost):
+    assert click_cost(CostModel(kind, value), token) == cost
