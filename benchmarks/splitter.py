@@ -33,29 +33,47 @@ def pin(cpu: int) -> int | None:
     return target
 
 
-def build(args: argparse.Namespace, rng: random.Random) -> dict[str, CampaignTable]:
-    tables = {}
+# Each loop returns (wall seconds, CPU seconds of this process). On a shared machine the
+# wall clock also counts the time other tenants held our core; CPU time does not, so both
+# are printed and the wall clock stays the headline.
+Timing = tuple[float, float]
+
+
+def build(args: argparse.Namespace, rng: random.Random) -> tuple[dict[str, CampaignTable], Timing]:
+    """The tables by tracking code, and the time `build_table` took for all of them (the
+    graph itself is generated before the clock starts, as `config.compile` has it parsed)."""
+    graph = []
     for i in range(args.campaigns):
         rules, default = campaign(rng, args.rules, args.conditions, args.destinations)
-        tables[f"C{i:05d}"] = build_table(f"camp-{i}", rules, default, rng.choice(TIMEZONES))
-    return tables
+        graph.append((f"C{i:05d}", f"camp-{i}", rules, default, rng.choice(TIMEZONES)))
+    gc.collect()
+    started, cpu = time.perf_counter(), time.process_time()
+    tables = {
+        code: build_table(campaign_id, rules, default, timezone)
+        for code, campaign_id, rules, default, timezone in graph
+    }
+    return tables, (time.perf_counter() - started, time.process_time() - cpu)
 
 
-def time_decisions(tables: dict[str, CampaignTable], stream: list[tuple[str, Visitor]]) -> float:
+def time_decisions(tables: dict[str, CampaignTable], stream: list[tuple[str, Visitor]]) -> Timing:
     now = NOW_MS
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for code, visitor in stream:
         decide(tables[code], visitor, now)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-def time_baseline(tables: dict[str, CampaignTable], stream: list[tuple[str, Visitor]]) -> float:
+def time_baseline(tables: dict[str, CampaignTable], stream: list[tuple[str, Visitor]]) -> Timing:
     rand = random.random
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for code, _visitor in stream:
         tables[code]
         rand()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def best(runs: list[Timing]) -> Timing:
+    return min(wall for wall, _ in runs), min(cpu for _, cpu in runs)
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -80,9 +98,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     cpu = pin(args.cpu)
     rng = random.Random(args.seed)
-    started = time.perf_counter()
-    tables = build(args, rng)
-    build_s = time.perf_counter() - started
+    tables, (build_s, build_cpu_s) = build(args, rng)
     pool = visitors(rng, args.visitors)
     codes = list(tables)
     # Visitors are used in the order they were made, as an edge builds one per request and
@@ -99,8 +115,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     )
     gc.collect()
 
-    decision_s = min(time_decisions(tables, stream) for _ in range(args.repeat))
-    baseline_s = min(time_baseline(tables, stream) for _ in range(args.repeat))
+    decision_s, decision_cpu_s = best([time_decisions(tables, stream) for _ in range(args.repeat)])
+    baseline_s, baseline_cpu_s = best([time_baseline(tables, stream) for _ in range(args.repeat)])
     result = {
         "benchmark": "splitter",
         "decisions": args.decisions,
@@ -110,9 +126,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "conditions_per_rule": args.conditions,
         "destinations_per_rule": args.destinations,
         "build_seconds": round(build_s, 3),
+        "build_us_per_campaign": round(build_s / args.campaigns * 1e6, 1),
+        "build_cpu_us_per_campaign": round(build_cpu_s / args.campaigns * 1e6, 1),
         "default_rule_share": round(defaults / min(20_000, len(stream)), 3),
         "decisions_per_s": round(args.decisions / decision_s),
+        "decisions_per_cpu_s": round(args.decisions / decision_cpu_s),
         "baseline_ops_per_s": round(args.decisions / baseline_s),
+        "baseline_ops_per_cpu_s": round(args.decisions / baseline_cpu_s),
         "ratio": round(baseline_s / decision_s, 4),
         "cpu": cpu,
         "python": platform.python_version(),
@@ -124,9 +144,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     else:
         print(
             f"built {args.campaigns} campaigns in {build_s:.2f}s "
-            f"({result['default_rule_share']:.0%} of clicks fall to the default rule)\n"
-            f"decisions: {result['decisions_per_s']:>12,} /s  (pinned to cpu {cpu})\n"
-            f"baseline:  {result['baseline_ops_per_s']:>12,} /s  (dict lookup + random())\n"
+            f"({result['build_us_per_campaign']:.0f} us each, "
+            f"{result['build_cpu_us_per_campaign']:.0f} us of CPU; "
+            f"{result['default_rule_share']:.0%} of clicks fall to the default rule)\n"
+            f"decisions: {result['decisions_per_s']:>12,} /s  "
+            f"({result['decisions_per_cpu_s']:,} per CPU second; pinned to cpu {cpu})\n"
+            f"baseline:  {result['baseline_ops_per_s']:>12,} /s  "
+            f"({result['baseline_ops_per_cpu_s']:,} per CPU second; dict lookup + random())\n"
             f"ratio:     {result['ratio']:>12.3f}"
         )
     return result

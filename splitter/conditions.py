@@ -1,10 +1,11 @@
 """Condition values: validated on write (`check`), parsed once into a `Test` for compiling.
 
-A `Test` is a Python expression over `v` (the Visitor) and `t` (local wall-clock ms, see
-`splitter.localtime`) with `{0}`, `{1}`... standing for prebuilt constants (frozensets,
-bitmasks, CIDR tuples). `splitter.predicates` joins a rule's tests into one function.
-Everything that can be done per condition (case folding, group expansion, parsing ranges
-and CIDRs) is done here, once.
+A `Test` is data: the condition's kind, its values in the form they are compared in
+(frozensets of country codes, case-folded names, ASNs; bitmasks of hours or weekdays;
+day-number ranges; CIDR tuples) and the negation. Everything that can be done per
+condition (case folding, group expansion, parsing ranges and CIDRs) is done here, once;
+`splitter.index` turns the categorical and time tests of a campaign into rule bitmasks,
+and `splitter.predicates` evaluates the rest.
 """
 
 from __future__ import annotations
@@ -27,14 +28,35 @@ _SUBDIVISION = re.compile(r"[A-Z0-9]{1,3}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
 _MAX_ASN = 2**32 - 1
+K = ConditionKind
+
+# The kinds decided by one visitor attribute's value (attribute name by kind); the values
+# of FOLDED kinds compare case-insensitively (`str.casefold` on both sides).
+CATEGORICAL: dict[ConditionKind, str] = {
+    K.COUNTRY: "country",
+    K.DEVICE: "device",
+    K.LANGUAGE: "language",
+    K.ASN: "asn",
+    K.BOT: "is_bot",
+    K.OS: "os",
+    K.BROWSER: "browser",
+    K.CITY: "city",
+}
+FOLDED = frozenset({K.OS, K.BROWSER, K.CITY})
 
 
 @dataclass(frozen=True, slots=True)
 class Test:
-    expr: str
+    """A parsed condition. `consts` by kind: one frozenset of accepted values for the
+    categorical kinds (see `CATEGORICAL`; case-folded for `FOLDED` ones, booleans for BOT),
+    one bitmask for HOUR (bit = hour) and WEEKDAY (bit = Monday 0 .. Sunday 6), a tuple of
+    inclusive epoch-day ranges for DATE_RANGE, (IPv4 blocks, IPv6 blocks) of
+    (network, netmask) for IP, (full "US-CA" codes, bare codes) for REGION, (exact domains,
+    "."-prefixed suffixes) for REFERRER and (parameter name, values) for QUERY."""
+
+    kind: ConditionKind
     consts: tuple[object, ...]
-    timed: bool = False
-    cost: int = 0  # 0 attribute in set, 1 arithmetic or case folding, 2 a helper call
+    negate: bool = False
 
 
 Parsed = tuple[Test | None, list[str]]
@@ -64,7 +86,7 @@ def parse(condition: Condition) -> Parsed:
     if problems or test is None:
         return None, problems
     if condition.negate:
-        test = Test(f"not ({test.expr})", test.consts, test.timed, test.cost)
+        test = Test(test.kind, test.consts, True)
     return test, problems
 
 
@@ -85,7 +107,7 @@ def _country(values: tuple[str, ...], param: str) -> Parsed:
             countries.add(upper)
         else:
             problems.append(f"unknown country code or group {value!r}")
-    return Test("v.country in {0}", (frozenset(countries),)), problems
+    return Test(K.COUNTRY, (frozenset(countries),)), problems
 
 
 def _region(values: tuple[str, ...], param: str) -> Parsed:
@@ -102,15 +124,15 @@ def _region(values: tuple[str, ...], param: str) -> Parsed:
             full.add(upper)
         else:
             bare.add(upper)
-    return Test("_region(v, {0}, {1})", (frozenset(full), frozenset(bare)), cost=2), problems
+    return Test(K.REGION, (frozenset(full), frozenset(bare))), problems
 
 
-def _folded(attribute: str) -> Callable[[tuple[str, ...], str], Parsed]:
+def _folded(kind: ConditionKind) -> Callable[[tuple[str, ...], str], Parsed]:
     def parse_folded(values: tuple[str, ...], param: str) -> Parsed:
         problems: list[str] = []
         _nonempty(values, problems)
         folded = frozenset(value.casefold() for value in values if value)
-        return Test(f"v.{attribute}.casefold() in {{0}}", (folded,), cost=1), problems
+        return Test(kind, (folded,)), problems
 
     return parse_folded
 
@@ -120,7 +142,7 @@ def _device(values: tuple[str, ...], param: str) -> Parsed:
     _nonempty(values, problems)
     devices = frozenset(value.lower() for value in values if value)
     problems += [f"unknown device {d!r} (desktop|mobile|tablet)" for d in sorted(devices - DEVICES)]
-    return Test("v.device in {0}", (devices,)), problems
+    return Test(K.DEVICE, (devices,)), problems
 
 
 def _language(values: tuple[str, ...], param: str) -> Parsed:
@@ -133,7 +155,7 @@ def _language(values: tuple[str, ...], param: str) -> Parsed:
             primaries.add(re.split("[-_]", lower, maxsplit=1)[0])
         else:
             problems.append(f"bad language tag {value!r} (expected like 'en' or 'en-US')")
-    return Test("v.language in {0}", (frozenset(primaries),)), problems
+    return Test(K.LANGUAGE, (frozenset(primaries),)), problems
 
 
 def _hour(values: tuple[str, ...], param: str) -> Parsed:
@@ -147,7 +169,7 @@ def _hour(values: tuple[str, ...], param: str) -> Parsed:
         else:
             for hour in hours:
                 mask |= 1 << hour
-    return Test("({0} >> (t // 3600000 % 24)) & 1 == 1", (mask,), timed=True, cost=1), problems
+    return Test(K.HOUR, (mask,)), problems
 
 
 def _weekday(values: tuple[str, ...], param: str) -> Parsed:
@@ -161,9 +183,7 @@ def _weekday(values: tuple[str, ...], param: str) -> Parsed:
         else:
             for day in days:
                 mask |= 1 << day
-    return Test(
-        "({0} >> ((t // 86400000 + 3) % 7)) & 1 == 1", (mask,), timed=True, cost=1
-    ), problems
+    return Test(K.WEEKDAY, (mask,)), problems
 
 
 def _date_range(values: tuple[str, ...], param: str) -> Parsed:
@@ -179,12 +199,7 @@ def _date_range(values: tuple[str, ...], param: str) -> Parsed:
             problems.append(f"date range {value!r} ends before it starts")
         else:
             ranges.append((epoch_day(start), epoch_day(end)))
-    if len(ranges) == 1:
-        ((start_day, end_day),) = ranges
-        return Test(
-            "{0} <= t // 86400000 <= {1}", (start_day, end_day), timed=True, cost=1
-        ), problems
-    return Test("_in_ranges(t // 86400000, {0})", (tuple(ranges),), timed=True, cost=2), problems
+    return Test(K.DATE_RANGE, (tuple(ranges),)), problems
 
 
 def _ip(values: tuple[str, ...], param: str) -> Parsed:
@@ -200,7 +215,7 @@ def _ip(values: tuple[str, ...], param: str) -> Parsed:
             continue
         blocks = v4 if network.version == 4 else v6
         blocks.append((int(network.network_address), int(network.netmask)))
-    return Test("_in_cidrs(v, {0}, {1})", (tuple(v4), tuple(v6)), cost=2), problems
+    return Test(K.IP, (tuple(v4), tuple(v6))), problems
 
 
 def _asn(values: tuple[str, ...], param: str) -> Parsed:
@@ -213,7 +228,7 @@ def _asn(values: tuple[str, ...], param: str) -> Parsed:
             numbers.add(int(digits))
         else:
             problems.append(f"ASN {value!r} is not an integer (like '13335' or 'AS13335')")
-    return Test("v.asn in {0}", (frozenset(numbers),)), problems
+    return Test(K.ASN, (frozenset(numbers),)), problems
 
 
 def _referrer(values: tuple[str, ...], param: str) -> Parsed:
@@ -227,16 +242,14 @@ def _referrer(values: tuple[str, ...], param: str) -> Parsed:
         else:
             domains.add(domain)
     suffixes = tuple(sorted("." + domain for domain in domains))
-    return Test(
-        "_referrer(v.referrer_domain, {0}, {1})", (frozenset(domains), suffixes), cost=2
-    ), problems
+    return Test(K.REFERRER, (frozenset(domains), suffixes)), problems
 
 
 def _query(values: tuple[str, ...], param: str) -> Parsed:
     # Query values match exactly as sent (case and all); an empty value is a legitimate
     # "present but empty" parameter, so only the parameter name is required.
     problems = [] if param else ["query conditions need a param (the parameter name)"]
-    return Test("v.query.get({0}) in {1}", (param, frozenset(values)), cost=1), problems
+    return Test(K.QUERY, (param, frozenset(values))), problems
 
 
 def _bot(values: tuple[str, ...], param: str) -> Parsed:
@@ -246,9 +259,8 @@ def _bot(values: tuple[str, ...], param: str) -> Parsed:
         for value in values
         if value.lower() not in ("true", "false")
     ]
-    if flags >= {"true", "false"}:
-        return Test("True", ()), problems
-    return Test("v.is_bot" if "true" in flags else "not v.is_bot", ()), problems
+    accepted = frozenset(flag == "true" for flag in flags if flag in ("true", "false"))
+    return Test(K.BOT, (accepted,)), problems
 
 
 def _span(value: str, parse_one: Callable[[str], int | None], size: int) -> list[int] | None:
@@ -301,10 +313,10 @@ def _domain(value: str) -> str | None:
 _PARSERS: dict[ConditionKind, Callable[[tuple[str, ...], str], Parsed]] = {
     ConditionKind.COUNTRY: _country,
     ConditionKind.REGION: _region,
-    ConditionKind.CITY: _folded("city"),
+    ConditionKind.CITY: _folded(ConditionKind.CITY),
     ConditionKind.DEVICE: _device,
-    ConditionKind.OS: _folded("os"),
-    ConditionKind.BROWSER: _folded("browser"),
+    ConditionKind.OS: _folded(ConditionKind.OS),
+    ConditionKind.BROWSER: _folded(ConditionKind.BROWSER),
     ConditionKind.LANGUAGE: _language,
     ConditionKind.HOUR: _hour,
     ConditionKind.WEEKDAY: _weekday,

@@ -20,9 +20,13 @@ from splitter.errors import SplitterError
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
+QUARTER_MS = 900_000
+WEEK_HOURS = 168
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # 1970-01-01 was a Thursday; with Monday = 0 the weekday of epoch day d is (d + 3) % 7.
 EPOCH_WEEKDAY = 3
+# Added to hours since the epoch to count hours of the week from Monday 00:00.
+_WEEK_SHIFT = EPOCH_WEEKDAY * 24
 # Buckets are only ever added for the hours being served, so the cache stays tiny; the
 # bound is there for replays of old traffic that would otherwise grow it without end.
 _MAX_BUCKETS = 256
@@ -46,7 +50,7 @@ def weekday_of(local_ms: int) -> int:
 class ZoneClock:
     """Converts UTC epoch ms to local ms for one IANA zone; shared by every table in it."""
 
-    __slots__ = ("name", "offsets", "zone")
+    __slots__ = ("hours", "name", "offsets", "zone")
 
     def __init__(self, name: str) -> None:
         try:
@@ -54,8 +58,12 @@ class ZoneClock:
         except (ZoneInfoNotFoundError, ValueError):
             raise SplitterError(f"unknown timezone {name!r}") from None
         self.name = name
-        # UTC hour -> offset ms, for hours without a transition; read inline by decide().
+        # UTC hour -> offset ms, for hours without a transition.
         self.offsets: dict[int, int] = {}
+        # UTC quarter hour -> local hour of the week (Monday 00:00 = 0), read inline by
+        # decide(): every zone's offset today is a whole number of quarter hours, so a UTC
+        # quarter falls in one local hour; quarters where that fails are never cached.
+        self.hours: dict[int, int] = {}
 
     def offset_ms(self, utc_ms: int) -> int:
         """The zone's UTC offset at `utc_ms`, exactly (the slow path)."""
@@ -68,6 +76,22 @@ class ZoneClock:
         if offset is None:
             return utc_ms + self._resolve(utc_ms)
         return utc_ms + offset
+
+    def hour_of_week(self, utc_ms: int) -> int:
+        """The local hour of the week, Monday 00:00 = 0 (decide's slow path)."""
+        quarter = utc_ms // QUARTER_MS
+        start = quarter * QUARTER_MS
+        local = self.local_ms(start)
+        hour = (local // HOUR_MS + _WEEK_SHIFT) % WEEK_HOURS
+        if local - start == self.local_ms(start + QUARTER_MS - 1) - (start + QUARTER_MS - 1) and (
+            local % QUARTER_MS == 0
+        ):
+            hours = self.hours
+            if len(hours) >= _MAX_BUCKETS:
+                hours.clear()  # a dict is safe to clear under concurrent readers
+            hours[quarter] = hour
+            return hour
+        return (self.local_ms(utc_ms) // HOUR_MS + _WEEK_SHIFT) % WEEK_HOURS
 
     def _resolve(self, utc_ms: int) -> int:
         bucket = utc_ms // HOUR_MS

@@ -1,93 +1,44 @@
-"""Generating the Python functions that evaluate conditions.
+"""One condition's test as a plain function of the visitor and the local time.
 
-A condition's `Test` (see `splitter.conditions`) is an expression shape; the tests of a
-rule are joined with `and`, and a campaign's rules become one `if ...: return choice`
-chain in a single generated function (`compile_picker`), so a click costs one call, some
-attribute loads, set lookups and bit tests, whatever the number of rules. Only shapes
-written in `splitter.conditions` reach generated source; every value from the graph is
-bound as a default argument, never pasted into code. Code is cached per source text, so
-campaigns of the same shape share one code object and compile once.
+These are the conditions' meaning, written once. `decide` uses them only for the few
+kinds the campaign index cannot turn into bitmasks (region, date range, IP, referrer,
+query: see `splitter.index`), and only for the rules still in the running; everything
+else here serves `compile_condition(s)` and the tests that pin the index to this meaning.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
-from functools import lru_cache
-from typing import Any, Protocol
-from zlib import crc32
 
-from splitter.conditions import Test, parse
+from splitter.conditions import CATEGORICAL, FOLDED, Test, parse
 from splitter.errors import SplitterError
-from splitter.types import Condition, Visitor
+from splitter.localtime import DAY_MS, hour_of, weekday_of
+from splitter.types import Condition, ConditionKind, Visitor
 
 Predicate = Callable[[Visitor, int], bool]
-Picker = Callable[[Visitor, int, float | None], Any]
+K = ConditionKind
 
 
-def _region(visitor: Visitor, full: frozenset[str], bare: frozenset[str]) -> bool:
-    region = visitor.region.upper()
-    if not region:
-        return False
-    if "-" in region:  # the edge already joined country and subdivision
-        return region in full or region.rpartition("-")[2] in bare
-    return region in bare or f"{visitor.country}-{region}" in full
+# Campaigns repeat conditions (the same countries, devices, hours) far more often than
+# they invent them, so a build parses each distinct condition once. Bounded like the
+# interned tables: clearing only costs re-parsing.
+_MAX_TESTS = 100_000
+_tests: dict[Condition, Test] = {}
 
 
-def _in_cidrs(
-    visitor: Visitor, v4: tuple[tuple[int, int], ...], v6: tuple[tuple[int, int], ...]
-) -> bool:
-    ip = visitor.ip
-    return any(ip & mask == network for network, mask in (v4 if visitor.ip_version == 4 else v6))
-
-
-def _referrer(domain: str, exact: frozenset[str], suffixes: tuple[str, ...]) -> bool:
-    if not domain:
-        return False
-    domain = domain.lower().rstrip(".")
-    return domain in exact or domain.endswith(suffixes)
-
-
-def _in_ranges(day: int, ranges: tuple[tuple[int, int], ...]) -> bool:
-    return any(start <= day <= end for start, end in ranges)
-
-
-def _unit_point(u: float, total: int) -> int:
-    point = int(u * total)
-    return 0 if point < 0 else total - 1 if point >= total else point
-
-
-_HELPERS = {
-    "__builtins__": {},
-    "_region": _region,
-    "_in_cidrs": _in_cidrs,
-    "_referrer": _referrer,
-    "_in_ranges": _in_ranges,
-    "_unit_point": _unit_point,
-    "_crc32": crc32,
-    "_bisect": bisect_right,
-}
-
-
-# Bounded so a long-lived edge republishing changing graphs cannot grow them forever;
-# clearing only forgoes sharing for tables built afterwards.
-_MAX_SHARED = 200_000
-_constants: dict[object, object] = {}
-_predicates: dict[tuple[str, tuple[object, ...]], Predicate] = {}
-
-
-def _remember(cache: dict, key: object, value: object) -> None:
-    if len(cache) >= _MAX_SHARED:
-        cache.clear()
-    cache[key] = value
-
-
-def _intern(const: object) -> object:
-    shared = _constants.get(const)
-    if shared is None:
-        _remember(_constants, const, const)
-        return const
-    return shared
+def _parsed(condition: Condition) -> tuple[Test | None, list[str]]:
+    try:
+        test = _tests.get(condition)
+    except TypeError:  # values given as a list (or holding non-strings): not cacheable
+        return parse(condition)
+    if test is not None:
+        return test, []
+    test, problems = parse(condition)
+    if test is not None and not problems:
+        if len(_tests) >= _MAX_TESTS:
+            _tests.clear()
+        _tests[condition] = test
+    return test, problems
 
 
 def tests_of(conditions: Sequence[Condition]) -> list[Test]:
@@ -95,7 +46,7 @@ def tests_of(conditions: Sequence[Condition]) -> list[Test]:
     tests: list[Test] = []
     problems: list[str] = []
     for index, condition in enumerate(conditions):
-        test, found = parse(condition)
+        test, found = _parsed(condition)
         problems += [f"conditions[{index}]: {problem}" for problem in found]
         if test is not None:
             tests.append(test)
@@ -104,102 +55,100 @@ def tests_of(conditions: Sequence[Condition]) -> list[Test]:
     return tests
 
 
-def _joined(tests: Sequence[Test], consts: list[object]) -> str:
-    """`tests` as one `and` expression, their constants appended to `consts` as k0, k1..."""
-    parts: list[str] = []
-    # Cheap set lookups first: every test is pure, so order changes cost, not outcome.
-    for test in sorted(tests, key=lambda test: test.cost):
-        names = [f"k{len(consts) + i}" for i in range(len(test.consts))]
-        parts.append("(" + test.expr.format(*names) + ")")
-        consts.extend(_intern(const) for const in test.consts)
-    return " and ".join(parts)
+def _region(full: frozenset[str], bare: frozenset[str]) -> Predicate:
+    def region(visitor: Visitor, local_ms: int) -> bool:
+        value = visitor.region.upper()
+        if not value:
+            return False
+        if "-" in value:  # the edge already joined country and subdivision
+            return value in full or value.rpartition("-")[2] in bare
+        return value in bare or f"{visitor.country}-{value}" in full
+
+    return region
 
 
-def compile_tests(tests: Sequence[Test]) -> Predicate | None:
-    """One predicate for all tests (None when there are none: the rule always matches)."""
-    if not tests:
-        return None
-    consts: list[object] = []
-    body = f"        return {_joined(tests, consts)}"
-    key = (body, tuple(consts))
-    predicate = _predicates.get(key)
-    if predicate is None:
-        predicate = _factory(len(consts), body)(*consts)
-        _remember(_predicates, key, predicate)
-    return predicate
+def _date_range(ranges: tuple[tuple[int, int], ...]) -> Predicate:
+    def date_range(visitor: Visitor, local_ms: int) -> bool:
+        day = local_ms // DAY_MS
+        return any(start <= day <= end for start, end in ranges)
+
+    return date_range
 
 
-class Weighted(Protocol):
-    """A rule's prepared choice (see splitter.table.CompiledRule)."""
+def _ip(v4: tuple[tuple[int, int], ...], v6: tuple[tuple[int, int], ...]) -> Predicate:
+    def ip(visitor: Visitor, local_ms: int) -> bool:
+        address = visitor.ip
+        blocks = v4 if visitor.ip_version == 4 else v6
+        return any(address & mask == network for network, mask in blocks)
 
-    choices: tuple[Any, ...]
-    bounds: tuple[int, ...]
-    total: int
-    salt: int
-    multiplier: int
+    return ip
 
 
-def compile_picker(branches: Sequence[tuple[Sequence[Test], Weighted]]) -> Picker:
-    """One function `(visitor, local_ms, u) -> Choice | None` for a whole campaign.
+def _referrer(exact: frozenset[str], suffixes: tuple[str, ...]) -> Predicate:
+    def referrer(visitor: Visitor, local_ms: int) -> bool:
+        domain = visitor.referrer_domain
+        if not domain:
+            return False
+        domain = domain.lower().rstrip(".")
+        return domain in exact or domain.endswith(suffixes)
 
-    `branches` are (tests, rule) in order: the first rule whose tests all pass makes the
-    weighted choice (see `splitter.table` for the hash); a rule without tests always
-    passes and ends the function. One generated function per campaign means one call per
-    click whatever the number of rules, no intermediate tuples, and constants shared
-    across campaigns (see `_intern`) that stay hot in the CPU cache.
-    """
-    consts: list[object] = []
+    return referrer
 
-    def bind(value: object) -> str:
-        consts.append(value)
-        return f"k{len(consts) - 1}"
 
-    lines: list[str] = []
-    for tests, rule in branches:
-        indent = "        "
-        if tests:
-            lines.append(f"        if {_joined(tests, consts)}:")
-            indent += "    "
-        if rule.multiplier:
-            total = bind(rule.total)
-            hashed = (
-                f"(_crc32(v.visitor_id.encode(), {bind(rule.salt)}) * {bind(rule.multiplier)}"
-                f" & 0xFFFFFFFFFFFFFFFF) * {total} >> 64"
-            )
-            point = f"{hashed} if u is None else _unit_point(u, {total})"
-            choice = f"{bind(rule.choices)}[_bisect({bind(rule.bounds)}, {point})]"
-        else:
-            choice = bind(rule.choices[0])
-        lines.append(f"{indent}return {choice}")
-        if not tests:
-            break
+def _query(param: str, values: frozenset[str]) -> Predicate:
+    def query(visitor: Visitor, local_ms: int) -> bool:
+        return visitor.query.get(param) in values
+
+    return query
+
+
+def _hour(mask: int) -> Predicate:
+    return lambda visitor, local_ms: mask >> hour_of(local_ms) & 1 == 1
+
+
+def _weekday(mask: int) -> Predicate:
+    return lambda visitor, local_ms: mask >> weekday_of(local_ms) & 1 == 1
+
+
+def _categorical(attribute: str, accepted: frozenset[object], folded: bool) -> Predicate:
+    if folded:
+        return lambda visitor, local_ms: getattr(visitor, attribute).casefold() in accepted
+    return lambda visitor, local_ms: getattr(visitor, attribute) in accepted
+
+
+_BUILDERS: dict[ConditionKind, Callable[..., Predicate]] = {
+    K.REGION: _region,
+    K.DATE_RANGE: _date_range,
+    K.IP: _ip,
+    K.REFERRER: _referrer,
+    K.QUERY: _query,
+    K.HOUR: _hour,
+    K.WEEKDAY: _weekday,
+}
+
+
+def predicate_of(test: Test) -> Predicate:
+    """The test as a function `(visitor, local_ms) -> bool`, negation included."""
+    attribute = CATEGORICAL.get(test.kind)
+    if attribute is not None:
+        (accepted,) = test.consts
+        plain = _categorical(attribute, accepted, test.kind in FOLDED)  # type: ignore[arg-type]
     else:
-        lines.append("        return None")
-    return _factory(len(consts), "\n".join(lines), "v, t, u")(*consts)
+        plain = _BUILDERS[test.kind](*test.consts)
+    if test.negate:
+        return lambda visitor, local_ms: not plain(visitor, local_ms)
+    return plain
 
 
 def compile_condition(condition: Condition) -> Predicate:
     """The predicate of one condition (raises SplitterError when its values are bad)."""
-    predicate = compile_tests(tests_of([condition]))
-    assert predicate is not None  # one valid condition always yields one test
-    return predicate
+    (test,) = tests_of([condition])
+    return predicate_of(test)
 
 
 def compile_conditions(conditions: Sequence[Condition]) -> Predicate | None:
     """The predicate matching when all conditions match (None for no conditions)."""
-    return compile_tests(tests_of(conditions))
-
-
-@lru_cache(maxsize=4096)
-def _factory(arity: int, body: str, params: str = "v, t") -> Callable[..., Callable[..., Any]]:
-    # Constants are bound as defaults, not closure cells: one tuple copied into the frame
-    # per call instead of one pointer chase per constant. Equal shapes share one code
-    # object; only the defaults differ between campaigns.
-    names = ", ".join(f"k{i}" for i in range(arity))
-    bound = "".join(f", k{i}=k{i}" for i in range(arity))
-    source = f"def factory({names}):\n    def fn({params}{bound}):\n{body}\n    return fn\n"
-    namespace: dict[str, object] = {}
-    exec(compile(source, "<splitter>", "exec"), dict(_HELPERS), namespace)
-    factory = namespace["factory"]
-    assert callable(factory)
-    return factory
+    predicates = [predicate_of(test) for test in tests_of(conditions)]
+    if not predicates:
+        return None
+    return lambda visitor, local_ms: all(p(visitor, local_ms) for p in predicates)

@@ -16,44 +16,72 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate
 from zlib import crc32
 
-from splitter.conditions import Test
+from splitter.index import Layout, build_index, share
 from splitter.localtime import ZoneClock, clock_for
-from splitter.predicates import Picker, compile_picker, tests_of
+from splitter.predicates import Predicate, tests_of
 from splitter.types import Choice, Rule
 
 MASK64 = (1 << 64) - 1
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    """One rule with at least one available destination.
+class CompiledRule(tuple):  # type: ignore[type-arg]
+    """One rule with at least one available destination, as the one flat tuple `decide`
+    reads: (key, total, k, bound_1 .. bound_k, choice_1 .. choice_k).
 
-    `choices` are prebuilt Choice objects (no allocation per decision); `bounds` are the
-    cumulative weights; `multiplier` is 0 when there is a single choice, so no hash is
-    needed.
+    The choices are prebuilt Choice objects (no allocation per decision); the bounds are
+    the cumulative weights, interned across campaigns so the common ones stay in the
+    cache; key = multiplier << 32 | salt (crc32 reads only the low 32 bits of its seed), 0
+    when there is a single choice, so no hash is needed.
     """
 
-    rule_id: str
-    tests: tuple[Test, ...]
-    choices: tuple[Choice, ...]
-    bounds: tuple[int, ...]
-    total: int
-    salt: int
-    multiplier: int
+    __slots__ = ()
+
+    @property
+    def rule_id(self) -> str:
+        return self[3 + self[2]].rule_id  # type: ignore[no-any-return]
+
+    @property
+    def choices(self) -> tuple[Choice, ...]:
+        return self[3 + self[2] :]  # type: ignore[no-any-return]
+
+    @property
+    def bounds(self) -> tuple[int, ...]:
+        return self[3 : 3 + self[2]]  # type: ignore[no-any-return]
+
+    @property
+    def total(self) -> int:
+        return self[1]  # type: ignore[no-any-return]
+
+    @property
+    def salt(self) -> int:
+        return self[0] & 0xFFFFFFFF  # type: ignore[no-any-return]
+
+    @property
+    def multiplier(self) -> int:
+        return self[0] >> 32  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
 class CampaignTable:
+    """A compiled campaign; rule i is bit i of the masks (see `splitter.index`)."""
+
+    # What a click reads comes first, to share the object's first cache line.
+    static: int  # rule bits before any lookup
+    vector: bytes | tuple[int, ...]  # masks per value number and hour of the week
+    layout: Layout  # where each attribute's section starts in `vector` (shared)
+    rules: tuple[CompiledRule, ...]  # in order, default last; unavailable rules left out
+    residuals: tuple[tuple[Predicate, ...], ...] | None  # per rule; None when there are none
+    clock: ZoneClock | None  # set only when some rule has a time condition
     campaign_id: str
     timezone: str
-    rules: tuple[CompiledRule, ...]  # in order, default last; unavailable rules left out
-    clock: ZoneClock | None  # set only when some rule has a time condition
-    pick: Picker  # (visitor, local_ms, u) -> the Choice, or None; what decide() calls
 
 
+# An edge reloading a published graph rebuilds mostly the same rules: remember their salts.
+@lru_cache(maxsize=1 << 16)
 def rule_salt(campaign_id: str, rule_id: str) -> tuple[int, int]:
     """(32-bit CRC seed, odd 64-bit multiplier) for one rule, stable everywhere."""
     digest = hashlib.blake2b(
@@ -67,22 +95,18 @@ def sticky_point(visitor_id: str, salt: int, multiplier: int, total: int) -> int
     return (crc32(visitor_id.encode(), salt) * multiplier & MASK64) * total >> 64
 
 
-def compile_rule(campaign_id: str, rule: Rule, tests: Sequence[Test]) -> CompiledRule | None:
+def compile_rule(campaign_id: str, rule: Rule) -> CompiledRule | None:
     """The compiled rule, or None when it has no destination to choose from."""
     available = [d for d in rule.destinations if d.available and d.weight > 0]
     if not available:
         return None
-    bounds = tuple(accumulate(d.weight for d in available))
-    salt, multiplier = rule_salt(campaign_id, rule.id)
-    return CompiledRule(
-        rule_id=rule.id,
-        tests=tuple(tests),
-        choices=tuple(Choice(rule.id, d) for d in available),
-        bounds=bounds,
-        total=bounds[-1],
-        salt=salt,
-        multiplier=multiplier if len(available) > 1 else 0,
-    )
+    bounds = [share(bound) for bound in accumulate(d.weight for d in available)]
+    key = 0
+    if len(available) > 1:
+        salt, multiplier = rule_salt(campaign_id, rule.id)
+        key = multiplier << 32 | salt
+    choices = [Choice(rule.id, d) for d in available]
+    return CompiledRule((key, bounds[-1], len(bounds), *bounds, *choices))
 
 
 def build_table(
@@ -91,21 +115,25 @@ def build_table(
     """Compile a campaign. `rules` are evaluated in the order given; `default` comes last
     and its conditions are ignored. Raises SplitterError for bad values or timezone."""
     compiled: list[CompiledRule] = []
-    timed = False
+    rule_tests = []
     for rule in rules:
         tests = tests_of(rule.conditions)  # raises for bad values even if the rule is dropped
-        entry = compile_rule(campaign_id, rule, tests)
+        entry = compile_rule(campaign_id, rule)
         if entry is not None:
             compiled.append(entry)
-            timed = timed or any(test.timed for test in entry.tests)
-    fallback = compile_rule(campaign_id, default, ())
+            rule_tests.append(tests)
+    fallback = compile_rule(campaign_id, default)
     if fallback is not None:
         compiled.append(fallback)
     clock = clock_for(timezone)  # validates the zone even for campaigns without time rules
+    index = build_index(rule_tests, fallback is not None)
     return CampaignTable(
+        static=index.static,
+        vector=index.vector,
+        layout=index.layout,
+        rules=tuple(compiled),
+        residuals=index.residuals,
+        clock=clock if index.layout.week >= 0 or index.dated else None,
         campaign_id=campaign_id,
         timezone=timezone,
-        rules=tuple(compiled),
-        clock=clock if timed else None,
-        pick=compile_picker([(rule.tests, rule) for rule in compiled]),
     )
