@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from config.compiled import CompiledGraph
 from turnout.simulate import truth
@@ -59,14 +62,17 @@ def _empty() -> dict[str, Any]:
 
 
 async def simulate(edge_url: str, graph: CompiledGraph, *, clicks: int, postbacks: int,
-                   seed: int, concurrency: int = 32, rate: float = 0.0, mix: Mix | None = None
-                   ) -> Result:
+                   seed: int, concurrency: int = 32, rate: float = 0.0, mix: Mix | None = None,
+                   transport: httpx.AsyncBaseTransport | None = None) -> Result:
     """Send `clicks` campaign clicks and about `postbacks` postbacks to the edge at
-    `edge_url`; return what the reports must show for them."""
+    `edge_url` (through `transport` when given, e.g. an in-process app); return what the
+    reports must show for them."""
     now_ms = time.time_ns() // 1_000_000
     plan = build_plan(graph, clicks, seed, now_ms, mix or Mix())
-    async with new_client(edge_url, concurrency) as client:
-        simulator = Simulator(client, graph, concurrency, rate)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(new_client(edge_url, transport=transport))
+                   for _ in range(max(1, concurrency))]
+        simulator = Simulator(clients, graph, rate)
         await simulator.clicks(plan)
         counted = simulator.outcome.ledger.clicks
         # Plan order, not answer order, so the same seed picks the same clicks.

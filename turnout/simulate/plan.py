@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from config.compiled import CompiledCampaign, CompiledGraph
+from turnout import clickid
 from turnout.simulate import profiles
 from turnout.simulate.money import click_cost
 
 UNKNOWN_CODE: Final = "NO_SUCH_CAMPAIGN_CODE"
+_KNOWN_EPOCH_MS: Final = 1_700_000_000_000  # fixed, so ids depend on the seed alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,10 @@ class Mix:
     head: float = 0.03  # extra HEAD request before a click (never counted)
     unknown_code: float = 0.005  # a mistyped tracking code (never counted)
     lp_click: float = 0.35  # people who go on from a lander to the offer
+    hop: float = 1.0  # people whose browser follows a double-meta page to the destination
+    # People who arrive with the `tv` cookie of an earlier visit (an id made from the seed):
+    # the edge's sticky split then routes them the same way on every run with this seed.
+    known: float = 0.5
     bad_cost: float = 0.03  # a cost token that is not an amount (counted at 0)
     no_cost: float = 0.05  # a cost token missing (counted at 0)
 
@@ -40,6 +46,7 @@ class Step:
     params: tuple[tuple[str, str], ...]
     cost_micros: int  # what the click costs if the edge counts it
     lp_clicks: int = 0  # lander -> offer clicks to make after it (when on a lander)
+    follow_hop: bool = False  # follow a double-meta page to learn the click id
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,7 @@ class VisitorPlan:
     bot: str  # "" for a person; else the kind of bot the edge should see
     language: str
     keeps_cookies: bool
+    visitor_id: str  # the `tv` cookie it arrives with; "" for a first visit
     headers: tuple[tuple[str, str], ...]  # extra headers on every request (prefetch)
     steps: tuple[Step, ...]
 
@@ -114,7 +122,7 @@ def _step(rng: random.Random, campaign: CompiledCampaign, mix: Mix,
     if person and method == "GET" and rng.random() < mix.lp_click:
         lp = rng.choice((1, 1, 2))
     return Step(method, campaign.id, campaign.code, params,
-                click_cost(campaign.cost_model, token), lp)
+                click_cost(campaign.cost_model, token), lp, person and rng.random() < mix.hop)
 
 
 def build_plan(graph: CompiledGraph, clicks: int, seed: int, now_ms: int, mix: Mix = Mix()
@@ -142,6 +150,9 @@ def build_plan(graph: CompiledGraph, clicks: int, seed: int, now_ms: int, mix: M
                 bot, headers = "prefetch", (rng.choice(profiles.PREFETCH_HEADERS),)
             repeat = rng.randint(2, 4) if rng.random() < mix.repeat else 1
         person = not bot
+        known = ""
+        if person and rng.random() < mix.known:
+            known = clickid.encode(_KNOWN_EPOCH_MS + len(visitors), rng.getrandbits(80))
         repeat = min(repeat, clicks - total)
         home = rng.choice(campaigns)
         steps: list[Step] = []
@@ -156,7 +167,7 @@ def build_plan(graph: CompiledGraph, clicks: int, seed: int, now_ms: int, mix: M
         plan = VisitorPlan(
             index=len(visitors), ip=profiles.COUNTRY_IPS[country], country=country,
             user_agent=ua, device=device, bot=bot, language=rng.choice(profiles.LANGUAGES),
-            keeps_cookies=person, headers=headers, steps=tuple(steps),
+            keeps_cookies=person, visitor_id=known, headers=headers, steps=tuple(steps),
         )
         visitors.append(plan)
         total += sum(1 for s in steps if s.method == "GET" and s.campaign_id)

@@ -14,10 +14,10 @@ import html
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Final
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -75,34 +75,41 @@ def meta_target(body: str) -> str:
     return html.unescape(match.group(1)) if match else ""
 
 
-def new_client(base_url: str, concurrency: int, timeout: float = 30.0) -> httpx.AsyncClient:
-    """A client that never keeps cookies itself: each visitor carries its own."""
+def new_client(base_url: str, timeout: float = 30.0,
+               transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """One keep-alive connection that never keeps cookies itself (each visitor carries its
+    own). A worker per connection, like wrk: httpcore's pool walks every connection of the
+    pool on each request, which costs more than the request once there are dozens."""
     jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     return httpx.AsyncClient(base_url=base_url, cookies=jar, limits=limits, timeout=timeout,
-                             follow_redirects=False)
+                             follow_redirects=False, transport=transport)
+
+
+Client = httpx.AsyncClient
 
 
 class Simulator:
-    def __init__(self, client: httpx.AsyncClient, graph: CompiledGraph, concurrency: int = 32,
-                 rate: float = 0.0) -> None:
-        self.client = client
+    def __init__(self, clients: list[Client], graph: CompiledGraph, rate: float = 0.0) -> None:
+        if not clients:
+            raise ValueError("at least one client")
+        self.clients = clients
         self.graph = graph
-        self.concurrency = max(1, concurrency)
         self.pacer = Pacer(rate)
         self.outcome = Outcome()
 
     def _anomaly(self, text: str) -> None:
         self.outcome.anomalies.append(text)
 
-    async def _get(self, kind: str, method: str, path: str, headers: dict[str, str],
-                   params: Iterable[tuple[str, str]] = ()) -> httpx.Response | None:
+    async def _get(self, client: Client, kind: str, method: str, path: str,
+                   headers: dict[str, str], params: Iterable[tuple[str, str]] = ()
+                   ) -> httpx.Response | None:
         await self.pacer.wait()
         self.outcome.requests[kind] += 1
         try:
             query = list(params)
             # An empty params list would drop a query already in `path` (the hop URL).
-            response = await self.client.request(method, path, params=query or None,
+            response = await client.request(method, path, params=query or None,
                                                  headers=headers)
         except httpx.HTTPError as exc:
             self._anomaly(f"{kind} {method} {path}: {type(exc).__name__}: {exc}")
@@ -112,14 +119,15 @@ class Simulator:
             self._anomaly(f"{kind} {method} {path}: HTTP {response.status_code}")
         return response
 
-    async def _all(self, jobs: list[object], work: object) -> None:
+    async def _all(self, jobs: list[Any], work: Callable[[Client, Any], Awaitable[None]]
+                   ) -> None:
         queue = iter(jobs)
 
-        async def worker() -> None:
+        async def worker(client: Client) -> None:
             for job in queue:
-                await work(job)  # type: ignore[operator]
+                await work(client, job)
 
-        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        await asyncio.gather(*(worker(client) for client in self.clients))
 
     # -- clicks --------------------------------------------------------------------
 
@@ -128,8 +136,8 @@ class Simulator:
         await self._all(list(plan), self.visitor)
         self.outcome.seconds["clicks"] = time.monotonic() - started
 
-    async def visitor(self, visitor: VisitorPlan) -> None:
-        jar: dict[str, str] = {}
+    async def visitor(self, client: Client, visitor: VisitorPlan) -> None:
+        jar: dict[str, str] = {"tv": visitor.visitor_id} if visitor.visitor_id else {}
         base = {"x-forwarded-for": visitor.ip, "user-agent": visitor.user_agent,
                 **dict(visitor.headers)}
         if visitor.language:
@@ -140,8 +148,8 @@ class Simulator:
                 headers["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
             sent_ms = time.time_ns() // 1_000_000
             kind = "head" if step.method == "HEAD" else "click" if step.campaign_id else "unknown"
-            response = await self._get(kind, step.method, f"/c/{step.code}", headers,
-                                       step.params)
+            response = await self._get(client, kind, step.method, f"/c/{step.code}",
+                                       headers, step.params)
             if response is None:
                 continue
             cookies = _set_cookies(response)
@@ -151,18 +159,21 @@ class Simulator:
             if kind != "click" or response.status_code >= 500:
                 continue
             campaign = self.graph.campaigns_by_id[step.campaign_id]
-            record = await self._counted(visitor, step, campaign, response, headers,
+            record = await self._counted(client, visitor, step, campaign, response, headers,
                                          visitor_id, sent_ms)
             if record is None:
                 continue
             record.seq = visitor.index * 1024 + position
             self.outcome.ledger.clicks.append(record)
-            if not record.is_bot and step.lp_clicks and "tc" in jar:
-                await self._lander_clicks(step.lp_clicks, record, campaign, base, jar)
+            # Only a click that went to a lander sets a context; an older one in the jar
+            # belongs to an earlier click (and /click would continue that one).
+            if not record.is_bot and step.lp_clicks and "tc" in cookies:
+                await self._lander_clicks(client, step.lp_clicks, record, campaign, base, jar)
 
-    async def _counted(self, visitor: VisitorPlan, step: Step, campaign: CompiledCampaign,
-                       response: httpx.Response, headers: dict[str, str], visitor_id: str,
-                       sent_ms: int) -> ClickRecord | None:
+    async def _counted(self, client: Client, visitor: VisitorPlan, step: Step,
+                       campaign: CompiledCampaign, response: httpx.Response,
+                       headers: dict[str, str], visitor_id: str, sent_ms: int
+                       ) -> ClickRecord | None:
         record = ClickRecord(campaign.workspace.id, campaign.id, visitor.country,
                              visitor.device, visitor_id, bool(visitor.bot), sent_ms,
                              step.cost_micros)
@@ -184,10 +195,10 @@ class Simulator:
         if fallback is not None and target == fallback.render({}):
             self.outcome.requests["fallback"] += 1
             return None
-        if target.startswith("/r?") and not visitor.bot:
+        if target.startswith("/r?") and step.follow_hop:
             # Double meta refresh: the page points at the edge's own hop; a browser
             # follows it to the destination, which names the click.
-            hop = await self._get("hop", "GET", target, headers)
+            hop = await self._get(client, "hop", "GET", target, headers)
             target = meta_target(hop.text) if hop is not None and hop.status_code == 200 else ""
             if not target:
                 self._anomaly(f"hop of {campaign.code} led nowhere")
@@ -196,14 +207,15 @@ class Simulator:
             self._anomaly(f"no click id in the destination {target!r}")
         return record
 
-    async def _lander_clicks(self, count: int, click: ClickRecord, campaign: CompiledCampaign,
-                             base: dict[str, str], jar: dict[str, str]) -> None:
+    async def _lander_clicks(self, client: Client, count: int, click: ClickRecord,
+                             campaign: CompiledCampaign, base: dict[str, str],
+                             jar: dict[str, str]) -> None:
         fallback = campaign.workspace.fallback_url
         refused = None if fallback is None else fallback.render({})
         for _ in range(count):
             headers = {**base, "cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
-            response = await self._get("lp", "GET", "/click", headers, [("cid", click.click_id)]
-                                       if click.click_id else [])
+            response = await self._get(client, "lp", "GET", "/click", headers,
+                                       [("cid", click.click_id)] if click.click_id else [])
             if response is None:
                 return
             jar.update(_set_cookies(response))
@@ -222,11 +234,11 @@ class Simulator:
         await self._all(list(chains), self.chain)
         self.outcome.seconds["postbacks"] = time.monotonic() - started
 
-    async def chain(self, chain: list[Postback]) -> None:
+    async def chain(self, client: Client, chain: list[Postback]) -> None:
         for i, postback in enumerate(chain):
             if i:
                 await asyncio.sleep(CHAIN_GAP_S)
-            response = await self._get("postback", "GET", "/postback",
+            response = await self._get(client, "postback", "GET", "/postback",
                                        {"x-forwarded-for": postback.ip}, postback.params)
             if response is None:
                 return

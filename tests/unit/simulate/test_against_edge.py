@@ -1,0 +1,148 @@
+"""The simulator against the edge app in process: its ground truth, inferred from the
+answers alone, must equal what the edge actually emitted."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from config.compiled import CompiledGraph
+from edge.app import EdgeApp
+from edge.graph import GraphHolder
+from edge.settings import EdgeSettings, parse_networks
+from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS
+from turnout.simulate.driver import simulate
+from turnout.simulate.plan import Mix
+from turnout.simulate.runner import Pacer, click_id_in, meta_target
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self, timeout: float) -> None:
+        pass
+
+    def emit(self, topic: str, key: str, struct: Any) -> None:
+        self.events.append((topic, struct))
+
+    def of(self, topic: str) -> list[Any]:
+        return [struct for t, struct in self.events if t == topic]
+
+
+class StaticHolder(GraphHolder):
+    async def start(self, wait: float = 0) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+@pytest.fixture
+async def edge(graph: CompiledGraph) -> AsyncIterator[tuple[httpx.ASGITransport, ListSink]]:
+    settings = EdgeSettings(secret=b"simulate-unit-secret",
+                            trusted_proxies=parse_networks(("127.0.0.1/32",), "x"))
+    holder = StaticHolder("redis://unused", "p")
+    holder.install(graph)
+    sink = ListSink()
+    app = EdgeApp(settings, lambda: sink, holder)
+    await app.startup()
+    yield httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)), sink
+    await app.shutdown()
+
+
+def from_events(sink: ListSink) -> dict[tuple[str, ...], Counter[str]]:
+    """The report numbers computed from the emitted events themselves."""
+    rows: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
+    clicks = {}
+    seen: set[tuple[str, str, bool]] = set()
+    for click in sorted(sink.of(TOPIC_CLICKS), key=lambda c: c.ts_ms):
+        key = (click.workspace_id, click.campaign_id, click.country, click.device)
+        row = rows[key]
+        if click.kind == "lp_click":
+            row["lp_clicks"] += not click.is_bot
+            continue
+        clicks[click.click_id] = click
+        if click.is_bot:
+            row["bot_clicks"] += 1
+            continue
+        row["clicks"] += 1
+        row["cost_micros"] += click.cost_micros
+        visit = (click.campaign_id, click.visitor_id, click.is_bot)
+        row["unique_clicks"] += visit not in seen  # the run is far shorter than any window
+        seen.add(visit)
+    latest = {}
+    for conversion in sink.of(TOPIC_CONVERSIONS):
+        latest[(conversion.click_id, conversion.txid)] = conversion
+    for (click_id, _), conversion in latest.items():
+        click = clicks.get(click_id)
+        if click is None or click.is_bot or conversion.status != "approved":
+            continue
+        row = rows[(click.workspace_id, click.campaign_id, click.country, click.device)]
+        row["conversions"] += 1
+        row["revenue_micros"] += conversion.payout_micros
+    return rows
+
+
+async def test_truth_equals_what_the_edge_emitted(graph, edge):
+    transport, sink = edge
+    result = await simulate("http://edge.test", graph, clicks=800, postbacks=160, seed=11,
+                            concurrency=4, transport=transport)
+    assert result.outcome.anomalies == []
+    truth = {row.key: Counter({
+        "clicks": row.clicks, "unique_clicks": row.unique_clicks, "bot_clicks": row.bot_clicks,
+        "lp_clicks": row.lp_clicks, "conversions": row.conversions,
+        "revenue_micros": row.revenue_micros, "cost_micros": row.cost_micros,
+    }) for row in result.rows}
+    emitted = from_events(sink)
+    assert {k: +v for k, v in emitted.items()} == {k: +v for k, v in truth.items()}
+    # Everything it meant to exercise happened.
+    requests = result.outcome.requests
+    assert requests["click"] == 800 and requests["head"] and requests["unknown"]
+    assert requests["hop"] and requests["lp"] and requests["postback"] >= 160
+    statuses = result.outcome.statuses
+    assert statuses["postback 403"] and statuses["postback 400"] and statuses["postback 410"]
+    assert sum(1 for (topic, _) in sink.events if topic == TOPIC_CONVERSIONS) == sum(
+        len(history) for history in result.ledger.conversions.values())
+    assert any(row.conversions for row in result.rows)
+    assert any(row.unique_clicks < row.clicks for row in result.rows)
+
+
+async def test_same_seed_same_ground_truth(graph, edge):
+    """With every person bringing a cookie made from the seed, the edge's sticky split
+    routes the same way, so even LP clicks and conversions repeat."""
+    transport, _ = edge
+    runs = [await simulate("http://edge.test", graph, clicks=300, postbacks=60, seed=5,
+                           concurrency=3, transport=transport, mix=Mix(known=1.0))
+            for _ in range(2)]
+    first, second = ([row.as_dict() for row in run.rows] for run in runs)
+    assert first == second
+
+
+def test_click_ids_and_meta_pages():
+    cid = "01HZX3K9QW4N7V2B8C5D6E7F8G"
+    assert click_id_in(f"https://lp.example.com/us?cid={cid}&c=US") == cid
+    assert click_id_in("https://lp.example.com/us?c=US&x=" + "U" * 26) == ""  # not base32
+    page = ('<meta http-equiv="refresh" content="0;url=/r?t=ab.cd&amp;x=1">')
+    assert meta_target(page) == "/r?t=ab.cd&x=1"
+
+
+async def test_pacer_spaces_requests():
+    pacer = Pacer(200.0)
+    started = time.monotonic()
+    for _ in range(21):
+        await pacer.wait()
+    assert time.monotonic() - started >= 0.099
+    free = Pacer(0)
+    started = time.monotonic()
+    for _ in range(1000):
+        await free.wait()
+    assert time.monotonic() - started < 0.05
