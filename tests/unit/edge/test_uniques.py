@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edge.uniques import MAX_ENTRIES, campaign_key, check
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+T0 = 1_790_000_000_000
+
+
+def test_first_click_is_unique_and_sets_the_cookie():
+    unique, cookie = check("", campaign_key("a"), T0, DAY)
+    assert unique
+    assert cookie is not None and cookie.startswith(campaign_key("a") + ":")
+
+
+def test_repeat_within_the_window_is_not_unique_and_keeps_the_cookie():
+    _, cookie = check("", campaign_key("a"), T0, DAY)
+    assert cookie is not None
+    assert check(cookie, campaign_key("a"), T0 + DAY - 1000, DAY) == (False, None)
+
+
+def test_window_is_anchored_at_the_last_unique_click_not_the_last_click():
+    key = campaign_key("a")
+    _, cookie = check("", key, T0, 12 * HOUR)
+    assert cookie is not None
+    assert check(cookie, key, T0 + 8 * HOUR, 12 * HOUR)[0] is False
+    unique, later = check(cookie, key, T0 + 16 * HOUR, 12 * HOUR)
+    assert unique and later is not None
+    assert check(later, key, T0 + 20 * HOUR, 12 * HOUR)[0] is False
+
+
+def test_campaigns_have_separate_windows():
+    _, cookie = check("", campaign_key("a"), T0, DAY)
+    assert cookie is not None
+    unique, both = check(cookie, campaign_key("b"), T0 + 1000, DAY)
+    assert unique and both is not None
+    assert check(both, campaign_key("a"), T0 + 2000, DAY)[0] is False
+    assert check(both, campaign_key("b"), T0 + 2000, DAY)[0] is False
+
+
+def test_a_timestamp_from_the_future_does_not_suppress_uniques():
+    key = campaign_key("a")
+    _, cookie = check("", key, T0 + DAY, DAY)
+    assert cookie is not None
+    assert check(cookie, key, T0, DAY)[0] is True
+
+
+def test_the_cookie_keeps_the_most_recent_campaigns_only():
+    cookie = ""
+    for index in range(MAX_ENTRIES + 5):
+        _, cookie = check(cookie, campaign_key(f"c{index}"), T0 + index * 1000, DAY)
+    assert cookie.count(".") == MAX_ENTRIES - 1
+    assert check(cookie, campaign_key(f"c{MAX_ENTRIES + 4}"), T0 + 10**6, DAY)[0] is False
+    assert check(cookie, campaign_key("c0"), T0 + 10**6, DAY)[0] is True
+
+
+@given(st.text(max_size=300))
+def test_any_cookie_value_is_handled_without_error(value):
+    unique, cookie = check(value, campaign_key("a"), T0, DAY)
+    assert isinstance(unique, bool)
+    assert cookie is None or (";" not in cookie and " " not in cookie)
