@@ -1,6 +1,8 @@
 """`turnout ingest`: one consumer group per topic, batches to ClickHouse, commit after insert.
 
 Batches close on size (batch_size records) or time (batch_wait_s after the poll started).
+While one batch is written (in a worker thread, mostly inside ClickHouse), the next is
+fetched and prepared (decoded, validated) on the event loop, so both cores work.
 Offsets are committed only after the pipeline says the rows are stored; a stop request
 (SIGTERM) finishes the batch being stored, or abandons it uncommitted while ClickHouse is
 failing, and exits.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -19,12 +22,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from ingest.batch import Partition, Span
+from ingest.conversions import ConversionPipeline
 from ingest.pipelines import (
     Abandoned,
     ClickPipeline,
-    ConversionPipeline,
     EventPipeline,
     Pipeline,
+    Prepared,
     Record,
 )
 from ingest.settings import IngestSettings
@@ -61,6 +65,9 @@ class TopicConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=settings.batch_size,
+            # Room for a whole batch from one partition per fetch (events are well under
+            # 1 KiB), so the next batch is already buffered while this one is written.
+            max_partition_fetch_bytes=max(1 << 20, settings.batch_size * 1024),
             # A ClickHouse outage stalls the loop between polls; stay in the group.
             max_poll_interval_ms=3_600_000,
         )
@@ -68,21 +75,48 @@ class TopicConsumer:
 
     async def run(self) -> None:
         stop = self.pipeline.stop
+        pipeline = self.pipeline
         await self.consumer.start()
+        # The batch being written while the next one is fetched and prepared; at most one,
+        # so writes and commits keep the order of the batches.
+        writing: asyncio.Task[dict[Partition, int]] | None = None
+        prepared: Prepared | None = None
         try:
             while not stop.is_set():
                 batch, span = await self.collect()
-                if not batch and not self.pipeline.has_pending():
+                if not batch and writing is None and not pipeline.has_pending():
                     continue
-                try:
-                    offsets = await self.pipeline.process(batch, span)
-                except Abandoned:
-                    log.info("%s: stopping with the current batch uncommitted", self.topic)
-                    return
-                if offsets:
-                    await self.commit(offsets)
+                prepared = pipeline.prepare(batch, span)
+                if writing is not None:
+                    # Commit before the next write starts: a consumer killed in the commit
+                    # leaves no insert running behind its back.
+                    await self.settle(writing)
+                    writing = None
+                if batch or pipeline.has_pending():
+                    writing = asyncio.create_task(pipeline.write(prepared))
+                else:
+                    prepared.discard()
+                prepared = None
+            if writing is not None:
+                await self.settle(writing)
+                writing = None
+        except Abandoned:
+            log.info("%s: stopping with the current batch uncommitted", self.topic)
         finally:
+            if prepared is not None:
+                prepared.discard()
+            if writing is not None:
+                # Only on a failure or a cancellation: the rows may or may not be stored,
+                # and either way nothing of them is committed.
+                writing.cancel()
+                await asyncio.gather(writing, return_exceptions=True)
             await self.consumer.stop()
+
+    async def settle(self, writing: asyncio.Task[dict[Partition, int]]) -> None:
+        """Wait for a batch's write, then commit what it says may be committed."""
+        offsets = await writing
+        if offsets:
+            await self.commit(offsets)
 
     async def collect(self) -> tuple[list[Record], Span]:
         loop = asyncio.get_running_loop()
@@ -147,7 +181,10 @@ async def run_ingest(
         consumers = []
         for kind in kinds:
             cls, topic = topics[kind]
-            store = Store(await asyncio.to_thread(clients), settings.database)
+            store = Store(
+                await asyncio.to_thread(clients), settings.database,
+                reader=await asyncio.to_thread(clients),
+            )
             pipeline = cls(store, producer, settings, stop)
             group = f"{settings.group_id}.{topic}"
             consumers.append(TopicConsumer(pipeline, topic, bootstrap, group, settings))
@@ -180,8 +217,22 @@ async def _first_failure(tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks)
 
 
+# A batch allocates tens of thousands of short-lived objects; with the default gen0
+# threshold (700) the collector runs dozens of times per batch.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Call once start-up is done: what is alive then (modules, clients) is frozen out of
+    every later full collection, which would otherwise walk it again and again."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def serve(connections: Connections, settings: IngestSettings) -> None:
     """The `turnout ingest` process: SIGTERM/SIGINT set the stop flag."""
+    tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,5 +1,10 @@
 """One pipeline per topic: decode a batch, store it, and say which offsets may be committed.
 
+Two steps per batch: `prepare` (decode and validate, pure CPU, on the event loop) and
+`write` (look-ups, insert and dead letters, mostly waiting on ClickHouse in a worker
+thread). The consumer prepares batch N+1 while batch N is being written, so the two cores
+work at once; writes themselves stay strictly in order, one at a time.
+
 A pipeline returns offsets only once every message below them is in ClickHouse or in the
 DLQ. While ClickHouse fails it retries the same rows with the same dedup token (backing
 off), so nothing moves and nothing is committed; a stop request abandons the batch
@@ -13,16 +18,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from ingest import attribution, records, schema, validate
-from ingest.attribution import ClickRef
+from ingest import records, validate
 from ingest.batch import Partition, Span, dedup_token
 from ingest.dlq import DeadLetter, Producer, letter, send_letters
 from ingest.settings import IngestSettings
 from ingest.store import Store
-from turnout.events import Conversion
+from turnout.events import Click
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,8 +45,27 @@ class Record(Protocol):
     value: bytes | None
 
 
-def _now_ms() -> int:
+def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch after `prepare`: what `write` stores, and the messages for the DLQ."""
+
+    span: Span
+    items: Sequence[Any]
+    dead: list[DeadLetter] = field(default_factory=list)
+    columns: list[list[Any]] = field(default_factory=list)
+    token: str = ""
+    # Clicks: the stored-id look-up under way, and the ids it may not see yet.
+    lookup: asyncio.Future[set[str]] | None = None
+    racing: frozenset[str] = frozenset()
+
+    def discard(self) -> None:
+        """Stop work started for a batch that will not be written (or is written)."""
+        if self.lookup is not None and not self.lookup.done():
+            self.lookup.cancel()
 
 
 class Pipeline:
@@ -56,8 +79,16 @@ class Pipeline:
         self.settings = settings
         self.stop = stop
 
-    async def process(self, batch: Sequence[Record], span: Span) -> dict[Partition, int]:
+    def prepare(self, batch: Sequence[Record], span: Span) -> Prepared:
+        """The CPU-bound part of a batch; it must not depend on earlier batches' writes."""
+        return Prepared(span, batch)
+
+    async def write(self, prepared: Prepared) -> dict[Partition, int]:
+        """Store a prepared batch; the offsets that may be committed once it returns."""
         raise NotImplementedError
+
+    async def process(self, batch: Sequence[Record], span: Span) -> dict[Partition, int]:
+        return await self.write(self.prepare(batch, span))
 
     def has_pending(self) -> bool:
         return False
@@ -105,7 +136,7 @@ class Pipeline:
         self, batch: Sequence[Record], decoder: Callable[[bytes | None], T]
     ) -> tuple[list[T], list[DeadLetter]]:
         good, dead = [], []
-        now = _now_ms()
+        now = wall_clock_ms()
         for record in batch:
             try:
                 good.append(decoder(record.value))
@@ -115,160 +146,74 @@ class Pipeline:
 
 
 class ClickPipeline(Pipeline):
-    async def process(self, batch: Sequence[Record], span: Span) -> dict[Partition, int]:
-        clicks, dead = self.decode(batch, validate.click)
-        clicks = records.first_per_key(clicks)
-        if clicks and self.settings.click_lookup:
-            # Replays (edge spool, re-read after a crash) must not reach the table as new
-            # rows, or the hourly rollup would count them twice.
-            stored = await self.retry("click look-up", self.store.existing_click_ids, clicks)
-            if stored:
-                clicks = [c for c in clicks if c.click_id not in stored]
-        if clicks:
-            token = dedup_token("clicks", span.ranges, (c.click_id for c in clicks))
-            columns = records.click_columns(clicks)
-            await self.retry("clicks insert", self.store.insert, "clicks", columns, token)
-        await self.send_dead(dead)
-        return span.next_offsets()
+    """Clicks: the stored-id look-up keeps replays out of the table and the hourly rollup.
 
-
-class EventPipeline(Pipeline):
-    async def process(self, batch: Sequence[Record], span: Span) -> dict[Partition, int]:
-        events, dead = self.decode(batch, validate.event)
-        if events:
-            token = dedup_token("events", span.ranges, (e.event_id for e in events))
-            columns = records.event_columns(events)
-            await self.retry("events insert", self.store.insert, "events", columns, token)
-        await self.send_dead(dead)
-        return span.next_offsets()
-
-
-@dataclass(slots=True)
-class Held:
-    conversion: Conversion
-    partition: Partition
-    offset: int
-    first_seen: float  # monotonic seconds
-
-
-class ConversionPipeline(Pipeline):
-    """Attributes conversions at ingest; holds those whose click is not stored yet.
-
-    A held conversion pins its partition's commit offset at its own offset, so a crash
-    re-reads it; later conversions of the partition are stored meanwhile (a re-read
-    stores them again, which ReplacingMergeTree collapses: same key, same version).
+    The look-up of batch N+1 starts when the batch is prepared, on the look-up connection,
+    while batch N may still be inserting; it cannot see batch N yet, so the ids of batch N
+    count as stored too. Batches before N are stored by then (writes run one at a time),
+    so the look-up sees them, and the union is exactly what is in the table at insert time.
     """
 
     def __init__(
         self, store: Store, producer: Producer, settings: IngestSettings, stop: asyncio.Event
     ) -> None:
         super().__init__(store, producer, settings, stop)
-        self.held: list[Held] = []
-        self._position: dict[Partition, int] = {}
-        self._committed: dict[Partition, int] = {}
+        self._previous_ids: frozenset[str] = frozenset()
 
-    def has_pending(self) -> bool:
-        return bool(self.held)
-
-    def forget(self, partitions: set[Partition]) -> None:
-        self.held = [h for h in self.held if h.partition not in partitions]
-        for partition in partitions:
-            self._position.pop(partition, None)
-            self._committed.pop(partition, None)
-
-    async def process(self, batch: Sequence[Record], span: Span) -> dict[Partition, int]:
-        now = time.monotonic()
-        good: list[Held] = []
-        dead: list[DeadLetter] = []
-        now_ms = _now_ms()
-        for record in batch:
-            try:
-                conversion = validate.conversion(record.value)
-            except validate.Invalid as exc:
-                dead.append(letter(record, str(exc), now_ms))
-                continue
-            good.append(Held(conversion, (record.topic, record.partition), record.offset, now))
-        pending = self.held + good
-        rows, self.held = await self.resolve(pending, now, now_ms)
-        if rows:
-            token = dedup_token(
-                "conversions", span.ranges, (f"{r['conversion_id']}/{r['click_id']}" for r in rows)
+    def prepare(self, batch: Sequence[Record], span: Span) -> Prepared:
+        clicks, dead = self.decode(batch, validate.click)
+        clicks = records.first_per_key(clicks)
+        prepared = Prepared(span, clicks, dead)
+        if not clicks:
+            return prepared
+        ids = [c.click_id for c in clicks]
+        if self.settings.click_lookup:
+            prepared.racing = self._previous_ids
+            self._previous_ids = frozenset(ids)
+            prepared.lookup = asyncio.ensure_future(
+                self.retry("click look-up", self.store.existing_click_ids, clicks)
             )
-            columns = records.dict_columns(rows, schema.CONVERSIONS)
-            await self.retry("conversions insert", self.store.insert, "conversions", columns, token)
-        await self.send_dead(dead)
-        self._position.update(span.next_offsets())
-        return self._commit_offsets()
+        prepared.columns = records.click_columns(clicks)
+        prepared.token = dedup_token("clicks", span.ranges, ids)
+        return prepared
 
-    def _commit_offsets(self) -> dict[Partition, int]:
-        floor: dict[Partition, int] = {}
-        for held in self.held:
-            current = floor.get(held.partition)
-            if current is None or held.offset < current:
-                floor[held.partition] = held.offset
-        offsets = {}
-        for partition, position in self._position.items():
-            offset = floor.get(partition, position)
-            if self._committed.get(partition) != offset:
-                offsets[partition] = offset
-        return offsets
+    async def write(self, prepared: Prepared) -> dict[Partition, int]:
+        try:
+            await self._insert(prepared)
+        finally:
+            prepared.discard()
+        await self.send_dead(prepared.dead)
+        return prepared.span.next_offsets()
 
-    def committed(self, offsets: dict[Partition, int]) -> None:
-        self._committed.update(offsets)
+    async def _insert(self, prepared: Prepared) -> None:
+        clicks: Sequence[Click] = prepared.items
+        columns, token = prepared.columns, prepared.token
+        if prepared.lookup is not None:
+            stored = await prepared.lookup
+            stored.update(c.click_id for c in clicks if c.click_id in prepared.racing)
+            if stored:
+                clicks = [c for c in clicks if c.click_id not in stored]
+                columns = records.click_columns(clicks)
+                token = dedup_token(
+                    "clicks", prepared.span.ranges, (c.click_id for c in clicks)
+                )
+        if clicks:
+            await self.retry("clicks insert", self.store.insert, "clicks", columns, token)
 
-    async def resolve(
-        self, pending: list[Held], now: float, now_ms: int
-    ) -> tuple[list[dict[str, Any]], list[Held]]:
-        """Rows for the conversions that can be written now, and those still held."""
-        settle_ms = int(self.settings.visitor_settle_s * 1000)
-        by_visitor = [h for h in pending if not h.conversion.click_id]
-        settled = [h for h in by_visitor if now_ms - h.conversion.ts_ms >= settle_ms]
-        prior = await self.retry(
-            "conversion look-up",
-            self.store.prior_visitor_conversions,
-            [(h.conversion.visitor_id, h.conversion.txid) for h in settled if h.conversion.txid],
-        )
-        wanted = [h.conversion.click_id for h in pending if h.conversion.click_id]
-        wanted += prior.values()
-        clicks = await self.retry("click look-up", self.store.clicks_by_id, wanted)
-        fresh = [h for h in settled if (h.conversion.visitor_id, h.conversion.txid) not in prior]
-        candidates: dict[str, list[ClickRef]] = {}
-        if fresh:
-            until = max(h.conversion.ts_ms for h in fresh)
-            candidates = await self.retry(
-                "visitor look-up",
-                self.store.clicks_by_visitor,
-                [h.conversion.visitor_id for h in fresh],
-                until,
+
+class EventPipeline(Pipeline):
+    def prepare(self, batch: Sequence[Record], span: Span) -> Prepared:
+        events, dead = self.decode(batch, validate.event)
+        prepared = Prepared(span, events, dead)
+        if events:
+            prepared.columns = records.event_columns(events)
+            prepared.token = dedup_token("events", span.ranges, (e.event_id for e in events))
+        return prepared
+
+    async def write(self, prepared: Prepared) -> dict[Partition, int]:
+        if prepared.items:
+            await self.retry(
+                "events insert", self.store.insert, "events", prepared.columns, prepared.token
             )
-        rows: list[dict[str, Any]] = []
-        still: list[Held] = []
-        chosen: dict[tuple[str, str], ClickRef] = {}
-        # Oldest first, so the first status of a (visitor, txid) picks the click and a
-        # later status in the same batch follows it.
-        for held in sorted(pending, key=lambda h: (h.conversion.ts_ms, h.offset)):
-            conversion = held.conversion
-            click: ClickRef | None = None
-            how = "click_id"
-            if conversion.click_id:
-                click = clicks.get(conversion.click_id)
-            elif now_ms - conversion.ts_ms >= settle_ms:
-                how = "visitor"
-                pair = (conversion.visitor_id, conversion.txid)
-                if conversion.txid and pair in chosen:
-                    click = chosen[pair]
-                elif conversion.txid and pair in prior:
-                    click = clicks.get(prior[pair])
-                else:
-                    click = attribution.last_touch(
-                        conversion, candidates.get(conversion.visitor_id, ())
-                    )
-                if click is not None and conversion.txid:
-                    chosen[pair] = click
-            if click is not None:
-                rows.append(attribution.attributed_row(conversion, click, how))
-            elif now - held.first_seen >= self.settings.attribution_grace_s:
-                rows.append(attribution.unattributed_row(conversion))
-            else:
-                still.append(held)
-        return rows, still
+        await self.send_dead(prepared.dead)
+        return prepared.span.next_offsets()

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import attrgetter, itemgetter
+from typing import Any, Final
 
 from ingest import schema
 from turnout.events import Click, Event
 
 _EMPTY_SUBS = ("",) * 10
-# Click fields stored under their own name; the rest are mapped in click_columns.
-_SPECIAL = {"schema_version", "ts", *schema.SUBS}
+# Struct fields stored under another column name.
+_RENAMED = {"schema_version": "v", "ts": "ts_ms"}  # DateTime64(3) takes raw ms ticks
+
+
+def _getters(columns: Sequence[tuple[str, str]]) -> tuple[Callable[[Any], Any], ...]:
+    """One getter per column; those of sub1..sub10 index the padded subs of a click."""
+    getters: list[Callable[[Any], Any]] = []
+    for name, _type in columns:
+        if name in schema.SUBS:
+            getters.append(itemgetter(int(name[3:]) - 1))
+        else:
+            getters.append(attrgetter(_RENAMED.get(name, name)))
+    return tuple(getters)
+
+
+# attrgetter/itemgetter run in C: building the columns costs a fraction of a row loop.
+_CLICK_GETTERS: Final = _getters(schema.CLICKS)
+_EVENT_GETTERS: Final = _getters(schema.EVENTS)
+_SUB_COLUMNS: Final = frozenset(
+    index for index, (name, _type) in enumerate(schema.CLICKS) if name in schema.SUBS
+)
 
 
 def _subs(click: Click) -> Sequence[str]:
@@ -23,30 +43,14 @@ def _subs(click: Click) -> Sequence[str]:
 def click_columns(clicks: Sequence[Click]) -> list[list[Any]]:
     """One list per column of schema.CLICKS, in that order."""
     subs = [_subs(c) for c in clicks]
-    columns: list[list[Any]] = []
-    for name, _type in schema.CLICKS:
-        if name == "schema_version":
-            columns.append([c.v for c in clicks])
-        elif name == "ts":
-            columns.append([c.ts_ms for c in clicks])  # DateTime64(3) takes raw ms ticks
-        elif name in _SPECIAL:
-            index = int(name[3:]) - 1
-            columns.append([s[index] for s in subs])
-        else:
-            columns.append([getattr(c, name) for c in clicks])
-    return columns
+    return [
+        list(map(get, subs if index in _SUB_COLUMNS else clicks))
+        for index, get in enumerate(_CLICK_GETTERS)
+    ]
 
 
 def event_columns(events: Sequence[Event]) -> list[list[Any]]:
-    columns: list[list[Any]] = []
-    for name, _type in schema.EVENTS:
-        if name == "schema_version":
-            columns.append([e.v for e in events])
-        elif name == "ts":
-            columns.append([e.ts_ms for e in events])
-        else:
-            columns.append([getattr(e, name) for e in events])
-    return columns
+    return [list(map(get, events)) for get in _EVENT_GETTERS]
 
 
 def dict_columns(

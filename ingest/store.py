@@ -33,10 +33,18 @@ _RANGE = (
 
 
 class Store:
-    def __init__(self, client: Client, database: str) -> None:
+    """Inserts go through `client`; look-ups through `reader` when one is given.
+
+    With its own reader a look-up can run while an insert is under way: a chdb handle
+    (and an HTTP session) takes one statement at a time.
+    """
+
+    def __init__(self, client: Client, database: str, reader: Client | None = None) -> None:
         self.client = client
+        self.reader = reader if reader is not None else client
         self.database = database
         client.database = database
+        self.reader.database = database
         self._contexts: dict[str, InsertContext] = {}
 
     def _context(self, table: str) -> InsertContext:
@@ -86,17 +94,17 @@ class Store:
             "AND campaign_id IN {campaigns:Array(String)} "
             "AND click_id >= {first:String} AND click_id <= {last:String}"
         )
-        nearby = self.client.query(
+        nearby = self.reader.query(
             f"SELECT count() FROM clicks WHERE {where}", parameters=parameters
         ).result_rows[0][0]
         if nearby == 0:
             return set()
         if nearby <= _FETCH_NEARBY_FACTOR * len(ids):
-            rows = self.client.query(
+            rows = self.reader.query(
                 f"SELECT click_id FROM clicks WHERE {where}", parameters=parameters
             ).result_rows
             return {row[0] for row in rows}.intersection(ids)
-        rows = self.client.query(
+        rows = self.reader.query(
             f"SELECT DISTINCT click_id FROM clicks WHERE {where} "
             "AND click_id IN {ids:Array(String)}",
             parameters={**parameters, "ids": ids},
@@ -108,7 +116,7 @@ class Store:
         if not ids:
             return {}
         stamps = [clickid.timestamp_ms(i) for i in ids]
-        rows = self.client.query(
+        rows = self.reader.query(
             f"SELECT {_SELECT_CLICK} FROM clicks WHERE {_RANGE} "
             "AND click_id IN {ids:Array(String)} LIMIT 1 BY click_id",
             parameters={
@@ -124,7 +132,7 @@ class Store:
         visitors = sorted(set(visitors))
         if not visitors:
             return {}
-        rows = self.client.query(
+        rows = self.reader.query(
             f"SELECT {_SELECT_CLICK} FROM clicks WHERE {_RANGE} "
             "AND visitor_id IN {visitors:Array(String)} AND kind = 'click' AND NOT is_bot "
             "ORDER BY visitor_id, ts DESC, click_id DESC "
@@ -147,7 +155,7 @@ class Store:
         pairs = sorted(set(pairs))
         if not pairs:
             return {}
-        rows = self.client.query(
+        rows = self.reader.query(
             "SELECT visitor_id, txid, argMin(click_id, version) FROM conversions "
             "WHERE visitor_id IN {visitors:Array(String)} AND txid IN {txids:Array(String)} "
             "AND attributed AND attribution = 'visitor' GROUP BY visitor_id, txid",

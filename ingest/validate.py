@@ -7,7 +7,8 @@ the pipeline: it goes to the DLQ and the rest flows.
 
 from __future__ import annotations
 
-from typing import Final, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 
@@ -38,6 +39,56 @@ class _Version(msgspec.Struct):
 _VERSION_DECODER: Final = msgspec.json.Decoder(_Version)
 
 T = TypeVar("T", Click, Conversion, Event)
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def _narrowed(base: type[S], types: Mapping[str, Any]) -> type[S]:
+    """A subclass of `base` whose fields in `types` carry those narrower types.
+
+    Decoding into it checks the constraints in msgspec's C code, during the decode, instead
+    of field by field in Python afterwards. Names, order and defaults stay those of `base`,
+    so the decoded objects are `base` objects in every way that matters downstream.
+    """
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    for info in msgspec.structs.fields(base):
+        if info.name not in types:
+            continue
+        if info.default is not msgspec.NODEFAULT:
+            fields.append((info.name, types[info.name], info.default))
+        elif info.default_factory is not msgspec.NODEFAULT:
+            fields.append(
+                (info.name, types[info.name], msgspec.field(default_factory=info.default_factory))
+            )
+        else:
+            fields.append((info.name, types[info.name]))
+    config = base.__struct_config__
+    return msgspec.defstruct(
+        f"Checked{base.__name__}", fields, bases=(base,),
+        kw_only=True, omit_defaults=config.omit_defaults,
+    )
+
+
+_ID_PATTERN: Final = r"[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}"
+# Every check of click() below, in msgspec terms; UInt64 tops are checked after decoding
+# because msgspec takes no bound beyond int64.
+_CheckedClick: Final = _narrowed(Click, {
+    "v": Literal[SCHEMA_VERSION],  # type: ignore[valid-type]
+    "kind": Literal["click", "lp_click"],
+    "click_id": Annotated[str, msgspec.Meta(pattern=rf"\A{_ID_PATTERN}\Z")],
+    "parent_click_id": Annotated[str, msgspec.Meta(pattern=rf"\A(?:{_ID_PATTERN})?\Z")],
+    "ts_ms": Annotated[int, msgspec.Meta(gt=0, le=(1 << 48) - 1)],
+    "workspace_id": Annotated[str, msgspec.Meta(min_length=1)],
+    "campaign_id": Annotated[str, msgspec.Meta(min_length=1)],
+    "graph_version": Annotated[int, msgspec.Meta(ge=0)],
+    "funnel_step": Annotated[int, msgspec.Meta(ge=0, le=255)],
+    "asn": Annotated[int, msgspec.Meta(ge=0, le=(1 << 32) - 1)],
+    "cost_micros": Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)],
+    "cost_rate_micros": Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)],
+    "attribution_window_ms": Annotated[int, msgspec.Meta(ge=0)],
+    "unique_window_ms": Annotated[int, msgspec.Meta(ge=0)],
+    "subs": Annotated[list[str], msgspec.Meta(max_length=10)],
+})
+_CHECKED_CLICK_DECODER: Final = msgspec.json.Decoder(_CheckedClick)
 
 
 class Invalid(ValueError):
@@ -92,6 +143,28 @@ def _required(value: str, field: str) -> None:
 
 
 def click(raw: bytes | None) -> Click:
+    """A valid click, its ids upper-cased; raises Invalid with the reason otherwise."""
+    if raw is not None:
+        try:
+            item = _CHECKED_CLICK_DECODER.decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass  # the checks below say why
+        else:
+            if (
+                (item.graph_version | item.attribution_window_ms | item.unique_window_ms) >> 64
+                == 0
+                and (item.parent_click_id or item.kind == "click")
+            ):
+                if not item.click_id.isupper():
+                    item.click_id = item.click_id.upper()
+                if not item.parent_click_id.isupper():
+                    item.parent_click_id = item.parent_click_id.upper()
+                return item
+    return _checked_click(raw)
+
+
+def _checked_click(raw: bytes | None) -> Click:
+    """The reference checks, one by one; the reason of the first that fails."""
     item = _decode(raw, CLICK_DECODER)
     if item.kind not in CLICK_KINDS:
         raise Invalid(f"kind: {item.kind!r} is not one of click, lp_click")

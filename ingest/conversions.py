@@ -1,0 +1,153 @@
+"""Conversions: attributed at ingest, held while their click is not stored yet."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ingest import attribution, records, schema, validate
+from ingest.attribution import ClickRef
+from ingest.batch import Partition, dedup_token
+from ingest.dlq import DeadLetter, Producer, letter
+from ingest.pipelines import Pipeline, Prepared, Record, wall_clock_ms
+from ingest.settings import IngestSettings
+from ingest.store import Store
+from turnout.events import Conversion
+
+
+@dataclass(slots=True)
+class Held:
+    conversion: Conversion
+    partition: Partition
+    offset: int
+    first_seen: float  # monotonic seconds
+
+
+class ConversionPipeline(Pipeline):
+    """Attributes conversions at ingest; holds those whose click is not stored yet.
+
+    A held conversion pins its partition's commit offset at its own offset, so a crash
+    re-reads it; later conversions of the partition are stored meanwhile (a re-read
+    stores them again, which ReplacingMergeTree collapses: same key, same version).
+    """
+
+    def __init__(
+        self, store: Store, producer: Producer, settings: IngestSettings, stop: asyncio.Event
+    ) -> None:
+        super().__init__(store, producer, settings, stop)
+        self.held: list[Held] = []
+        self._position: dict[Partition, int] = {}
+        self._committed: dict[Partition, int] = {}
+
+    def has_pending(self) -> bool:
+        return bool(self.held)
+
+    def forget(self, partitions: set[Partition]) -> None:
+        self.held = [h for h in self.held if h.partition not in partitions]
+        for partition in partitions:
+            self._position.pop(partition, None)
+            self._committed.pop(partition, None)
+
+    async def write(self, prepared: Prepared) -> dict[Partition, int]:
+        # Decoding stays here, not in prepare: it is cheap at conversion volumes, and the
+        # hold bookkeeping below reads the clock at the moment the batch is resolved.
+        batch: Sequence[Record] = prepared.items
+        span = prepared.span
+        now = time.monotonic()
+        good: list[Held] = []
+        dead: list[DeadLetter] = []
+        now_ms = wall_clock_ms()
+        for record in batch:
+            try:
+                conversion = validate.conversion(record.value)
+            except validate.Invalid as exc:
+                dead.append(letter(record, str(exc), now_ms))
+                continue
+            good.append(Held(conversion, (record.topic, record.partition), record.offset, now))
+        pending = self.held + good
+        rows, self.held = await self.resolve(pending, now, now_ms)
+        if rows:
+            token = dedup_token(
+                "conversions", span.ranges, (f"{r['conversion_id']}/{r['click_id']}" for r in rows)
+            )
+            columns = records.dict_columns(rows, schema.CONVERSIONS)
+            await self.retry("conversions insert", self.store.insert, "conversions", columns, token)
+        await self.send_dead(dead)
+        self._position.update(span.next_offsets())
+        return self._commit_offsets()
+
+    def _commit_offsets(self) -> dict[Partition, int]:
+        floor: dict[Partition, int] = {}
+        for held in self.held:
+            current = floor.get(held.partition)
+            if current is None or held.offset < current:
+                floor[held.partition] = held.offset
+        offsets = {}
+        for partition, position in self._position.items():
+            offset = floor.get(partition, position)
+            if self._committed.get(partition) != offset:
+                offsets[partition] = offset
+        return offsets
+
+    def committed(self, offsets: dict[Partition, int]) -> None:
+        self._committed.update(offsets)
+
+    async def resolve(
+        self, pending: list[Held], now: float, now_ms: int
+    ) -> tuple[list[dict[str, Any]], list[Held]]:
+        """Rows for the conversions that can be written now, and those still held."""
+        settle_ms = int(self.settings.visitor_settle_s * 1000)
+        by_visitor = [h for h in pending if not h.conversion.click_id]
+        settled = [h for h in by_visitor if now_ms - h.conversion.ts_ms >= settle_ms]
+        prior = await self.retry(
+            "conversion look-up",
+            self.store.prior_visitor_conversions,
+            [(h.conversion.visitor_id, h.conversion.txid) for h in settled if h.conversion.txid],
+        )
+        wanted = [h.conversion.click_id for h in pending if h.conversion.click_id]
+        wanted += prior.values()
+        clicks = await self.retry("click look-up", self.store.clicks_by_id, wanted)
+        fresh = [h for h in settled if (h.conversion.visitor_id, h.conversion.txid) not in prior]
+        candidates: dict[str, list[ClickRef]] = {}
+        if fresh:
+            until = max(h.conversion.ts_ms for h in fresh)
+            candidates = await self.retry(
+                "visitor look-up",
+                self.store.clicks_by_visitor,
+                [h.conversion.visitor_id for h in fresh],
+                until,
+            )
+        rows: list[dict[str, Any]] = []
+        still: list[Held] = []
+        chosen: dict[tuple[str, str], ClickRef] = {}
+        # Oldest first, so the first status of a (visitor, txid) picks the click and a
+        # later status in the same batch follows it.
+        for held in sorted(pending, key=lambda h: (h.conversion.ts_ms, h.offset)):
+            conversion = held.conversion
+            click: ClickRef | None = None
+            how = "click_id"
+            if conversion.click_id:
+                click = clicks.get(conversion.click_id)
+            elif now_ms - conversion.ts_ms >= settle_ms:
+                how = "visitor"
+                pair = (conversion.visitor_id, conversion.txid)
+                if conversion.txid and pair in chosen:
+                    click = chosen[pair]
+                elif conversion.txid and pair in prior:
+                    click = clicks.get(prior[pair])
+                else:
+                    click = attribution.last_touch(
+                        conversion, candidates.get(conversion.visitor_id, ())
+                    )
+                if click is not None and conversion.txid:
+                    chosen[pair] = click
+            if click is not None:
+                rows.append(attribution.attributed_row(conversion, click, how))
+            elif now - held.first_seen >= self.settings.attribution_grace_s:
+                rows.append(attribution.unattributed_row(conversion))
+            else:
+                still.append(held)
+        return rows, still
