@@ -84,6 +84,7 @@ CLICKS: Final[tuple[tuple[str, str], ...]] = (
     *((sub, "String") for sub in SUBS),
     ("external_id", "String"),
     ("params", "Map(String, String)"),
+    ("is_unique", "UInt8"),  # added by 0005_unique_flag.sql, so last
 )
 
 CONVERSIONS: Final[tuple[tuple[str, str], ...]] = (

@@ -59,6 +59,7 @@ class Click(msgspec.Struct, kw_only=True, omit_defaults=True):
     visitor_id: str
     is_bot: bool = False
     bot_reason: str = ""
+    is_unique: bool = False  # no unique click of this visitor on the campaign within its window
     cost_micros: int = 0  # cost decided at the click (CPC, CPM, from URL param)
     cost_model: str = ""
     # The campaign's terms at the time of the click, so ingest and reports need no graph:
