@@ -12,6 +12,10 @@ Shape (every door runs exactly this; docs/analytics.md shows it):
       ) GROUP BY <dimensions>
   ) AS r LEFT JOIN ... ORDER BY ... LIMIT ... OFFSET ...
 
+The two click-side sources read a rollup (clicks_geo / clicks_wide, and fixed_cost_terms
+for the totals) instead of `clicks` when rollups.choose_rollup finds one that covers the
+report; the numbers are the same either way, and `force_raw` always reads `clicks`.
+
 Only whitelisted names (dimensions.DIMENSIONS, metrics.METRICS) become SQL text; every
 value (workspace, filters, times, zone, statuses, limits) is a `{name:Type}` parameter.
 Sources a request does not need are left out, so a clicks-only report never reads
@@ -32,9 +36,9 @@ from typing import Any, Final
 
 from ingest.reports.dimensions import DIMENSIONS, TIME_DIMENSIONS, Dimension
 from ingest.reports.metrics import BASES, METRICS, MONEY_BASES, Kind, Source
+from ingest.reports.rollups import FIXED_TERMS, Rollup, choose_rollup
 from ingest.reports.spec import ReportSpec, Sort
 
-DEFAULT_UNIQUE_WINDOW_MS: Final = 86_400_000
 _TIME: Final = "DateTime64(3, 'UTC')"
 _INDENT: Final = "    "
 
@@ -63,11 +67,24 @@ def _clicks_aggregates(spec: ReportSpec) -> dict[str, str]:
     human = "1" if spec.include_bots else "NOT is_bot"
     return {
         "clicks": f"countIf(kind = 'click' AND {human})",
-        "unique_clicks": f"countIf(kind = 'click' AND {human} AND is_unique)",
+        "unique_clicks": f"sumIf(is_unique, kind = 'click' AND {human})",
         "bot_clicks": "countIf(kind = 'click' AND is_bot)",
         "lp_views": f"countIf(kind = 'click' AND {human} AND lander_id != '')",
         "lp_clicks": f"countIf(kind = 'lp_click' AND {human})",
         "cost_micros": f"sumIf(cost_micros, kind = 'click' AND {human})",
+    }
+
+
+def _rollup_aggregates(spec: ReportSpec) -> dict[str, str]:
+    """The same sums as _clicks_aggregates over a rollup row (0006_report_rollups.sql)."""
+    human = "1" if spec.include_bots else "NOT is_bot"
+    return {
+        "clicks": f"sumIf(clicks, {human})",
+        "unique_clicks": f"sumIf(unique_clicks, {human})",
+        "bot_clicks": "sumIf(clicks, is_bot)",
+        "lp_views": f"sumIf(lp_views, {human})",
+        "lp_clicks": f"sumIf(lp_clicks, {human})",
+        "cost_micros": f"sumIf(cost_micros, {human})",
     }
 
 
@@ -103,6 +120,18 @@ _FIXED_AGGREGATES: Final = {
     "cost_micros": "toInt64(intDiv(toInt128(any(totals.total_micros)) * count(),"
                    " any(totals.total_clicks)))",
 }
+# The same from a rollup: its fixed_clicks per row, the totals from fixed_cost_terms.
+_ROLLUP_FIXED_TOTALS: Final = (
+    "SELECT campaign_id, sum(clicks) AS total_clicks,"
+    " argMaxMerge(total_micros) AS total_micros\n"
+    f"        FROM {FIXED_TERMS}\n"
+    "        WHERE workspace_id = {workspace:String}\n"
+    "        GROUP BY campaign_id"
+)
+_ROLLUP_FIXED_AGGREGATES: Final = {
+    "cost_micros": "toInt64(intDiv(toInt128(any(totals.total_micros)) * sum(fixed_clicks),"
+                   " any(totals.total_clicks)))",
+}
 
 
 class _Builder:
@@ -111,6 +140,7 @@ class _Builder:
         self.params: dict[str, Any] = {"workspace": spec.workspace}
         self.bases = _bases(spec)
         self.groups = [DIMENSIONS[name] for name in spec.group_by]
+        self.rollup: Rollup | None = choose_rollup(spec)
         used = {*spec.group_by, *(name for name, _ in spec.filters)}
         if used & set(TIME_DIMENSIONS):
             self.params["tz"] = spec.tz
@@ -140,9 +170,12 @@ class _Builder:
         return where
 
     def source(self, source: Source) -> str:
+        rollup = self.rollup
         if source == "clicks":
-            aggregates, ts = _clicks_aggregates(self.spec), "ts"
-            table = self.unique_clicks() if "unique_clicks" in self.bases else "clicks"
+            if rollup is None:
+                aggregates, ts, table = _clicks_aggregates(self.spec), "ts", "clicks"
+            else:
+                aggregates, ts, table = _rollup_aggregates(self.spec), "bucket", rollup.table
             where = self.conditions(ts)
             if not self.spec.include_bots and "bot_clicks" not in self.bases:
                 where.append("NOT is_bot")  # else bot-only groups would show as zero rows
@@ -153,12 +186,19 @@ class _Builder:
             where = ["counted", *self.conditions(ts)]
             if not self.spec.include_bots:
                 where.append("NOT is_bot")
-        else:
+        elif rollup is None:
             aggregates, ts = _FIXED_AGGREGATES, "ts"
             table = (f"clicks\n    INNER JOIN (\n        {_FIXED_TOTALS}\n    )"
                      " AS totals USING (campaign_id)")
             where = [_FIXED_CAMPAIGNS, "kind = 'click'", "NOT is_bot",
                      "cost_model = 'fixed_total'", *self.conditions(ts)]
+        else:
+            aggregates, ts = _ROLLUP_FIXED_AGGREGATES, "bucket"
+            table = (f"{rollup.table}\n    INNER JOIN (\n        {_ROLLUP_FIXED_TOTALS}\n"
+                     "    ) AS totals USING (campaign_id)")
+            where = [f"campaign_id IN (SELECT campaign_id FROM {FIXED_TERMS}"
+                     " WHERE workspace_id = {workspace:String})",
+                     "fixed_clicks > 0", "NOT is_bot", *self.conditions(ts)]
         select = [f"{self.dimension(d, ts)} AS g_{d.name}" for d in self.groups]
         for base in self.bases:
             zero = "toInt64(0)" if base in MONEY_BASES else "toUInt64(0)"
@@ -171,40 +211,6 @@ class _Builder:
         if keys:
             lines.append("GROUP BY " + ", ".join(keys))
         return "\n".join(lines)
-
-    def unique_clicks(self) -> str:
-        """Clicks with `is_unique`: no earlier click of the visitor on the campaign within
-        the campaign's unique window. A bot never makes a human click non-unique.
-
-        The window reaches back before the report's start by the longest window among
-        its clicks, so the first hours of a range are judged like any other. Partitions are
-        keyed by a 64-bit hash (sorting one UInt64 is several times faster than strings);
-        two visitors colliding on it is a 1e-19 event per pair."""
-        columns = {"workspace_id", "campaign_id", "kind", "is_bot", "ts", "lander_id",
-                   "cost_micros", "visitor_id", "unique_window_ms"}
-        for d in self.groups + [DIMENSIONS[name] for name, _ in self.spec.filters]:
-            columns.add(d.expression if d.expression.isidentifier() else "ts")
-            if d.name == "campaign" and self.spec.rollup:
-                columns.add("parent_campaign_id")
-        window = f"if(unique_window_ms = 0, {DEFAULT_UNIQUE_WINDOW_MS}, unique_window_ms)"
-        where = ["workspace_id = {workspace:String}"]
-        if self.spec.start is not None:
-            span = [f"ts >= {{start:{_TIME}}}"]
-            if self.spec.end is not None:
-                span.append(f"ts < {{end:{_TIME}}}")
-            lookback = (f"(SELECT max({window}) FROM clicks"
-                        f" WHERE workspace_id = {{workspace:String}} AND {' AND '.join(span)})")
-            where.append(f"ts >= subtractMilliseconds({{start:{_TIME}}}, {lookback})")
-        if self.spec.end is not None:
-            where.append(f"ts < {{end:{_TIME}}}")
-        lag = ("toUnixTimestamp64Milli(ts) - lagInFrame(toUnixTimestamp64Milli(ts), 1, 0)"
-               " OVER (PARTITION BY cityHash64(campaign_id, visitor_id, kind, is_bot) ORDER BY ts"
-               " ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)")
-        return ("(\n"
-                f"    SELECT\n        {', '.join(sorted(columns))},\n"
-                f"        {lag}\n            > {window} AS is_unique\n"
-                "    FROM clicks\n"
-                "    WHERE " + "\n      AND ".join(where) + "\n)")
 
     def aggregate(self) -> str:
         sources = [self.source(s) for s in self.sources()]

@@ -46,6 +46,7 @@ class ReportSpec:
     offset: int = 0
     include_bots: bool = False
     rollup: bool = False  # count child campaigns under their parent
+    force_raw: bool = False  # read raw clicks even where a click rollup would serve
 
 
 def split_list(raw: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -173,7 +174,8 @@ def build_spec(*, workspace: str, group_by: str | Sequence[str] | None = None,
                statuses: str | Sequence[str] | None = None,
                sort: str | Sequence[str] | None = None, limit: int | str | None = None,
                offset: int | str | None = None, include_bots: bool = False,
-               rollup: bool = False, today: dt.date | None = None) -> ReportSpec:
+               rollup: bool = False, force_raw: bool = False,
+               today: dt.date | None = None) -> ReportSpec:
     """Validate raw request values into a ReportSpec; raises ParameterError with every problem."""
     problems: list[str] = []
     if not workspace:
@@ -211,7 +213,7 @@ def build_spec(*, workspace: str, group_by: str | Sequence[str] | None = None,
                       filters=parsed_filters, start=first, end=last, tz=tz,
                       statuses=tuple(dict.fromkeys(status_list)), sort=sorts,
                       limit=numbers["limit"], offset=numbers["offset"],
-                      include_bots=include_bots, rollup=rollup)
+                      include_bots=include_bots, rollup=rollup, force_raw=force_raw)
 
 
 def truthy(raw: str | None, name: str) -> bool:

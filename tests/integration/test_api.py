@@ -116,7 +116,7 @@ async def test_timeline_leaderboard_ab(http):
         "from": "2024-03-09", "to": "2024-03-11", "bucket": "date", "metrics": "clicks"},
         headers=auth(TOKEN_1))).json()
     assert [(r["date"], r["clicks"]) for r in timeline["rows"]] == [
-        ("2024-03-09", 2), ("2024-03-10", 1014), ("2024-03-11", 0)]
+        ("2024-03-09", 4), ("2024-03-10", 1014), ("2024-03-11", 0)]  # q1, q2 on the 9th
     board = (await http.get("/api/v1/leaderboard", params={
         **RANGE, "dimension": "country", "metric": "revenue", "limit": "2"},
         headers=auth(TOKEN_1))).json()

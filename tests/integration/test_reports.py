@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import clickhouse_connect
 import pytest
 
 from ingest.migrate import migrate
+from ingest.reports.query import build_query
+from ingest.reports.rollups import choose_rollup
 from ingest.reports.run import run_report
 from ingest.reports.spec import build_spec
-from ingest.schema import CLICKS, CONVERSIONS
+from ingest.schema import CLICKS as SCHEMA_CLICKS
+from ingest.schema import CONVERSIONS
+
+# is_unique (0005_unique_flag.sql) is set by the edge; rows here carry it themselves.
+CLICKS = (*SCHEMA_CLICKS, *(() if "is_unique" in dict(SCHEMA_CLICKS) else
+                             (("is_unique", "UInt8"),)))
 
 DAY = "2024-03-10"
 M = 1_000_000
@@ -43,7 +51,7 @@ def click(ts: dt.datetime, **kw: Any) -> dict[str, Any]:
     row = {name: _zero(t) for name, t in CLICKS}
     row.update(schema_version=1, kind="click", click_id=f"k{next(_CLICK_IDS):05d}",
                workspace_id="ws1", graph_version=1, rule_id="default", device="desktop",
-               country="US", cost_model="cpc", ts=ts)
+               country="US", cost_model="cpc", ts=ts, is_unique=int(kw.get("kind") != "lp_click"))
     row.update(kw)
     return row
 
@@ -69,9 +77,12 @@ def insert(client: Any, table: str, rows: list[dict[str, Any]]) -> None:
 
 def seed(client: Any) -> None:
     cpc = {"campaign_id": "c1", "cost_micros": 100_000}
-    us = [click(at(1), visitor_id="v1", **cpc), click(at(1, 30), visitor_id="v1", **cpc),
-          click(at(2), visitor_id="v2", **cpc), click(at(0, 10), visitor_id="v3", **cpc)]
-    earlier = click(at(23, 30, day=9), visitor_id="v3", **cpc)  # v3's 00:10 is not unique
+    # The edge decides uniqueness: v1's second click and v3's 00:10 (after 23:30) are not.
+    us = [click(at(1), visitor_id="v1", **cpc),
+          click(at(1, 30), visitor_id="v1", is_unique=0, **cpc),
+          click(at(2), visitor_id="v2", **cpc),
+          click(at(0, 10), visitor_id="v3", is_unique=0, **cpc)]
+    earlier = click(at(23, 30, day=9), visitor_id="v3", **cpc)
     bot = click(at(3), visitor_id="b1", is_bot=True, bot_reason="ua", **cpc)
     mobile = [click(at(4), visitor_id=v, device="mobile", **cpc) for v in ("v4", "v5")]
     gb = [click(at(5), visitor_id=v, country="GB", lander_id="l1", **cpc)
@@ -87,10 +98,16 @@ def seed(client: Any) -> None:
     fixed = {"campaign_id": "c4", "cost_model": "fixed_total", "cost_rate_micros": 9 * M}
     c4 = [click(at(8), visitor_id=v, **fixed) for v in ("x1", "x2")]
     c4_before = click(at(8, day=9), visitor_id="x3", **fixed)
+    c4_bot = click(at(8, 20), visitor_id="x4", is_bot=True, **fixed)  # bots share no total
+    odd = [click(at(18, 40, day=9), visitor_id="q1", city="Pune", sub1="z9", country="IN",
+                 campaign_id="c3", parent_campaign_id="p1", cost_model="revshare",
+                 cost_rate_micros=30 * M, cost_micros=70_000),  # 00:10 on the 10th in IST
+           click(at(18, 20, day=9), visitor_id="q2", country="IN", campaign_id="c1",
+                 cost_micros=100_000, os="iOS", browser="Safari")]  # 23:50 on the 9th in IST
     other = [click(at(9), visitor_id=f"o{i}", workspace_id="ws2", campaign_id="z1",
                    cost_micros=M) for i in range(5)]
     insert(client, "clicks", [*us, earlier, bot, *mobile, *gb, lp, *c2, *c3, *c4, c4_before,
-                              *other])
+                              c4_bot, *odd, *other])
     insert(client, "conversions", [
         conversion(us[0], "t1", 12_500_000),
         conversion(us[2], "t2", 5 * M, status="pending"),
@@ -102,6 +119,8 @@ def seed(client: Any) -> None:
         conversion(c2[0], "t7", 10 * M),
         conversion(c3[0], "t8", 10 * M),
         conversion(other[0], "t9", 100 * M),
+        conversion(odd[0], "t10", 4 * M),
+        conversion(odd[1], "t11", 2 * M, status="declined"),
     ])
     # An A/B rule: d1 converts 25/500, d2 40/500 (in SE so other rows stay as they are).
     client.command("""
@@ -205,7 +224,7 @@ def test_rollup_parent_and_filters(reports_db):
 def test_time_zone_and_names(reports_db):
     client, _ = reports_db
     utc = report(client, group_by="date", metrics="clicks", start="2024-03-09", tz="UTC")
-    assert utc[(dt.date(2024, 3, 9),)]["clicks"] == 2  # v3 23:30 and c4 08:00
+    assert utc[(dt.date(2024, 3, 9),)]["clicks"] == 4  # v3 23:30, c4 08:00, q1, q2
     berlin = report(client, group_by="date", metrics="clicks", start="2024-03-09",
                     end="2024-03-10", tz="Europe/Berlin")
     assert berlin[(dt.date(2024, 3, 10),)]["clicks"] == 1015  # 23:30 UTC on the 9th too
@@ -237,3 +256,72 @@ def test_hostile_values_are_only_data(reports_db):
     assert list(rows) == [("GB",)]
     none = report(client, workspace="ws1' OR '1'='1", metrics="clicks")
     assert none[()]["clicks"] == 0
+
+
+def test_unique_clicks_are_the_edge_flag(reports_db):
+    client, _ = reports_db
+    rows = report(client, group_by="campaign", metrics="clicks,unique_clicks,lp_clicks",
+                  include_bots=True)
+    # c1: 10 clicks with the bot; v1's second and v3's 00:10 are not unique; LP clicks never.
+    assert (rows[("c1",)]["clicks"], rows[("c1",)]["unique_clicks"]) == (10, 8)
+    assert rows[("c5",)]["unique_clicks"] == 0  # inserted without the flag: the default 0
+
+
+_SAME_WAYS: Final = [
+    # (group_by, filters, tz): the rollup serves each of these; run raw too, compare.
+    ("", {}, "UTC"),
+    ("campaign", {}, "UTC"),
+    ("campaign,country,date", {}, "Europe/Berlin"),
+    ("campaign,date", {}, "Asia/Kolkata"),  # +5:30: days cut UTC hours in half
+    ("country,hour", {}, "Asia/Kathmandu"),  # +5:45
+    ("hour", {"campaign": ["c1", "c4"]}, "Asia/Kolkata"),
+    ("offer,lander,device", {}, "UTC"),
+    ("rule,destination", {"campaign": ["c1", "c5"]}, "UTC"),
+    ("source,network,os,browser,graph_version", {"country": ["US", "IN"]}, "UTC"),
+    ("funnel,funnel_step,workspace", {"date": ["2024-03-10"]}, "Europe/Berlin"),
+]
+
+
+@pytest.mark.parametrize(("group_by", "filters", "tz"), _SAME_WAYS)
+@pytest.mark.parametrize("include_bots", [False, True])
+@pytest.mark.parametrize("parents", [False, True])
+def test_rollup_and_raw_give_identical_numbers(reports_db, group_by, filters, tz,
+                                               include_bots, parents):
+    client, _ = reports_db
+    spec = build_spec(workspace="ws1", group_by=group_by, filters=filters, tz=tz,
+                      metrics=ALL + ",declined", start="2024-03-09", end="2024-03-10",
+                      include_bots=include_bots, rollup=parents, limit=100_000)
+    assert choose_rollup(spec) is not None
+    served = run_report(client, spec).records()
+    raw = run_report(client, dataclasses.replace(spec, force_raw=True)).records()
+    assert served == raw
+    assert sum(r["clicks"] for r in raw) > 0 and any(r["cost"] for r in raw)
+
+
+def test_reports_a_rollup_cannot_serve_read_raw(reports_db):
+    client, _ = reports_db
+    for kwargs in ({"group_by": "sub1"}, {"group_by": "city"},
+                   {"group_by": "campaign", "start": "2024-03-09T18:37", "tz": "UTC"}):
+        spec = build_spec(workspace="ws1", metrics=ALL, end="2024-03-10", **{
+            "start": "2024-03-09", **kwargs})
+        assert choose_rollup(spec) is None
+        assert "FROM clicks\n" in build_query(spec).sql
+        assert run_report(client, spec).rows
+    rows = report(client, group_by="city,sub1", metrics="clicks,unique_clicks,cost,revenue",
+                  start="2024-03-09")
+    assert rows[("Pune", "z9")]["revenue"] == 4 and rows[("Pune", "z9")]["cost"] == Decimal(
+        "1.27")  # 0.07 at the click + 30 % of 4.00
+
+
+def test_fixed_total_is_shared_the_same_from_the_rollup(reports_db):
+    client, _ = reports_db
+    spec = build_spec(workspace="ws1", group_by="campaign", metrics="clicks,cost",
+                      filters={"campaign": ["c4"]}, start="2024-03-10", end="2024-03-10",
+                      include_bots=True)
+    assert choose_rollup(spec) is not None
+    served = report(client, group_by="campaign", metrics="clicks,cost",
+                    filters={"campaign": ["c4"]}, include_bots=True)
+    raw = run_report(client, dataclasses.replace(spec, force_raw=True)).records()
+    # 9.00 over the 3 human clicks ever, 2 of them on the 10th; the bot pays nothing.
+    assert served[("c4",)]["cost"] == Decimal(6) == raw[0]["cost"]
+    assert served[("c4",)]["clicks"] == 3 == raw[0]["clicks"]

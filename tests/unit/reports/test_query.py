@@ -4,7 +4,7 @@ import datetime as dt
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.reports.dimensions import DIMENSIONS
@@ -39,6 +39,7 @@ def test_every_problem_is_reported_at_once():
     assert all(word in text for word in ("nope", "bogus", "limit", "Nowhere/Land"))
 
 
+@settings(deadline=None)  # a shared 2-core machine: timing is not what this tests
 @given(st.text(min_size=1, max_size=40).filter(lambda v: v.strip() and "," not in v))
 def test_values_never_reach_sql_text(value):
     hostile = build_query(spec(filters={"sub1": [value]}, workspace=value))
@@ -60,18 +61,25 @@ def test_time_range_is_workspace_local_converted_to_utc():
     assert query.parameters["start"] == "2024-02-29 23:00:00.000"
     assert query.parameters["end"] == "2024-03-31 22:00:00.000"  # CEST by then
     assert query.parameters["tz"] == "Europe/Berlin"
-    assert "toDate(ts, {tz:String})" in query.sql and "toDate(click_ts, {tz:String})" in query.sql
+    assert "toDate(bucket, {tz:String})" in query.sql  # from clicks_geo
+    assert "toDate(click_ts, {tz:String})" in query.sql
+    raw = build_query(spec(start="2024-03-01", end="2024-03-31", tz="Europe/Berlin",
+                           group_by="date", force_raw=True))
+    assert "toDate(ts, {tz:String})" in raw.sql
 
 
 def test_sources_follow_the_metrics():
     clicks_only = build_query(spec(metrics="clicks")).sql
     assert "conversions_latest" not in clicks_only and "fixed_total" not in clicks_only
-    assert "lagInFrame" not in clicks_only and "NOT is_bot" in clicks_only
+    assert "is_unique" not in clicks_only and "NOT is_bot" in clicks_only
     revenue = build_query(spec(metrics="revenue")).sql
     assert "FROM clicks" not in revenue and "conversions_latest" in revenue
-    cost = build_query(spec(metrics="cost")).sql
+    cost = build_query(spec(metrics="cost", force_raw=True)).sql
     assert "fixed_total" in cost and "cost_model = 'cpa'" in cost
-    assert "lagInFrame" in build_query(spec(metrics="unique_clicks")).sql
+    assert "fixed_cost_terms" in build_query(spec(metrics="cost")).sql
+    raw_unique = build_query(spec(metrics="unique_clicks", group_by="sub1")).sql
+    assert "sumIf(is_unique, kind = 'click' AND NOT is_bot)" in raw_unique
+    assert "OVER" not in raw_unique  # a flag, summed: no window over the clicks
 
 
 def test_statuses_and_rollup():
