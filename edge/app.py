@@ -84,7 +84,8 @@ class EdgeApp:
                                 settings.geo_cache_size)
         ids = ClickIds()
         observer = Observer(geo, UserAgents(settings.ua_cache_size),
-                            ProxyTrust(settings.trusted_proxies), ids, settings.max_header_bytes)
+                            ProxyTrust(settings.trusted_proxies), ids, settings.max_header_bytes,
+                            settings.geo_cache_size)
         holder = self._holder or GraphHolder(settings.redis_url, settings.graph_prefix,
                                              settings.default_workspace)
         self.sink = sink = self._sink_factory()

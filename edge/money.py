@@ -17,13 +17,16 @@ def parse_micros(text: str) -> int | None:
 
     Digits past the sixth decimal are cut (a traffic source's 0.0012345 bid is 1234 micros).
     """
-    match = _AMOUNT.fullmatch(text.strip())
-    if match is None:
+    # The same as _AMOUNT.fullmatch (kept as the reference for tests), without the regex:
+    # `isdecimal` is exactly the set `\d` matches.
+    whole, dot, fraction = text.strip().partition(".")
+    if not (0 < len(whole) <= 12 and whole.isdecimal()):
         return None
-    whole, fraction = match.groups()
     micros = int(whole) * MICROS
-    if fraction:
-        micros += int(fraction.ljust(6, "0"))
+    if dot:
+        if not fraction.isdecimal():
+            return None
+        micros += int(fraction[:6].ljust(6, "0"))
     return micros
 
 

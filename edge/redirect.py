@@ -16,18 +16,17 @@ from typing import Any, Final
 from config.compiled import CompiledCampaign, Policy, Target
 from config.compiled import CompiledWorkspace as Workspace
 from edge import responses
-from edge.clicks import Tokens, click_event, macros
+from edge.clicks import Tokens, click_stub, fill_click, render
 from edge.context import CONTEXT_COOKIE, ContextCodec, LanderContext, with_context
 from edge.errors import BadInput
 from edge.graph import Snapshot
 from edge.inputs import cookie, parse_query
 from edge.money import click_cost
-from edge.observe import VISITOR_COOKIE, Observation
+from edge.observe import VISITOR_COOKIE, Observation, SeenVisitor
 from edge.responses import Headers
 from edge.runtime import Runtime
 from splitter.decide import decide
-from splitter.types import Visitor
-from turnout.events import TOPIC_CLICKS
+from turnout.events import TOPIC_CLICKS, Click
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +36,7 @@ HOP_TTL_MS: Final = 300_000
 BOT_RULE: Final = "bot_policy"  # rule id recorded for bots a bot policy sent elsewhere
 _YEAR_S: Final = 365 * 86_400
 _MAX_CODE: Final = 64
+_NO_SLOTS: Final[dict[str, int]] = {}
 
 
 def cookie_suffix(domain: str, secure: bool) -> str:
@@ -67,12 +67,17 @@ class ClickHandler:
         self._stats = runtime.metrics.route("c")
         self._latency = runtime.metrics.redirect_latency
         self._max_query = settings.max_url_bytes
+        # Static parts of click events per path of the graph being served, keyed by
+        # (campaign, rule, target) identity: valid for one snapshot, dropped on a swap.
+        self._stubs: dict[tuple[int, str, int], Click] = {}
+        self._stubs_of: Snapshot | None = None
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive,
                        send: responses.Send) -> None:
         started = time.perf_counter_ns()
-        head = scope["method"] == "HEAD"
-        if head or scope["method"] == "GET":
+        method = scope["method"]
+        head = method == "HEAD"
+        if head or method == "GET":
             try:
                 status, headers, body = self.answer(scope, head)
             except BadInput as exc:
@@ -112,7 +117,7 @@ class ClickHandler:
         )
         if campaign is None:
             return self._fallback(snapshot.fallback_workspace, headers, "unknown campaign")
-        tokens = Tokens(params, snapshot.token_slots.get(campaign.traffic_source.id, {}))
+        tokens = Tokens(params, snapshot.token_slots.get(campaign.traffic_source.id, _NO_SLOTS))
         if not campaign.is_live(now_ms):
             return self._policy(campaign.inactive, campaign, seen, tokens, now_ms, headers,
                                 "campaign is not active")
@@ -125,34 +130,24 @@ class ClickHandler:
                            bot_reason)
             return self._policy(campaign.bot_policy, campaign, seen, tokens, now_ms, headers,
                                 "not found", click_id)
-        place, agent = seen.place, seen.agent
-        visitor = Visitor(
-            visitor_id=seen.visitor_id,
-            country=place.country,
-            region=place.region,
-            city=place.city,
-            device=agent.device,
-            os=agent.os,
-            browser=agent.browser,
-            language=seen.language,
-            ip=place.ip,
-            ip_version=place.version,
-            asn=place.asn,
-            referrer_domain=seen.referrer_domain,
-            query=params,
-            is_bot=bool(bot_reason),
-        )
-        choice = decide(campaign.table, visitor, now_ms)
+        choice = decide(campaign.table, SeenVisitor(seen, params, bool(bot_reason)), now_ms)
         if choice is None:
             return self._fallback(workspace, headers, "no destination available")
         target: Target = choice.destination.payload
         click_id = rt.ids.new(now_ms)
-        url = target.url.render(macros(click_id, campaign, target, seen, tokens, now_ms))
+        url = render(target.url, click_id, campaign, target, seen, tokens, now_ms)
         if target.next_offers or target.funnel_landers:
             headers.append(self._context_cookie(seen, campaign, LanderContext(
                 click_id, campaign.id, snapshot.version, choice.rule_id, target.destination_id,
                 0, now_ms)))
-        answer = redirect_by_mode(rt.codec, campaign.redirect_mode, url, headers, now_ms)
+        mode = campaign.redirect_mode
+        if mode == "302":  # the common case, without the detour through the mode table
+            headers.append((b"location", responses.location_bytes(url)))
+            headers.append(responses.NO_STORE)
+            headers.append(responses.ZERO_LENGTH)
+            answer: tuple[int, Headers, bytes] = (302, headers, b"")
+        else:
+            answer = redirect_by_mode(rt.codec, mode, url, headers, now_ms)
         if not head:
             self._emit(click_id, now_ms, campaign, snapshot, choice.rule_id, target, seen,
                        tokens, bot_reason)
@@ -161,19 +156,25 @@ class ClickHandler:
     def _emit(self, click_id: str, now_ms: int, campaign: CompiledCampaign, snapshot: Snapshot,
               rule_id: str, target: Target | None, seen: Observation, tokens: Tokens,
               bot_reason: str) -> None:
-        event = click_event(
-            kind="click", click_id=click_id, parent_click_id="", now_ms=now_ms,
-            campaign=campaign, graph_version=snapshot.version, rule_id=rule_id, target=target,
-            funnel_step=0, seen=seen, tokens=tokens, bot_reason=bot_reason,
-            cost_micros=click_cost(campaign.cost_model, tokens.cost),
-        )
+        if snapshot is not self._stubs_of:
+            self._stubs = {}
+            self._stubs_of = snapshot
+        key = (id(campaign), rule_id, id(target))
+        stub = self._stubs.get(key)
+        if stub is None:
+            stub = self._stubs[key] = click_stub(
+                kind="click", campaign=campaign, graph_version=snapshot.version,
+                rule_id=rule_id, target=target, funnel_step=0,
+            )
+        event = fill_click(stub, campaign.workspace.raw_ip, click_id, now_ms, seen, tokens,
+                           bot_reason, click_cost(campaign.cost_model, tokens.cost))
         self.rt.sink.emit(TOPIC_CLICKS, click_id, event)
 
     def _context_cookie(self, seen: Observation, campaign: CompiledCampaign,
                         context: LanderContext) -> tuple[bytes, bytes]:
         codec = self.rt.codec
         earlier = seen.cookies and codec.decode_contexts(cookie(seen.cookies, CONTEXT_COOKIE))
-        token = codec.encode_contexts(with_context(earlier or [], context))
+        token = codec.encode_contexts(with_context(earlier, context) if earlier else [context])
         max_age = campaign.attribution_window_ms // 1000
         return b"set-cookie", f"{CONTEXT_COOKIE}={token}; Max-Age={max_age}{self._suffix}".encode()
 
@@ -181,7 +182,7 @@ class ClickHandler:
                 tokens: Tokens, now_ms: int, headers: Headers, reason: str, click_id: str = ""
                 ) -> tuple[int, Headers, bytes]:
         if policy.action == "url" and policy.url is not None:
-            url = policy.url.render(macros(click_id, campaign, None, seen, tokens, now_ms))
+            url = render(policy.url, click_id, campaign, None, seen, tokens, now_ms)
             return responses.redirect("302", url, headers)
         return responses.plain(404, reason, headers)
 

@@ -10,6 +10,7 @@ its own key derived from the secret and a purpose, so a token minted for one pur
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 from typing import Final
@@ -18,8 +19,13 @@ _MAC_BYTES: Final = 16
 MAX_TOKEN: Final = 4096
 
 
+_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    # base64.urlsafe_b64encode, without its two Python-level calls (a signed cookie per
+    # click makes this hot).
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def _unb64(text: str) -> bytes:
@@ -27,7 +33,7 @@ def _unb64(text: str) -> bytes:
 
 
 class Signer:
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_keyed")
 
     def __init__(self, secret: bytes, purpose: str) -> None:
         if not secret:
@@ -35,9 +41,14 @@ class Signer:
         root = hashlib.blake2b(secret, digest_size=64, person=b"turnout-secret").digest()
         self._key = hashlib.blake2b(purpose.encode(), key=root, digest_size=32,
                                     person=b"turnout-sign").digest()
+        # A keyed BLAKE2b hashes the key as its first block; copying a state that already
+        # has costs a third less than starting from the key for every token.
+        self._keyed = hashlib.blake2b(key=self._key, digest_size=_MAC_BYTES)
 
     def _mac(self, payload: bytes) -> bytes:
-        return hashlib.blake2b(payload, key=self._key, digest_size=_MAC_BYTES).digest()
+        state = self._keyed.copy()
+        state.update(payload)
+        return state.digest()
 
     def sign(self, payload: bytes) -> str:
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"

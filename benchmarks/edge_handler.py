@@ -1,0 +1,233 @@
+"""The /c/{code} handler in process: microseconds per click against a trivial ASGI app.
+
+    python -m benchmarks.edge_handler [--requests N] [--repeat N] [--cpu N] [--json]
+                                      [--profile FILE]
+
+No sockets and no uvicorn: the full edge app (example graph, real GeoIP and UA parsing)
+answers prepared ASGI scopes built from the same request ring as the wrk script
+(benchmarks/edge.lua: its addresses, user agents, languages and query strings), with a
+`send` that does nothing and a sink whose `emit` is the EventSink's deque append. The
+baseline is an ASGI app that sends one constant 302, as `benchmarks.edge`'s bare target
+does, timed in the same run. Each loop runs `--repeat` times and the best run counts
+(noise on a shared machine only ever slows a run down). `sink encode` is what the sink's
+background task later spends per event (msgspec encoding), on the same core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import json
+import os
+import pstats
+import re
+import sys
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from benchmarks.edge import bare_app
+from config.compile import compile_graph
+from config.io import load_graph
+from edge.app import EdgeApp
+from edge.graph import GraphHolder
+from edge.settings import EdgeSettings, parse_networks
+from turnout.events import ENCODER
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "benchmarks" / "edge.lua"
+EXAMPLE = ROOT / "examples" / "graph.yaml"
+CODE = "CAMP_A"
+Scope = MutableMapping[str, Any]
+App = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+class DequeSink:
+    """The request-path half of edge.sink.EventSink: an append to a deque. It keeps the
+    last `keep` events, about what the real sink holds between batches at these rates, so
+    the garbage collector sees as many live events as in production."""
+
+    def __init__(self, keep: int = 2048) -> None:
+        self.buffer: deque[tuple[str, str, Any]] = deque(maxlen=keep)
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self, timeout: float) -> None:
+        pass
+
+    def emit(self, topic: str, key: str, struct: Any) -> None:
+        self.buffer.append((topic, key, struct))
+
+
+class StaticHolder(GraphHolder):
+    async def start(self, wait: float = 0) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+def lua_table(text: str, name: str) -> list[str]:
+    match = re.search(rf"local {name} = \{{(.*?)\n\}}", text, re.S)
+    if match is None:
+        raise SystemExit(f"{LUA}: no table {name!r}")
+    return re.findall(r'"([^"]*)"', match.group(1))
+
+
+def lua_string(text: str, name: str) -> str:
+    match = re.search(rf'local {name} = "([^"]*)"', text)
+    if match is None:
+        raise SystemExit(f"{LUA}: no string {name!r}")
+    return match.group(1)
+
+
+def spread(j: int) -> str:
+    """edge.lua's `spread`: the j-th of the 512 other client addresses."""
+    if j % 8 == 0:
+        return f"2a02:{j * 7919 % 65536:x}:{j * 104729 % 65536:x}::1"
+    a = j * 37 % 223 + 1
+    if a in (10, 127):
+        a += 1
+    return f"{a}.{j * 101 % 256}.{j * 53 % 256}.{j * 29 % 254 + 1}"
+
+
+def request_ring(size: int = 4096) -> list[Scope]:
+    """ASGI scopes for the requests the wrk script sends: edge.lua's `init`, in Python."""
+    text = LUA.read_text()
+    ips = lua_table(text, "ips")
+    agents = lua_table(text, "agents")
+    languages = lua_table(text, "languages")
+    referers = lua_table(text, "referers")
+    accept = lua_string(text, "accept").encode()
+    scopes = []
+    for i in range(size):
+        ip = spread(i * 7 % 512) if i % 3 == 2 else ips[i % len(ips)]
+        query = (f"zoneid=z{i % 17}&bid=0.00{i % 9 + 1}&creative=c{i % 5}"
+                 f"&clickid=x{i}")
+        headers = [
+            (b"host", b"127.0.0.1:8080"),
+            (b"x-forwarded-for", ip.encode()),
+            (b"user-agent", agents[i % len(agents)].encode()),
+            (b"accept", accept),
+            (b"accept-encoding", b"gzip, deflate, br"),
+            (b"accept-language", languages[i % len(languages)].encode()),
+        ]
+        if i % 4 == 1:
+            headers.append((b"referer", referers[i % len(referers)].encode()))
+        scopes.append({
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": f"/c/{CODE}",
+            "raw_path": f"/c/{CODE}".encode(), "query_string": query.encode(),
+            "root_path": "", "client": ("127.0.0.1", 40000 + i % 64),
+            "server": ("127.0.0.1", 8080), "headers": headers,
+        })
+    return scopes
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _send(message: MutableMapping[str, Any]) -> None:
+    pass
+
+
+# CPU seconds of this process: on a shared machine the wall clock also counts the time
+# other tenants held the core, which says nothing about the handler.
+clock = time.process_time
+
+
+async def run_app(app: App, scopes: list[Scope], rounds: int) -> float:
+    receive, send = _receive, _send
+    started = clock()
+    for _ in range(rounds):
+        for scope in scopes:
+            await app(scope, receive, send)
+    return clock() - started
+
+
+def best_us(samples: list[float], count: int) -> float:
+    return min(samples) / count * 1e6
+
+
+async def measure(args: argparse.Namespace) -> dict[str, float]:
+    settings = EdgeSettings(secret=b"benchmark-secret-not-for-production",
+                            trusted_proxies=parse_networks(("127.0.0.1/32",), "bench"))
+    holder = StaticHolder("redis://unused", "bench")
+    holder.install(compile_graph(load_graph(EXAMPLE), 1))
+    sink = DequeSink()
+    edge = EdgeApp(settings, lambda: sink, holder)
+    await edge.startup()
+    clicks = edge._clicks
+    assert clicks is not None
+    scopes = request_ring(args.ring)
+    rounds = max(1, args.requests // len(scopes))
+    count = rounds * len(scopes)
+    bare = bare_app()  # benchmarks.edge's baseline: the same response, constant
+    await run_app(clicks, scopes, 2)  # warm every cache the ring touches
+    gc.collect()
+    event_bytes = len(ENCODER.encode(sink.buffer[0][2])) if sink.buffer else 0
+
+    samples: dict[str, list[float]] = {"bare": [], "edge": [], "answer": [], "encode": []}
+    for _ in range(args.repeat):
+        samples["bare"].append(await run_app(bare, scopes, rounds))
+        sink.buffer.clear()
+        samples["edge"].append(await run_app(clicks, scopes, rounds))
+        events = list(sink.buffer)
+        started = clock()
+        for _topic, key, struct in events:
+            key.encode()
+            ENCODER.encode(struct)
+        samples["encode"].append((clock() - started) / max(1, len(events)) * count)
+        answer = clicks.answer
+        started = clock()
+        for _ in range(rounds):
+            for scope in scopes:
+                answer(scope, False)
+        samples["answer"].append(clock() - started)
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await run_app(clicks, scopes, rounds)
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+        pstats.Stats(args.profile).sort_stats("tottime").print_stats(25)
+    await edge.shutdown()
+    result = {name: best_us(values, count) for name, values in samples.items()}
+    result["requests"] = count
+    result["event_bytes"] = event_bytes
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=24_576)
+    parser.add_argument("--ring", type=int, default=4096, help="distinct requests (wrk's ring)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--cpu", type=int, default=1)
+    parser.add_argument("--profile", help="write a cProfile of one extra edge loop here")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        allowed = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {args.cpu if args.cpu in allowed else min(allowed)})
+    result = asyncio.run(measure(args))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{result['requests']} requests per loop, best of {args.repeat}, CPU time")
+    print(f"trivial ASGI app   {result['bare']:8.2f} us/request")
+    print(f"edge /c/{CODE:10} {result['edge']:8.2f} us/request "
+          f"({result['edge'] / result['bare']:.1f}x the trivial app)")
+    print(f"  answer() alone   {result['answer']:8.2f} us/request")
+    print(f"  + sink encode    {result['encode']:8.2f} us/event ({result['event_bytes']} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""The shortcuts of the /c hot path give exactly what the plain versions give."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from config.compiled import CompiledGraph
+from config.templates import MACROS, Template
+from edge.addresses import ProxyTrust
+from edge.clicks import Tokens, click_event, click_stub, fill_click, macros, render, source_slots
+from edge.errors import BadInput
+from edge.geo import GeoIP, Place
+from edge.inputs import _parse_ascii, _parse_pairs
+from edge.money import _AMOUNT, MICROS, parse_micros
+from edge.observe import Observation, Observer, SeenVisitor
+from edge.settings import DEFAULT_ASN_DB, DEFAULT_CITY_DB, parse_networks
+from edge.useragent import Agent, UserAgents
+from splitter.decide import decide
+from splitter.types import Visitor
+from turnout.clickid import ClickIds
+
+PUSH = source_slots((("zoneid", "sub1"), ("creative", "sub2"), ("bid", "cost"),
+                     ("clickid", "external_id")))
+PLACE = Place(ip=0xD64E0001, version=4, text="214.78.0.1", anonymised="214.78.0.0",
+              country="US", region="US-CA", city="San Jose", asn=7922)
+AGENT = Agent(device="mobile", os="iOS", browser="Mobile Safari", bot_reason="")
+CLICK_ID = "01M7YPGTFDDHG53XPNTMQ98MHF"
+
+
+def seen(place: Place = PLACE, agent: Agent = AGENT, visitor_id: str = "01M7YPGTFDDG1FQ9XFWXKVP001",
+         language: str = "en", referrer: str = "news.example.org") -> Observation:
+    return Observation(place, agent, "Mozilla/5.0 (iPhone)", language, referrer, "", visitor_id,
+                       True, False)
+
+
+def test_fill_click_equals_click_event(compiled: CompiledGraph):
+    stub = None
+    for original in compiled.campaigns_by_id.values():
+        for raw_ip in (False, True):
+            campaign = dataclasses.replace(
+                original, workspace=dataclasses.replace(original.workspace, raw_ip=raw_ip))
+            for rule in campaign.table.rules:
+                for choice in rule.choices:
+                    target = choice.destination.payload
+                    for params, bot_reason in (
+                        ({"zoneid": "z1", "bid": "0.004", "clickid": "x", "other": "1"}, ""),
+                        ({}, "ua_bot"),
+                    ):
+                        tokens = Tokens(params, PUSH)
+                        expected = click_event(
+                            kind="click", click_id=CLICK_ID, parent_click_id="",
+                            now_ms=1_700_000, campaign=campaign, graph_version=7,
+                            rule_id=rule.rule_id, target=target, funnel_step=0, seen=seen(),
+                            tokens=tokens, bot_reason=bot_reason, cost_micros=4000)
+                        stub = click_stub(kind="click", campaign=campaign, graph_version=7,
+                                          rule_id=rule.rule_id, target=target, funnel_step=0)
+                        got = fill_click(stub, raw_ip, CLICK_ID, 1_700_000, seen(), tokens,
+                                         bot_reason, 4000)
+                        assert got == expected
+    assert stub is not None
+    # Events filled from one stub share nothing mutable.
+    a = fill_click(stub, False, CLICK_ID, 1, seen(), Tokens({"zoneid": "a"}, PUSH), "", 0)
+    b = fill_click(stub, False, CLICK_ID, 1, seen(), Tokens({}, PUSH), "", 0)
+    assert a.subs and not b.subs and a.subs is not stub.subs
+
+
+def test_render_equals_the_full_macro_mapping(compiled: CompiledGraph):
+    campaign = compiled.campaigns_by_code["CAMP_A"]
+    target = campaign.table.rules[0].choices[0].destination.payload
+    everything = "https://x.example/?" + "&".join(
+        f"{name}={{{name}}}" for name in sorted(MACROS)
+    ) + "&p={param:utm}&q={param:none}&c={clickid}"
+    tokens = Tokens({"zoneid": "z 1", "creative": "ä/é", "bid": "0.2", "clickid": "ext",
+                     "utm": "a&b", "sub5": "five"}, PUSH)
+    for text in (everything, "https://x.example/plain", target.url.text):
+        template = Template.parse(text)
+        for observation in (seen(), seen(PLACE, AGENT, language="", referrer="")):
+            for tgt in (target, None):
+                expected = template.render(macros(CLICK_ID, campaign, tgt, observation, tokens,
+                                                  1_700_000_123))
+                assert render(template, CLICK_ID, campaign, tgt, observation, tokens,
+                              1_700_000_123) == expected
+
+
+def test_seen_visitor_decides_like_a_visitor(compiled: CompiledGraph):
+    places = [PLACE, dataclasses.replace(PLACE, country="RU", region="", city=""),
+              dataclasses.replace(PLACE, country="DE", version=6, ip=1 << 100)]
+    agents = [AGENT, Agent("desktop", "Windows", "Chrome", ""), Agent("tablet", "Android", "", "")]
+    for campaign in compiled.campaigns_by_id.values():
+        for n, (place, agent) in enumerate((p, a) for p in places for a in agents):
+            observation = seen(place, agent, visitor_id=f"01M7YPGTFDDG1FQ9XFWXKVP{n:03d}")
+            for query in ({}, {"utm_content": "story-b"}):
+                plain = Visitor(
+                    visitor_id=observation.visitor_id, country=place.country,
+                    region=place.region, city=place.city, device=agent.device, os=agent.os,
+                    browser=agent.browser, language=observation.language, ip=place.ip,
+                    ip_version=place.version, asn=place.asn,
+                    referrer_domain=observation.referrer_domain, query=query, is_bot=False)
+                fast = SeenVisitor(observation, query, False)
+                assert isinstance(fast, Visitor)
+                assert all(getattr(fast, f.name) == getattr(plain, f.name)
+                           for f in dataclasses.fields(Visitor))
+                for now_ms in (1_750_000_000_000, 1_750_040_000_000):  # a Mon, office hours
+                    assert decide(campaign.table, fast, now_ms) == decide(
+                        campaign.table, plain, now_ms)
+
+
+_ASCII_QUERY = st.lists(
+    st.tuples(st.text("abcXYZ019_.-=", max_size=70), st.text("abcxyz019_.-=~,:", max_size=1030)),
+    max_size=8,
+).map(lambda pairs: "&".join(f"{k}={v}" if v else k for k, v in pairs).encode())
+
+
+def _outcome(parse, *args) -> dict[str, str] | str:
+    try:
+        return parse(*args)
+    except BadInput as exc:
+        return exc.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ASCII_QUERY)
+def test_ascii_queries_parse_as_the_general_path_does(raw):
+    assert _outcome(_parse_ascii, raw.decode()) == _outcome(_parse_pairs, raw.split(b"&"), True)
+
+
+def _reference_micros(text: str) -> int | None:
+    match = _AMOUNT.fullmatch(text.strip())
+    if match is None:
+        return None
+    whole, fraction = match.groups()
+    return int(whole) * MICROS + (int(fraction.ljust(6, "0")) if fraction else 0)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(
+    st.text(max_size=20),
+    # Arabic-Indic digits too: `\d` and `isdecimal` both take every decimal digit.
+    st.from_regex(r"\s?[0-9\u0660-\u0669]{0,14}(\.[0-9]{0,9})?\s?", fullmatch=True),
+))
+def test_parse_micros_matches_the_pattern(text):
+    assert parse_micros(text) == _reference_micros(text)
+
+
+def test_observations_are_cached_per_raw_header_and_peer():
+    trust = ProxyTrust(parse_networks(("127.0.0.1/32",), "test"))
+    geo = GeoIP(DEFAULT_CITY_DB, DEFAULT_ASN_DB)
+    observer = Observer(geo, UserAgents(64), trust, ClickIds(), cache_size=64)
+    try:
+        def look(peer: str, forwarded: bytes, ua: bytes = b"curl/8.0") -> Observation:
+            return observer.observe({"client": (peer, 1), "headers": [
+                (b"x-forwarded-for", forwarded), (b"user-agent", ua),
+                (b"accept-language", b"de-DE,de;q=0.9")]}, 1_700_000_000_000)
+
+        for _ in range(2):  # the second round is answered from the caches
+            trusted = look("127.0.0.1", b"214.78.0.1")
+            stranger = look("198.51.100.7", b"214.78.0.1")
+            assert (trusted.place.text, trusted.place.country) == ("214.78.0.1", "US")
+            assert stranger.place.text == "198.51.100.7"  # its X-Forwarded-For is not believed
+            assert trusted.agent.bot_reason == "ua_bot" and trusted.user_agent == "curl/8.0"
+            assert trusted.language == "de"
+            assert look("127.0.0.1", b"214.78.0.1", IPHONE_UA).agent.device == "mobile"
+    finally:
+        geo.close()
+
+
+IPHONE_UA = (b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+             b"(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
