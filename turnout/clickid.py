@@ -24,6 +24,7 @@ _MAX_TS = (1 << 48) - 1
 _RANDOM_MASK = (1 << 80) - 1
 # 128 bits fill 25.6 digits; the first of 26 digits carries only 3 bits.
 _FIRST_DIGITS = frozenset("01234567")
+_TS_DIGITS = 10
 
 
 class ClickIdError(ValueError):
@@ -33,7 +34,7 @@ class ClickIdError(ValueError):
 class ClickIds:
     """A generator of click ids; seeded from the OS once, then cheap per id."""
 
-    __slots__ = ("_bits", "_clock")
+    __slots__ = ("_bits", "_clock", "_prefix", "_ts")
 
     def __init__(
         self, clock: Callable[[], int] | None = None, seed: bytes | None = None
@@ -41,11 +42,22 @@ class ClickIds:
         rng = random.Random(seed if seed is not None else os.urandom(32))
         self._bits = rng.getrandbits
         self._clock = clock or time.time_ns
+        self._ts = -1
+        self._prefix = ""
 
     def new(self, ts_ms: int | None = None) -> str:
         if ts_ms is None:
             ts_ms = self._clock() // 1_000_000
-        return encode(ts_ms, self._bits(80))
+        if ts_ms != self._ts:
+            # The first 10 digits are 2 zero bits and the 48-bit timestamp, the last 16 the
+            # 80 random bits: ids made in the same millisecond share the prefix.
+            self._prefix = encode(ts_ms, 0)[:_TS_DIGITS]
+            self._ts = ts_ms
+        r = self._bits(80)
+        p = _PAIRS
+        return "".join((self._prefix, p[r >> 70], p[(r >> 60) & 1023], p[(r >> 50) & 1023],
+                        p[(r >> 40) & 1023], p[(r >> 30) & 1023], p[(r >> 20) & 1023],
+                        p[(r >> 10) & 1023], p[r & 1023]))
 
 
 def encode(ts_ms: int, randomness: int) -> str:
