@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from config.compiled import CompiledCampaign, Policy, Target
 from config.compiled import CompiledWorkspace as Workspace
-from edge import responses
+from edge import responses, uniques
 from edge.clicks import Tokens, click_stub, fill_click, render
 from edge.context import CONTEXT_COOKIE, ContextCodec, LanderContext, with_context
 from edge.errors import BadInput
@@ -135,6 +135,14 @@ class ClickHandler:
             return self._fallback(workspace, headers, "no destination available")
         target: Target = choice.destination.payload
         click_id = rt.ids.new(now_ms)
+        unique = False
+        if not head and not bot_reason:
+            unique, remembered = uniques.check(
+                cookie(seen.cookies, uniques.UNIQUE_COOKIE), uniques.campaign_key(campaign.id),
+                now_ms, campaign.unique_window_ms)
+            if remembered is not None:
+                headers.append((b"set-cookie", f"{uniques.UNIQUE_COOKIE}={remembered}"
+                                f"{self._visitor_tail}".encode()))
         url = render(target.url, click_id, campaign, target, seen, tokens, now_ms)
         if target.next_offers or target.funnel_landers:
             headers.append(self._context_cookie(seen, campaign, LanderContext(
@@ -150,12 +158,12 @@ class ClickHandler:
             answer = redirect_by_mode(rt.codec, mode, url, headers, now_ms)
         if not head:
             self._emit(click_id, now_ms, campaign, snapshot, choice.rule_id, target, seen,
-                       tokens, bot_reason)
+                       tokens, bot_reason, unique)
         return answer
 
     def _emit(self, click_id: str, now_ms: int, campaign: CompiledCampaign, snapshot: Snapshot,
               rule_id: str, target: Target | None, seen: Observation, tokens: Tokens,
-              bot_reason: str) -> None:
+              bot_reason: str, unique: bool = False) -> None:
         if snapshot is not self._stubs_of:
             self._stubs = {}
             self._stubs_of = snapshot
@@ -168,6 +176,7 @@ class ClickHandler:
             )
         event = fill_click(stub, campaign.workspace.raw_ip, click_id, now_ms, seen, tokens,
                            bot_reason, click_cost(campaign.cost_model, tokens.cost))
+        event.is_unique = unique
         self.rt.sink.emit(TOPIC_CLICKS, click_id, event)
 
     def _context_cookie(self, seen: Observation, campaign: CompiledCampaign,

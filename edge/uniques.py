@@ -11,6 +11,7 @@ is what the reports and the simulator's ground truth count.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 from zlib import crc32
 
@@ -19,6 +20,7 @@ MAX_ENTRIES: Final = 32
 _MAX_COOKIE: Final = 1024
 
 
+@lru_cache(maxsize=65_536)
 def campaign_key(campaign_id: str) -> str:
     return _base36(crc32(campaign_id.encode()))
 

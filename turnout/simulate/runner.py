@@ -164,6 +164,7 @@ class Simulator:
             if record is None:
                 continue
             record.seq = visitor.index * 1024 + position
+            record.session = f"v{visitor.index}" if visitor.keeps_cookies else ""
             self.outcome.ledger.clicks.append(record)
             # Only a click that went to a lander sets a context; an older one in the jar
             # belongs to an earlier click (and /click would continue that one).

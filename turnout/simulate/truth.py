@@ -47,6 +47,7 @@ class ClickRecord:
     cost_micros: int
     click_id: str = ""  # known when the answer showed it
     seq: int = 0  # position in the plan (visitor, step), for reproducible choices
+    session: str = ""  # whose cookie jar remembers unique clicks ("" = this click alone)
 
     @property
     def key(self) -> Key:
@@ -108,16 +109,26 @@ class Ledger:
 
 
 def _unique_flags(clicks: Iterable[ClickRecord], windows: Mapping[str, int]) -> dict[int, bool]:
-    runs: dict[tuple[str, str, bool], list[ClickRecord]] = defaultdict(list)
-    for click in clicks:
-        runs[(click.campaign_id, click.visitor_id, click.is_bot)].append(click)
+    """The edge's rule: a human click is unique when the visitor's cookie jar remembers no
+    unique click on the campaign within its window (bots never are). A visitor who keeps
+    no cookies brings no memory, so every click of theirs is unique."""
+    runs: dict[tuple[str, str], list[ClickRecord]] = defaultdict(list)
     flags: dict[int, bool] = {}
-    for (campaign, _visitor, _bot), run in runs.items():
+    for click in clicks:
+        if click.is_bot:
+            flags[id(click)] = False
+        elif not click.session:
+            flags[id(click)] = True
+        else:
+            runs[(click.campaign_id, click.session)].append(click)
+    for (campaign, _session), run in runs.items():
         window = windows.get(campaign) or DEFAULT_UNIQUE_WINDOW_MS
-        previous: int | None = None
-        for click in sorted(run, key=lambda c: c.ts_ms):
-            flags[id(click)] = previous is None or click.ts_ms - previous > window
-            previous = click.ts_ms
+        last_unique: int | None = None
+        for click in sorted(run, key=lambda c: c.seq):
+            unique = last_unique is None or click.ts_ms - last_unique >= window
+            flags[id(click)] = unique
+            if unique:
+                last_unique = click.ts_ms
     return flags
 
 

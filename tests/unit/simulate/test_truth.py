@@ -10,8 +10,9 @@ HOUR = 3_600_000
 
 
 def click(campaign="summer", visitor="v1", ts=0, bot=False, cost=45_000, cid="", country="DE",
-          device="mobile") -> ClickRecord:
-    return ClickRecord("acme", campaign, country, device, visitor, bot, ts, cost, cid)
+          device="mobile", keeps_cookies=True) -> ClickRecord:
+    return ClickRecord("acme", campaign, country, device, visitor, bot, ts, cost, cid,
+                       seq=ts, session=visitor if keeps_cookies else "")
 
 
 def rows_of(ledger, graph, **models):
@@ -24,7 +25,7 @@ def rows_of(ledger, graph, **models):
 def test_unique_clicks_per_visitor_campaign_and_window(graph):
     # summer's unique window is 12 h; camp-a has the 24 h default.
     ledger = Ledger([
-        # 12 h window, measured from the visitor's previous click: 1st and 3rd are unique.
+        # 12 h window, measured from the visitor's last unique click: 1st and 3rd are unique.
         click(ts=0), click(ts=11 * HOUR), click(ts=24 * HOUR),
         click(visitor="v2", ts=5), click(campaign="camp-a", ts=1, cost=0),
         click(ts=30, bot=True),  # a bot never makes the person's click non-unique
@@ -36,9 +37,19 @@ def test_unique_clicks_per_visitor_campaign_and_window(graph):
     assert rows[("acme", "camp-a", "DE", "mobile")].unique_clicks == 1
 
 
-def test_window_boundary_is_strict(graph):
-    ledger = Ledger([click(ts=0), click(ts=12 * HOUR), click(ts=24 * HOUR + 1)])
+def test_a_click_exactly_one_window_after_the_last_unique_one_is_unique(graph):
+    ledger = Ledger([click(ts=0), click(ts=12 * HOUR - 1), click(ts=12 * HOUR)])
     assert rows_of(ledger, graph)[("acme", "summer", "DE", "mobile")].unique_clicks == 2
+
+
+def test_window_is_anchored_at_the_last_unique_click(graph):
+    ledger = Ledger([click(ts=0), click(ts=8 * HOUR), click(ts=16 * HOUR)])
+    assert rows_of(ledger, graph)[("acme", "summer", "DE", "mobile")].unique_clicks == 2
+
+
+def test_a_visitor_without_cookies_makes_every_click_unique(graph):
+    ledger = Ledger([click(ts=t, keeps_cookies=False) for t in (0, HOUR, 2 * HOUR)])
+    assert rows_of(ledger, graph)[("acme", "summer", "DE", "mobile")].unique_clicks == 3
 
 
 def test_latest_status_per_click_and_txid(graph):
