@@ -1,11 +1,14 @@
 """Splitter decisions per second on one core, against a bare dict lookup + random() loop.
 
     python -m benchmarks.splitter [--json] [--decisions N] [--campaigns N] [--cpu N]
+                                  [--no-reference]
 
 The process pins itself to one CPU with sched_setaffinity (the same as running under
 `taskset -c 1`) before building anything; the graph, the visitors and the click stream are
 all prepared before timing; each loop runs `--repeat` times and the best run counts, as
 `timeit` does, because the machine is shared and noise only ever slows a run down.
+`decide` is the C extension when it is built; the pure-Python reference (`decide_py`) is
+timed in the same run, over the same stream, unless `--no-reference`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 
 from benchmarks.splitter_graph import TIMEZONES, campaign, visitors
 from splitter import CampaignTable, Visitor, build_table, decide
+from splitter.decide import decide_c, decide_py
 
 NOW_MS = 1_718_000_000_000  # 2024-06-10, a Monday
 
@@ -55,7 +59,9 @@ def build(args: argparse.Namespace, rng: random.Random) -> tuple[dict[str, Campa
     return tables, (time.perf_counter() - started, time.process_time() - cpu)
 
 
-def time_decisions(tables: dict[str, CampaignTable], stream: list[tuple[str, Visitor]]) -> Timing:
+def time_decisions(
+    tables: dict[str, CampaignTable], stream: list[tuple[str, Visitor]], decide=decide
+) -> Timing:
     now = NOW_MS
     started, cpu = time.perf_counter(), time.process_time()
     for code, visitor in stream:
@@ -89,6 +95,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--cpu", type=int, default=1, help="CPU to pin to")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
+        "--no-reference", action="store_true", help="skip timing the pure-Python decide_py"
+    )
+    parser.add_argument(
         "--zipf",
         type=float,
         default=0.0,
@@ -117,6 +126,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     decision_s, decision_cpu_s = best([time_decisions(tables, stream) for _ in range(args.repeat)])
     baseline_s, baseline_cpu_s = best([time_baseline(tables, stream) for _ in range(args.repeat)])
+    reference = None
+    if not args.no_reference and decide is not decide_py:
+        reference = best([time_decisions(tables, stream, decide_py) for _ in range(args.repeat)])
     result = {
         "benchmark": "splitter",
         "decisions": args.decisions,
@@ -134,6 +146,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "baseline_ops_per_s": round(args.decisions / baseline_s),
         "baseline_ops_per_cpu_s": round(args.decisions / baseline_cpu_s),
         "ratio": round(baseline_s / decision_s, 4),
+        "implementation": "python" if decide_c is None else "c",
+        "reference_decisions_per_s": reference and round(args.decisions / reference[0]),
+        "reference_decisions_per_cpu_s": reference and round(args.decisions / reference[1]),
         "cpu": cpu,
         "python": platform.python_version(),
     }
@@ -148,11 +163,17 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             f"{result['build_cpu_us_per_campaign']:.0f} us of CPU; "
             f"{result['default_rule_share']:.0%} of clicks fall to the default rule)\n"
             f"decisions: {result['decisions_per_s']:>12,} /s  "
-            f"({result['decisions_per_cpu_s']:,} per CPU second; pinned to cpu {cpu})\n"
+            f"({result['decisions_per_cpu_s']:,} per CPU second; pinned to cpu {cpu}; "
+            f"{result['implementation']} decide)\n"
             f"baseline:  {result['baseline_ops_per_s']:>12,} /s  "
             f"({result['baseline_ops_per_cpu_s']:,} per CPU second; dict lookup + random())\n"
             f"ratio:     {result['ratio']:>12.3f}"
         )
+        if reference:
+            print(
+                f"reference: {result['reference_decisions_per_s']:>12,} /s  "
+                f"({result['reference_decisions_per_cpu_s']:,} per CPU second; decide_py)"
+            )
     return result
 
 

@@ -1,16 +1,23 @@
-"""The per-click decision: first matching rule with something to choose, sticky by visitor."""
+"""The per-click decision: first matching rule with something to choose, sticky by visitor.
+
+`decide_py` is the reference; `splitter/_decide.c` is the same loop in C over the same
+tables (about 6x faster on cached tables, 2-3x across 10,000 campaigns where cache misses
+dominate), and it is `decide` whenever it was built (`pip install -e .` compiles it). The
+C code hands every input it does not expect to `decide_py`.
+"""
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from zlib import crc32
 
-from splitter.localtime import QUARTER_MS
+from splitter.index import Layout
+from splitter.localtime import QUARTER_MS, ZoneClock
 from splitter.table import MASK64, CampaignTable
 from splitter.types import Choice, Visitor
 
 
-def decide(
+def decide_py(
     table: CampaignTable, visitor: Visitor, now_ms: int, u: float | None = None
 ) -> Choice | None:
     """The choice for `visitor` at UTC epoch ms `now_ms`, or None when nothing is available.
@@ -63,3 +70,15 @@ def decide(
             point = 0 if point < 0 else total - 1 if point >= total else point
         return pick[bisect_right(pick, point, 3, 3 + k) + k]  # type: ignore[return-value]
     return None
+
+
+try:
+    from splitter import _decide
+except ImportError:  # not compiled: tests/unit/splitter/test_native.py fails unless allowed
+    _decide = None  # type: ignore[assignment]
+
+decide_c = None  # the C decide, when built: same signature and results as decide_py
+decide = decide_py
+if _decide is not None:
+    _decide.configure(decide_py, CampaignTable, Layout, ZoneClock, Visitor)
+    decide_c = decide = _decide.decide
