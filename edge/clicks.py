@@ -184,6 +184,16 @@ def render(template: Template, click_id: str, campaign: CompiledCampaign,
     return template.render({name: get(inputs) for name, get in plan})
 
 
+def default_payout(target: Target | None) -> int:
+    """The payout a conversion of this path earns when its postback names none: the
+    offer's, or for a lander the first offer its CTA leads to."""
+    if target is None:
+        return 0
+    if target.payout_micros or not target.next_offers:
+        return target.payout_micros
+    return target.next_offers[0].payout_micros
+
+
 def click_stub(*, kind: str, campaign: CompiledCampaign, graph_version: int, rule_id: str,
                target: Target | None, funnel_step: int) -> Click:
     """The part of a click event that is the same for every click down one path of a
@@ -243,6 +253,7 @@ def click_event(*, kind: str, click_id: str, parent_click_id: str, now_ms: int,
         destination_id=target.destination_id if target is not None else "",
         destination_kind=target.kind if target is not None else "",
         offer_id=target.offer_id if target is not None else "",
+        offer_payout_micros=default_payout(target),
         lander_id=target.lander_id if target is not None else "",
         funnel_id=target.funnel_id if target is not None else "",
         funnel_step=funnel_step,

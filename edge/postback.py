@@ -138,6 +138,7 @@ def conversion(params: Mapping[str, str], snapshot: Snapshot, client_ip: str, no
         status=status_of(params.get("status", ""), network.statuses),
         event=event_of(params.get("event", "")),
         payout_micros=payout_of(params.get("payout", "")),
+        payout_given=bool(params.get("payout")),
         currency=currency_of(params.get("currency", ""),
                              workspace.currency if workspace is not None else ""),
         ts_ms=now_ms,

@@ -175,6 +175,7 @@ class Endpoints:
                 status=postback.status_of(params.get("status", ""), _STATUSES),
                 event=postback.event_of(params.get("event") or params.get("name", "")),
                 payout_micros=postback.payout_of(params.get("payout", "")),
+                payout_given=bool(params.get("payout")),
                 currency=postback.currency_of(
                     params.get("currency", ""),
                     campaign.workspace.currency if campaign is not None else ""),

@@ -30,7 +30,8 @@ STATUS_RANK: Final = {"pending": 0, "approved": 1, "declined": 2, "chargeback": 
 DIMENSION_NAMES: Final = tuple(name for name, _type in schema.CLICK_DIMENSIONS)
 # Columns a click look-up returns, in this order.
 LOOKUP_COLUMNS: Final = (
-    "click_id", "ts_ms", "kind", "visitor_id", "attribution_window_ms", *DIMENSION_NAMES,
+    "click_id", "ts_ms", "kind", "visitor_id", "attribution_window_ms", "offer_payout_micros",
+    *DIMENSION_NAMES,
 )
 _BLANK_DIMENSIONS: Final[dict[str, Any]] = {
     name: (0 if type_.startswith(("UInt", "Int")) else False if type_ == "Bool" else "")
@@ -48,13 +49,14 @@ class ClickRef:
     visitor_id: str
     attribution_window_ms: int
     dimensions: Mapping[str, Any]
+    offer_payout_micros: int = 0
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> ClickRef:
-        click_id, ts_ms, kind, visitor_id, window, *dims = row
+        click_id, ts_ms, kind, visitor_id, window, payout, *dims = row
         return cls(
             str(click_id), int(ts_ms), str(kind), str(visitor_id), int(window),
-            dict(zip(DIMENSION_NAMES, dims, strict=True)),
+            dict(zip(DIMENSION_NAMES, dims, strict=True)), int(payout),
         )
 
     @property
@@ -96,6 +98,8 @@ def attributed_row(conversion: Conversion, click: ClickRef, how: str) -> dict[st
         click_ts=click.ts_ms,
         click_kind=click.kind,
     )
+    if not conversion.payout_given:
+        row["payout_micros"] = click.offer_payout_micros
     return row
 
 

@@ -85,6 +85,7 @@ CLICKS: Final[tuple[tuple[str, str], ...]] = (
     ("external_id", "String"),
     ("params", "Map(String, String)"),
     ("is_unique", "UInt8"),  # added by 0005_unique_flag.sql, so last
+    ("offer_payout_micros", "Int64"),  # added by 0007_offer_payout.sql
 )
 
 CONVERSIONS: Final[tuple[tuple[str, str], ...]] = (

@@ -60,6 +60,7 @@ class Click(msgspec.Struct, kw_only=True, omit_defaults=True):
     is_bot: bool = False
     bot_reason: str = ""
     is_unique: bool = False  # no unique click of this visitor on the campaign within its window
+    offer_payout_micros: int = 0  # the offer's default payout, for conversions that name none
     cost_micros: int = 0  # cost decided at the click (CPC, CPM, from URL param)
     cost_model: str = ""
     # The campaign's terms at the time of the click, so ingest and reports need no graph:
@@ -87,6 +88,7 @@ class Conversion(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: str = "approved"  # approved | pending | declined | chargeback
     event: str = "sale"
     payout_micros: int = 0
+    payout_given: bool = True  # False: ingest uses the click's offer default payout
     currency: str = ""
     ts_ms: int
     source: str = "postback"  # postback | pixel | api

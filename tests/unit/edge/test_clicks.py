@@ -45,3 +45,16 @@ def test_parse_micros(text, micros):
 ])
 def test_click_cost(kind, value, token, cost):
     assert click_cost(CostModel(kind, value), token) == cost
+
+
+def test_default_payout_is_the_offer_or_the_first_cta_offer():
+    from types import SimpleNamespace
+
+    from edge.clicks import default_payout
+
+    offer = SimpleNamespace(payout_micros=4_100_000, next_offers=())
+    lander = SimpleNamespace(payout_micros=0, next_offers=(offer,))
+    assert default_payout(None) == 0
+    assert default_payout(offer) == 4_100_000
+    assert default_payout(lander) == 4_100_000
+    assert default_payout(SimpleNamespace(payout_micros=0, next_offers=())) == 0

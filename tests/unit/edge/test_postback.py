@@ -106,3 +106,11 @@ def test_any_payout_text_is_accepted_or_a_400(text):
         assert exc.status == 400
     else:
         assert micros >= 0
+
+
+def test_a_postback_without_payout_leaves_it_to_the_offer_default(snapshot):
+    named = accept({"clickid": CLICK, "secret": "alpha-postback-secret-01", "payout": "0"},
+                   snapshot)
+    unnamed = accept({"clickid": CLICK, "secret": "alpha-postback-secret-01"}, snapshot)
+    assert (named.payout_micros, named.payout_given) == (0, True)
+    assert (unnamed.payout_micros, unnamed.payout_given) == (0, False)

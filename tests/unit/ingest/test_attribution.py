@@ -65,3 +65,12 @@ def test_last_touch_takes_the_newest_counted_click_before_the_conversion() -> No
     in_c1 = attribution.last_touch(conv(campaign_id="c1"), newest_first)
     assert in_c1 is not None and in_c1.click_id == "hit"
     assert attribution.last_touch(conv(workspace_id="elsewhere"), newest_first) is None
+
+
+def test_a_conversion_without_payout_earns_the_offer_default_of_its_click() -> None:
+    click = ClickRef("K", 99 * DAY, "click", "v", 0, ref("K", 99 * DAY).dimensions, 12_500_000)
+    given = attribution.attributed_row(conv(payout_micros=3_000_000), click, "click_id")
+    missing = attribution.attributed_row(conv(payout_given=False), click, "click_id")
+    assert given["payout_micros"] == 3_000_000
+    assert missing["payout_micros"] == 12_500_000
+    assert attribution.unattributed_row(conv(payout_given=False))["payout_micros"] == 0
