@@ -109,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _dev_environ(stack: LocalStack) -> tuple[str, dict[str, str]]:
-    """Children's environment: the stack, a fresh report API key for the example workspace,
-    and no idempotent producer (tansu does not support it; Apache Kafka does)."""
+    """Children's environment: the stack's settings and a fresh report API key for the
+    example graph's workspaces."""
     from config.io import load_graph
     from ingest.api.keys import key_line, new_token
 
@@ -119,7 +119,6 @@ def _dev_environ(stack: LocalStack) -> tuple[str, dict[str, str]]:
     env = {
         **os.environ,
         **stack.environ(),
-        "TURNOUT_KAFKA_IDEMPOTENCE": "0",
         "TURNOUT_API_KEYS": "\n".join(key_line(workspace, token) for workspace in workspaces),
     }
     return token, env

@@ -257,6 +257,8 @@ class LocalStack:
             "TURNOUT_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "TURNOUT_CLICKHOUSE_DSN": self.clickhouse_dsn,
             "TURNOUT_DATA_DIR": str(self.data_dir),
+            # tansu rejects idempotent producers; production Kafka keeps the default (on).
+            "TURNOUT_KAFKA_IDEMPOTENCE": "0",
         }
 
 
