@@ -6,15 +6,18 @@ it to the spool file itself; that is a write() into the page cache, still no fsy
 the default mode. Every event emit() returns from is on one of three paths, never lost:
 
 * sender: batches of up to `batch_size` (or whatever `linger_ms` gathered) go to
-  aiokafka with `send()`; an event leaves our hands only when its future is acked.
-  Events of a batch that were not acked (error, timeout) are appended to the spool.
+  aiokafka as record batches we build ourselves, one per partition (`send_batch`: one
+  future per batch, not per event; the partition is murmur2 of the key, as the Java
+  client picks it). An event leaves our hands only when its batch is acked; the events
+  of a batch that was not acked (error, timeout) are appended to the spool.
 * spool: while the broker is down or hung the sender writes the buffer to the spool
   every cycle rather than holding it in memory, so memory stays bounded and a crash of
   the worker during an outage loses nothing; while the broker is up but the sender is
   stalled, the buffer above the high-water mark goes to the spool.
 * replayer: once the broker answers, sealed segments (and segments of dead workers) are
   replayed oldest first; a segment is deleted only after every frame in it was acked or
-  copied into the current segment.
+  copied into the current segment. Only segments written for the same Kafka cluster
+  (bootstrap servers) are replayed: see `spool.cluster_tag`.
 
 Failure detection: requests time out after `request_timeout_ms` (seconds, not aiokafka's
 40 s), which fails the batch and marks the broker down; a connector task then probes the
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import Counter, deque
@@ -48,7 +52,7 @@ from typing import Any
 
 import msgspec
 
-from edge.sink import spool
+from edge.sink import batches, spool
 from edge.sink.producer import make_producer
 from edge.sink.settings import SinkSettings
 from edge.sink.stats import SinkStats
@@ -56,7 +60,7 @@ from turnout.events import ENCODER
 
 log = logging.getLogger("turnout.edge.sink")
 
-Record = tuple[str, bytes, bytes]
+Record = batches.Record
 ProducerFactory = Callable[[SinkSettings], Any]
 _TICK_S = 1.0
 _LOG_EVERY_S = 10.0
@@ -77,8 +81,9 @@ class EventSink:
         self._high_water = max(1, int(settings.buffer_size * settings.high_water))
         self._linger = settings.linger_ms / 1000
         self._timeout = settings.request_timeout_ms / 1000
+        self._tag = spool.cluster_tag(settings.kafka_bootstrap)
         self._writer = spool.SpoolWriter(
-            settings.spool_dir, settings.segment_bytes, settings.spool_fsync
+            settings.spool_dir, settings.segment_bytes, settings.spool_fsync, self._tag
         )
         self._producer: Any = None
         self._broker_up = False
@@ -102,6 +107,7 @@ class EventSink:
         self._spool_pending = 0
         self._last_error = ""
         self._last_drop_log = 0.0
+        self._foreign: set[str] = set()  # other clusters' segments already warned about
 
     # -- the request path ------------------------------------------------------------
 
@@ -239,9 +245,7 @@ class EventSink:
                     self._spool_buffer(keep=max(self._high_water // 2, len(buffer) - batch_size))
                 continue
             items = [buffer.popleft() for _ in range(min(batch_size, len(buffer)))]
-            task = asyncio.create_task(self._deliver(self._encode(items)))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            self._start_delivery(self._encode(items))
         if self._in_flight:
             await asyncio.wait(list(self._in_flight))
         self._spool_buffer(keep=0)  # anything a failed last batch raced in
@@ -260,36 +264,56 @@ class EventSink:
                     self._drop(1, f"unencodable event on {topic}: {exc}")
             return records
 
+    def _start_delivery(self, records: list[Record]) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._deliver(records))
+        self._in_flight.add(task)
+        task.add_done_callback(functools.partial(self._delivered, records))
+        return task
+
+    def _delivered(self, records: list[Record], task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        # A task cancelled before its first step never runs _deliver's `finally`: its
+        # records would be in nobody's hands. _settle empties the list, so what is left
+        # here was never sent.
+        if records:
+            self._send_errors += 1
+            self._spool(records, fresh=True)
+
     async def _deliver(self, records: list[Record]) -> None:
         acked = [False] * len(records)
         try:
             await self._send(records, acked)
         finally:
             self._settle(records, acked)
+            records.clear()
 
     async def _send(self, records: list[Record], acked: list[bool]) -> None:
-        """Hand records to the client and wait for all answers; marks `acked` in place."""
+        """Hand records to the client, one batch per partition, and wait for all answers.
+
+        Marks `acked` in place. A batch is acked or failed as a whole, so its records share
+        its outcome; a record that never made it into a submitted batch stays un-acked.
+        """
         producer = self._producer
         if producer is None:
             return
-        futures: list[asyncio.Future[Any]] = []
+        submitted: batches.Submitted = []
         try:
             try:
-                for topic, key, value in records:
-                    futures.append(await producer.send(topic, value, key))
-            except Exception as exc:  # the rest of the batch is spooled by the caller
+                await batches.submit(producer, records, submitted)
+            except Exception as exc:  # what was not submitted is spooled by the caller
                 self._note_error(exc)
-            if futures:
-                await asyncio.wait(futures)
+            if submitted:
+                await asyncio.wait([future for future, _ in submitted])
         finally:
             error: BaseException | None = None
-            for index, future in enumerate(futures):
+            for future, batch_indexes in submitted:
                 if not future.done():
                     future.add_done_callback(_retrieve)
                 elif future.cancelled():
                     continue
                 elif (exc := future.exception()) is None:
-                    acked[index] = True
+                    for index in batch_indexes:
+                        acked[index] = True
                 elif error is None:
                     error = exc
             if error is not None:
@@ -447,7 +471,14 @@ class EventSink:
         for info in infos:
             if not self._broker_up or self._stopping:
                 return
-            if not spool.replayable(info):
+            if not spool.replayable(info, tag=self._tag):
+                if info.tag and info.tag != self._tag and info.path.name not in self._foreign:
+                    self._foreign.add(info.path.name)
+                    log.warning(
+                        "spool segment %s was written for another Kafka cluster (tag %s, ours "
+                        "%s): not replayed here; see docs/operations-spool.md",
+                        info.path.name, info.tag, self._tag,
+                    )
                 continue
             claim = spool.Claim.take(info)
             if claim is None:

@@ -12,11 +12,15 @@ that meets a bad frame scans forward for the next MAGIC whose frame checks out: 
 tail after a power cut is skipped, and a damaged region in the middle (bad media) costs
 only the frames inside it; both are counted in `SpoolReader.skipped_bytes`.
 
-Segments are named `<time_ns>-<pid>-<seq>.active` while a writer owns them (holding an
-exclusive flock) and renamed `<time_ns>-<pid>-<seq>-<frames>.seg` when sealed, so names
-sort oldest first and carry their frame count. Replay progress lives beside a segment in
-`<segment>.done` (offset and frames acked so far), so a replay interrupted by a crash
-resumes where it stopped instead of sending everything again.
+Segments are named `<time_ns>-<pid>-<seq>-<tag>.active` while a writer owns them (holding
+an exclusive flock) and renamed `<time_ns>-<pid>-<seq>-<tag>-<frames>.seg` when sealed, so
+names sort oldest first and carry their frame count. `tag` names the Kafka cluster the
+events are for (`cluster_tag` of the bootstrap servers): a replayer only takes segments of
+its own cluster, because a worker configured for another cluster would deliver them there
+and delete them -- a loss for the cluster they were meant for. Untagged names (written
+before tags existed, or renamed by an operator to hand them over) are replayed by anyone.
+Replay progress lives beside a segment in `<segment>.done` (offset and frames acked so
+far), so a replay interrupted by a crash resumes where it stopped instead of resending.
 
 Nothing here uses asyncio: the sink calls the blocking parts (fsync, reads) from a thread.
 """
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import mmap
 import os
 import struct
@@ -90,6 +95,12 @@ def _decode_at(data: mmap.mmap | bytes, pos: int, end: int) -> tuple[Frame, int]
     except UnicodeDecodeError:
         return None
     return Frame(topic, bytes(body[key_start:value_start]), bytes(body[value_start:])), stop + 1
+
+
+def cluster_tag(bootstrap: str) -> str:
+    """8 hex characters naming a Kafka cluster by its bootstrap servers (order-insensitive)."""
+    servers = sorted({server.strip().lower() for server in bootstrap.split(",") if server.strip()})
+    return hashlib.blake2s(",".join(servers).encode(), digest_size=4).hexdigest()
 
 
 class SpoolReader:
@@ -175,11 +186,15 @@ class SpoolWriter:
     """
 
     def __init__(
-        self, directory: Path, segment_bytes: int = 64 * 1024 * 1024, fsync: FsyncMode = "batch"
+        self, directory: Path, segment_bytes: int = 64 * 1024 * 1024, fsync: FsyncMode = "batch",
+        tag: str = "",
     ) -> None:
         if fsync not in FSYNC_MODES:
             raise ValueError(f"fsync must be one of {FSYNC_MODES}, got {fsync!r}")
+        if tag and (len(tag) != 8 or not tag.isalnum()):
+            raise ValueError(f"segment tag must be 8 alphanumerics, got {tag!r}")
         self.directory = directory
+        self.tag = tag
         self.segment_bytes = segment_bytes
         self.fsync = fsync
         directory.mkdir(parents=True, exist_ok=True)
@@ -262,7 +277,8 @@ class SpoolWriter:
 
     def _open(self) -> _Segment:
         self._seq += 1
-        path = self.directory / f"{time.time_ns():020d}-{os.getpid()}-{self._seq:06d}.active"
+        tag = f"-{self.tag}" if self.tag else ""
+        path = self.directory / f"{time.time_ns():020d}-{os.getpid()}-{self._seq:06d}{tag}.active"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if self.fsync != "never":
@@ -287,18 +303,24 @@ class SegmentInfo(NamedTuple):
     pid: int
     frames: int  # -1 when unknown (an active segment)
     sealed: bool
+    tag: str = ""  # the cluster tag; "" when untagged (replayable by any cluster)
 
 
 def parse_name(path: Path) -> SegmentInfo | None:
     parts = path.stem.split("-")
+    sealed = path.suffix == ".seg"
+    if not sealed and path.suffix != ".active":
+        return None
+    if sealed:
+        *parts, frames_text = parts
+    tag = parts.pop() if len(parts) == 4 else ""
+    if len(parts) != 3 or (tag and len(tag) != 8):
+        return None
     try:
-        if path.suffix == ".seg" and len(parts) == 4:
-            return SegmentInfo(path, int(parts[1]), int(parts[3]), True)
-        if path.suffix == ".active" and len(parts) == 3:
-            return SegmentInfo(path, int(parts[1]), -1, False)
+        int(parts[0]), int(parts[2])
+        return SegmentInfo(path, int(parts[1]), int(frames_text) if sealed else -1, sealed, tag)
     except ValueError:
         return None
-    return None
 
 
 def _alive(pid: int) -> bool:
@@ -319,8 +341,11 @@ def list_segments(directory: Path) -> list[SegmentInfo]:
     return sorted(found, key=lambda info: info.path.name)
 
 
-def replayable(info: SegmentInfo, now: float | None = None) -> bool:
-    """Sealed segments always; an active one only when its writer looks dead."""
+def replayable(info: SegmentInfo, now: float | None = None, tag: str = "") -> bool:
+    """Segments of cluster `tag` (or untagged): sealed ones always; an active one only when
+    its writer looks dead. An empty `tag` takes any cluster's (tools, tests)."""
+    if tag and info.tag and info.tag != tag:
+        return False
     if info.sealed:
         return True
     if info.pid != os.getpid() and not _alive(info.pid):

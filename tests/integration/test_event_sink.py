@@ -24,7 +24,7 @@ from edge.sink import EventSink, SinkSettings
 from edge.sink import spool as spool_mod
 from edge.sink.producer import make_producer
 from turnout.events import TOPIC_CLICKS, Click
-from turnout.services import LocalStack, free_port
+from turnout.services import LocalStack
 from turnout.topics import ensure_topics
 
 
@@ -56,23 +56,46 @@ class Recorder:
     def factory(self, settings: SinkSettings) -> Any:
         recorder = self
         producer = make_producer(settings)
-        real_send = producer.send
+        real_create, real_send_batch = producer.create_batch, producer.send_batch
 
-        async def send(topic: str, value: bytes, key: bytes) -> asyncio.Future[Any]:
-            future = await real_send(topic, value, key)
+        def create_batch() -> _RecordingBatch:
+            return _RecordingBatch(real_create())
 
-            def done(fut: asyncio.Future[Any], name: str = key.decode()) -> None:
-                if fut.cancelled() or fut.exception() is not None:
-                    recorder.in_doubt.add(name)
-                else:
-                    recorder.acked.setdefault(name, recorder.epoch)
-                    recorder.acks[name] += 1
+        async def send_batch(batch: _RecordingBatch, topic: str, *, partition: int
+                             ) -> asyncio.Future[Any]:
+            future = await real_send_batch(batch.inner, topic, partition=partition)
+
+            def done(fut: asyncio.Future[Any], names: list[str] = batch.keys) -> None:
+                for name in names:
+                    if fut.cancelled() or fut.exception() is not None:
+                        recorder.in_doubt.add(name)
+                    else:
+                        recorder.acked.setdefault(name, recorder.epoch)
+                        recorder.acks[name] += 1
 
             future.add_done_callback(done)
             return future
 
-        producer.send = send
+        producer.create_batch = create_batch
+        producer.send_batch = send_batch
         return producer
+
+
+class _RecordingBatch:
+    """aiokafka's batch builder, remembering the keys appended to it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.keys: list[str] = []
+
+    def append(self, *, key: bytes, value: bytes, timestamp: int | None) -> Any:
+        metadata = self.inner.append(key=key, value=value, timestamp=timestamp)
+        if metadata is not None:
+            self.keys.append(key.decode())
+        return metadata
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 async def _consume(
@@ -114,6 +137,14 @@ async def _drained(sink: EventSink, timeout: float = 40.0) -> None:
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"sink did not drain: {sink.stats}")
+
+
+async def _until(predicate: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.02)
 
 
 async def _ensure_broker(stack: LocalStack) -> None:
@@ -209,12 +240,16 @@ async def test_a_killed_broker_loses_nothing_of_ours(stack: LocalStack, tmp_path
         recorder.epoch = "dead"  # acks processed from now on were sent by the old broker
         stack.kafka.stop()
         await emit(during, 3000)
-        await asyncio.sleep(1.0)
-        assert not sink.stats.broker_up
+        # A batch fails once the client gives up on it, within the request timeout (2 s):
+        # then everything emitted while the broker was dead is in the spool.
+        await _until(lambda: not sink.stats.broker_up
+                     and sink.stats.spooled_total >= len(during), timeout=6.0)
         spooled_while_down = sink.stats.spooled_total
+        # From here on acks come from the new broker: batches the client still retries
+        # (younger than the request timeout) may reach it before the topics are recreated.
+        recorder.epoch = "new"
         stack.kafka.start()
         await ensure_topics(stack.kafka_bootstrap)
-        recorder.epoch = "new"
         await emit(after, 2000)
         await _drained(sink)
     finally:
@@ -233,18 +268,24 @@ async def test_a_killed_broker_loses_nothing_of_ours(stack: LocalStack, tmp_path
 
 
 async def test_close_with_broker_down_spools_all_and_a_new_sink_replays(
-    kafka_bootstrap: str, tmp_path: Path
+    stack: LocalStack, tmp_path: Path
 ) -> None:
+    kafka_bootstrap = stack.kafka_bootstrap
     prefix = f"close-{uuid.uuid4().hex[:8]}-"
     keys = [f"{prefix}{i}" for i in range(8000)]
     spool_dir = tmp_path / "spool"
-    nobody = f"127.0.0.1:{free_port()}"  # no broker listens here
-    down = EventSink(_settings(nobody, spool_dir, buffer_size=5000))
-    await down.start()
-    for key in keys:  # no await: the buffer fills, the rest overflows to the spool
-        down.emit(TOPIC_CLICKS, key, _click(key))
-    assert down.stats.buffer_depth == 5000
-    await down.close(timeout=5.0)
+    # The same cluster, frozen: a sink only replays segments spooled for its own cluster.
+    down = EventSink(_settings(kafka_bootstrap, spool_dir, buffer_size=5000))
+    stack.kafka.pause()
+    try:
+        await down.start()
+        for key in keys:  # no await: the buffer fills, the rest overflows to the spool
+            down.emit(TOPIC_CLICKS, key, _click(key))
+        assert down.stats.buffer_depth == 5000
+        await down.close(timeout=5.0)
+    finally:
+        stack.kafka.resume()
+    assert not down.stats.sent_total
     late = f"{prefix}late"
     down.emit(TOPIC_CLICKS, late, _click(late))  # after close: straight to the spool
     keys.append(late)

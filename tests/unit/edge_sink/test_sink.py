@@ -17,6 +17,7 @@ import pytest
 
 from edge.sink import EventSink, SinkSettings
 from edge.sink import spool as spool_mod
+from edge.sink.partition import partitions_of
 from turnout.env import SettingError
 from turnout.events import TOPIC_CLICKS, TOPIC_EVENTS, Event
 from turnout.services import free_port
@@ -103,12 +104,35 @@ class _Client:
         return True
 
 
-class ScriptedProducer:
-    """Acks a record unless `fail(key)` says otherwise."""
+class _Batch:
+    def __init__(self, limit: int) -> None:
+        self.keys: list[bytes] = []
+        self.limit = limit
+        self.closed = False
 
-    def __init__(self, fail: Any) -> None:
+    def append(self, *, key: bytes, value: bytes, timestamp: int | None) -> object | None:
+        if self.closed or len(self.keys) >= self.limit:
+            return None
+        self.keys.append(key)
+        return object()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class ScriptedProducer:
+    """Acks a batch unless `fail(key)` holds for one of its keys: batches fail as a whole.
+
+    Mirrors the calls the sink makes on aiokafka's producer (partitions_for, create_batch,
+    send_batch); `batch_limit` records fill a batch, as max_batch_size would.
+    """
+
+    def __init__(self, fail: Any, partitions: int = 3, batch_limit: int = 1000) -> None:
         self.fail = fail
         self.acked: list[bytes] = []
+        self.batches: list[tuple[str, int, list[bytes]]] = []
+        self.partitions = partitions
+        self.batch_limit = batch_limit
         self.client = _Client()
 
     async def start(self) -> None:
@@ -117,32 +141,46 @@ class ScriptedProducer:
     async def stop(self) -> None:
         pass
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[Any]:
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(self.partitions))
+
+    def create_batch(self) -> _Batch:
+        return _Batch(self.batch_limit)
+
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int
+                         ) -> asyncio.Future[Any]:
+        assert batch.closed and batch.keys
+        self.batches.append((topic, partition, batch.keys))
         future = asyncio.get_running_loop().create_future()
-        if self.fail(key):
+        if any(self.fail(key) for key in batch.keys):
             future.set_exception(TimeoutError("scripted"))
         else:
-            self.acked.append(key)
+            self.acked.extend(batch.keys)
             future.set_result(None)
         return future
 
 
-async def test_only_unacked_records_of_a_batch_are_spooled(tmp_path: Path) -> None:
-    failing = {f"k{i}".encode() for i in range(0, 50, 7)}
-    producer = ScriptedProducer(lambda key: key in failing)
+async def test_only_unacked_batches_are_spooled(tmp_path: Path) -> None:
+    failing = b"k7"  # fails its partition's batch the first time; the others are acked
+    producer = ScriptedProducer(lambda key: False, batch_limit=10)
     sink = EventSink(_settings(tmp_path, batch_size=50), lambda _: producer)
     await sink.start()
     await _until(lambda: sink.stats.broker_up)
-    producer.fail = lambda key: key in failing and not sink.stats.spooled_total
+    producer.fail = lambda key: key == failing and not sink.stats.spooled_total
     for i in range(50):
         sink.emit(TOPIC_CLICKS, f"k{i}", _event(f"k{i}"))
-    await _until(lambda: sink.stats.replayed_total == len(failing))
+    await _until(lambda: sink.stats.spooled_total > 0)
     await _until(lambda: sink.stats.spool_events_pending == 0 and sink.stats.broker_up)
     await sink.close()
     stats = sink.stats
-    assert stats.spooled_total == len(failing)
+    (failed,) = [keys for _, _, keys in producer.batches if failing in keys][:1]
+    assert stats.spooled_total == len(failed) == stats.replayed_total
     assert stats.sent_total[TOPIC_CLICKS] == 50
     assert sorted(producer.acked) == sorted(f"k{i}".encode() for i in range(50))  # once each
+    # One partition per key, as the Java client's murmur2 partitioner, in batches of <= 10.
+    for _, partition, keys in producer.batches:
+        assert partitions_of(keys, 3) == [partition] * len(keys)
+        assert len(keys) <= 10
     assert spool_mod.list_segments(tmp_path) == []
 
 
@@ -186,3 +224,49 @@ def test_settings_from_env(tmp_path: Path) -> None:
         SinkSettings.from_env({"TURNOUT_KAFKA_ACKS": "0"})
     with pytest.raises(SettingError, match="compression"):
         SinkSettings.from_env({"TURNOUT_KAFKA_COMPRESSION": "brotli"})
+
+
+async def test_a_worker_for_another_cluster_leaves_our_spool_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An edge whose cluster is down spools and exits, as on SIGTERM during an outage.
+    down = EventSink(_settings(tmp_path))
+    await down.start()
+    for i in range(20):
+        down.emit(TOPIC_CLICKS, f"a{i}", _event(f"a{i}"))
+    await down.close(timeout=1.0)
+    assert len(_spooled_keys(tmp_path)) == 20
+    # A live edge sharing the directory but sending to another cluster (an orphan of an
+    # earlier run, a misconfigured worker) must not take them: it would deliver them to
+    # its cluster and delete the segment, a loss for the cluster they were meant for.
+    elsewhere = ScriptedProducer(lambda key: False)
+    foreign = EventSink(_settings(tmp_path), lambda _: elsewhere)
+    with caplog.at_level(logging.WARNING, logger="turnout.edge.sink"):
+        await foreign.start()
+        await _until(lambda: elsewhere.acked or "another Kafka cluster" in caplog.text)
+    await foreign.close()
+    assert elsewhere.acked == []
+    assert sorted(_spooled_keys(tmp_path)) == sorted(f"a{i}" for i in range(20))
+    # The restarted edge of the right cluster replays all of them.
+    home = ScriptedProducer(lambda key: False)
+    sink = EventSink(_settings(tmp_path, kafka_bootstrap=down.settings.kafka_bootstrap),
+                     lambda _: home)
+    await sink.start()
+    await _until(lambda: sink.stats.replayed_total == 20)
+    await sink.close()
+    assert sorted(home.acked) == sorted(f"a{i}".encode() for i in range(20))
+    assert spool_mod.list_segments(tmp_path) == []
+
+
+async def test_a_delivery_cancelled_before_it_ran_is_spooled(tmp_path: Path) -> None:
+    # close() cancels deliveries still in flight; one cancelled before its first step
+    # never reaches its own cleanup, and its records must still land in the spool.
+    sink = EventSink(_settings(tmp_path))
+    records = [(TOPIC_CLICKS, f"c{i}".encode(), b"{}") for i in range(5)]
+    task = sink._start_delivery(list(records))
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await asyncio.sleep(0)  # done callbacks run on the next loop pass
+    assert sorted(_spooled_keys(tmp_path)) == [f"c{i}" for i in range(5)]
+    assert sink.stats.spooled_total == 5 and not sink._in_flight
+    await sink.close(timeout=1.0)

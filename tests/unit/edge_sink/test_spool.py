@@ -213,3 +213,24 @@ def test_failed_write_leaves_no_torn_frame(tmp_path: Path, monkeypatch: pytest.M
     got, reader = _read(info.path)
     assert [f.key for f in got] == [b"ok", b"after"]
     assert reader.skipped_bytes == 0
+
+
+def test_segment_names_carry_the_cluster_tag(tmp_path: Path) -> None:
+    tag = spool.cluster_tag("k1:9092,k2:9092")
+    assert tag == spool.cluster_tag(" K2:9092 , k1:9092") != spool.cluster_tag("k3:9092")
+    writer = SpoolWriter(tmp_path, tag=tag)
+    writer.append([("t", b"k", b"v")])
+    (active,) = spool.list_segments(tmp_path)
+    assert (active.tag, active.sealed, active.pid) == (tag, False, os.getpid())
+    writer.close()
+    (sealed,) = spool.list_segments(tmp_path)
+    assert (sealed.tag, sealed.sealed, sealed.frames) == (tag, True, 1)
+    assert spool.replayable(sealed, tag=tag) and spool.replayable(sealed)
+    assert not spool.replayable(sealed, tag=spool.cluster_tag("k3:9092"))
+    # Names from before tags (or handed over by an operator) are anyone's.
+    legacy = spool.parse_name(tmp_path / "00000000000000000001-1-000001-5.seg")
+    assert legacy is not None and legacy.tag == "" and legacy.frames == 5
+    assert spool.replayable(legacy, tag=tag)
+    assert spool.parse_name(tmp_path / "00000000000000000001-1-000001-xyz-5.seg") is None
+    with pytest.raises(ValueError):
+        SpoolWriter(tmp_path, tag="../x")
