@@ -53,22 +53,13 @@ class LanderClickHandler:
                        send: responses.Send) -> None:
         hop = scope["path"] == "/r"
         head = scope["method"] == "HEAD"
-        if head or scope["method"] == "GET":
-            try:
-                status, headers, body = self.hop(scope) if hop else self.answer(scope, head)
-            except BadInput as exc:
-                status, headers, body = responses.plain(exc.status, exc.reason)
-            except Exception:
-                log.exception("lander click handler failed")
-                status, headers, body = responses.plain(500, "internal error")
-        else:
-            status, headers, body = responses.plain(
-                405, "method not allowed", [(b"allow", b"GET, HEAD")]
-            )
+        status, headers, body = responses.guarded(
+            self.hop_answer if hop else self.answer, scope, "lander click handler")
         await responses.send(send, status, headers, body, head)
         (self._hop_stats if hop else self._stats).count(status)
 
-    def hop(self, scope: MutableMapping[str, Any]) -> tuple[int, Headers, bytes]:
+    def hop_answer(self, scope: MutableMapping[str, Any], head: bool
+                   ) -> tuple[int, Headers, bytes]:
         params = parse_query(scope["query_string"], self.rt.settings.max_url_bytes)
         url = self.rt.codec.hop_url(params.get("t", ""), time.time_ns() // 1_000_000)
         if url is None:

@@ -75,20 +75,8 @@ class ClickHandler:
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive,
                        send: responses.Send) -> None:
         started = time.perf_counter_ns()
-        method = scope["method"]
-        head = method == "HEAD"
-        if head or method == "GET":
-            try:
-                status, headers, body = self.answer(scope, head)
-            except BadInput as exc:
-                status, headers, body = responses.plain(exc.status, exc.reason)
-            except Exception:
-                log.exception("click handler failed")
-                status, headers, body = responses.plain(500, "internal error")
-        else:
-            status, headers, body = responses.plain(
-                405, "method not allowed", [(b"allow", b"GET, HEAD")]
-            )
+        head = scope["method"] == "HEAD"
+        status, headers, body = responses.guarded(self.answer, scope, "click handler")
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else body})
         self._stats.count(status)
