@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -147,6 +147,25 @@ class EdgeProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+@contextlib.asynccontextmanager
+async def running_edge(stack: LocalStack, directory: Path) -> AsyncIterator[EdgeProcess]:
+    """A real `turnout edge` serving the example graph published under its own prefix."""
+    process = EdgeProcess(stack, directory)
+    process.version, process.graph = await publish(stack.redis_url, process.prefix)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@contextlib.asynccontextmanager
+async def edge_client(edge: EdgeProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=edge.base_url, follow_redirects=False,
+                                 timeout=10) as http:
+        yield http
 
 
 @dataclass

@@ -23,8 +23,9 @@ from tests.integration.edge_support import (
     click_id_in,
     compiled,
     consume_clicks,
+    edge_client,
     fire,
-    publish,
+    running_edge,
 )
 from turnout.clickid import ClickIds
 from turnout.services import LocalStack
@@ -35,17 +36,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 async def edge(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
                ) -> AsyncIterator[EdgeProcess]:
-    process = EdgeProcess(stack, tmp_path_factory.mktemp("edge-clicks"))
-    process.version, process.graph = await publish(stack.redis_url, process.prefix)
-    process.start()
-    yield process
-    process.stop()
+    async with running_edge(stack, tmp_path_factory.mktemp("edge-clicks")) as process:
+        yield process
 
 
 @pytest.fixture
 async def client(edge: EdgeProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=edge.base_url, follow_redirects=False,
-                                 timeout=10) as http:
+    async with edge_client(edge) as http:
         yield http
 
 

@@ -13,7 +13,15 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from tests.integration.edge_support import ALLOWED_HOSTS, IPS, MOBILE, SECRET, EdgeProcess, publish
+from tests.integration.edge_support import (
+    ALLOWED_HOSTS,
+    IPS,
+    MOBILE,
+    SECRET,
+    EdgeProcess,
+    edge_client,
+    running_edge,
+)
 from turnout.clickid import ClickIds
 from turnout.events import CONVERSION_DECODER, TOPIC_CONVERSIONS
 from turnout.services import LocalStack
@@ -27,17 +35,13 @@ NETWORK_SECRETS = ("alpha-postback-secret-01", "beta-postback-secret-02",
 @pytest.fixture(scope="module")
 async def edge(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
                ) -> AsyncIterator[EdgeProcess]:
-    process = EdgeProcess(stack, tmp_path_factory.mktemp("edge-hostile"))
-    process.version, process.graph = await publish(stack.redis_url, process.prefix)
-    process.start()
-    yield process
-    process.stop()
+    async with running_edge(stack, tmp_path_factory.mktemp("edge-hostile")) as process:
+        yield process
 
 
 @pytest.fixture
 async def client(edge: EdgeProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=edge.base_url, follow_redirects=False,
-                                 timeout=10) as http:
+    async with edge_client(edge) as http:
         yield http
 
 
