@@ -122,6 +122,18 @@ async def _serve(connections: Any, settings: Any, api: Any | None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    from ingest.graph_names import follow_graph
+    from turnout import env
+
+    def names_client() -> Any:
+        import clickhouse_connect
+
+        return clickhouse_connect.get_client(dsn=connections.clickhouse_dsn,
+                                             database=settings.database)
+
+    names_task = asyncio.create_task(follow_graph(
+        connections.redis_url, env.text("graph_prefix", "turnout:graph"), names_client,
+        settings.database))
     api_task = None
     if api is not None:
         from ingest.api.server import client_factory, serve
@@ -133,6 +145,9 @@ async def _serve(connections: Any, settings: Any, api: Any | None) -> None:
             settings, stop,
         )
     finally:
+        names_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await names_task
         if api_task is not None:
             api_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
