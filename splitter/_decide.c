@@ -44,6 +44,16 @@ static uint32_t crc_table[256];
 
 #define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 
+/* MurmurHash3's fmix64, as splitter.table.mix64: spreads the structured products of
+   sequential ids' CRCs before their top bits pick the point. */
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDULL;
+    x ^= x >> 33;
+    x *= 0xC4CEB9FE1A85EC53ULL;
+    return x ^ (x >> 33);
+}
+
 /* zlib's CRC-32 (reflected polynomial 0xEDB88320); zlib.crc32(data, seed) runs the
  * register from ~seed and inverts the result, so a seeded call chains like this. */
 static uint32_t crc32_seeded(uint32_t seed, const unsigned char *data, Py_ssize_t size) {
@@ -188,7 +198,7 @@ static int choose(PyObject *pick, PyObject *visitor, PyObject *u, PyObject **out
         }
         uint64_t crc = crc32_seeded(salt, (const unsigned char *)utf8, length);
         Py_DECREF(id);
-        point = (uint64_t)((unsigned __int128)(crc * multiplier) * total >> 64);
+        point = (uint64_t)((unsigned __int128)mix64(crc * multiplier) * total >> 64);
     } else {
         /* int(u * total) clamped to [0, total): no double lies strictly between total
          * and its rounding, so comparing after truncation agrees with Python. */

@@ -13,7 +13,7 @@ from zlib import crc32
 
 from splitter.index import Layout
 from splitter.localtime import QUARTER_MS, ZoneClock
-from splitter.table import MASK64, CampaignTable
+from splitter.table import MASK64, CampaignTable, mix64
 from splitter.types import Choice, Visitor
 
 
@@ -64,7 +64,8 @@ def decide_py(
         key: int = pick[0]  # type: ignore[assignment]
         total: int = pick[1]  # type: ignore[assignment]
         if u is None:
-            point = (crc32(visitor.visitor_id.encode(), key) * (key >> 32) & MASK64) * total >> 64
+            point = mix64(
+                crc32(visitor.visitor_id.encode(), key) * (key >> 32) & MASK64) * total >> 64
         else:
             point = int(u * total)
             point = 0 if point < 0 else total - 1 if point >= total else point

@@ -1,11 +1,13 @@
 """A campaign's rules compiled once into the flat tuples `decide` walks per click.
 
 Sticky hashing (see `sticky_point`): the visitor id's CRC-32, seeded with a per-rule
-32-bit salt, is multiplied by a per-rule odd 64-bit constant and the top bits of the
-product modulo 2**64 pick a point in [0, total weight). That is Dietzfelbinger's
-multiply-shift hash with a random odd multiplier, so the points are spread evenly even for
-sequential ids ("v1", "v2", ...), and rules of different campaigns use unrelated
-multipliers, so a visitor's variants in two rules are independent. Both salt and
+32-bit salt, is multiplied by a per-rule odd 64-bit constant modulo 2**64, the product goes
+through MurmurHash3's 64-bit finaliser (`mix64`), and the top bits of the result pick a
+point in [0, total weight). Without the finaliser (plain multiply-shift) some multipliers
+split runs of sequential ids ("v1", "v2", ...) measurably unevenly (a 48.4/51.6 split
+of a 50/50 rule was seen): CRC-32 is linear, so such runs are structured inputs. Rules of
+different campaigns use unrelated salts and multipliers, so a visitor's variants in two
+rules are independent. Both salt and
 multiplier come from BLAKE2b over the campaign and rule ids: stable across processes,
 hosts and Python versions (never `hash()`). Changing this scheme moves visitors between
 variants; treat it as part of the stored contract.
@@ -90,9 +92,19 @@ def rule_salt(campaign_id: str, rule_id: str) -> tuple[int, int]:
     return int.from_bytes(digest[:4], "big"), int.from_bytes(digest[4:], "big") | 1
 
 
+def mix64(x: int) -> int:
+    """MurmurHash3's fmix64: every input bit flips each output bit with probability 1/2."""
+    x ^= x >> 33
+    x = x * 0xFF51AFD7ED558CCD & MASK64
+    x ^= x >> 33
+    x = x * 0xC4CEB9FE1A85EC53 & MASK64
+    return x ^ x >> 33
+
+
 def sticky_point(visitor_id: str, salt: int, multiplier: int, total: int) -> int:
-    """The visitor's point in [0, total) for a rule; `decide` inlines the same arithmetic."""
-    return (crc32(visitor_id.encode(), salt) * multiplier & MASK64) * total >> 64
+    """The visitor's point in [0, total) for a rule; `decide` and the C decide compute the
+    same."""
+    return mix64(crc32(visitor_id.encode(), salt) * multiplier & MASK64) * total >> 64
 
 
 def compile_rule(campaign_id: str, rule: Rule) -> CompiledRule | None:

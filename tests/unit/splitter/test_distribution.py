@@ -120,7 +120,7 @@ def test_hash_is_stable_across_processes_and_versions():
     salt, multiplier = rule_salt("campaign-A", "split")
     assert (salt, multiplier) == (331700768, 10477711538263126817)
     points = [sticky_point(f"v{i}", salt, multiplier, 1000) for i in range(5)]
-    assert points == [54, 868, 331, 802, 878]
+    assert points == [927, 723, 74, 819, 544]
     table = table_for([1] * 1000, campaign="campaign-A", rule_id="split")
     assert [decide(table, Visitor(f"v{i}"), NOW).destination.id for i in range(5)] == [
         f"d{p}" for p in points
@@ -136,3 +136,13 @@ def test_rules_hash_independently():
         assert first is not None and second is not None
         pairs[(first.destination.id, second.destination.id)] += 1
     assert chisquare(list(pairs.values())).pvalue > 0.001, pairs
+
+
+def test_sequential_ids_split_evenly_for_a_multiplier_plain_multiply_shift_skewed():
+    # This campaign's rule multiplier (0xbc79d0fce7480d0b) split 20,000 sequential ids
+    # 9,687/10,313 (p ~ 1e-5) before the finaliser; every window must now be even.
+    campaign = "\xa5\x1d\U000cdb88\U00037fc5H\x97\x97\xc0h\x11\x7f\U000d5df9"
+    table = table_for([1, 1], campaign=campaign)
+    for start in (12_627_700, 0, 777_000_000):
+        tally = counts(table, (f"v{i}" for i in range(start, start + 20_000)))
+        assert p_value(tally, [1, 1]) > 0.001, (start, tally)
