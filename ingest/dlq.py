@@ -30,7 +30,9 @@ class DeadLetter(msgspec.Struct, kw_only=True, omit_defaults=True):
     failed_at_ms: int
 
 
-class _Record(Protocol):
+class Record(Protocol):
+    """A consumed Kafka record, as ingest reads it (aiokafka's ConsumerRecord fits)."""
+
     topic: str
     partition: int
     offset: int
@@ -48,7 +50,7 @@ def _text(raw: bytes | None) -> tuple[str | None, str | None]:
         return None, base64.b64encode(raw).decode()
 
 
-def letter(record: _Record, reason: str, now_ms: int) -> DeadLetter:
+def letter(record: Record, reason: str, now_ms: int) -> DeadLetter:
     value, value_base64 = _text(record.value)
     key, key_base64 = _text(record.key)
     return DeadLetter(

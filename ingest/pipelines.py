@@ -19,11 +19,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from ingest import records, validate
 from ingest.batch import Partition, Span, dedup_token
-from ingest.dlq import DeadLetter, Producer, letter, send_letters
+from ingest.dlq import DeadLetter, Producer, Record, letter, send_letters
 from ingest.settings import IngestSettings
 from ingest.store import Store
 from turnout.events import Click
@@ -34,15 +34,6 @@ T = TypeVar("T")
 
 class Abandoned(Exception):
     """Stop was requested while the batch was not yet stored; it stays uncommitted."""
-
-
-class Record(Protocol):
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
 
 
 def wall_clock_ms() -> int:
