@@ -90,7 +90,12 @@ def ingest_command(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         migrate(clickhouse_connect.get_client(dsn=connections.clickhouse_dsn), settings.database)
     api = _api_settings(args, connections, settings) if args.api else None
-    asyncio.run(_serve(connections, settings, api))
+    from ingest.consumer import serve
+
+    async def main() -> None:
+        await serve(connections, settings, _companions(connections, settings, api))
+
+    asyncio.run(main())
     return 0
 
 
@@ -110,18 +115,8 @@ def _api_settings(args: argparse.Namespace, connections: Any, settings: Any) -> 
     return dataclasses.replace(api, **changes)
 
 
-async def _serve(connections: Any, settings: Any, api: Any | None) -> None:
-    """Consumers until SIGTERM/SIGINT; with `api`, the report API beside them."""
-    import asyncio
-    import contextlib
-    import signal
-
-    from ingest.consumer import clickhouse_factory, run_ingest
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+def _companions(connections: Any, settings: Any, api: Any | None) -> list[Any]:
+    """What runs beside the consumers: the graph-names follower and, with --api, the API."""
     from ingest.graph_names import follow_graph
     from turnout import env
 
@@ -131,24 +126,10 @@ async def _serve(connections: Any, settings: Any, api: Any | None) -> None:
         return clickhouse_connect.get_client(dsn=connections.clickhouse_dsn,
                                              database=settings.database)
 
-    names_task = asyncio.create_task(follow_graph(
-        connections.redis_url, env.text("graph_prefix", "turnout:graph"), names_client,
-        settings.database))
-    api_task = None
+    companions = [follow_graph(connections.redis_url, env.text("graph_prefix", "turnout:graph"),
+                               names_client, settings.database)]
     if api is not None:
         from ingest.api.server import client_factory, serve
 
-        api_task = asyncio.create_task(serve(api, client_factory(api)))
-    try:
-        await run_ingest(
-            connections.kafka_bootstrap, clickhouse_factory(connections.clickhouse_dsn),
-            settings, stop,
-        )
-    finally:
-        names_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await names_task
-        if api_task is not None:
-            api_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await api_task
+        companions.append(serve(api, client_factory(api)))
+    return companions

@@ -15,7 +15,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import clickhouse_connect
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -230,13 +230,16 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-async def serve(connections: Connections, settings: IngestSettings) -> None:
-    """The `turnout ingest` process: SIGTERM/SIGINT set the stop flag."""
+async def serve(connections: Connections, settings: IngestSettings,
+                companions: Sequence[Awaitable[None]] = ()) -> None:
+    """The `turnout ingest` process until SIGTERM/SIGINT; `companions` (the graph-names
+    follower, the report API) run beside the consumers and are cancelled after them."""
     tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.ensure_future(companion) for companion in companions]
     try:
         await run_ingest(
             connections.kafka_bootstrap, clickhouse_factory(connections.clickhouse_dsn),
@@ -245,3 +248,9 @@ async def serve(connections: Connections, settings: IngestSettings) -> None:
     except KafkaError:
         log.exception("ingest stopped on a Kafka error")
         raise
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
