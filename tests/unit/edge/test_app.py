@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -13,11 +12,9 @@ import pytest
 
 from config.compile import compile_graph
 from config.compiled import CompiledGraph
-from edge.app import EdgeApp
-from edge.graph import GraphHolder
-from edge.settings import EdgeSettings, parse_networks
 from splitter.decide import decide
 from splitter.types import Visitor
+from tests.inprocess_edge import ListSink, in_process_edge
 from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS, TOPIC_EVENTS, Click
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
@@ -28,44 +25,12 @@ ALLOWED_HOSTS = {"lp.example.com", "quiz.example.com", "offers.alpha.example.net
                  "go.beta.example.org", "shop.example.com", "www.example.com"}
 
 
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, Any]] = []
-
-    async def start(self) -> None:
-        pass
-
-    async def close(self, timeout: float) -> None:
-        pass
-
-    def emit(self, topic: str, key: str, struct: Any) -> None:
-        self.events.append((topic, key, struct))
-
-    def of(self, topic: str) -> list[Any]:
-        return [struct for t, _, struct in self.events if t == topic]
-
-
-class StaticHolder(GraphHolder):
-    async def start(self, wait: float = 0) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-
 @pytest.fixture
 async def edge(compiled: CompiledGraph) -> AsyncIterator[tuple[httpx.AsyncClient, ListSink]]:
-    settings = EdgeSettings(secret=b"unit-secret",
-                            trusted_proxies=parse_networks(("127.0.0.1/32",), "x"))
-    holder = StaticHolder("redis://unused", "p")
-    holder.install(compiled)
-    sink = ListSink()
-    app = EdgeApp(settings, lambda: sink, holder)
-    await app.startup()
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://edge.test") as client:
-        yield client, sink
-    await app.shutdown()
+    async with in_process_edge(compiled, b"unit-secret") as (app, sink):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://edge.test") as client:
+            yield client, sink
 
 
 def headers(ip: str, ua: str = IPHONE, **extra: str) -> dict[str, str]:
@@ -150,16 +115,10 @@ async def test_workspace_bot_ranges(edge):
 
 
 async def test_untrusted_peer_cannot_forge_its_address(compiled):
-    settings = EdgeSettings(secret=b"s", trusted_proxies=())
-    holder = StaticHolder("redis://unused", "p")
-    holder.install(compiled)
-    sink = ListSink()
-    app = EdgeApp(settings, lambda: sink, holder)
-    await app.startup()
-    transport = httpx.ASGITransport(app=app, client=("89.160.20.113", 1))
-    async with httpx.AsyncClient(transport=transport, base_url="http://e") as client:
-        await client.get("/c/CAMP_A", headers=headers("2a02:d0c0::1"))
-    await app.shutdown()
+    async with in_process_edge(compiled, b"s", trusted=()) as (app, sink):
+        transport = httpx.ASGITransport(app=app, client=("89.160.20.113", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://e") as client:
+            await client.get("/c/CAMP_A", headers=headers("2a02:d0c0::1"))
     assert sink.of(TOPIC_CLICKS)[0].country == "SE"
 
 
@@ -176,17 +135,12 @@ async def test_inactive_campaign_behaviour(compiled):
     graph = compiled.graph
     campaigns = tuple(msgspec.structs.replace(c, status="paused") for c in graph.campaigns)
     paused = compile_graph(msgspec.structs.replace(graph, campaigns=campaigns), 6)
-    holder = StaticHolder("redis://unused", "p")
-    holder.install(paused)
-    sink = ListSink()
-    app = EdgeApp(EdgeSettings(secret=b"s"), lambda: sink, holder)
-    await app.startup()
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
-    async with httpx.AsyncClient(transport=transport, base_url="http://e") as client:
-        assert (await client.get("/c/CAMP_A")).status_code == 404
-        response = await client.get("/c/INSTA_SUMMER_01")
-        assert response.headers["location"] == "https://www.example.com/offer-ended"
-    await app.shutdown()
+    async with in_process_edge(paused, b"s", trusted=()) as (app, sink):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://e") as client:
+            assert (await client.get("/c/CAMP_A")).status_code == 404
+            response = await client.get("/c/INSTA_SUMMER_01")
+            assert response.headers["location"] == "https://www.example.com/offer-ended"
     assert sink.events == []
 
 

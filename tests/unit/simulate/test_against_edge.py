@@ -6,57 +6,22 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 
 from config.compiled import CompiledGraph
-from edge.app import EdgeApp
-from edge.graph import GraphHolder
-from edge.settings import EdgeSettings, parse_networks
+from tests.inprocess_edge import ListSink, in_process_edge
 from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS
 from turnout.simulate.driver import simulate
 from turnout.simulate.plan import Mix
 from turnout.simulate.runner import Pacer, click_id_in, meta_target
 
 
-class ListSink:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, Any]] = []
-
-    async def start(self) -> None:
-        pass
-
-    async def close(self, timeout: float) -> None:
-        pass
-
-    def emit(self, topic: str, key: str, struct: Any) -> None:
-        self.events.append((topic, struct))
-
-    def of(self, topic: str) -> list[Any]:
-        return [struct for t, struct in self.events if t == topic]
-
-
-class StaticHolder(GraphHolder):
-    async def start(self, wait: float = 0) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-
 @pytest.fixture
 async def edge(graph: CompiledGraph) -> AsyncIterator[tuple[httpx.ASGITransport, ListSink]]:
-    settings = EdgeSettings(secret=b"simulate-unit-secret",
-                            trusted_proxies=parse_networks(("127.0.0.1/32",), "x"))
-    holder = StaticHolder("redis://unused", "p")
-    holder.install(graph)
-    sink = ListSink()
-    app = EdgeApp(settings, lambda: sink, holder)
-    await app.startup()
-    yield httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)), sink
-    await app.shutdown()
+    async with in_process_edge(graph, b"simulate-unit-secret") as (app, sink):
+        yield httpx.ASGITransport(app=app, client=("127.0.0.1", 40000)), sink
 
 
 def from_events(sink: ListSink) -> dict[tuple[str, ...], Counter[str]]:
@@ -110,7 +75,7 @@ async def test_truth_equals_what_the_edge_emitted(graph, edge):
     assert requests["hop"] and requests["lp"] and requests["postback"] >= 160
     statuses = result.outcome.statuses
     assert statuses["postback 403"] and statuses["postback 400"] and statuses["postback 410"]
-    assert sum(1 for (topic, _) in sink.events if topic == TOPIC_CONVERSIONS) == sum(
+    assert sum(1 for (topic, _, _) in sink.events if topic == TOPIC_CONVERSIONS) == sum(
         len(history) for history in result.ledger.conversions.values())
     assert any(row.conversions for row in result.rows)
     assert any(row.unique_clicks < row.clicks for row in result.rows)

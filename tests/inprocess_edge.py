@@ -1,0 +1,58 @@
+"""The edge ASGI app in process, for unit tests: a list for a sink, a fixed graph."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from config.compiled import CompiledGraph
+from edge.app import EdgeApp
+from edge.graph import GraphHolder
+from edge.settings import EdgeSettings, parse_networks
+
+
+class ListSink:
+    """Keeps every emitted event as (topic, key, struct)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, Any]] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self, timeout: float) -> None:
+        pass
+
+    def emit(self, topic: str, key: str, struct: Any) -> None:
+        self.events.append((topic, key, struct))
+
+    def of(self, topic: str) -> list[Any]:
+        return [struct for t, _, struct in self.events if t == topic]
+
+
+class StaticHolder(GraphHolder):
+    """Serves the graph installed into it; never talks to Redis."""
+
+    async def start(self, wait: float = 0) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+
+@contextlib.asynccontextmanager
+async def in_process_edge(graph: CompiledGraph, secret: bytes,
+                          trusted: tuple[str, ...] = ("127.0.0.1/32",)
+                          ) -> AsyncIterator[tuple[EdgeApp, ListSink]]:
+    """A started EdgeApp serving `graph`, trusting `trusted` as proxies."""
+    settings = EdgeSettings(secret=secret, trusted_proxies=parse_networks(trusted, "x"))
+    holder = StaticHolder("redis://unused", "p")
+    holder.install(graph)
+    sink = ListSink()
+    app = EdgeApp(settings, lambda: sink, holder)
+    await app.startup()
+    try:
+        yield app, sink
+    finally:
+        await app.shutdown()
