@@ -1,10 +1,12 @@
 """The edge ASGI application: raw fast paths for clicks, Starlette for the rest.
 
-`EdgeApp.__call__` sends /c/... straight to the ClickHandler (and /click, /r to the
-lander handler) without building a Starlette Request; everything else goes to a Starlette
-router. Startup and shutdown are the ASGI lifespan: on SIGTERM uvicorn stops accepting,
-waits for in-flight requests, then runs shutdown, which closes the sink (sending or
-spooling every buffered event) before the process exits.
+The click paths (/c/..., /click, /click/n, /r) are quick routes (edge.quick): one
+synchronous call from scope to answer, without a Starlette Request. `EdgeApp.quick_route`
+is how both doors find them: `EdgeApp.__call__` (plain ASGI, any server) and the edge's
+HTTP protocol (edge.protocol), which answers them without an ASGI request cycle at all.
+Everything else goes to a Starlette router. Startup and shutdown are the ASGI lifespan:
+on SIGTERM uvicorn stops accepting, waits for in-flight requests, then runs shutdown,
+which closes the sink (sending or spooling every buffered event) before the process exits.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,6 +26,7 @@ from edge.graph import GraphHolder
 from edge.lpclick import LanderClickHandler
 from edge.metrics import Metrics
 from edge.observe import Observer
+from edge.quick import QuickRoute
 from edge.redirect import ClickHandler, Receive
 from edge.responses import Send
 from edge.routes import Endpoints
@@ -59,23 +62,32 @@ class EdgeApp:
         self.sink: Any = None
         self._geo: GeoIP | None = None
         self._sink_running = False
-        self._clicks: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
-        self._landers: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
+        self._clicks: QuickRoute | None = None
+        self._landers: QuickRoute | None = None
+        self._hops: QuickRoute | None = None
         self._router: Starlette | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            path = scope["path"]
-            if path.startswith("/c/") and self._clicks is not None:
-                await self._clicks(scope, receive, send)
-            elif (path.startswith("/click") or path == "/r") and self._landers is not None:
-                await self._landers(scope, receive, send)
+            route = self.quick_route(scope["path"])
+            if route is not None:
+                await route.serve(scope, send)
             elif self._router is not None:
                 await self._router(scope, receive, send)
             else:
                 await _unavailable(send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+
+    def quick_route(self, path: str) -> QuickRoute | None:
+        """The quick route serving `path`, or None (before startup, or not a click path)."""
+        if path.startswith("/c/"):
+            return self._clicks
+        if path.startswith("/click"):
+            return self._landers
+        if path == "/r":
+            return self._hops
+        return None
 
     async def startup(self) -> None:
         settings = self.settings
@@ -105,8 +117,12 @@ class EdgeApp:
         await sink.start()
         self._sink_running = True
         await holder.start(self._graph_wait)
-        self._clicks = ClickHandler(runtime)
-        self._landers = LanderClickHandler(runtime)
+        clicks, landers = ClickHandler(runtime), LanderClickHandler(runtime)
+        self._clicks = QuickRoute(clicks.answer, metrics.route("c"), "click handler",
+                                  metrics.redirect_latency)
+        self._landers = QuickRoute(landers.answer, metrics.route("click"),
+                                   "lander click handler")
+        self._hops = QuickRoute(landers.hop_answer, metrics.route("hop"), "hop handler")
         endpoints = Endpoints(runtime, lambda: self._sink_running)
         self._router = Starlette(routes=endpoints.routes())
         self._holder = holder

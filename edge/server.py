@@ -1,5 +1,8 @@
 """Running the edge: uvicorn with uvloop + httptools, N worker processes.
 
+The HTTP protocol is edge.protocol.EdgeProtocol: uvicorn's httptools protocol, except
+that click paths are answered inside the parser callback instead of an ASGI cycle.
+
 uvicorn's own proxy-header handling is off: the edge applies trusted proxies itself
 (edge.addresses), and uvicorn's would rewrite the client address from any peer it trusts
 by default. The access log is off unless asked for, because it would log client
@@ -18,6 +21,8 @@ from edge.app import EdgeApp
 from edge.settings import SECRET_VARIABLE, EdgeSettings
 
 log = logging.getLogger(__name__)
+# uvicorn's httptools protocol with the click paths answered inline (edge.protocol).
+PROTOCOL = "edge.protocol:EdgeProtocol"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 
@@ -49,7 +54,7 @@ def run(settings: EdgeSettings) -> None:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",
+        http=PROTOCOL,
         lifespan="on",
         access_log=settings.access_log,
         proxy_headers=False,

@@ -1,0 +1,133 @@
+"""The edge's HTTP protocol: uvicorn's httptools protocol, with clicks answered inline.
+
+For a GET or HEAD of a quick route (EdgeApp.quick_route: /c/..., /click, /r) the answer
+is computed when the request is complete and written to the transport right there,
+inside the parser callback: no RequestResponseCycle, no task, no ASGI messages. That
+is most of uvicorn's per-request cost, and the click path has nothing to await anyway.
+Everything else (other paths and methods, upgrades, `Expect: 100-continue`, a request
+pipelined behind one still being answered through ASGI) takes uvicorn's own path, so
+ordering, keep-alive, timeouts and graceful shutdown keep uvicorn's semantics.
+
+Use it with `uvicorn.run(..., http="edge.protocol:EdgeProtocol")`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from typing import Any
+
+import httptools
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from edge.app import EdgeApp
+from edge.quick import QuickRoute
+from edge.responses import Headers
+
+_QUICK_METHODS = (b"GET", b"HEAD")
+
+
+def find_edge(app: Any) -> EdgeApp | None:
+    """The EdgeApp inside whatever middleware uvicorn wrapped around it, if any."""
+    for _ in range(8):
+        if isinstance(app, EdgeApp):
+            return app
+        app = getattr(app, "app", None)
+    return None
+
+
+def response_bytes(status: int, default_headers: Headers, headers: Headers, body: bytes,
+                   close: bool) -> bytes:
+    """An HTTP/1.1 response. Quick routes always set content-length and build their
+    header values themselves (no CR/LF can reach them: responses.location_bytes)."""
+    parts = [STATUS_LINE[status]]
+    for name, value in default_headers:
+        parts += (name, b": ", value, b"\r\n")
+    for name, value in headers:
+        parts += (name, b": ", value, b"\r\n")
+    if close:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    parts.append(body)
+    return b"".join(parts)
+
+
+class EdgeProtocol(HttpToolsProtocol):
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._edge = find_edge(self.app)
+        self._quick: QuickRoute | None = None  # the route of the request being read
+        self._quick_keep_alive = True
+        self._reading_paused_by_us = False
+
+    def on_headers_complete(self) -> None:
+        route = self._quick_route()
+        if route is None:
+            super().on_headers_complete()
+            return
+        parser = self.parser
+        http_version = parser.get_http_version()
+        scope = self.scope
+        scope["method"] = parser.get_method().decode("ascii")
+        if http_version != "1.1":
+            scope["http_version"] = http_version
+        self._quick = route
+        self._quick_keep_alive = http_version != "1.0" and parser.should_keep_alive()
+
+    def _quick_route(self) -> QuickRoute | None:
+        edge = self._edge
+        if edge is None or self.pipeline or self.expect_100_continue:
+            return None
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            return None  # answering now would overtake the response still being written
+        parser = self.parser
+        if parser.get_method() not in _QUICK_METHODS or parser.should_upgrade():
+            return None
+        parsed = httptools.parse_url(self.url)
+        raw_path = parsed.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        route = edge.quick_route(path)
+        if route is not None:
+            scope = self.scope
+            scope["path"] = self.root_path + path
+            scope["raw_path"] = self.root_path.encode("ascii") + raw_path
+            scope["query_string"] = parsed.query or b""
+        return route
+
+    def on_body(self, body: bytes) -> None:
+        if self._quick is None:
+            super().on_body(body)
+        # A body sent with a click GET is read and dropped: nothing there is used.
+
+    def on_message_complete(self) -> None:
+        route = self._quick
+        if route is None:
+            super().on_message_complete()
+            return
+        self._quick = None
+        scope = self.scope
+        status, headers, body = route.respond(scope)
+        keep_alive = self._quick_keep_alive
+        if scope["method"] == "HEAD":
+            body = b""
+        self.transport.write(response_bytes(
+            status, self.server_state.default_headers, headers, body, not keep_alive))
+        if not keep_alive:
+            self.transport.close()
+        self.on_response_complete()  # counts it, arms the keep-alive timeout
+        if self.flow.write_paused and not self.flow.read_paused:
+            # The client is not reading its answers: stop reading its requests until it does.
+            self.flow.pause_reading()
+            self._reading_paused_by_us = True
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._reading_paused_by_us:
+            self._reading_paused_by_us = False
+            self.flow.resume_reading()
