@@ -42,13 +42,27 @@ def find_edge(app: Any) -> EdgeApp | None:
     return None
 
 
-def response_bytes(status: int, default_headers: Headers, headers: Headers, body: bytes,
-                   close: bool) -> bytes:
+class DefaultHeaders:
+    """uvicorn's default headers (the date, renewed every second) as bytes, rebuilt only
+    when uvicorn swaps in a new list."""
+
+    def __init__(self) -> None:
+        self._of: Headers | None = None
+        self._bytes = b""
+
+    def __call__(self, default_headers: Headers) -> bytes:
+        if default_headers is not self._of:
+            self._bytes = b"".join(name + b": " + value + b"\r\n"
+                                   for name, value in default_headers)
+            self._of = default_headers
+        return self._bytes
+
+
+def response_bytes(status: int, defaults: bytes, headers: Headers, body: bytes, close: bool
+                   ) -> bytes:
     """An HTTP/1.1 response. Quick routes always set content-length and build their
     header values themselves (no CR/LF can reach them: responses.location_bytes)."""
-    parts = [STATUS_LINE[status]]
-    for name, value in default_headers:
-        parts += (name, b": ", value, b"\r\n")
+    parts = [STATUS_LINE[status], defaults]
     for name, value in headers:
         parts += (name, b": ", value, b"\r\n")
     if close:
@@ -81,6 +95,7 @@ class Corked:
             protocol.written(data, close)
 
 
+_DEFAULTS = DefaultHeaders()
 _CORKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Corked] = (
     weakref.WeakKeyDictionary())
 
@@ -97,18 +112,34 @@ class EdgeProtocol(HttpToolsProtocol):
         if cork is None:
             cork = _CORKS[self.loop] = Corked(self.loop)
         self._cork = cork
+        self._defaults = _DEFAULTS
+        self._idle_since: float | None = None  # when the last answer went out, if idle
+
+    # -- per request -----------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        # The scope is built in on_headers_complete, when it is known which kind it needs.
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
+    def _asgi_scope(self) -> None:
+        """uvicorn's full scope, around what was read already."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.expect_100_continue = url, expect
+        self.scope["headers"] = self.headers = headers
 
     def on_headers_complete(self) -> None:
         route = self._quick_route()
         if route is None:
+            self._asgi_scope()
             super().on_headers_complete()
             return
         parser = self.parser
         http_version = parser.get_http_version()
-        scope = self.scope
-        scope["method"] = parser.get_method().decode("ascii")
-        if http_version != "1.1":
-            scope["http_version"] = http_version
+        self.scope["method"] = parser.get_method().decode("ascii")
+        self.scope["http_version"] = http_version
         self._quick = route
         self._quick_keep_alive = http_version != "1.0" and parser.should_keep_alive()
 
@@ -129,10 +160,13 @@ class EdgeProtocol(HttpToolsProtocol):
             path = urllib.parse.unquote(path)
         route = edge.quick_route(path)
         if route is not None:
-            scope = self.scope
-            scope["path"] = self.root_path + path
-            scope["raw_path"] = self.root_path.encode("ascii") + raw_path
-            scope["query_string"] = parsed.query or b""
+            # What quick routes read; they never see uvicorn's lifespan state or ASGI keys.
+            self.scope = {  # type: ignore[assignment,typeddict-item]
+                "type": "http", "path": self.root_path + path, "headers": self.headers,
+                "raw_path": self.root_path.encode("ascii") + raw_path,
+                "query_string": parsed.query or b"", "client": self.client,
+                "server": self.server, "scheme": self.scheme,
+            }
         return route
 
     def on_body(self, body: bytes) -> None:
@@ -151,8 +185,8 @@ class EdgeProtocol(HttpToolsProtocol):
         keep_alive = self._quick_keep_alive
         if scope["method"] == "HEAD":
             body = b""
-        data = response_bytes(
-            status, self.server_state.default_headers, headers, body, not keep_alive)
+        data = response_bytes(status, self._defaults(self.server_state.default_headers),
+                              headers, body, not keep_alive)
         self._cork.write(self, data, not keep_alive)
         self.on_response_complete()  # counts it, arms the keep-alive timeout
 
@@ -167,6 +201,49 @@ class EdgeProtocol(HttpToolsProtocol):
             # The client is not reading its answers: stop reading its requests until it does.
             self.flow.pause_reading()
             self._reading_paused_by_us = True
+
+    # -- keep-alive: one timer per idle stretch, not one per request -------------------
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None  # data arrived: busy until the next answer goes out
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, except that the keep-alive timer is not re-armed for every answer: it
+        # is armed once and, when it fires, closes the connection only if it has been idle
+        # for the whole timeout, or re-arms itself for the rest.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def timeout_keep_alive_handler(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self.transport.is_closing():
+            return
+        idle_since = self._idle_since
+        if idle_since is None:  # a request is being read or answered
+            delay = self.timeout_keep_alive
+        else:
+            delay = idle_since + self.timeout_keep_alive - self.loop.time()
+            if delay <= 0:
+                self.transport.close()
+                return
+        self.timeout_keep_alive_task = self.loop.call_later(
+            delay, self.timeout_keep_alive_handler)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     def shutdown(self) -> None:
         self._cork.flush()  # answers already computed go out before the connection closes

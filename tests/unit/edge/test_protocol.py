@@ -16,7 +16,7 @@ import uvicorn
 
 from config.compiled import CompiledGraph
 from edge.app import EdgeApp
-from edge.protocol import EdgeProtocol, find_edge, response_bytes
+from edge.protocol import DefaultHeaders, EdgeProtocol, find_edge, response_bytes
 from tests.inprocess_edge import ListSink, in_process_edge
 from turnout.events import TOPIC_CLICKS
 from turnout.services import free_port
@@ -63,13 +63,14 @@ class Counting:
 
 
 @contextlib.asynccontextmanager
-async def serving(compiled: CompiledGraph, http: str | type = EdgeProtocol
-                  ) -> AsyncIterator[tuple[int, ListSink, Counting]]:
+async def serving(compiled: CompiledGraph, http: str | type = EdgeProtocol,
+                  keep_alive_s: float = 5) -> AsyncIterator[tuple[int, ListSink, Counting]]:
     async with in_process_edge(compiled, b"unit-secret") as (app, sink):
         port = free_port()
         counting = Counting(app)
         config = uvicorn.Config(counting, host="127.0.0.1", port=port, http=http, lifespan="off",
-                                log_level="warning", access_log=False, loop="asyncio")
+                                log_level="warning", access_log=False, loop="asyncio",
+                                timeout_keep_alive=keep_alive_s)
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         while not server.started:
@@ -195,6 +196,40 @@ async def test_answers_equal_uvicorns_own_protocol(compiled: CompiledGraph):
     assert shapes[0] == shapes[1]
 
 
+async def test_keep_alive_closes_idle_connections_only(compiled: CompiledGraph):
+    async with serving(compiled, keep_alive_s=0.3) as (port, _, _):
+        busy_reader, busy = await asyncio.open_connection("127.0.0.1", port)
+        idle_reader, idle = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            idle.write(request("/c/CAMP_A"))
+            assert (await read_response(idle_reader))[0] == 302
+            for _ in range(8):  # 1.2 s of clicks, 0.15 s apart: never idle for 0.3 s
+                busy.write(request("/c/CAMP_A"))
+                assert (await read_response(busy_reader))[0] == 302
+                await asyncio.sleep(0.15)
+            assert await asyncio.wait_for(idle_reader.read(), 1) == b""  # closed long ago
+            busy.write(request("/c/CAMP_A"))
+            assert (await read_response(busy_reader))[0] == 302
+        finally:
+            busy.close()
+            idle.close()
+
+
+async def test_expect_continue_still_reaches_asgi_routes(edge):
+    port, _, _ = edge
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"POST /api/v1/events HTTP/1.1\r\nHost: edge.test\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 2\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert interim.startswith(b"HTTP/1.1 100 Continue")
+        writer.write(b"{}")
+        assert (await read_response(reader))[0] in range(400, 500)  # answered, as bad input
+    finally:
+        writer.close()
+
+
 def test_find_edge_looks_through_middleware():
     class Wrapper:
         def __init__(self, app: object) -> None:
@@ -206,6 +241,13 @@ def test_find_edge_looks_through_middleware():
 
 
 def test_response_bytes_layout():
-    raw = response_bytes(302, [(b"date", b"D")], [(b"location", b"https://x/")], b"", True)
+    defaults = DefaultHeaders()
+    first = [(b"date", b"D1"), (b"server", b"s")]
+    assert defaults(first) == b"date: D1\r\nserver: s\r\n"
+    assert defaults([(b"date", b"D2")]) == b"date: D2\r\n"  # a new list: rebuilt
+    raw = response_bytes(302, defaults([(b"date", b"D")]), [(b"location", b"https://x/")],
+                         b"", True)
     assert raw == (b"HTTP/1.1 302 Found\r\ndate: D\r\nlocation: https://x/\r\n"
                    b"connection: close\r\n\r\n")
+    assert response_bytes(404, b"", [(b"content-length", b"2")], b"no", False) == (
+        b"HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\n\r\nno")
