@@ -131,30 +131,34 @@ class EdgeProtocol(HttpToolsProtocol):
         self.scope["headers"] = self.headers = headers
 
     def on_headers_complete(self) -> None:
-        route = self._quick_route()
+        parser = self.parser
+        method = parser.get_method()
+        route = self._quick_route(method)
         if route is None:
             self._asgi_scope()
             super().on_headers_complete()
             return
-        parser = self.parser
         http_version = parser.get_http_version()
-        self.scope["method"] = parser.get_method().decode("ascii")
+        self.scope["method"] = "GET" if method == b"GET" else "HEAD"
         self.scope["http_version"] = http_version
         self._quick = route
         self._quick_keep_alive = http_version != "1.0" and parser.should_keep_alive()
 
-    def _quick_route(self) -> QuickRoute | None:
+    def _quick_route(self, method: bytes) -> QuickRoute | None:
         edge = self._edge
         if edge is None or self.pipeline or self.expect_100_continue:
             return None
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             return None  # answering now would overtake the response still being written
-        parser = self.parser
-        if parser.get_method() not in _QUICK_METHODS or parser.should_upgrade():
+        if method not in _QUICK_METHODS or self.parser.should_upgrade():
             return None
-        parsed = httptools.parse_url(self.url)
-        raw_path = parsed.path
+        url = self.url
+        if url[:1] == b"/" and b"#" not in url:  # origin form, as browsers send it
+            raw_path, _, query = url.partition(b"?")
+        else:
+            parsed = httptools.parse_url(url)
+            raw_path, query = parsed.path, parsed.query or b""
         path = raw_path.decode("ascii")
         if "%" in path:
             path = urllib.parse.unquote(path)
@@ -164,7 +168,7 @@ class EdgeProtocol(HttpToolsProtocol):
             self.scope = {  # type: ignore[assignment,typeddict-item]
                 "type": "http", "path": self.root_path + path, "headers": self.headers,
                 "raw_path": self.root_path.encode("ascii") + raw_path,
-                "query_string": parsed.query or b"", "client": self.client,
+                "query_string": query, "client": self.client,
                 "server": self.server, "scheme": self.scheme,
             }
         return route

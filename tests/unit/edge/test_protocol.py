@@ -166,6 +166,15 @@ async def test_other_methods_and_bodies(edge):
     assert len(sink.of(TOPIC_CLICKS)) == 2
 
 
+async def test_absolute_form_and_fragments_read_the_same_path_and_query(edge):
+    port, sink, _ = edge
+    data = (request("http://edge.test/c/CAMP_A?sub1=abs") + request("/c/CAMP_A?sub1=frag#x")
+            + request("/c/CAMP_A?sub1=plain"))
+    answers = await exchange(port, data, [False] * 3)
+    assert [answer[0] for answer in answers] == [302, 302, 302]
+    assert [event.subs[0] for event in sink.of(TOPIC_CLICKS)] == ["abs", "frag", "plain"]
+
+
 async def test_bad_input_gets_its_4xx_and_the_connection_keeps_serving(edge):
     port, _, _asgi = edge
     data = request("/c/" + "A" * 5000) + request("/c/NO_SUCH_CODE") + request("/c/CAMP_A")
