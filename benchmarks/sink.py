@@ -6,7 +6,7 @@ emit() is timed on a sink whose buffer holds every event (nothing else runs), ag
 `deque.append` of the same tuple: the ratio is what the request path pays over the bare
 minimum. End to end, N events go through emit() into the broker until every one is
 acked, against a bare aiokafka producer sending the same pre-encoded records with the
-same settings (acks=all, lz4), one `send()` per record: the ratio is the sink's overhead
+same settings (acks=all, zstd), one `send()` per record: the ratio is the sink's overhead
 over the client's usual use. CPU per event is this process's CPU time (user + system, the
 client's included; the broker is another process) over the run divided by N: for the
 sink, the background sender's cost once emit() is done, since all events are emitted
