@@ -1,9 +1,12 @@
 """EventSink: the edge's path from a request handler to Kafka, through memory or disk.
 
-`emit()` is synchronous and O(1): it appends (topic, key, event) to a bounded deque and
-returns. Only when the deque is full (or after close) does it encode the event and write
-it to the spool file itself; that is a write() into the page cache, still no fsync in
-the default mode. Every event emit() returns from is on one of three paths, never lost:
+`emit()` is synchronous and O(1): it encodes the event (msgspec JSON, while the struct
+is still in the CPU's cache: encoding in bulk later cost about twice as much) and
+appends (topic, key, value) to a bounded deque. Only when the deque is full (or after
+close) does it write the record to the spool file itself; that is a write() into the
+page cache, still no fsync in the default mode. An event that cannot be encoded (a bug)
+is dropped there and counted, and the request is answered anyway. Every event emit()
+returns from is on one of three paths, never lost:
 
 * sender: batches of up to `batch_size` (or whatever `linger_ms` gathered) go to
   aiokafka as record batches we build ourselves, one per partition (`send_batch`: one
@@ -47,7 +50,7 @@ import functools
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -76,7 +79,7 @@ class EventSink:
                  ) -> None:
         self.settings = settings
         self._factory = producer_factory or make_producer
-        self._buffer: deque[tuple[str, str, msgspec.Struct]] = deque()
+        self._buffer: deque[Record] = deque()
         self._limit = settings.buffer_size  # 0 once closing: emit() then goes to the spool
         self._high_water = max(1, int(settings.buffer_size * settings.high_water))
         self._linger = settings.linger_ms / 1000
@@ -112,14 +115,19 @@ class EventSink:
     # -- the request path ------------------------------------------------------------
 
     def emit(self, topic: str, key: str, event: msgspec.Struct) -> None:
+        try:
+            record = (topic, key.encode(), ENCODER.encode(event))
+        except (TypeError, UnicodeError, msgspec.EncodeError) as exc:
+            self._drop(1, f"unencodable event on {topic}: {exc}")
+            return
         buffer = self._buffer
         if len(buffer) < self._limit:
-            buffer.append((topic, key, event))
+            buffer.append(record)
             if self._sender_idle:
                 self._sender_idle = False
                 self._wake.set()
             return
-        self._spool([(topic, key.encode(), ENCODER.encode(event))], fresh=True)
+        self._spool([record], fresh=True)
         if self._closed:
             self._close_writer_now()  # nobody else will fsync or seal after close
 
@@ -245,24 +253,12 @@ class EventSink:
                     self._spool_buffer(keep=max(self._high_water // 2, len(buffer) - batch_size))
                 continue
             items = [buffer.popleft() for _ in range(min(batch_size, len(buffer)))]
-            self._start_delivery(self._encode(items))
+            self._start_delivery(items)
         if self._in_flight:
             await asyncio.wait(list(self._in_flight))
         self._spool_buffer(keep=0)  # anything a failed last batch raced in
         if self._writer.needs_sync:
             await self._sync()
-
-    def _encode(self, items: Sequence[tuple[str, str, msgspec.Struct]]) -> list[Record]:
-        try:
-            return [(topic, key.encode(), ENCODER.encode(event)) for topic, key, event in items]
-        except (TypeError, msgspec.EncodeError):
-            records = []
-            for topic, key, event in items:
-                try:
-                    records.append((topic, key.encode(), ENCODER.encode(event)))
-                except (TypeError, msgspec.EncodeError) as exc:
-                    self._drop(1, f"unencodable event on {topic}: {exc}")
-            return records
 
     def _start_delivery(self, records: list[Record]) -> asyncio.Task[None]:
         task = asyncio.create_task(self._deliver(records))
@@ -357,7 +353,7 @@ class EventSink:
         keep = max(0, keep)
         while len(buffer) > keep:
             count = min(self.settings.batch_size, len(buffer) - keep)
-            self._spool(self._encode([buffer.popleft() for _ in range(count)]), fresh=True)
+            self._spool([buffer.popleft() for _ in range(count)], fresh=True)
 
     def _drop(self, count: int, reason: str) -> None:
         self._dropped += count

@@ -270,3 +270,17 @@ async def test_a_delivery_cancelled_before_it_ran_is_spooled(tmp_path: Path) -> 
     assert sorted(_spooled_keys(tmp_path)) == [f"c{i}" for i in range(5)]
     assert sink.stats.spooled_total == 5 and not sink._in_flight
     await sink.close(timeout=1.0)
+
+
+async def test_an_unencodable_event_is_dropped_and_counted_the_rest_flow(tmp_path: Path) -> None:
+    sink = EventSink(_settings(tmp_path, buffer_size=10))
+    sink.emit(TOPIC_EVENTS, "good-1", _event("good-1"))
+    sink.emit(TOPIC_EVENTS, "bad", _event("lone surrogate \ud800"))  # not valid UTF-8
+    sink.emit(TOPIC_EVENTS, "bad-key-\ud800", _event("k"))
+    sink.emit(TOPIC_EVENTS, "good-2", _event("good-2"))
+    stats = sink.stats
+    assert stats.buffer_depth == 2
+    assert stats.dropped_total == 2
+    assert "unencodable event" in stats.last_error
+    await sink.close()
+    assert sorted(_spooled_keys(tmp_path)) == ["good-1", "good-2"]  # broker never started
