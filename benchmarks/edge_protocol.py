@@ -116,17 +116,16 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
     requests = raw_requests()
     edge = await edge_app()
     bare = bare_app()
-    best = {"bare": float("inf"), "edge": float("inf")}
+    setups = [("bare", uvicorn.protocols.http.httptools_impl.HttpToolsProtocol, bare),
+              ("edge", EdgeProtocol, edge)]
+    setups = [setup for setup in setups if args.only in (None, setup[0])]
+    best = {name: float("inf") for name, _, _ in setups}
     try:
-        await drive(EdgeProtocol, edge, requests, args.connections, 1)  # warm the caches
-        await drive(uvicorn.protocols.http.httptools_impl.HttpToolsProtocol, bare, requests,
-                    args.connections, 1)
+        for _, protocol_class, app in setups:  # warm the caches
+            await drive(protocol_class, app, requests, args.connections, 1)
         gc.collect()
         for _ in range(args.repeat):
-            for name, protocol_class, app in (
-                ("bare", uvicorn.protocols.http.httptools_impl.HttpToolsProtocol, bare),
-                ("edge", EdgeProtocol, edge),
-            ):
+            for name, protocol_class, app in setups:
                 seconds = await drive(protocol_class, app, requests, args.connections,
                                       args.rounds)
                 best[name] = min(best[name], seconds / (len(requests) * args.rounds) * 1e6)
@@ -140,13 +139,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="passes over the 4,096 requests")
     parser.add_argument("--repeat", type=int, default=5, help="best of this many runs")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--only", choices=("bare", "edge"),
+                        help="one setup (e.g. under `valgrind --tool=cachegrind`, run with two "
+                             "--rounds values: the difference is instructions per request)")
     args = parser.parse_args()
     import uvloop
 
     best = uvloop.run(measure(args))
-    print(f"bare uvicorn protocol + constant 302 : {best['bare']:6.1f} us CPU per request")
-    print(f"EdgeProtocol + full edge             : {best['edge']:6.1f} us CPU per request")
-    print(f"edge / bare by CPU per request       : {best['bare'] / best['edge']:6.2f}")
+    labels = {"bare": "bare uvicorn protocol + constant 302", "edge": "EdgeProtocol + full edge"}
+    for name, us in best.items():
+        print(f"{labels[name]:37}: {us:6.1f} us CPU per request")
+    if len(best) == 2:
+        print(f"{'edge / bare by CPU per request':37}: {best['bare'] / best['edge']:6.2f}")
 
 
 if __name__ == "__main__":
