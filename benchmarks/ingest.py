@@ -1,6 +1,6 @@
 """Kafka -> ClickHouse ingest rate against a direct insert of the same rows.
 
-    python -m benchmarks.ingest [--rows 50000] [--batch 5000] [--rounds 3]
+    python -m benchmarks.ingest [--rows 50000] [--batch 5000] [--rounds 3] [--hold-merges]
 
 Starts tansu and an on-disk chdb under a temp dir. The baseline inserts the already
 decoded, already column-built rows straight into `clicks` through the same Store (same
@@ -9,21 +9,31 @@ pre-produced to a topic, through the real consumer and ClickPipeline: fetch, dec
 validate, the stored-id look-up, column building, insert, commit. Its clock starts when
 the first batch reaches the pipeline (consumer-group join time is not counted) and stops
 when the write holding the last row returns (every earlier batch's commit is inside).
-Both runs start after ingest.consumer.tune_gc, as `turnout ingest` does.
+Both runs start after ingest.consumer.tune_gc, as `turnout ingest` does. CPU seconds are
+the whole process's (chdb's threads, background merges included) inside each clock.
+
+Background merges are started by ClickHouse whenever it sees fit, and here they land
+mostly in the Kafka runs (0.3-0.8 CPU s per 50,000 rows, against about none in the
+direct runs, whichever goes first; docs/ingest-performance.md). `--hold-merges` stops
+merges during both timed runs and lets them finish in between: the two insert paths
+compared without them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import clickhouse_connect
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from clickhouse_connect.driver.client import Client
 
 from ingest import records
 from ingest.batch import Partition, Span, dedup_token
@@ -135,6 +145,31 @@ async def through_kafka(
     return first[1] - first[0], cpu[1] - cpu[0]
 
 
+# Every table an insert into `clicks` writes to (the table and its materialized views).
+MERGING_TABLES = ("clicks", "clicks_geo", "clicks_wide", "fixed_cost_terms")
+
+
+@contextlib.contextmanager
+def merges_held(client: Client, hold: bool) -> Iterator[None]:
+    """With `hold`, no merge starts inside the block; after it, wait until merges are done."""
+    if not hold:
+        yield
+        return
+    for table in MERGING_TABLES:
+        client.command(f"SYSTEM STOP MERGES {table}")
+    try:
+        yield
+    finally:
+        for table in MERGING_TABLES:
+            client.command(f"SYSTEM START MERGES {table}")
+        quiet = 0
+        deadline = time.monotonic() + 60
+        while quiet < 5 and time.monotonic() < deadline:
+            running = client.query("SELECT count() FROM system.merges").result_rows[0][0]
+            quiet = quiet + 1 if running == 0 else 0
+            time.sleep(0.2)
+
+
 async def make_topic(bootstrap: str, name: str) -> str:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -153,7 +188,10 @@ def main() -> None:
                         help="alternate direct and Kafka runs this often; the best of each "
                              "counts (a shared machine only ever makes a run slower)")
     parser.add_argument("--no-lookup", action="store_true",
-                        help="skip the stored-id look-up (rollup no longer replay-proof)")
+                        help="skip the stored-id look-up (rollups no longer replay-proof)")
+    parser.add_argument("--hold-merges", action="store_true",
+                        help="diagnostic: no background merges inside either timed run (they "
+                             "run, and finish, between runs)")
     args = parser.parse_args()
     direct_s: list[tuple[float, float]] = []
     kafka_s: list[tuple[float, float]] = []
@@ -169,23 +207,29 @@ def main() -> None:
             for r in range(args.rounds)
         ]
         tune_gc()  # as `turnout ingest` does once started; every run below gets it
+        print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
         for r, (baseline_rows, kafka_rows) in enumerate(inputs):
-            direct_s.append(direct(store, baseline_rows, args.batch))
+            with merges_held(client, args.hold_merges):
+                direct_s.append(direct(store, baseline_rows, args.batch))
             settings = IngestSettings(
                 database="bench", group_id=f"bench{r}", batch_size=args.batch,
                 batch_wait_s=1.0, kafka_idempotence=False, click_lookup=not args.no_lookup,
                 topic_clicks=asyncio.run(make_topic(bootstrap, f"bench.clicks.{r}")),
             )
-            kafka_s.append(asyncio.run(through_kafka(bootstrap, dsn, settings, kafka_rows)))
+            with merges_held(client, args.hold_merges):
+                kafka_s.append(asyncio.run(through_kafka(bootstrap, dsn, settings, kafka_rows)))
             (d_wall, d_cpu), (k_wall, k_cpu) = direct_s[-1], kafka_s[-1]
             print(f"round {r + 1}: direct {args.rows / d_wall:>8,.0f} rows/s "
                   f"({d_cpu:.2f} CPU s), kafka {args.rows / k_wall:>8,.0f} rows/s "
                   f"({k_cpu:.2f} CPU s), ratio {d_wall / k_wall:.0%}", flush=True)
     d_wall, d_cpu = min(direct_s)
     k_wall, k_cpu = min(kafka_s)
-    print(f"direct insert : {args.rows / d_wall:>10,.0f} rows/s (best {d_wall:.2f}s)")
-    print(f"kafka ingest  : {args.rows / k_wall:>10,.0f} rows/s (best {k_wall:.2f}s)")
-    print(f"ratio         : {d_wall / k_wall:.0%} of direct (goal >= 70%)")
+    print(f"direct insert : {args.rows / d_wall:>10,.0f} rows/s (best {d_wall:.2f}s, "
+          f"{d_cpu:.2f} CPU s)")
+    print(f"kafka ingest  : {args.rows / k_wall:>10,.0f} rows/s (best {k_wall:.2f}s, "
+          f"{k_cpu:.2f} CPU s)")
+    print(f"ratio         : {d_wall / k_wall:.0%} of direct (goal >= 70%); "
+          f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

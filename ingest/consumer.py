@@ -46,7 +46,7 @@ class _Revocations(ConsumerRebalanceListener):
         self.pipeline.forget({(tp.topic, tp.partition) for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        pass
+        self.pipeline.assigned({(tp.topic, tp.partition) for tp in assigned})
 
 
 class TopicConsumer:
@@ -94,6 +94,11 @@ class TopicConsumer:
                     writing = None
                 if batch or pipeline.has_pending():
                     writing = asyncio.create_task(pipeline.write(prepared))
+                    # Let the write hand its insert to the worker thread now: the next
+                    # fetch often returns without yielding, and prepare never yields, so
+                    # the insert would otherwise start only after the next batch is
+                    # prepared, and the two would not overlap at all.
+                    await asyncio.sleep(0)
                 else:
                     prepared.discard()
                 prepared = None

@@ -26,10 +26,14 @@ from ingest.batch import Partition, Span, dedup_token
 from ingest.dlq import DeadLetter, Producer, Record, letter, send_letters
 from ingest.settings import IngestSettings
 from ingest.store import Store
+from ingest.stored import StoredIds
 from turnout.events import Click
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A workspace's floor is read from this far below a batch's oldest click, so clicks that
+# arrive out of order by less than that stay above it.
+FLOOR_MARGIN_MS = 600_000
 
 
 class Abandoned(Exception):
@@ -49,9 +53,8 @@ class Prepared:
     dead: list[DeadLetter] = field(default_factory=list)
     columns: list[list[Any]] = field(default_factory=list)
     token: str = ""
-    # Clicks: the stored-id look-up under way, and the ids it may not see yet.
+    # Clicks: the look-up under way of the ids that may be stored already.
     lookup: asyncio.Future[set[str]] | None = None
-    racing: frozenset[str] = frozenset()
 
     def discard(self) -> None:
         """Stop work started for a batch that will not be written (or is written)."""
@@ -86,6 +89,9 @@ class Pipeline:
 
     def forget(self, partitions: set[Partition]) -> None:
         """The partitions were revoked: drop whatever is held for them."""
+
+    def assigned(self, partitions: set[Partition]) -> None:
+        """The partitions were assigned (after a rebalance)."""
 
     def committed(self, offsets: dict[Partition, int]) -> None:
         """Kafka acknowledged the commit of these offsets."""
@@ -137,36 +143,69 @@ class Pipeline:
 
 
 class ClickPipeline(Pipeline):
-    """Clicks: the stored-id look-up keeps replays out of the table and the hourly rollup.
+    """Clicks: ids already stored are dropped before the insert, so replays never reach
+    the rollups.
 
-    The look-up of batch N+1 starts when the batch is prepared, on the look-up connection,
-    while batch N may still be inserting; it cannot see batch N yet, so the ids of batch N
-    count as stored too. Batches before N are stored by then (writes run one at a time),
-    so the look-up sees them, and the union is exactly what is in the table at insert time.
+    Memory answers for most clicks (ingest/stored.py): the ids of every batch prepared so
+    far count as stored from then on, because writes run one at a time and in order. The
+    rest (clicks not newer than their workspace's floor) are asked of ClickHouse on the
+    look-up connection, starting when the batch is prepared, while the batch before it may
+    still be inserting; that batch's ids are in memory, and every earlier batch is stored,
+    so the union is exactly what is in the table when this batch inserts.
     """
 
     def __init__(
         self, store: Store, producer: Producer, settings: IngestSettings, stop: asyncio.Event
     ) -> None:
         super().__init__(store, producer, settings, stop)
-        self._previous_ids: frozenset[str] = frozenset()
+        self.stored = StoredIds(settings.click_memory)
+
+    def forget(self, partitions: set[Partition]) -> None:
+        self.stored.reset_floors()
+
+    def assigned(self, partitions: set[Partition]) -> None:
+        self.stored.reset_floors()
 
     def prepare(self, batch: Sequence[Record], span: Span) -> Prepared:
         clicks, dead = self.decode(batch, validate.click)
         clicks = records.first_per_key(clicks)
+        lookup = self.settings.click_lookup
+        if lookup:
+            clicks = [c for c in clicks if c.click_id not in self.stored]
         prepared = Prepared(span, clicks, dead)
         if not clicks:
             return prepared
-        ids = [c.click_id for c in clicks]
-        if self.settings.click_lookup:
-            prepared.racing = self._previous_ids
-            self._previous_ids = frozenset(ids)
-            prepared.lookup = asyncio.ensure_future(
-                self.retry("click look-up", self.store.existing_click_ids, clicks)
-            )
+        if lookup:
+            prepared.lookup = self._start_look_up(clicks)
+            self.stored.add(clicks)
         prepared.columns = records.click_columns(clicks)
-        prepared.token = dedup_token("clicks", span.ranges, ids)
+        prepared.token = dedup_token("clicks", span.ranges, (c.click_id for c in clicks))
         return prepared
+
+    def _start_look_up(self, clicks: Sequence[Click]) -> asyncio.Future[set[str]] | None:
+        """The look-up of those `clicks` memory cannot answer for, if any."""
+        stored = self.stored
+        missing = stored.missing_floors(clicks)
+        if missing:
+            return asyncio.ensure_future(self._look_up(clicks, missing, stored.generation))
+        unsure = stored.unsure(clicks)
+        if not unsure:
+            return None
+        return asyncio.ensure_future(
+            self.retry("click look-up", self.store.existing_click_ids, unsure)
+        )
+
+    async def _look_up(
+        self, clicks: Sequence[Click], missing: set[str], generation: int
+    ) -> set[str]:
+        """Read the floors of `missing` workspaces, then look up the clicks under them."""
+        since = min(c.ts_ms for c in clicks if c.workspace_id in missing) - FLOOR_MARGIN_MS
+        floors = await self.retry("click floors", self.store.latest_click_ts, missing, since)
+        self.stored.set_floors(floors, generation)
+        unsure = self.stored.unsure(clicks, floors)
+        if not unsure:
+            return set()
+        return await self.retry("click look-up", self.store.existing_click_ids, unsure)
 
     async def write(self, prepared: Prepared) -> dict[Partition, int]:
         try:
@@ -181,7 +220,6 @@ class ClickPipeline(Pipeline):
         columns, token = prepared.columns, prepared.token
         if prepared.lookup is not None:
             stored = await prepared.lookup
-            stored.update(c.click_id for c in clicks if c.click_id in prepared.racing)
             if stored:
                 clicks = [c for c in clicks if c.click_id not in stored]
                 columns = records.click_columns(clicks)

@@ -19,10 +19,12 @@ class IngestSettings:
     attribution_grace_s: float = 60.0
     # Visitor conversions wait this long so clicks ingested in parallel are seen first.
     visitor_settle_s: float = 5.0
-    # Drop already-stored click ids before inserting, so replays never reach the hourly
-    # rollup. Off: the raw table stays exact (ReplacingMergeTree) but the rollup can count
-    # a replay twice; costs one look-up query per batch when on.
+    # Drop already-stored click ids before inserting, so replays never reach the rollups.
+    # Off: the raw table stays exact (ReplacingMergeTree) but the rollups can count a
+    # replay twice. On, most batches are answered from memory (click_memory ids).
     click_lookup: bool = True
+    # Click ids kept in memory so that most batches need no look-up (ingest/stored.py).
+    click_memory: int = 200_000
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
     kafka_idempotence: bool = True  # tansu cannot do it; Apache Kafka can
@@ -44,6 +46,7 @@ class IngestSettings:
             ),
             visitor_settle_s=env.number("ingest_visitor_settle_s", d.visitor_settle_s, environ),
             click_lookup=env.flag("ingest_click_lookup", d.click_lookup, environ),
+            click_memory=env.integer("ingest_click_memory", d.click_memory, environ),
             retry_initial_s=env.number("ingest_retry_initial_s", d.retry_initial_s, environ),
             retry_max_s=env.number("ingest_retry_max_s", d.retry_max_s, environ),
             kafka_idempotence=env.flag("kafka_idempotence", d.kafka_idempotence, environ),

@@ -74,9 +74,9 @@ class Store:
         """The ids of `clicks` already stored.
 
         Sending thousands of ids costs more than the look-up (ClickHouse parses a long IN
-        list slowly), so first count what is stored in the batch's own key range: time,
-        workspaces, campaigns and click-id span. Usually that is a few rows, fetched whole
-        and intersected here; only a wide range (a late replay) pays for the IN list.
+        list slowly), so first fetch what is stored in the batch's own key range: time,
+        workspaces, campaigns and click-id span. Usually that is a few rows, intersected
+        here; only a wide range (a late replay) pays for the IN list.
         """
         if not clicks:
             return set()
@@ -94,15 +94,11 @@ class Store:
             "AND campaign_id IN {campaigns:Array(String)} "
             "AND click_id >= {first:String} AND click_id <= {last:String}"
         )
-        nearby = self.reader.query(
-            f"SELECT count() FROM clicks WHERE {where}", parameters=parameters
-        ).result_rows[0][0]
-        if nearby == 0:
-            return set()
-        if nearby <= _FETCH_NEARBY_FACTOR * len(ids):
-            rows = self.reader.query(
-                f"SELECT click_id FROM clicks WHERE {where}", parameters=parameters
-            ).result_rows
+        limit = _FETCH_NEARBY_FACTOR * len(ids)
+        rows = self.reader.query(
+            f"SELECT click_id FROM clicks WHERE {where} LIMIT {limit + 1}", parameters=parameters
+        ).result_rows
+        if len(rows) <= limit:
             return {row[0] for row in rows}.intersection(ids)
         rows = self.reader.query(
             f"SELECT DISTINCT click_id FROM clicks WHERE {where} "
@@ -110,6 +106,21 @@ class Store:
             parameters={**parameters, "ids": ids},
         ).result_rows
         return {row[0] for row in rows}
+
+    def latest_click_ts(self, workspaces: Iterable[str], since_ms: int) -> dict[str, int]:
+        """Per workspace, the newest stored click ts (ms) if one is at or after `since_ms`,
+        else `since_ms - 1`: a bound on the ts of every stored click of the workspace."""
+        workspaces = sorted(set(workspaces))
+        if not workspaces:
+            return {}
+        rows = self.reader.query(
+            "SELECT workspace_id, toUnixTimestamp64Milli(max(ts)) FROM clicks "
+            "WHERE workspace_id IN {workspaces:Array(String)} "
+            "AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC') GROUP BY workspace_id",
+            parameters={"workspaces": workspaces, "since": since_ms},
+        ).result_rows
+        found = {str(w): int(ts) for w, ts in rows}
+        return {w: found.get(w, since_ms - 1) for w in workspaces}
 
     def clicks_by_id(self, ids: Iterable[str]) -> dict[str, ClickRef]:
         ids = sorted(set(ids))

@@ -23,7 +23,7 @@ conversions.
 
 `clicks` is read without FINAL. Ingest inserts each click id once (it drops ids already
 stored, and a retried batch carries the same deduplication token), the same invariant the
-clicks_hourly rollup stands on; FINAL would re-merge every part on each report because
+click rollups stand on; FINAL would re-merge every part on each report because
 every batch spans all campaigns of the sort key (measured: 2-3x the whole report at 10M
 clicks). Conversions do need FINAL, for latest-status-wins: conversions_latest has it.
 """

@@ -47,6 +47,14 @@ def counter(ch: Any, sql: str, **parameters: Any) -> Callable[[], Any]:
     return lambda: scalar(ch, sql, **parameters)
 
 
+def rollups(ch: Any, ws: str, column: str = "clicks") -> tuple[Any, Any]:
+    """sum(column) of the workspace in both click rollups (clicks_geo, clicks_wide)."""
+    return tuple(  # type: ignore[return-value]
+        scalar(ch, f"SELECT sum({column}) FROM {table} WHERE workspace_id = {{w:String}}", w=ws)
+        for table in ("clicks_geo", "clicks_wide")
+    )
+
+
 async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20) -> list[Any]:
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=unique("reader"),
@@ -88,12 +96,8 @@ async def test_clicks_are_stored_exactly_once_with_duplicates(
         await produce(kafka_bootstrap, topics["clicks"], replays)
         time.sleep(1.0)
     assert scalar(ch, "SELECT count() FROM clicks WHERE workspace_id = {w:String}", w=ws) == 1200
-    hourly = scalar(ch, "SELECT sum(clicks) FROM clicks_hourly WHERE workspace_id = {w:String}",
-                    w=ws)
-    assert hourly == 1200
-    cost = scalar(ch, "SELECT sum(cost_micros) FROM clicks_hourly WHERE workspace_id = {w:String}",
-                  w=ws)
-    assert cost == 1200 * 1500
+    assert rollups(ch, ws) == (1200, 1200)
+    assert rollups(ch, ws, "cost_micros") == (1200 * 1500, 1200 * 1500)
 
 
 def revenue_of(ch: Any, ws: str) -> Any:
@@ -293,9 +297,7 @@ async def test_clickhouse_outage_pauses_without_commit_then_catches_up(
     finally:
         if renamed:
             ch.command(f"RENAME TABLE {database}.clicks_away TO {database}.clicks")
-    hourly = scalar(ch, "SELECT sum(clicks) FROM clicks_hourly WHERE workspace_id = {w:String}",
-                    w=ws)
-    assert hourly == 1000
+    assert rollups(ch, ws) == (1000, 1000)
 
 
 async def test_a_consumer_killed_between_insert_and_commit_loses_and_duplicates_nothing(
@@ -344,5 +346,48 @@ async def test_a_consumer_killed_between_insert_and_commit_loses_and_duplicates_
     assert scalar(ch, "SELECT count() FROM clicks WHERE workspace_id = {w:String}", w=ws) == 1500
     assert scalar(ch, "SELECT count() FROM clicks FINAL WHERE workspace_id = {w:String}",
                   w=ws) == 1500
-    assert scalar(ch, "SELECT sum(clicks) FROM clicks_hourly WHERE workspace_id = {w:String}",
-                  w=ws) == 1500
+    assert rollups(ch, ws) == (1500, 1500)
+
+
+async def _wait_committed(bootstrap: str, group: str, topic: str, total: int) -> None:
+    deadline = time.monotonic() + 30
+    offsets: dict[int, int] = {}
+    while time.monotonic() < deadline:
+        offsets = await _group_offsets(bootstrap, group, topic)
+        if sum(offsets.values()) == total:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"committed {offsets}, expected {total} in all")
+
+
+async def test_replays_past_memory_and_after_a_restart_are_looked_up(
+    kafka_bootstrap: str, clickhouse_dsn: str, database: str, ch: Any
+) -> None:
+    topics = await make_topics(kafka_bootstrap)
+    # Memory keeps about one minute of these clicks: most replays must be asked of chdb.
+    settings = settings_for(database, topics, click_memory=50)
+    group = f"{settings.group_id}.{topics['clicks']}"
+    ws = unique("ws")
+    now = int(time.time() * 1000)
+    clicks = [click(ws, ts_ms=now - (9 - i // 40) * 60_000 + i) for i in range(400)]
+    await produce(kafka_bootstrap, topics["clicks"], clicks)
+    raw = counter(ch, "SELECT count() FROM clicks WHERE workspace_id = {w:String}", w=ws)
+    async with ingesting(
+        kafka_bootstrap, clickhouse_factory(clickhouse_dsn), settings, ("clicks",)
+    ) as running:
+        await wait_for(raw, 400, running=running)
+        await produce(kafka_bootstrap, topics["clicks"], clicks[::3])  # 134 replays
+        await _wait_committed(kafka_bootstrap, group, topics["clicks"], 534)
+    assert raw() == 400
+    # A restarted consumer remembers nothing: replays of every click, and new ones.
+    later = [click(ws) for _ in range(50)]
+    await produce(kafka_bootstrap, topics["clicks"], [*clicks, *later])
+    async with ingesting(
+        kafka_bootstrap, clickhouse_factory(clickhouse_dsn), settings, ("clicks",)
+    ) as running:
+        await wait_for(raw, 450, running=running)
+        await _wait_committed(kafka_bootstrap, group, topics["clicks"], 984)
+    assert raw() == 450
+    assert scalar(ch, "SELECT count() FROM clicks FINAL WHERE workspace_id = {w:String}",
+                  w=ws) == 450
+    assert rollups(ch, ws) == (450, 450)

@@ -58,8 +58,16 @@ def test_sort_keys_lead_with_workspace_and_campaign(ch: Any, database: str) -> N
         "SELECT name, sorting_key FROM system.tables WHERE database = {d:String}",
         parameters={"d": database},
     ).result_rows)
-    for table in ("clicks", "conversions", "events", "clicks_hourly"):
+    for table in ("clicks", "conversions", "events", "clicks_geo", "clicks_wide"):
         assert keys[table].startswith("workspace_id, campaign_id"), table
+
+
+def test_the_superseded_hourly_rollup_is_gone(ch: Any, database: str) -> None:
+    tables = {row[0] for row in ch.query(
+        "SELECT name FROM system.tables WHERE database = {d:String}", parameters={"d": database},
+    ).result_rows}
+    assert {"clicks", "clicks_geo", "clicks_wide", "clicks_geo_mv"} <= tables
+    assert not tables & {"clicks_hourly", "clicks_hourly_mv"}
 
 
 def test_a_changed_migration_is_refused(clickhouse_dsn: str, tmp_path: Path) -> None:

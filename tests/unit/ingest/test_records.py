@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from ingest import records, schema
+from typing import Any
+
+from ingest import records, schema, validate
 from ingest.dlq import DeadLetter, letter
 from ingest.migrate import split_statements
-from turnout.events import Click
+from turnout.clickid import ClickIds
+from turnout.events import ENCODER, Click, Event
 
 
 def a_click(click_id: str, **fields: object) -> Click:
@@ -25,6 +28,41 @@ def test_click_columns_follow_the_schema_and_pad_subs() -> None:
     assert by_name["sub1"] == ["x", ""] and by_name["sub2"] == ["y", ""]
     assert by_name["sub10"] == ["", ""]
     assert by_name["schema_version"] == [1, 1]
+
+
+def _by_field(item: Any, name: str) -> Any:
+    """The reference: what a column holds for one row, read by name."""
+    if name in schema.SUBS:
+        subs = list(item.subs) + [""] * 10
+        return subs[int(name[3:]) - 1]
+    return getattr(item, {"schema_version": "v", "ts": "ts_ms"}.get(name, name))
+
+
+def test_columns_hold_each_field_by_name_for_plain_and_checked_clicks() -> None:
+    ids = ClickIds(seed=b"cols")
+    plain = [
+        a_click(ids.new(10), subs=["a"] * 10, asn=7, is_bot=True, params={"k": "v"}),
+        a_click(ids.new(11), kind="lp_click", parent_click_id=ids.new(9), subs=["x", "", "z"]),
+        a_click(ids.new(12), cost_micros=-5, offer_payout_micros=3, is_unique=True),
+    ]
+    # What ingest really inserts: validate's checked subclass, decoded from the wire.
+    checked = [validate.click(ENCODER.encode(c)) for c in plain]
+    assert type(checked[0]) is not Click
+    rows = [*plain, *checked]
+    columns = records.click_columns(rows)
+    for (name, _type), column in zip(schema.CLICKS, columns, strict=True):
+        assert column == [_by_field(item, name) for item in rows], name
+    assert records.click_columns([]) == [[] for _ in schema.CLICKS]
+
+
+def test_event_columns_hold_each_field_by_name() -> None:
+    events = [
+        Event(event_id="e1", name="signup", ts_ms=3, click_id="C", params={"a": "b"}),
+        Event(event_id="e2", name="view", ts_ms=4, value_micros=9, workspace_id="w"),
+    ]
+    columns = records.event_columns(events)
+    for (name, _type), column in zip(schema.EVENTS, columns, strict=True):
+        assert column == [_by_field(item, name) for item in events], name
 
 
 def test_repeats_within_a_batch_keep_the_first() -> None:
