@@ -9,7 +9,7 @@ or `:` to the URL; together with the rule that scheme and host are literal (chec
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 from urllib.parse import quote, urlsplit
 
@@ -45,8 +45,10 @@ _SLOT = re.compile(r"\{([^{}]*)\}")
 # A DNS name, or an IPv6 literal (urlsplit's hostname drops its brackets).
 _HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|[0-9a-f.]*:[0-9a-f:.]*")
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f\\]")
-# Values made only of these are returned by `quote` unchanged: skip the call.
+# Values made only of these are returned by `quote` unchanged: skip the call. As a
+# bytes.translate table: unreserved bytes -> "a", any other byte -> NUL (not alnum).
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_UNRESERVED_AS_ALNUM = bytes(ord("a") if chr(i) in _UNRESERVED else 0 for i in range(256))
 
 
 class TemplateError(ValueError):
@@ -62,7 +64,9 @@ def _is_macro(name: str, allowed: frozenset[str]) -> bool:
 
 
 def _encode(value: str) -> str:
-    if _UNRESERVED.issuperset(value):
+    # `quote` returns a value of unreserved characters unchanged: spot those without the
+    # call (this is the hot path of every redirect).
+    if value.isascii() and value.encode().translate(_UNRESERVED_AS_ALNUM).isalnum():
         return value
     return quote(value, safe="")
 
@@ -108,13 +112,13 @@ def problems(text: str, allowed: frozenset[str] = MACROS) -> list[str]:
 class Template:
     """A parsed template. Build with `Template.parse`; equal when the text is equal."""
 
-    __slots__ = ("_parts", "_slots", "text")
+    __slots__ = ("_parts", "macros", "text")
 
-    def __init__(self, text: str, parts: tuple[str, ...], slots: tuple[tuple[int, str], ...]
-                 ) -> None:
+    def __init__(self, text: str, parts: tuple[str, ...], macros: tuple[str, ...]) -> None:
         self.text = text
+        # Literal text and slots alternate: slot i (macro `macros[i]`) is parts[2 * i + 1].
         self._parts = parts
-        self._slots = slots
+        self.macros = macros
 
     @classmethod
     def parse(cls, text: str, allowed: frozenset[str] = MACROS) -> Template:
@@ -122,29 +126,30 @@ class Template:
         if found:
             raise TemplateError(found)
         parts: list[str] = []
-        slots: list[tuple[int, str]] = []
+        macros: list[str] = []
         position = 0
         for match in _SLOT.finditer(text):
-            parts.append(text[position : match.start()])
-            slots.append((len(parts), match.group(1)))
-            parts.append("")
+            parts += (text[position : match.start()], "")
+            macros.append(match.group(1))
             position = match.end()
         parts.append(text[position:])
-        return cls(text, tuple(parts), tuple(slots))
-
-    @property
-    def macros(self) -> tuple[str, ...]:
-        return tuple(name for _, name in self._slots)
+        return cls(text, tuple(parts), tuple(macros))
 
     def render(self, values: Mapping[str, str]) -> str:
-        if not self._slots:
+        if not self.macros:
             return self.text
-        parts = list(self._parts)
         get = values.get
-        for index, name in self._slots:
-            value = get(name)
+        return self.fill([get(name) for name in self.macros])
+
+    def fill(self, values: Sequence[str | None]) -> str:
+        """The template with `values[i]` in slot i (macro `macros[i]`): `render` without
+        the names, for a caller that computes each slot's value itself."""
+        parts = list(self._parts)
+        index = 1
+        for value in values:
             if value:
                 parts[index] = _encode(value)
+            index += 2
         return "".join(parts)
 
     def __eq__(self, other: object) -> bool:

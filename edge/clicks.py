@@ -32,8 +32,8 @@ class Tokens:
     """sub1..sub10, cost and external_id of a click, plus the other query parameters.
 
     A traffic source's own names win over ours: a source mapping `sub1: zoneid` fills
-    sub1 from `zoneid`; a plain `sub1` parameter fills it only when `zoneid` is absent.
-    One pass over the (few) parameters, not a lookup per token.
+    sub1 from `zoneid`; a plain `sub1` parameter fills it only when `zoneid` is absent
+    or empty. One pass over the (few) parameters, not a lookup per token.
     """
 
     __slots__ = ("cost", "external_id", "params", "subs")
@@ -44,28 +44,25 @@ class Tokens:
             self.subs: tuple[str, ...] = _NO_SUBS
             self.cost = self.external_id = ""
             return
-        values: list[str] | None = None
-        sourced = 0  # bit per slot filled from the source's own parameter name
+        values = list(_NO_VALUES)
+        ours: dict[int, str] | None = None  # slot -> the first of our names' values
         for name, value in params.items():
-            slot = slots.get(name)
-            from_source = slot is not None
-            if slot is None:
-                slot = TOKEN_SLOTS.get(name)
-            if slot is None or not value:
-                continue
-            if values is None:
-                values = list(_NO_VALUES)
-            bit = 1 << slot
-            if from_source:
-                values[slot] = value
-                sourced |= bit
-            elif not sourced & bit and not values[slot]:
-                values[slot] = value
-        if values is None:
-            self.subs, self.cost, self.external_id = _NO_SUBS, "", ""
-        else:
-            self.subs = tuple(values[:10])
-            self.cost, self.external_id = values[10], values[11]
+            if value:
+                slot = slots.get(name)
+                if slot is not None:
+                    values[slot] = value  # the source's: the last one wins
+                else:
+                    slot = TOKEN_SLOTS.get(name)
+                    if slot is not None:
+                        if ours is None:
+                            ours = {}
+                        ours.setdefault(slot, value)
+        if ours is not None:
+            for slot, value in ours.items():
+                if not values[slot]:
+                    values[slot] = value
+        self.subs = tuple(values[:10])
+        self.cost, self.external_id = values[10], values[11]
 
 
 class Macros(Mapping[str, str]):
@@ -148,24 +145,27 @@ _GETTERS: Final[dict[str, Getter]] = {
     "ts": lambda m: str(m[5] // 1000),
     **{name: (lambda m, i=i: m[4].subs[i]) for i, name in enumerate(SUBS)},  # type: ignore[misc]
 }
-_PLANS: dict[str, tuple[tuple[str, Getter], ...]] = {}
+# Template text -> the getter of each of its slots, in slot order.
+_PLANS: dict[str, tuple[Getter, ...]] = {}
 _MAX_PLANS: Final = 4096
-
-
-def _no_value(inputs: MacroInputs) -> str:
-    return ""
 
 
 def _param(name: str) -> Getter:
     return lambda m: m[4].params.get(name, "")
 
 
-def _plan(template: Template) -> tuple[tuple[str, Getter], ...]:
-    plan = tuple(
-        (name, _param(name[_PARAM_CUT:]) if name.startswith(PARAM_PREFIX)
-         else _GETTERS.get(name, _no_value))
-        for name in dict.fromkeys(template.macros)
-    )
+def _getter(name: str) -> Getter:
+    if name.startswith(PARAM_PREFIX):
+        return _param(name[_PARAM_CUT:])
+    return _GETTERS.get(name, _no_value)
+
+
+def _no_value(inputs: MacroInputs) -> str:
+    return ""
+
+
+def _plan(template: Template) -> tuple[Getter, ...]:
+    plan = tuple(_getter(name) for name in template.macros)
     if len(_PLANS) >= _MAX_PLANS:  # only graphs edited thousands of times get here
         _PLANS.clear()
     _PLANS[template.text] = plan
@@ -181,7 +181,7 @@ def render(template: Template, click_id: str, campaign: CompiledCampaign,
     if not plan:
         return template.text
     inputs = (click_id, campaign, target, seen, tokens, now_ms)
-    return template.render({name: get(inputs) for name, get in plan})
+    return template.fill([get(inputs) for get in plan])
 
 
 def default_payout(target: Target | None) -> int:

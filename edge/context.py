@@ -36,7 +36,11 @@ class ContextCodec:
         self._hop = Signer(secret, "turnout-double-meta")
 
     def encode_contexts(self, contexts: list[LanderContext]) -> str:
-        return self._cookie.sign(_ENCODER.encode(contexts[-MAX_CONTEXTS:]))
+        return self.seal_contexts(contexts).decode("ascii")
+
+    def seal_contexts(self, contexts: list[LanderContext]) -> bytes:
+        """`encode_contexts` as ASCII bytes, for the Set-Cookie header."""
+        return self._cookie.seal(_ENCODER.encode(contexts[-MAX_CONTEXTS:]))
 
     def decode_contexts(self, token: str) -> list[LanderContext]:
         """The contexts in the cookie, oldest first; [] when missing, invalid or forged."""

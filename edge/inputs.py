@@ -40,13 +40,17 @@ def parse_query(raw: bytes, max_bytes: int = 4096) -> dict[str, str]:
         return {}
     if len(raw) > max_bytes:
         raise BadInput(414, "query string too long")
-    pairs = raw.split(b"&")
-    if len(pairs) > MAX_PARAMS:
+    if raw.isascii():
+        text = raw.decode("ascii")
+        if "%" not in text and "+" not in text:  # str `in` is a memchr; bytes `in` is not
+            pairs = text.split("&")
+            if len(pairs) <= MAX_PARAMS:
+                return _parse_ascii(pairs)
+    parts = raw.split(b"&")
+    if len(parts) > MAX_PARAMS:
         raise BadInput(400, "too many query parameters")
-    plain = b"%" not in raw and b"+" not in raw
-    if plain and raw.isascii():
-        return _parse_ascii(raw.decode("ascii"))
-    return _parse_pairs(pairs, plain)
+    # 37 and 43 are % and +: an int in bytes is a memchr too.
+    return _parse_pairs(parts, 37 not in raw and 43 not in raw)
 
 
 def _parse_pairs(pairs: list[bytes], plain: bool) -> dict[str, str]:
@@ -71,18 +75,17 @@ def _parse_pairs(pairs: list[bytes], plain: bool) -> dict[str, str]:
     return params
 
 
-def _parse_ascii(text: str) -> dict[str, str]:
+def _parse_ascii(pairs: list[str]) -> dict[str, str]:
     """The common case, decoded once: ASCII with nothing to unescape, so a name or value
     has as many characters as bytes and one length check each does."""
     params: dict[str, str] = {}
-    for pair in text.split("&"):
+    for pair in pairs:
         name, _, value = pair.partition("=")
         if not name:
             continue
         if len(name) > MAX_NAME or len(value) > MAX_VALUE:
             raise BadInput(400, "query parameter too long")
-        if name not in params:
-            params[name] = value
+        params.setdefault(name, value)  # the first occurrence wins
     return params
 
 

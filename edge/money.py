@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 from config.compiled import CostModel
@@ -30,14 +31,19 @@ def parse_micros(text: str) -> int | None:
     return micros
 
 
+@lru_cache(maxsize=4096)  # a traffic source sends a few distinct bids many times over
+def _bid_micros(text: str) -> int:
+    # A bad bid from the source must not cost us the click: it is counted at 0.
+    return parse_micros(text) or 0
+
+
 def click_cost(model: CostModel, cost_token: str) -> int:
     """The cost of one click, as decided at the click (CPA/RevShare cost comes later)."""
     kind = model.type
     if kind == "cpc":
         return model.value_micros
     if kind == "url_param":
-        # A bad bid from the source must not cost us the click: it is counted at 0.
-        return (parse_micros(cost_token) or 0) if cost_token else 0
+        return _bid_micros(cost_token) if cost_token else 0
     if kind == "cpm":
         return model.value_micros // 1000
     return 0

@@ -2,8 +2,8 @@
 
 Everything derived from a header is cached per raw header value (the bytes as they
 arrived, before any decoding): the client's Place per (peer, X-Forwarded-For), the Agent
-and its text per User-Agent, the language per Accept-Language. A repeat visitor costs
-the header loop and three cache hits.
+and its text per User-Agent, the language per Accept-Language, the referrer's domain per
+Referer. A repeat visitor costs the header loop and a cache hit per header.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from functools import lru_cache
 from typing import Any, Final
+
+import msgspec
 
 from edge import bots
 from edge.addresses import ProxyTrust, contains
@@ -33,22 +35,19 @@ _WANTED: Final = {
 }
 
 
-class Observation:
-    __slots__ = ("agent", "cookies", "language", "new_visitor", "place", "prefetch",
-                 "referrer_domain", "user_agent", "visitor_id")
+class Observation(msgspec.Struct, frozen=True, gc=False):
+    """What one request says about its visitor. A Struct: built in C, one per click (it
+    holds no containers, so the collector need not track it)."""
 
-    def __init__(self, place: Place, agent: Agent, user_agent: str, language: str,
-                 referrer: str, cookies: str, visitor_id: str, new_visitor: bool,
-                 prefetch: bool) -> None:
-        self.place = place
-        self.agent = agent
-        self.user_agent = user_agent
-        self.language = language
-        self.referrer_domain = referrer
-        self.cookies = cookies
-        self.visitor_id = visitor_id
-        self.new_visitor = new_visitor
-        self.prefetch = prefetch
+    place: Place
+    agent: Agent
+    user_agent: str
+    language: str
+    referrer_domain: str
+    cookies: str
+    visitor_id: str
+    new_visitor: bool
+    prefetch: bool
 
     def bot_reason(self, workspace_masks: tuple[tuple[int, int, int], ...] = ()) -> str:
         reason = self.agent.bot_reason
@@ -64,9 +63,6 @@ class Observation:
         return ""
 
 
-_set = object.__setattr__
-
-
 class SeenVisitor(Visitor):
     """The splitter's Visitor for one request, reading through to its Observation.
 
@@ -78,9 +74,11 @@ class SeenVisitor(Visitor):
     __slots__ = ("_seen",)
 
     def __init__(self, seen: Observation, query: dict[str, str], is_bot: bool) -> None:
-        _set(self, "_seen", seen)
-        _set(self, "query", query)
-        _set(self, "is_bot", is_bot)
+        # The slots' own setters: what object.__setattr__ ends up calling, minus the
+        # lookups that get past the frozen dataclass's __setattr__.
+        _set_seen(self, seen)
+        _set_query(self, query)
+        _set_is_bot(self, is_bot)
 
     # mypy sees read-only dataclass fields overridden by read-only properties: allowed.
     visitor_id = property(lambda self: self._seen.visitor_id)  # type: ignore[assignment]
@@ -99,6 +97,11 @@ class SeenVisitor(Visitor):
     )
 
 
+_set_seen = SeenVisitor._seen.__set__  # type: ignore[attr-defined]
+_set_query = Visitor.query.__set__  # type: ignore[attr-defined]
+_set_is_bot = Visitor.is_bot.__set__  # type: ignore[attr-defined]
+
+
 def valid_visitor_id(text: str) -> bool:
     if len(text) != clickid.LENGTH:
         return False
@@ -107,6 +110,14 @@ def valid_visitor_id(text: str) -> bool:
     except clickid.ClickIdError:
         return False
     return True
+
+
+def _joined(first: bytes, separator: bytes, more: bytes, limit: int) -> bytes:
+    """A repeated header's values as one, which may be no longer than one header."""
+    joined = first + separator + more
+    if len(joined) > limit:
+        raise BadInput(431, "request header too large")
+    return joined
 
 
 class Observer:
@@ -120,6 +131,8 @@ class Observer:
         self._locate = lru_cache(maxsize=cache_size)(self._locate_uncached)
         self._identify = lru_cache(maxsize=cache_size)(self._identify_uncached)
         self._language = lru_cache(maxsize=4096)(self._language_uncached)
+        # Referer headers can be long (up to max_header_bytes): fewer of them are kept.
+        self._referrer = lru_cache(maxsize=1024)(self._referrer_uncached)
 
     def client(self, scope: MutableMapping[str, Any]) -> str:
         """The client address of a request (trusted X-Forwarded-For applied), as text."""
@@ -143,6 +156,10 @@ class Observer:
     def _language_uncached(raw: bytes) -> str:
         return primary_language(raw.decode("latin-1"))
 
+    @staticmethod
+    def _referrer_uncached(raw: bytes) -> str:
+        return referrer_domain(raw.decode("latin-1"))
+
     def observe(self, scope: MutableMapping[str, Any], now_ms: int) -> Observation:
         ua = forwarded = cookies = language = referer = purpose = b""
         limit = self._max_header
@@ -156,17 +173,15 @@ class Observer:
             if slot == _UA:
                 ua = value
             elif slot == _FORWARDED:
-                forwarded = forwarded + b"," + value if forwarded else value
+                forwarded = _joined(forwarded, b",", value, limit) if forwarded else value
             elif slot == _LANGUAGE:
                 language = value
             elif slot == _COOKIE:
-                cookies = cookies + b"; " + value if cookies else value
+                cookies = _joined(cookies, b"; ", value, limit) if cookies else value
             elif slot == _REFERER:
                 referer = value
             else:
                 purpose = purpose + b"," + value if purpose else value
-        if len(forwarded) > limit or len(cookies) > limit:
-            raise BadInput(431, "request header too large")
         client = scope.get("client")
         place = self._locate(client[0] if client else "", forwarded)
         agent, user_agent = self._identify(ua)
@@ -176,7 +191,7 @@ class Observer:
             if known and valid_visitor_id(known):
                 return Observation(
                     place, agent, user_agent, self._language(language) if language else "",
-                    referrer_domain(referer.decode("latin-1")) if referer else "",
+                    self._referrer(referer) if referer else "",
                     cookie_text, known.upper(), False,
                     bool(purpose) and bots.is_prefetch(purpose.decode("latin-1"), ""),
                 )
@@ -184,7 +199,7 @@ class Observer:
             cookie_text = ""
         return Observation(
             place, agent, user_agent, self._language(language) if language else "",
-            referrer_domain(referer.decode("latin-1")) if referer else "",
+            self._referrer(referer) if referer else "",
             cookie_text, self._ids.new(now_ms), True,
             bool(purpose) and bots.is_prefetch(purpose.decode("latin-1"), ""),
         )

@@ -26,6 +26,7 @@ from edge.observe import VISITOR_COOKIE, Observation, SeenVisitor
 from edge.responses import Headers
 from edge.runtime import Runtime
 from splitter.decide import decide
+from splitter.types import Choice
 from turnout.events import TOPIC_CLICKS, Click
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ BOT_RULE: Final = "bot_policy"  # rule id recorded for bots a bot policy sent el
 _YEAR_S: Final = 365 * 86_400
 _MAX_CODE: Final = 64
 _NO_SLOTS: Final[dict[str, int]] = {}
+_VISITOR_HEAD: Final = f"{VISITOR_COOKIE}=".encode()
+_UNIQUE_HEAD: Final = f"{uniques.UNIQUE_COOKIE}=".encode()
+_CONTEXT_HEAD: Final = f"{CONTEXT_COOKIE}=".encode()
 
 
 def cookie_suffix(domain: str, secure: bool) -> str:
@@ -58,19 +62,37 @@ def redirect_by_mode(codec: ContextCodec, mode: str, url: str, headers: Headers,
     return responses.redirect(mode, url, headers)
 
 
+class _Campaign:
+    """One campaign of the snapshot being served, with what each of its clicks needs
+    looked up once: token slots, bot ranges, unique-cookie key, context-cookie tail, and
+    the static part of its click events per path (keyed by the identity of the decided
+    Choice, or of None for bots the bot policy sent elsewhere)."""
+
+    __slots__ = ("campaign", "context_tail", "masks", "slots", "stubs", "unique_key")
+
+    def __init__(self, campaign: CompiledCampaign, snapshot: Snapshot, suffix: str) -> None:
+        self.campaign = campaign
+        self.slots = snapshot.token_slots.get(campaign.traffic_source.id, _NO_SLOTS)
+        self.masks = snapshot.bot_masks.get(campaign.workspace.id, ())
+        self.unique_key = uniques.campaign_key(campaign.id)
+        max_age = campaign.attribution_window_ms // 1000
+        self.context_tail = f"; Max-Age={max_age}{suffix}".encode()
+        self.stubs: dict[int, Click] = {}
+
+
 class ClickHandler:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         settings = runtime.settings
         self._suffix = cookie_suffix(settings.cookie_domain, settings.cookie_secure)
-        self._visitor_tail = f"; Max-Age={_YEAR_S}{self._suffix}"
+        self._visitor_tail = f"; Max-Age={_YEAR_S}{self._suffix}".encode()
         self._stats = runtime.metrics.route("c")
         self._latency = runtime.metrics.redirect_latency
         self._max_query = settings.max_url_bytes
-        # Static parts of click events per path of the graph being served, keyed by
-        # (campaign, rule, target) identity: valid for one snapshot, dropped on a swap.
-        self._stubs: dict[tuple[int, str, int], Click] = {}
-        self._stubs_of: Snapshot | None = None
+        # Campaigns by code of the graph being served: valid for one snapshot, dropped on
+        # a swap (unknown codes are not kept, so the graph bounds it).
+        self._campaigns: dict[str, _Campaign] = {}
+        self._campaigns_of: Snapshot | None = None
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive,
                        send: responses.Send) -> None:
@@ -95,85 +117,93 @@ class ClickHandler:
         seen = rt.observer.observe(scope, now_ms)
         headers: Headers = []
         if seen.new_visitor:
-            headers.append(
-                (b"set-cookie",
-                 f"{VISITOR_COOKIE}={seen.visitor_id}{self._visitor_tail}".encode())
-            )
+            headers.append((b"set-cookie",
+                            _VISITOR_HEAD + seen.visitor_id.encode() + self._visitor_tail))
         code = scope["path"][3:]
-        campaign = (
-            snapshot.graph.campaigns_by_code.get(code) if len(code) <= _MAX_CODE else None
-        )
-        if campaign is None:
-            return self._fallback(snapshot.fallback_workspace, headers, "unknown campaign")
-        tokens = Tokens(params, snapshot.token_slots.get(campaign.traffic_source.id, _NO_SLOTS))
+        facts = self._campaigns.get(code) if snapshot is self._campaigns_of else None
+        if facts is None:
+            facts = self._campaign(snapshot, code)
+            if facts is None:
+                return self._fallback(snapshot.fallback_workspace, headers, "unknown campaign")
+        campaign = facts.campaign
+        tokens = Tokens(params, facts.slots)
         if not campaign.is_live(now_ms):
             return self._policy(campaign.inactive, campaign, seen, tokens, now_ms, headers,
                                 "campaign is not active")
-        workspace = campaign.workspace
-        bot_reason = seen.bot_reason(snapshot.bot_masks.get(workspace.id, ()))
+        bot_reason = seen.bot_reason(facts.masks)
         if bot_reason and campaign.bot_policy.action != "same":
             click_id = rt.ids.new(now_ms)
             if not head:
-                self._emit(click_id, now_ms, campaign, snapshot, BOT_RULE, None, seen, tokens,
-                           bot_reason)
+                self._emit(click_id, now_ms, facts, snapshot, None, seen, tokens, bot_reason)
             return self._policy(campaign.bot_policy, campaign, seen, tokens, now_ms, headers,
                                 "not found", click_id)
         choice = decide(campaign.table, SeenVisitor(seen, params, bool(bot_reason)), now_ms)
         if choice is None:
-            return self._fallback(workspace, headers, "no destination available")
+            return self._fallback(campaign.workspace, headers, "no destination available")
         target: Target = choice.destination.payload
         click_id = rt.ids.new(now_ms)
         unique = False
         if not head and not bot_reason:
             unique, remembered = uniques.check(
-                cookie(seen.cookies, uniques.UNIQUE_COOKIE), uniques.campaign_key(campaign.id),
+                seen.cookies and cookie(seen.cookies, uniques.UNIQUE_COOKIE), facts.unique_key,
                 now_ms, campaign.unique_window_ms)
             if remembered is not None:
-                headers.append((b"set-cookie", f"{uniques.UNIQUE_COOKIE}={remembered}"
-                                f"{self._visitor_tail}".encode()))
+                headers.append((b"set-cookie",
+                                _UNIQUE_HEAD + remembered.encode() + self._visitor_tail))
         url = render(target.url, click_id, campaign, target, seen, tokens, now_ms)
         if target.next_offers or target.funnel_landers:
-            headers.append(self._context_cookie(seen, campaign, LanderContext(
+            headers.append(self._context_cookie(seen, facts, LanderContext(
                 click_id, campaign.id, snapshot.version, choice.rule_id, target.destination_id,
                 0, now_ms)))
         mode = campaign.redirect_mode
         if mode == "302":  # the common case, without the detour through the mode table
-            headers.append((b"location", responses.location_bytes(url)))
-            headers.append(responses.NO_STORE)
-            headers.append(responses.ZERO_LENGTH)
+            headers += ((b"location", responses.location_bytes(url)), responses.NO_STORE,
+                        responses.ZERO_LENGTH)
             answer: tuple[int, Headers, bytes] = (302, headers, b"")
         else:
             answer = redirect_by_mode(rt.codec, mode, url, headers, now_ms)
         if not head:
-            self._emit(click_id, now_ms, campaign, snapshot, choice.rule_id, target, seen,
-                       tokens, bot_reason, unique)
+            self._emit(click_id, now_ms, facts, snapshot, choice, seen, tokens, bot_reason,
+                       unique)
         return answer
 
-    def _emit(self, click_id: str, now_ms: int, campaign: CompiledCampaign, snapshot: Snapshot,
-              rule_id: str, target: Target | None, seen: Observation, tokens: Tokens,
-              bot_reason: str, unique: bool = False) -> None:
-        if snapshot is not self._stubs_of:
-            self._stubs = {}
-            self._stubs_of = snapshot
-        key = (id(campaign), rule_id, id(target))
-        stub = self._stubs.get(key)
+    def _campaign(self, snapshot: Snapshot, code: str) -> _Campaign | None:
+        """The campaign `code` names in `snapshot`, kept for its next clicks."""
+        if snapshot is not self._campaigns_of:
+            self._campaigns = {}
+            self._campaigns_of = snapshot
+        facts = self._campaigns.get(code)
+        if facts is None:
+            campaign = (
+                snapshot.graph.campaigns_by_code.get(code) if len(code) <= _MAX_CODE else None
+            )
+            if campaign is None:
+                return None
+            facts = self._campaigns[code] = _Campaign(campaign, snapshot, self._suffix)
+        return facts
+
+    def _emit(self, click_id: str, now_ms: int, facts: _Campaign, snapshot: Snapshot,
+              choice: Choice | None, seen: Observation, tokens: Tokens, bot_reason: str,
+              unique: bool = False) -> None:
+        campaign = facts.campaign
+        stub = facts.stubs.get(id(choice))
         if stub is None:
-            stub = self._stubs[key] = click_stub(
+            stub = facts.stubs[id(choice)] = click_stub(
                 kind="click", campaign=campaign, graph_version=snapshot.version,
-                rule_id=rule_id, target=target, funnel_step=0,
+                rule_id=BOT_RULE if choice is None else choice.rule_id,
+                target=None if choice is None else choice.destination.payload, funnel_step=0,
             )
         event = fill_click(stub, campaign.workspace.raw_ip, click_id, now_ms, seen, tokens,
                            bot_reason, click_cost(campaign.cost_model, tokens.cost))
         event.is_unique = unique
         self.rt.sink.emit(TOPIC_CLICKS, click_id, event)
 
-    def _context_cookie(self, seen: Observation, campaign: CompiledCampaign,
-                        context: LanderContext) -> tuple[bytes, bytes]:
+    def _context_cookie(self, seen: Observation, facts: _Campaign, context: LanderContext
+                        ) -> tuple[bytes, bytes]:
         codec = self.rt.codec
         earlier = seen.cookies and codec.decode_contexts(cookie(seen.cookies, CONTEXT_COOKIE))
-        token = codec.encode_contexts(with_context(earlier, context) if earlier else [context])
-        max_age = campaign.attribution_window_ms // 1000
-        return b"set-cookie", f"{CONTEXT_COOKIE}={token}; Max-Age={max_age}{self._suffix}".encode()
+        token = codec.seal_contexts(with_context(earlier, context) if earlier else [context])
+        return b"set-cookie", _CONTEXT_HEAD + token + facts.context_tail
 
     def _policy(self, policy: Policy, campaign: CompiledCampaign, seen: Observation,
                 tokens: Tokens, now_ms: int, headers: Headers, reason: str, click_id: str = ""

@@ -26,6 +26,7 @@ def campaign_key(campaign_id: str) -> str:
 
 
 def _base36(number: int) -> str:
+    """`number` (>= 0) in lower-case base 36."""
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     text = ""
     while True:
@@ -33,6 +34,10 @@ def _base36(number: int) -> str:
         text = digits[rest] + text
         if not number:
             return text
+
+
+# The current second in base 36: every unique click of a second writes the same stamp.
+_stamp = lru_cache(maxsize=64)(_base36)
 
 
 def _entries(value: str) -> list[tuple[str, int]]:
@@ -44,15 +49,20 @@ def _entries(value: str) -> list[tuple[str, int]]:
         if not sep or not key or not seconds:
             continue
         try:
-            entries.append((key, int(seconds, 36)))
+            number = int(seconds, 36)
         except ValueError:
             continue  # a tampered or foreign value is ignored, never an error
+        if number >= 0:  # int() takes a sign; "-5" is as foreign as "x!"
+            entries.append((key, number))
     return entries
 
 
 def check(value: str, key: str, now_ms: int, window_ms: int) -> tuple[bool, str | None]:
     """(is_unique, the new cookie value or None when it need not change)."""
     now_s = now_ms // 1000
+    latest = key + ":" + _stamp(now_s)
+    if not value:  # a first visit: nothing to read or keep
+        return True, latest
     entries = _entries(value)
     for entry_key, seconds in entries:
         if entry_key == key:
@@ -60,4 +70,4 @@ def check(value: str, key: str, now_ms: int, window_ms: int) -> tuple[bool, str 
                 return False, None
             break
     kept = [entry for entry in entries if entry[0] != key][: MAX_ENTRIES - 1]
-    return True, ".".join(f"{k}:{_base36(s)}" for k, s in [(key, now_s), *kept])
+    return True, ".".join([latest, *[f"{k}:{_base36(s)}" for k, s in kept]])

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.templates import MACROS, POSTBACK_MACROS, Template, TemplateError, problems
+from config.templates import (
+    MACROS,
+    POSTBACK_MACROS,
+    Template,
+    TemplateError,
+    _encode,
+    problems,
+)
 
 
 def test_render_substitutes_every_macro():
@@ -146,3 +153,20 @@ def test_rendered_url_keeps_scheme_and_host(text, values):
     for name, value in values.items():
         if name in template.macros and value:
             assert value in unquote(rendered)
+
+
+@settings(max_examples=500)
+@given(st.one_of(st.text(st.characters(blacklist_categories=("Cs",))),
+                 st.text("AZaz09_.-~%/ +é", max_size=30)))
+def test_values_quote_leaves_alone_are_not_quoted(value):
+    # _encode skips `quote` for values made of unreserved characters only.
+    assert _encode(value) == quote(value, safe="")
+
+
+@given(st.lists(st.one_of(st.none(), _HOSTILE), min_size=3, max_size=3))
+def test_fill_puts_each_value_in_its_slot(values):
+    template = Template.parse("https://lp.example.com/{sub1}?a={clickid}&b={sub1}")
+    assert template.macros == ("sub1", "clickid", "sub1")
+    by_name = {"sub1": values[0], "clickid": values[1]}
+    expected = template.render({k: v for k, v in by_name.items() if v is not None})
+    assert template.fill([values[0], values[1], values[0]]) == expected

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config.compiled import CompiledGraph
 from config.templates import MACROS, Template
 from edge.addresses import ProxyTrust
-from edge.clicks import Tokens, click_event, click_stub, fill_click, macros, render, source_slots
+from edge.clicks import (
+    TOKEN_SLOTS,
+    Tokens,
+    click_event,
+    click_stub,
+    fill_click,
+    macros,
+    render,
+    source_slots,
+)
 from edge.errors import BadInput
 from edge.geo import GeoIP, Place
-from edge.inputs import _parse_ascii, _parse_pairs
+from edge.inputs import MAX_PARAMS, _parse_ascii, _parse_pairs, parse_query
 from edge.money import _AMOUNT, MICROS, parse_micros
 from edge.observe import Observation, Observer, SeenVisitor
 from edge.settings import DEFAULT_ASN_DB, DEFAULT_CITY_DB, parse_networks
@@ -124,7 +135,8 @@ def _outcome(parse, *args) -> dict[str, str] | str:
 @settings(max_examples=300, deadline=None)
 @given(_ASCII_QUERY)
 def test_ascii_queries_parse_as_the_general_path_does(raw):
-    assert _outcome(_parse_ascii, raw.decode()) == _outcome(_parse_pairs, raw.split(b"&"), True)
+    assert _outcome(_parse_ascii, raw.decode().split("&")) == _outcome(_parse_pairs,
+                                                                  raw.split(b"&"), True)
 
 
 def _reference_micros(text: str) -> int | None:
@@ -145,27 +157,120 @@ def test_parse_micros_matches_the_pattern(text):
     assert parse_micros(text) == _reference_micros(text)
 
 
-def test_observations_are_cached_per_raw_header_and_peer():
+@pytest.fixture
+def observer() -> Iterator[Observer]:
     trust = ProxyTrust(parse_networks(("127.0.0.1/32",), "test"))
     geo = GeoIP(DEFAULT_CITY_DB, DEFAULT_ASN_DB)
-    observer = Observer(geo, UserAgents(64), trust, ClickIds(), cache_size=64)
     try:
-        def look(peer: str, forwarded: bytes, ua: bytes = b"curl/8.0") -> Observation:
-            return observer.observe({"client": (peer, 1), "headers": [
-                (b"x-forwarded-for", forwarded), (b"user-agent", ua),
-                (b"accept-language", b"de-DE,de;q=0.9")]}, 1_700_000_000_000)
-
-        for _ in range(2):  # the second round is answered from the caches
-            trusted = look("127.0.0.1", b"214.78.0.1")
-            stranger = look("198.51.100.7", b"214.78.0.1")
-            assert (trusted.place.text, trusted.place.country) == ("214.78.0.1", "US")
-            assert stranger.place.text == "198.51.100.7"  # its X-Forwarded-For is not believed
-            assert trusted.agent.bot_reason == "ua_bot" and trusted.user_agent == "curl/8.0"
-            assert trusted.language == "de"
-            assert look("127.0.0.1", b"214.78.0.1", IPHONE_UA).agent.device == "mobile"
+        yield Observer(geo, UserAgents(64), trust, ClickIds(), cache_size=64)
     finally:
         geo.close()
 
 
+def test_observations_are_cached_per_raw_header_and_peer(observer: Observer):
+    def look(peer: str, forwarded: bytes, ua: bytes = b"curl/8.0") -> Observation:
+        return observer.observe({"client": (peer, 1), "headers": [
+            (b"x-forwarded-for", forwarded), (b"user-agent", ua),
+            (b"accept-language", b"de-DE,de;q=0.9"),
+            (b"referer", b"https://user@News.Example.org.:8443/a?b")]}, 1_700_000_000_000)
+
+    for _ in range(2):  # the second round is answered from the caches
+        trusted = look("127.0.0.1", b"214.78.0.1")
+        stranger = look("198.51.100.7", b"214.78.0.1")
+        assert (trusted.place.text, trusted.place.country) == ("214.78.0.1", "US")
+        assert stranger.place.text == "198.51.100.7"  # its X-Forwarded-For is not believed
+        assert trusted.agent.bot_reason == "ua_bot" and trusted.user_agent == "curl/8.0"
+        assert trusted.language == "de" and trusted.referrer_domain == "news.example.org"
+        assert look("127.0.0.1", b"214.78.0.1", IPHONE_UA).agent.device == "mobile"
+
+
+def test_repeated_headers_are_joined_and_limited_as_one(observer: Observer):
+    visitor = "01M7YPGTFDDG1FQ9XFWXKVP001"
+    seen = observer.observe({"client": ("127.0.0.1", 1), "headers": [
+        (b"x-forwarded-for", b"198.51.100.7"), (b"cookie", b"a=1"),
+        (b"x-forwarded-for", b"214.78.0.1"), (b"cookie", f"tv={visitor}".encode()),
+        (b"sec-purpose", b"x"), (b"purpose", b"prefetch")]}, 1_700_000_000_000)
+    assert seen.place.text == "214.78.0.1"  # the nearest hop of the joined list
+    assert (seen.cookies, seen.visitor_id, seen.new_visitor) == (f"a=1; tv={visitor}", visitor,
+                                                                 False)
+    assert seen.prefetch
+    for name in (b"x-forwarded-for", b"cookie"):
+        half = b"1" * 4096  # each fits; joined they do not
+        with pytest.raises(BadInput) as caught:
+            observer.observe({"client": ("127.0.0.1", 1),
+                              "headers": [(name, half), (name, half)]}, 1_700_000_000_000)
+        assert caught.value.status == 431
+
+
 IPHONE_UA = (b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
              b"(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
+
+
+_QUERY_BYTES = st.one_of(
+    _ASCII_QUERY,
+    st.binary(max_size=300),
+    st.lists(st.sampled_from([b"a", b"=", b"&", b"%", b"%2", b"%41", b"+", b"\xc3\xa4",
+                              b"\xff", b"zoneid", b"x" * 70]), max_size=80).map(b"".join),
+    st.tuples(st.integers(60, 70), st.sampled_from([b"p", b"p%41", b"\xc3\xa4"]))
+    .map(lambda n_name: b"&".join(n_name[1] + b"%d=1" % i for i in range(n_name[0]))),
+)
+
+
+def _parse_general(raw: bytes) -> dict[str, str]:
+    """parse_query without its ASCII shortcut: every pair through the decoding path."""
+    if not raw:
+        return {}
+    if len(raw) > 4096:
+        raise BadInput(414, "query string too long")
+    pairs = raw.split(b"&")
+    if len(pairs) > MAX_PARAMS:
+        raise BadInput(400, "too many query parameters")
+    return _parse_pairs(pairs, False)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_QUERY_BYTES)
+def test_parse_query_equals_the_general_path(raw):
+    assert _outcome(parse_query, raw) == _outcome(_parse_general, raw)
+
+
+def _reference_tokens(params: dict[str, str], slots: dict[str, int]) -> tuple[str, ...]:
+    """Tokens before its two-pass form: one pass, a bit per slot filled by the source."""
+    values = [""] * len(TOKEN_SLOTS)
+    sourced = 0
+    for name, value in params.items():
+        slot = slots.get(name)
+        from_source = slot is not None
+        if slot is None:
+            slot = TOKEN_SLOTS.get(name)
+        if slot is None or not value:
+            continue
+        if from_source:
+            values[slot] = value
+            sourced |= 1 << slot
+        elif not sourced & 1 << slot and not values[slot]:
+            values[slot] = value
+    return tuple(values)
+
+
+# Few names, so that a source's names and ours often compete for one slot.
+_TOKEN_NAMES = st.sampled_from(["zoneid", "zone", "sub1", "sub2", "bid", "cost", "other"])
+_SOURCES = [PUSH, source_slots((("zoneid", "sub1"), ("zone", "sub1"), ("bid", "cost"))),
+            source_slots((("sub2", "sub1"), ("sub1", "sub2"))), {}]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(_TOKEN_NAMES, st.sampled_from(["", "a", "b"])), max_size=8),
+       st.sampled_from(_SOURCES))
+def test_tokens_equal_the_one_pass_reference(pairs, slots):
+    params = dict(reversed(pairs))  # any order, names once each, as parse_query gives
+    tokens = Tokens(params, slots)
+    assert (*tokens.subs, tokens.cost, tokens.external_id) == _reference_tokens(params, slots)
+
+
+def test_source_names_beat_ours_and_the_last_source_name_wins():
+    slots = _SOURCES[1]
+    for params, sub1 in (({"sub1": "o", "zoneid": "z"}, "z"), ({"zoneid": "z", "sub1": "o"}, "z"),
+                         ({"zoneid": "", "sub1": "o"}, "o"), ({"zoneid": "z", "zone": "y"}, "y"),
+                         ({"zone": "y", "zoneid": "z", "sub1": "o"}, "z")):
+        assert Tokens(params, slots).subs[0] == sub1 == _reference_tokens(params, slots)[0]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,3 +69,28 @@ def test_hop_token_expires_and_cannot_be_a_cookie():
     assert codec.hop_url(token, 999) == "https://a.example/"
     assert codec.hop_url(token, 1001) is None
     assert codec.decode_contexts(token) == []  # another purpose, another key
+
+
+def test_tokens_are_the_ones_issued_before():
+    # Minted by the implementation before `seal`: cookies already out there stay valid.
+    assert Signer(b"secret", "test").sign(b"\x00\xfb\xff payload ~?>") == (
+        "APv_IHBheWxvYWQgfj8-.jqVFe9a4_WkTacjViuDLuQ")
+    context = LanderContext("01M7YPGTFDDHG53XPNTMQ98MHF", "camp-a", 3, "usa", "usa", 0,
+                            1_700_000_000_000)
+    assert ContextCodec(b"secret").encode_contexts([context]) == (
+        "W1siMDFNN1lQR1RGRERIRzUzWFBOVE1ROThNSEYiLCJjYW1wLWEiLDMsInVzYSIsInVzYSIsMCwxNzAwMDAwM"
+        "DAwMDAwXV0.U993JUVRjHq1aD8Dd5iNvg")
+
+
+@settings(deadline=None)
+@given(st.binary(max_size=300))
+def test_seal_is_sign_as_bytes_and_plain_urlsafe_base64(payload):
+    signer = Signer(b"secret", "test")
+    sealed = signer.seal(payload)
+    assert sealed.decode("ascii") == signer.sign(payload)
+    body, mac = sealed.split(b".")
+    assert body == base64.urlsafe_b64encode(payload).rstrip(b"=")
+    assert mac == base64.urlsafe_b64encode(signer._mac(payload)).rstrip(b"=")
+    codec = ContextCodec(b"secret")
+    contexts = [_context("C" * 26, len(payload) % 5)]
+    assert codec.seal_contexts(contexts).decode("ascii") == codec.encode_contexts(contexts)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.uniques import MAX_ENTRIES, campaign_key, check
+from edge.uniques import MAX_ENTRIES, _base36, _entries, campaign_key, check
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -62,3 +62,37 @@ def test_any_cookie_value_is_handled_without_error(value):
     unique, cookie = check(value, campaign_key("a"), T0, DAY)
     assert isinstance(unique, bool)
     assert cookie is None or (";" not in cookie and " " not in cookie)
+
+
+def test_a_signed_timestamp_is_foreign_and_cannot_hang_the_handler():
+    # int(..., 36) takes "-5": re-encoding a negative second used to loop forever.
+    unique, cookie = check("a:-5.b:+7", campaign_key("c"), T0, DAY)
+    assert unique and cookie == f"{campaign_key('c')}:{_base36(T0 // 1000)}.b:7"
+
+
+def _reference_check(value: str, key: str, now_ms: int, window_ms: int
+                     ) -> tuple[bool, str | None]:
+    """check() before its first-visit shortcut and the stamp cache."""
+    now_s = now_ms // 1000
+    entries = _entries(value)
+    for entry_key, seconds in entries:
+        if entry_key == key:
+            if (now_s - seconds) * 1000 < window_ms and seconds <= now_s:
+                return False, None
+            break
+    kept = [entry for entry in entries if entry[0] != key][: MAX_ENTRIES - 1]
+    return True, ".".join(f"{k}:{_base36(s)}" for k, s in [(key, now_s), *kept])
+
+
+_entry = st.tuples(st.sampled_from(["a", "b", campaign_key("a"), ""]),
+                   st.sampled_from([":", "", "::"]),
+                   st.one_of(st.integers(0, T0 // 1000 + DAY).map(_base36),
+                             st.text("0123456789az+-_ !", max_size=8)))
+_cookies = st.lists(_entry, max_size=40).map(lambda parts: ".".join(map("".join, parts)))
+
+
+@given(_cookies, st.integers(T0 - DAY, T0 + DAY), st.sampled_from([0, 1000, HOUR, DAY]))
+def test_check_equals_the_reference(value, now_ms, window_ms):
+    key = campaign_key("a")
+    assert check(value, key, now_ms, window_ms) == _reference_check(value, key, now_ms,
+                                                                      window_ms)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from turnout import clickid
@@ -85,3 +86,24 @@ def test_decode_never_raises_anything_but_click_id_error(text):
     except ClickIdError:
         return
     assert 0 <= ts < 1 << 48 and 0 <= bits < 1 << 80
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.binary(min_size=1, max_size=32), st.lists(TS, min_size=1, max_size=4))
+def test_batches_of_ids_equal_encoding_each_draw(seed, stamps):
+    # Past two batches: the digits of a batch are encoded together, in draw order.
+    ids = ClickIds(seed=seed)
+    reference = random.Random(seed)
+    for n in range(2 * clickid._BATCH + 7):
+        ts = stamps[n % len(stamps)]
+        assert ids.new(ts) == encode(ts, reference.getrandbits(80))
+
+
+def test_extreme_draws_encode_like_encode():
+    draws = [0, (1 << 80) - 1, 0x5555555555555555AAAA, 1, 1 << 79, 31 << 75, 31]
+    draws *= clickid._BATCH // len(draws) + 1
+    ids = ClickIds(seed=b"unused")
+    pending = iter(draws)
+    ids._bits = lambda k: next(pending)
+    for value in draws[: clickid._BATCH]:
+        assert ids.new(1_790_000_000_000) == encode(1_790_000_000_000, value)
