@@ -1,4 +1,4 @@
-"""GET /click, /click/{n} (lander -> offer) and GET /r (the double-meta hop), plain ASGI.
+"""GET /click, /click/{n} (lander -> offer) and GET /r (the double-meta hop): answers.
 
 /click needs no server state: the signed `tc` cookie set at /c/{code} names the campaign
 click, its rule and destination and how far along a funnel the visitor is; `cid` picks
@@ -20,7 +20,7 @@ from edge.errors import BadInput
 from edge.graph import Snapshot
 from edge.inputs import cookie, parse_query
 from edge.observe import VISITOR_COOKIE
-from edge.redirect import Receive, cookie_suffix, redirect_by_mode
+from edge.redirect import cookie_suffix, redirect_by_mode
 from edge.responses import Headers
 from edge.runtime import Runtime
 from turnout import clickid
@@ -46,17 +46,6 @@ class LanderClickHandler:
         self.rt = runtime
         self._suffix = cookie_suffix(runtime.settings.cookie_domain,
                                      runtime.settings.cookie_secure)
-        self._stats = runtime.metrics.route("click")
-        self._hop_stats = runtime.metrics.route("hop")
-
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive,
-                       send: responses.Send) -> None:
-        hop = scope["path"] == "/r"
-        head = scope["method"] == "HEAD"
-        status, headers, body = responses.guarded(
-            self.hop_answer if hop else self.answer, scope, "lander click handler")
-        await responses.send(send, status, headers, body, head)
-        (self._hop_stats if hop else self._stats).count(status)
 
     def hop_answer(self, scope: MutableMapping[str, Any], head: bool
                    ) -> tuple[int, Headers, bytes]:

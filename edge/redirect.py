@@ -1,4 +1,4 @@
-"""GET|HEAD /c/{code}: the campaign click. The hot path, as a plain ASGI callable.
+"""GET|HEAD /c/{code}: the campaign click. The hot path, one synchronous `answer()`.
 
 No awaits on I/O before the answer: the graph is an attribute read, the decision a pure
 function, the event a non-blocking put into the sink. The event is put before the
@@ -86,23 +86,11 @@ class ClickHandler:
         settings = runtime.settings
         self._suffix = cookie_suffix(settings.cookie_domain, settings.cookie_secure)
         self._visitor_tail = f"; Max-Age={_YEAR_S}{self._suffix}".encode()
-        self._stats = runtime.metrics.route("c")
-        self._latency = runtime.metrics.redirect_latency
         self._max_query = settings.max_url_bytes
         # Campaigns by code of the graph being served: valid for one snapshot, dropped on
         # a swap (unknown codes are not kept, so the graph bounds it).
         self._campaigns: dict[str, _Campaign] = {}
         self._campaigns_of: Snapshot | None = None
-
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive,
-                       send: responses.Send) -> None:
-        started = time.perf_counter_ns()
-        head = scope["method"] == "HEAD"
-        status, headers, body = responses.guarded(self.answer, scope, "click handler")
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": b"" if head else body})
-        self._stats.count(status)
-        self._latency.observe_ns(time.perf_counter_ns() - started)
 
     def answer(self, scope: MutableMapping[str, Any], head: bool
                ) -> tuple[int, Headers, bytes]:
