@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from turnout.services import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "benchmarks" / "edge.lua"
@@ -147,15 +148,6 @@ def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def measure(name: str, process: subprocess.Popen[bytes], port: int, path: str,
             args: argparse.Namespace) -> dict[str, float]:
     base = f"http://127.0.0.1:{port}"
@@ -182,7 +174,7 @@ def measure(name: str, process: subprocess.Popen[bytes], port: int, path: str,
             result["events_sent"] = int(sent[0]) if sent else 0
         return result
     finally:
-        stop(process)
+        stop_process(process, 30)
 
 
 async def publish_example(redis_url: str) -> int:

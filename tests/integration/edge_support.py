@@ -26,7 +26,7 @@ from config.io import load_graph
 from config.model import Graph
 from config.store import GraphStore
 from turnout.events import CLICK_DECODER, TOPIC_CLICKS, Click
-from turnout.services import LocalStack, die_with_parent, free_port
+from turnout.services import LocalStack, die_with_parent, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "graph.yaml"
@@ -137,13 +137,8 @@ class EdgeProcess:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            stop_process(process, 30)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
