@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from ingest import records, validate
 from ingest.batch import Partition, Span, dedup_token
@@ -51,7 +51,7 @@ class Prepared:
     span: Span
     items: Sequence[Any]
     dead: list[DeadLetter] = field(default_factory=list)
-    columns: list[list[Any]] = field(default_factory=list)
+    body: bytes = b""  # the rows to insert, Native-encoded (Store.encode)
     token: str = ""
     # Clicks: the look-up under way of the ids that may be stored already.
     lookup: asyncio.Future[set[str]] | None = None
@@ -130,15 +130,19 @@ class Pipeline:
             delay = min(delay * 2, self.settings.retry_max_s)
 
     def decode(
-        self, batch: Sequence[Record], decoder: Callable[[bytes | None], T]
+        self, batch: Sequence[Record],
+        check: Callable[[Sequence[bytes | None]], list[validate.Outcome[T]]],
     ) -> tuple[list[T], list[DeadLetter]]:
-        good, dead = [], []
+        """The batch's good items, and dead letters for the rest (`check` says why)."""
+        good: list[T] = []
+        dead = []
         now = wall_clock_ms()
-        for record in batch:
-            try:
-                good.append(decoder(record.value))
-            except validate.Invalid as exc:
-                dead.append(letter(record, str(exc), now))
+        outcomes = check([record.value for record in batch])
+        for record, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, validate.Invalid):
+                dead.append(letter(record, str(outcome), now))
+            else:
+                good.append(outcome)
         return good, dead
 
 
@@ -167,7 +171,7 @@ class ClickPipeline(Pipeline):
         self.stored.reset_floors()
 
     def prepare(self, batch: Sequence[Record], span: Span) -> Prepared:
-        clicks, dead = self.decode(batch, validate.click)
+        clicks, dead = self.decode(batch, validate.clicks)
         clicks = records.first_per_key(clicks)
         lookup = self.settings.click_lookup
         if lookup:
@@ -178,7 +182,7 @@ class ClickPipeline(Pipeline):
         if lookup:
             prepared.lookup = self._start_look_up(clicks)
             self.stored.add(clicks)
-        prepared.columns = records.click_columns(clicks)
+        prepared.body = self.store.encode("clicks", records.click_columns(clicks))
         prepared.token = dedup_token("clicks", span.ranges, (c.click_id for c in clicks))
         return prepared
 
@@ -217,32 +221,36 @@ class ClickPipeline(Pipeline):
 
     async def _insert(self, prepared: Prepared) -> None:
         clicks: Sequence[Click] = prepared.items
-        columns, token = prepared.columns, prepared.token
+        body, token = prepared.body, prepared.token
         if prepared.lookup is not None:
             stored = await prepared.lookup
             if stored:
                 clicks = [c for c in clicks if c.click_id not in stored]
-                columns = records.click_columns(clicks)
+                if clicks:
+                    body = self.store.encode("clicks", records.click_columns(clicks))
                 token = dedup_token(
                     "clicks", prepared.span.ranges, (c.click_id for c in clicks)
                 )
         if clicks:
-            await self.retry("clicks insert", self.store.insert, "clicks", columns, token)
+            await self.retry("clicks insert", self.store.insert_encoded, "clicks", body, token)
+
+
+_EVENTS: Final = validate.each(validate.event)
 
 
 class EventPipeline(Pipeline):
     def prepare(self, batch: Sequence[Record], span: Span) -> Prepared:
-        events, dead = self.decode(batch, validate.event)
+        events, dead = self.decode(batch, _EVENTS)
         prepared = Prepared(span, events, dead)
         if events:
-            prepared.columns = records.event_columns(events)
+            prepared.body = self.store.encode("events", records.event_columns(events))
             prepared.token = dedup_token("events", span.ranges, (e.event_id for e in events))
         return prepared
 
     async def write(self, prepared: Prepared) -> dict[Partition, int]:
         if prepared.items:
             await self.retry(
-                "events insert", self.store.insert, "events", prepared.columns, prepared.token
+                "events insert", self.store.insert_encoded, "events", prepared.body, prepared.token
             )
         await self.send_dead(prepared.dead)
         return prepared.span.next_offsets()

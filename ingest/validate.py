@@ -7,7 +7,8 @@ the pipeline: it goes to the DLQ and the rest flows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
@@ -89,6 +90,16 @@ _CheckedClick: Final = _narrowed(Click, {
     "subs": Annotated[list[str], msgspec.Meta(max_length=10)],
 })
 _CHECKED_CLICK_DECODER: Final = msgspec.json.Decoder(_CheckedClick)
+# The same checks but the two id patterns: `clicks` matches those for a whole batch at
+# once, which costs a thirtieth of msgspec's pattern checks (about half of the decode).
+_ID_DEFERRED_DECODER: Final = msgspec.json.Decoder(
+    msgspec.defstruct(
+        "IdDeferredClick", [("click_id", str), ("parent_click_id", str, "")],
+        bases=(_CheckedClick,), kw_only=True, omit_defaults=True,
+    )
+)
+# Each click's "click_id parent_click_id" line, all of a batch joined.
+_BATCH_IDS: Final = re.compile(rf"(?:{_ID_PATTERN} (?:{_ID_PATTERN})?\n)*")
 
 
 class Invalid(ValueError):
@@ -144,23 +155,70 @@ def _required(value: str, field: str) -> None:
 
 def click(raw: bytes | None) -> Click:
     """A valid click, its ids upper-cased; raises Invalid with the reason otherwise."""
-    if raw is not None:
-        try:
-            item = _CHECKED_CLICK_DECODER.decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            pass  # the checks below say why
-        else:
-            if (
-                (item.graph_version | item.attribution_window_ms | item.unique_window_ms) >> 64
-                == 0
-                and (item.parent_click_id or item.kind == "click")
-            ):
-                if not item.click_id.isupper():
-                    item.click_id = item.click_id.upper()
-                if not item.parent_click_id.isupper():
-                    item.parent_click_id = item.parent_click_id.upper()
-                return item
-    return _checked_click(raw)
+    item = _quick_click(raw, _CHECKED_CLICK_DECODER)
+    if item is None:
+        return _checked_click(raw)
+    return _upper_ids(item)
+
+
+Outcome = T | Invalid
+
+
+def clicks(raws: Sequence[bytes | None]) -> list[Outcome[Click]]:
+    """`click` of each message, in order, a click or the Invalid it would raise.
+
+    The id patterns are matched once for the batch; if any id fails them, every message
+    goes through `click` to find which.
+    """
+    items = [_quick_click(raw, _ID_DEFERRED_DECODER) for raw in raws]
+    lines = [f"{item.click_id} {item.parent_click_id}\n" for item in items if item is not None]
+    if _BATCH_IDS.fullmatch("".join(lines)) is None:
+        return each(click)(raws)
+    return [
+        _upper_ids(item) if item is not None else _outcome(click, raw)
+        for item, raw in zip(items, raws, strict=True)
+    ]
+
+
+def each(
+    check: Callable[[bytes | None], T],
+) -> Callable[[Sequence[bytes | None]], list[Outcome[T]]]:
+    """A batch check from a per-message one."""
+
+    def batch(raws: Sequence[bytes | None]) -> list[Outcome[T]]:
+        return [_outcome(check, raw) for raw in raws]
+
+    return batch
+
+
+def _outcome(check: Callable[[bytes | None], T], raw: bytes | None) -> Outcome[T]:
+    try:
+        return check(raw)
+    except Invalid as exc:
+        return exc
+
+
+def _quick_click(raw: bytes | None, decoder: msgspec.json.Decoder[Any]) -> Click | None:
+    """The decoded click if it passes every check in one go; None if it needs a look."""
+    if raw is None:
+        return None
+    try:
+        item: Click = decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None  # the reference checks say why
+    if (item.graph_version | item.attribution_window_ms | item.unique_window_ms) >> 64 == 0 and (
+        item.parent_click_id or item.kind == "click"
+    ):
+        return item
+    return None
+
+
+def _upper_ids(item: Click) -> Click:
+    if not item.click_id.isupper():
+        item.click_id = item.click_id.upper()
+    if item.parent_click_id and not item.parent_click_id.isupper():
+        item.parent_click_id = item.parent_click_id.upper()
+    return item
 
 
 def _checked_click(raw: bytes | None) -> Click:

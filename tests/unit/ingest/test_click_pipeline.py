@@ -52,6 +52,12 @@ class FakeStore:
         ts = columns[[name for name, _type in schema.CLICKS].index("ts")]
         self.stored.update(zip(ids, ts, strict=True))
 
+    def encode(self, table: str, columns: list[list[Any]]) -> Any:
+        return columns  # opaque to the pipeline: handed back to insert_encoded as is
+
+    def insert_encoded(self, table: str, body: Any, token: str) -> None:
+        self.insert(table, body, token)
+
 
 def click(ts_ms: int) -> Click:
     return Click(click_id=IDS.new(ts_ms), ts_ms=ts_ms, workspace_id="w", campaign_id="c",

@@ -55,6 +55,18 @@ def test_columns_hold_each_field_by_name_for_plain_and_checked_clicks() -> None:
     assert records.click_columns([]) == [[] for _ in schema.CLICKS]
 
 
+def test_columns_keep_row_order_across_many_rows() -> None:
+    # Rows are transposed a chunk at a time; every row must land at its own index.
+    ids = ClickIds(seed=b"many")
+    rows = [
+        a_click(ids.new(i), ts_ms=i, asn=i % 7, subs=[str(i)] * (i % 11), params={"i": str(i)})
+        for i in range(1, 700)
+    ]
+    columns = records.click_columns(rows)
+    for (name, _type), column in zip(schema.CLICKS, columns, strict=True):
+        assert column == [_by_field(item, name) for item in rows], name
+
+
 def test_event_columns_hold_each_field_by_name() -> None:
     events = [
         Event(event_id="e1", name="signup", ts_ms=3, click_id="C", params={"a": "b"}),

@@ -115,30 +115,61 @@ _CHANGES = {
 }
 
 
-@settings(max_examples=400, deadline=None)
-@given(
+_VARIED_CLICKS = st.tuples(
     st.lists(st.sampled_from(sorted(_CHANGES)), min_size=1, max_size=2).flatmap(
         lambda names: st.fixed_dictionaries({name: _CHANGES[name] for name in names})
     ),
     st.sets(st.sampled_from(["click_id", "ts_ms", "workspace_id", "subs", "kind", "v"]),
             max_size=1),
-)
-def test_the_fast_click_check_agrees_with_the_reference_checks(
-    changes: dict[str, object], removed: set[str]
-) -> None:
-    # validate.click decodes into a struct whose constraints msgspec checks in C; every
-    # message must get the same verdict, and the same reason, as the field-by-field checks.
+).map(lambda varied: _varied_click(*varied))
+
+
+def _varied_click(changes: dict[str, object], removed: set[str]) -> bytes:
     fields = msgspec.to_builtins(a_click(subs=["a"], funnel_step=1, asn=7))
     fields.update(changes)
     for name in removed:
         fields.pop(name, None)
-    raw = msgspec.json.encode(fields)
+    return msgspec.json.encode(fields)
+
+
+def _verdict(check: object, raw: bytes | None) -> object:
+    """What a check makes of a message: the click's fields, or the reason it is refused."""
     try:
-        expected: object = msgspec.structs.asdict(validate._checked_click(raw))
+        return msgspec.structs.asdict(check(raw))  # type: ignore[operator]
     except validate.Invalid as exc:
-        expected = str(exc)
-    try:
-        got: object = msgspec.structs.asdict(validate.click(raw))
-    except validate.Invalid as exc:
-        got = str(exc)
-    assert got == expected
+        return str(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_VARIED_CLICKS)
+def test_the_fast_click_check_agrees_with_the_reference_checks(raw: bytes) -> None:
+    # validate.click decodes into a struct whose constraints msgspec checks in C; every
+    # message must get the same verdict, and the same reason, as the field-by-field checks.
+    assert _verdict(validate.click, raw) == _verdict(validate._checked_click, raw)
+
+
+def _batch_verdicts(raws: list[bytes | None]) -> list[object]:
+    return [
+        str(outcome) if isinstance(outcome, validate.Invalid) else msgspec.structs.asdict(outcome)
+        for outcome in validate.clicks(raws)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_VARIED_CLICKS, st.just(ENCODER.encode(a_click())), st.none(),
+                          st.binary(max_size=20)), max_size=12))
+def test_a_batch_gets_the_verdict_of_each_message_alone(raws: list[bytes | None]) -> None:
+    # validate.clicks checks the id patterns once per batch; the outcome of every message
+    # must be what validate.click says of it alone, in order, valid ids upper-cased.
+    assert _batch_verdicts(raws) == [_verdict(validate.click, raw) for raw in raws]
+
+
+def test_one_bad_id_in_a_batch_refuses_that_message_only() -> None:
+    good = [a_click(click_id=IDS.new(1_700_000_000_000 + i).lower()) for i in range(3)]
+    bad = ENCODER.encode(a_click(click_id="8" + IDS.new(1)[1:]))
+    outcomes = validate.clicks([ENCODER.encode(good[0]), bad, *map(ENCODER.encode, good[1:])])
+    assert isinstance(outcomes[1], validate.Invalid)
+    assert str(outcomes[1]).startswith("click_id:")
+    assert [o.click_id for o in outcomes if isinstance(o, Click)] == [
+        c.click_id.upper() for c in good
+    ]
