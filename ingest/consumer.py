@@ -70,6 +70,7 @@ class TopicConsumer:
             max_partition_fetch_bytes=max(1 << 20, settings.batch_size * 1024),
             # A ClickHouse outage stalls the loop between polls; stay in the group.
             max_poll_interval_ms=3_600_000,
+            fetch_max_wait_ms=settings.fetch_wait_ms,
         )
         self.consumer.subscribe([topic], listener=_Revocations(pipeline))
 
