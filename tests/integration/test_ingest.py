@@ -24,7 +24,7 @@ from tests.integration.ingest_support import (
     unique,
     wait_for,
 )
-from turnout.events import ENCODER
+from turnout.events import ENCODER, Event
 
 
 @pytest.fixture(scope="module")
@@ -391,3 +391,59 @@ async def test_replays_past_memory_and_after_a_restart_are_looked_up(
     assert scalar(ch, "SELECT count() FROM clicks FINAL WHERE workspace_id = {w:String}",
                   w=ws) == 450
     assert rollups(ch, ws) == (450, 450)
+
+
+async def test_every_field_of_clicks_and_events_is_stored_as_sent(
+    kafka_bootstrap: str, clickhouse_dsn: str, database: str, ch: Any
+) -> None:
+    # The pipelines insert Native bodies built on the event loop (Store.encode); every
+    # column must hold what the message said, across batches and partitions.
+    topics = await make_topics(kafka_bootstrap)
+    settings = settings_for(database, topics, batch_size=300)
+    ws = unique("ws")
+    clicks = [
+        click(ws, subs=[f"s{i}", "", f"t{i % 3}", "", "", "", "", "", "", f"z{i}"][: i % 11],
+              params={"k": str(i)} if i % 2 else {}, asn=i, is_bot=i % 5 == 0,
+              cost_micros=-i if i % 7 == 0 else i, user_agent=f"ua é {i}")
+        for i in range(700)
+    ]
+    events = [
+        Event(event_id=f"e{i}", name=("signup", "view")[i % 2], visitor_id=f"v{i}",
+              click_id=clicks[i].click_id if i % 3 else "", workspace_id=ws,
+              value_micros=i * 1000, ts_ms=clicks[i].ts_ms, params={"p": str(i)} if i else {})
+        for i in range(400)
+    ]
+    await produce(kafka_bootstrap, topics["clicks"], clicks)
+    await produce(kafka_bootstrap, topics["events"], [*events, b'{"v": 1, "name": "x"}'])
+    async with ingesting(
+        kafka_bootstrap, clickhouse_factory(clickhouse_dsn), settings, ("clicks", "events")
+    ) as running:
+        await wait_for(counter(ch, "SELECT count() FROM clicks WHERE workspace_id = {w:String}",
+                               w=ws), 700, running=running)
+        await wait_for(counter(ch, "SELECT count() FROM events WHERE workspace_id = {w:String}",
+                               w=ws), 400, running=running)
+        letters = await read_topic(kafka_bootstrap, topics["dlq"], 1)
+    rows = ch.query(
+        "SELECT click_id, asn, is_bot, cost_micros, user_agent, params, "
+        "[sub1, sub2, sub3, sub4, sub5, sub6, sub7, sub8, sub9, sub10], "
+        "toUnixTimestamp64Milli(ts) FROM clicks WHERE workspace_id = {w:String}",
+        parameters={"w": ws},
+    ).result_rows
+    stored = {row[0]: row[1:] for row in rows}
+    for c in clicks:
+        assert stored[c.click_id] == (
+            c.asn, c.is_bot, c.cost_micros, c.user_agent, c.params,
+            [*c.subs, *[""] * (10 - len(c.subs))], c.ts_ms,
+        )
+    rows = ch.query(
+        "SELECT event_id, name, visitor_id, click_id, value_micros, params, "
+        "toUnixTimestamp64Milli(ts) FROM events WHERE workspace_id = {w:String}",
+        parameters={"w": ws},
+    ).result_rows
+    assert sorted(rows) == sorted(
+        (e.event_id, e.name, e.visitor_id, e.click_id, e.value_micros, e.params, e.ts_ms)
+        for e in events
+    )
+    assert [orjson.loads(r.value)["reason"] for r in letters] == [
+        "schema: Object missing required field `event_id`"
+    ]
