@@ -87,6 +87,9 @@ class Store:
         """
         context = self._context(table)
         context.data = columns
+        # Uncompressed: raw_insert below says no Content-Encoding. (An HTTP client's
+        # `insert` sets its own write compression on a context it is given.)
+        context.compression = None
         try:
             body = b"".join(NativeTransform.build_insert(context))
             failure = context.insert_exception

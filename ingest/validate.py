@@ -172,7 +172,9 @@ def clicks(raws: Sequence[bytes | None]) -> list[Outcome[Click]]:
     """
     items = [_quick_click(raw, _ID_DEFERRED_DECODER) for raw in raws]
     lines = [f"{item.click_id} {item.parent_click_id}\n" for item in items if item is not None]
-    if _BATCH_IDS.fullmatch("".join(lines)) is None:
+    joined = "".join(lines)
+    # As many line ends as clicks: no id hides a line end (and a valid id after it).
+    if joined.count("\n") != len(lines) or _BATCH_IDS.fullmatch(joined) is None:
         return each(click)(raws)
     return [
         _upper_ids(item) if item is not None else _outcome(click, raw)

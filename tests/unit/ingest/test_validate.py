@@ -93,7 +93,8 @@ def _around(*edges: int) -> st.SearchStrategy[object]:
 
 
 _IDS = st.sampled_from([IDS.new(1_700_000_000_000), IDS.new(5).lower(), "", "abc",
-                        "8" + IDS.new(1)[1:], IDS.new(9) + "\n", "0" * 26, "I" * 26, 7])
+                        "8" + IDS.new(1)[1:], IDS.new(9) + "\n", "0" * 26, "I" * 26, 7,
+                        f"{IDS.new(3)}\n{IDS.new(4)} ", f"{IDS.new(6)} {IDS.new(7)}"])
 _INT64 = _around(-(1 << 63), 0, (1 << 63) - 1)
 _UINT64 = _around(0, (1 << 64) - 1)
 _CHANGES = {
@@ -162,6 +163,14 @@ def test_a_batch_gets_the_verdict_of_each_message_alone(raws: list[bytes | None]
     # validate.clicks checks the id patterns once per batch; the outcome of every message
     # must be what validate.click says of it alone, in order, valid ids upper-cased.
     assert _batch_verdicts(raws) == [_verdict(validate.click, raw) for raw in raws]
+
+
+def test_an_id_cannot_pass_as_two_lines_of_the_batch_check() -> None:
+    # "<valid id>\n<valid id> " as a parent id would read as two valid lines.
+    sneaky = a_click(kind="lp_click", parent_click_id=f"{IDS.new(3)}\n{IDS.new(4)} ")
+    raws: list[bytes | None] = [ENCODER.encode(a_click()), ENCODER.encode(sneaky)]
+    assert _batch_verdicts(raws) == [_verdict(validate.click, raw) for raw in raws]
+    assert str(validate.clicks(raws)[1]).startswith("parent_click_id:")
 
 
 def test_one_bad_id_in_a_batch_refuses_that_message_only() -> None:
