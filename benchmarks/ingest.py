@@ -166,8 +166,8 @@ def merges_settled(client: Client, quiet_s: float = 1.0, limit_s: float = 60.0) 
 
 @contextlib.contextmanager
 def merges_held(client: Client, hold: bool) -> Iterator[None]:
-    """With `hold`, no merge starts inside the block; after it, wait until merges are done.
-    Either way the block starts once merges have settled."""
+    """The block starts once merges have settled; with `hold`, no merge starts inside it
+    (they restart after it, and the next block's start waits for them)."""
     merges_settled(client)
     if not hold:
         yield
@@ -179,7 +179,6 @@ def merges_held(client: Client, hold: bool) -> Iterator[None]:
     finally:
         for table in MERGING_TABLES:
             client.command(f"SYSTEM START MERGES {table}")
-        merges_settled(client)
 
 
 async def make_topic(bootstrap: str, name: str) -> str:
