@@ -3,16 +3,21 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The tested versions: requirements/dev.txt for the local stack and the tests,
+# requirements/base.txt for the production image. `make lock` refreshes both.
+LOCK := requirements/dev.txt
+COMPILE := $(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint lock install clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml setup.py splitter/_decide.c | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+$(STAMP): pyproject.toml setup.py splitter/_decide.c $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install -q -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,6 +32,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Re-resolve the locks from pyproject.toml (after changing a dependency), then `make test`.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install -q "pip-tools>=7.4"
+	$(COMPILE) --upgrade --extra local --extra dev -o requirements/dev.txt pyproject.toml
+	$(COMPILE) -c requirements/dev.txt -o requirements/base.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) .turnout .pytest_cache .ruff_cache

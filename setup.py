@@ -14,7 +14,7 @@ DIGEST = hashlib.sha256(Path(__file__).parent.joinpath(SOURCE).read_bytes()).hex
 setup(
     ext_modules=[
         Extension(
-            "splitter._decide",
+            "turnout.splitter._decide",
             [SOURCE],
             define_macros=[("SOURCE_SHA256", f'"{DIGEST}"')],
             extra_compile_args=["-O2", "-Wall"],

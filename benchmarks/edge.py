@@ -30,7 +30,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from turnout.services import stop_process
+from turnout.config import examples
+from turnout.local.services import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "benchmarks" / "edge.lua"
@@ -180,12 +181,12 @@ def measure(name: str, process: subprocess.Popen[bytes], port: int, path: str,
 async def publish_example(redis_url: str) -> int:
     import redis.asyncio as aioredis
 
-    from config.io import load_graph
-    from config.store import GraphStore
+    from turnout.config.io import load_graph
+    from turnout.config.store import GraphStore
 
     client = aioredis.Redis.from_url(redis_url)
     try:
-        return await GraphStore(client).publish(load_graph(ROOT / "examples" / "graph.yaml"))
+        return await GraphStore(client).publish(load_graph(examples.GRAPH))
     finally:
         await client.aclose()
 
@@ -212,7 +213,7 @@ def nginx_target(port: int, workdir: Path) -> list[str] | None:
 
 def run_round(env: dict[str, str], path: str, workdir: Path, args: argparse.Namespace
               ) -> dict[str, dict[str, float]]:
-    from turnout.services import free_port
+    from turnout.local.services import free_port
 
     results: dict[str, dict[str, float]] = {}
     port = free_port()
@@ -220,7 +221,7 @@ def run_round(env: dict[str, str], path: str, workdir: Path, args: argparse.Name
     results["bare"] = measure("bare", bare, port, path, args)
 
     port = free_port()
-    edge = start([sys.executable, "-m", "turnout.cli", "edge", "--port", str(port)],
+    edge = start([sys.executable, "-m", "turnout.cli.main", "edge", "--port", str(port)],
                  {**env, "TURNOUT_EDGE_PORT": str(port)})
     results["edge"] = measure("edge", edge, port, path, args)
 
@@ -281,7 +282,7 @@ def main() -> int:
     if (os.cpu_count() or 1) < 2:
         print("needs two cores (wrk on core 0, the server on core 1)", file=sys.stderr)
         return 2
-    from turnout.services import local_stack
+    from turnout.local.services import local_stack
     from turnout.topics import ensure_topics
 
     rounds = []

@@ -32,17 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.edge import bare_app
-from config.compile import compile_graph
-from config.io import load_graph
-from edge.app import EdgeApp
-from edge.graph import GraphHolder
-from edge.redirect import ClickHandler
-from edge.settings import EdgeSettings, parse_networks
+from turnout.config.compile import compile_graph
+from turnout.config.io import load_graph
+from turnout.edge.app import EdgeApp
+from turnout.edge.graph import GraphHolder
+from turnout.edge.redirect import ClickHandler
+from turnout.edge.settings import EdgeSettings, parse_networks
 from turnout.events import ENCODER
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "benchmarks" / "edge.lua"
-EXAMPLE = ROOT / "examples" / "graph.yaml"
+EXAMPLE = ROOT / "config" / "examples" / "graph.yaml"
 CODE = "CAMP_A"
 Scope = MutableMapping[str, Any]
 App = Callable[[Scope, Any, Any], Awaitable[None]]

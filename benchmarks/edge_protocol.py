@@ -30,11 +30,11 @@ from uvicorn.server import ServerState
 
 from benchmarks.edge import bare_app
 from benchmarks.edge_handler import EXAMPLE, DequeSink, StaticHolder, request_ring
-from config.compile import compile_graph
-from config.io import load_graph
-from edge.app import EdgeApp
-from edge.protocol import EdgeProtocol
-from edge.settings import EdgeSettings, parse_networks
+from turnout.config.compile import compile_graph
+from turnout.config.io import load_graph
+from turnout.edge.app import EdgeApp
+from turnout.edge.protocol import EdgeProtocol
+from turnout.edge.settings import EdgeSettings, parse_networks
 
 
 class MemoryTransport(asyncio.Transport):

@@ -38,16 +38,16 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from clickhouse_connect.driver.client import Client
 
-from ingest import records
-from ingest.batch import Partition, Span, dedup_token
-from ingest.consumer import clickhouse_factory, run_ingest, tune_gc
-from ingest.migrate import migrate
-from ingest.pipelines import ClickPipeline, Prepared, Record
-from ingest.settings import IngestSettings
-from ingest.store import Store
 from turnout.clickid import ClickIds
 from turnout.events import ENCODER, Click
-from turnout.services import local_stack
+from turnout.ingest import records
+from turnout.ingest.batch import Partition, Span, dedup_token
+from turnout.ingest.consumer import clickhouse_factory, run_ingest, tune_gc
+from turnout.ingest.migrate import migrate
+from turnout.ingest.pipelines import ClickPipeline, Prepared, Record
+from turnout.ingest.settings import IngestSettings
+from turnout.ingest.store import Store
+from turnout.local.services import local_stack
 from turnout.topics import ensure_topics
 
 

@@ -86,10 +86,10 @@ def timed(client: Any, sql: str, parameters: dict[str, Any], repeat: int) -> tup
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     import clickhouse_connect
 
-    from ingest.migrate import migrate
-    from ingest.reports.query import build_query
-    from ingest.reports.rollups import choose_rollup
-    from ingest.reports.spec import build_spec
+    from turnout.ingest.migrate import migrate
+    from turnout.reports.query import build_query
+    from turnout.reports.rollups import choose_rollup
+    from turnout.reports.spec import build_spec
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)

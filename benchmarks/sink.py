@@ -28,10 +28,10 @@ from collections import deque
 from pathlib import Path
 from typing import NamedTuple
 
-from edge.sink import EventSink, SinkSettings
-from edge.sink.producer import make_producer
+from turnout.edge.sink import EventSink, SinkSettings
+from turnout.edge.sink.producer import make_producer
 from turnout.events import ENCODER, TOPIC_CLICKS, Click
-from turnout.services import local_stack
+from turnout.local.services import local_stack
 from turnout.topics import ensure_topics
 
 

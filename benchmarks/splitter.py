@@ -22,8 +22,8 @@ import sys
 import time
 
 from benchmarks.splitter_graph import TIMEZONES, campaign, visitors
-from splitter import CampaignTable, Visitor, build_table, decide
-from splitter.decide import decide_c, decide_py
+from turnout.splitter import CampaignTable, Visitor, build_table, decide
+from turnout.splitter.decide import decide_c, decide_py
 
 NOW_MS = 1_718_000_000_000  # 2024-06-10, a Monday
 

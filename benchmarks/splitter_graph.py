@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from splitter import Condition, ConditionKind, Destination, Rule, Visitor
+from turnout.splitter import Condition, ConditionKind, Destination, Rule, Visitor
 
 # Rough shares of real ad traffic, so country conditions match as often as they would.
 COUNTRIES = (

@@ -6,9 +6,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 
-import splitter
-from config import model
-from config.compiled import (
+from turnout import splitter
+from turnout.config import model
+from turnout.config.compiled import (
     CompiledCampaign,
     CompiledFunnel,
     CompiledGraph,
@@ -22,12 +22,12 @@ from config.compiled import (
     Policy,
     Target,
 )
-from config.errors import GraphInvalid
-from config.model import CONVERSION_STATUSES, DEFAULT_RULE_ID, Graph
-from config.templates import POSTBACK_MACROS, Template
-from config.validate import condition_values, is_available, validate
-from config.values import to_epoch_ms, to_micros
-from splitter.types import Condition, ConditionKind, Destination, Rule
+from turnout.config.errors import GraphInvalid
+from turnout.config.model import CONVERSION_STATUSES, DEFAULT_RULE_ID, Graph
+from turnout.config.templates import POSTBACK_MACROS, Template
+from turnout.config.validate import condition_values, is_available, validate
+from turnout.config.values import to_epoch_ms, to_micros
+from turnout.splitter.types import Condition, ConditionKind, Destination, Rule
 
 _DAY_MS = 86_400_000
 _HOUR_MS = 3_600_000

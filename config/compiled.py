@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from config.model import Graph
-from config.templates import Template
-from splitter.table import CampaignTable
+from turnout.config.model import Graph
+from turnout.config.templates import Template
+from turnout.splitter.table import CampaignTable
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

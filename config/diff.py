@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import msgspec
 
-from config.model import Graph
+from turnout.config.model import Graph
 
 _SECRET_FIELDS: Final = frozenset({"secret", "hmac_key"})
 

@@ -13,8 +13,8 @@ from typing import Any, Final, Literal
 import msgspec
 import yaml
 
-from config.errors import GraphInvalid, Problem
-from config.model import SECTIONS, Graph
+from turnout.config.errors import GraphInvalid, Problem
+from turnout.config.model import SECTIONS, Graph
 
 Format = Literal["yaml", "json"]
 FORMATS: Final = ("yaml", "json")

@@ -25,10 +25,10 @@ import msgspec
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from config.compile import compile_graph
-from config.diff import graph_diff
-from config.errors import ConfigError, StoreUnavailable, VersionNotFound
-from config.model import Graph
+from turnout.config.compile import compile_graph
+from turnout.config.diff import graph_diff
+from turnout.config.errors import ConfigError, StoreUnavailable, VersionNotFound
+from turnout.config.model import Graph
 
 DEFAULT_PREFIX: Final = "turnout:graph"
 _MGET_CHUNK: Final = 100

@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-import splitter
-from config import templates
-from config.errors import Problem
-from config.model import (
+from turnout import splitter
+from turnout.config import templates
+from turnout.config.errors import Problem
+from turnout.config.model import (
     BOT_ACTIONS,
     CONVERSION_STATUSES,
     COST_MODELS,
@@ -30,8 +30,8 @@ from config.model import (
     TrafficSource,
     Workspace,
 )
-from config.model import Condition as ConditionSpec
-from config.values import (
+from turnout.config.model import Condition as ConditionSpec
+from turnout.config.values import (
     CURRENCIES,
     PARAM_NAME,
     SLUG,
@@ -40,7 +40,7 @@ from config.values import (
     timezone_problem,
     to_epoch_ms,
 )
-from splitter.types import Condition, ConditionKind
+from turnout.splitter.types import Condition, ConditionKind
 
 _KINDS = frozenset(kind.value for kind in ConditionKind)
 _MAX_CTAS = 100

@@ -19,21 +19,21 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from edge.addresses import ProxyTrust
-from edge.context import ContextCodec
-from edge.geo import GeoIP
-from edge.graph import GraphHolder
-from edge.lpclick import LanderClickHandler
-from edge.metrics import Metrics
-from edge.observe import Observer
-from edge.quick import QuickRoute
-from edge.redirect import ClickHandler, Receive
-from edge.responses import Send
-from edge.routes import Endpoints
-from edge.runtime import Emitter, Runtime
-from edge.settings import EdgeSettings
-from edge.useragent import UserAgents
 from turnout.clickid import ClickIds
+from turnout.edge.addresses import ProxyTrust
+from turnout.edge.context import ContextCodec
+from turnout.edge.geo import GeoIP
+from turnout.edge.graph import GraphHolder
+from turnout.edge.lpclick import LanderClickHandler
+from turnout.edge.metrics import Metrics
+from turnout.edge.observe import Observer
+from turnout.edge.quick import QuickRoute
+from turnout.edge.redirect import ClickHandler, Receive
+from turnout.edge.responses import Send
+from turnout.edge.routes import Endpoints
+from turnout.edge.runtime import Emitter, Runtime
+from turnout.edge.settings import EdgeSettings
+from turnout.edge.useragent import UserAgents
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,8 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def default_sink() -> Any:
-    from edge.sink.settings import SinkSettings
-    from edge.sink.sink import EventSink
+    from turnout.edge.sink.settings import SinkSettings
+    from turnout.edge.sink.sink import EventSink
 
     return EventSink(SinkSettings.from_env())
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 
-from config.compiled import CompiledCampaign, Target
-from config.templates import PARAM_PREFIX, SUBS, Template
-from edge.geo import Place
-from edge.observe import Observation
-from edge.useragent import Agent
+from turnout.config.compiled import CompiledCampaign, Target
+from turnout.config.templates import PARAM_PREFIX, SUBS, Template
+from turnout.edge.geo import Place
+from turnout.edge.observe import Observation
+from turnout.edge.useragent import Agent
 from turnout.events import Click
 
 _PARAM_CUT: Final = len(PARAM_PREFIX)

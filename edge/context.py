@@ -7,7 +7,7 @@ from typing import Final
 
 import msgspec
 
-from edge.signing import Signer
+from turnout.edge.signing import Signer
 
 CONTEXT_COOKIE: Final = "tc"
 MAX_CONTEXTS: Final = 3  # recent campaign clicks a visitor can continue from a lander

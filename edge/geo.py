@@ -10,7 +10,7 @@ from typing import Any
 
 import maxminddb
 
-from edge.addresses import IPNetwork, anonymise, contains, masks, parse_address
+from turnout.edge.addresses import IPNetwork, anonymise, contains, masks, parse_address
 
 
 @dataclass(frozen=True, slots=True)

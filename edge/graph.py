@@ -21,12 +21,12 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from config.compile import compile_graph
-from config.compiled import CompiledGraph, CompiledNetwork, CompiledWorkspace, Target
-from config.errors import ConfigError
-from config.store import GraphStore
-from edge.addresses import masks
-from edge.clicks import source_slots
+from turnout.config.compile import compile_graph
+from turnout.config.compiled import CompiledGraph, CompiledNetwork, CompiledWorkspace, Target
+from turnout.config.errors import ConfigError
+from turnout.config.store import GraphStore
+from turnout.edge.addresses import masks
+from turnout.edge.clicks import source_slots
 
 log = logging.getLogger(__name__)
 

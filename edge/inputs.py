@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Final
 from urllib.parse import unquote_to_bytes
 
-from edge.errors import BadInput
+from turnout.edge.errors import BadInput
 
 MAX_PARAMS: Final = 64
 MAX_NAME: Final = 64

@@ -12,18 +12,18 @@ import time
 from collections.abc import MutableMapping
 from typing import Any, Final
 
-from config.compiled import Target
-from edge import responses
-from edge.clicks import Tokens, click_event, macros
-from edge.context import CONTEXT_COOKIE, LanderContext, with_context
-from edge.errors import BadInput
-from edge.graph import Snapshot
-from edge.inputs import cookie, parse_query
-from edge.observe import VISITOR_COOKIE
-from edge.redirect import cookie_suffix, redirect_by_mode
-from edge.responses import Headers
-from edge.runtime import Runtime
 from turnout import clickid
+from turnout.config.compiled import Target
+from turnout.edge import responses
+from turnout.edge.clicks import Tokens, click_event, macros
+from turnout.edge.context import CONTEXT_COOKIE, LanderContext, with_context
+from turnout.edge.errors import BadInput
+from turnout.edge.graph import Snapshot
+from turnout.edge.inputs import cookie, parse_query
+from turnout.edge.observe import VISITOR_COOKIE
+from turnout.edge.redirect import cookie_suffix, redirect_by_mode
+from turnout.edge.responses import Headers
+from turnout.edge.runtime import Runtime
 from turnout.events import TOPIC_CLICKS
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from typing import Final
 
-from config.compiled import CostModel
+from turnout.config.compiled import CostModel
 from turnout.events import MICROS
 
 _AMOUNT: Final = re.compile(r"(\d{1,12})(?:\.(\d{1,6})\d*)?")

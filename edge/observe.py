@@ -14,14 +14,14 @@ from typing import Any, Final
 
 import msgspec
 
-from edge import bots
-from edge.addresses import ProxyTrust, contains
-from edge.errors import BadInput
-from edge.geo import GeoIP, Place
-from edge.inputs import cookie, primary_language, referrer_domain
-from edge.useragent import Agent, UserAgents
-from splitter.types import Visitor
 from turnout import clickid
+from turnout.edge import bots
+from turnout.edge.addresses import ProxyTrust, contains
+from turnout.edge.errors import BadInput
+from turnout.edge.geo import GeoIP, Place
+from turnout.edge.inputs import cookie, primary_language, referrer_domain
+from turnout.edge.useragent import Agent, UserAgents
+from turnout.splitter.types import Visitor
 
 VISITOR_COOKIE = "tv"
 _NOWHERE = Place(ip=0, version=4, text="", anonymised="")

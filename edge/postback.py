@@ -19,13 +19,13 @@ from collections.abc import Mapping
 from typing import Final
 from urllib.parse import quote
 
-from config.compiled import CompiledNetwork
-from config.values import CURRENCIES
-from edge.addresses import contains, masks, parse_address
-from edge.errors import BadInput
-from edge.graph import Snapshot
-from edge.money import MAX_MICROS, parse_micros
 from turnout import clickid
+from turnout.config.compiled import CompiledNetwork
+from turnout.config.values import CURRENCIES
+from turnout.edge.addresses import contains, masks, parse_address
+from turnout.edge.errors import BadInput
+from turnout.edge.graph import Snapshot
+from turnout.edge.money import MAX_MICROS, parse_micros
 from turnout.events import Conversion
 
 CLICK_ID_NAMES: Final = ("clickid", "cid", "subid")

@@ -11,7 +11,7 @@ Everything else (other paths and methods, upgrades, `Expect: 100-continue`, a re
 pipelined behind one still being answered through ASGI) takes uvicorn's own path, so
 ordering, keep-alive, timeouts and graceful shutdown keep uvicorn's semantics.
 
-Use it with `uvicorn.run(..., http="edge.protocol:EdgeProtocol")`.
+Use it with `uvicorn.run(..., http="turnout.edge.protocol:EdgeProtocol")`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from edge.app import EdgeApp
-from edge.quick import QuickRoute
-from edge.responses import Headers
+from turnout.edge.app import EdgeApp
+from turnout.edge.quick import QuickRoute
+from turnout.edge.responses import Headers
 
 _QUICK_METHODS = (b"GET", b"HEAD")
 

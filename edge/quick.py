@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from edge import responses
-from edge.metrics import Histogram, RouteStats
-from edge.responses import Answer, Send
+from turnout.edge import responses
+from turnout.edge.metrics import Histogram, RouteStats
+from turnout.edge.responses import Answer, Send
 
 Scope = MutableMapping[str, Any]
 Compute = Callable[[Scope, bool], Answer]

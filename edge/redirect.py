@@ -13,21 +13,21 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
-from config.compiled import CompiledCampaign, Policy, Target
-from config.compiled import CompiledWorkspace as Workspace
-from edge import responses, uniques
-from edge.clicks import Tokens, click_stub, fill_click, render
-from edge.context import CONTEXT_COOKIE, ContextCodec, LanderContext, with_context
-from edge.errors import BadInput
-from edge.graph import Snapshot
-from edge.inputs import cookie, parse_query
-from edge.money import click_cost
-from edge.observe import VISITOR_COOKIE, Observation, SeenVisitor
-from edge.responses import Headers
-from edge.runtime import Runtime
-from splitter.decide import decide
-from splitter.types import Choice
+from turnout.config.compiled import CompiledCampaign, Policy, Target
+from turnout.config.compiled import CompiledWorkspace as Workspace
+from turnout.edge import responses, uniques
+from turnout.edge.clicks import Tokens, click_stub, fill_click, render
+from turnout.edge.context import CONTEXT_COOKIE, ContextCodec, LanderContext, with_context
+from turnout.edge.errors import BadInput
+from turnout.edge.graph import Snapshot
+from turnout.edge.inputs import cookie, parse_query
+from turnout.edge.money import click_cost
+from turnout.edge.observe import VISITOR_COOKIE, Observation, SeenVisitor
+from turnout.edge.responses import Headers
+from turnout.edge.runtime import Runtime
 from turnout.events import TOPIC_CLICKS, Click
+from turnout.splitter.decide import decide
+from turnout.splitter.types import Choice
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import quote
 
-from edge.errors import BadInput
+from turnout.edge.errors import BadInput
 
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, Headers, bytes]

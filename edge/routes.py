@@ -16,13 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from edge import postback
-from edge.errors import BadInput
-from edge.inputs import cookie, parse_query
-from edge.money import MAX_MICROS, parse_micros
-from edge.observe import VISITOR_COOKIE, valid_visitor_id
-from edge.runtime import Runtime
 from turnout import clickid
+from turnout.edge import postback
+from turnout.edge.errors import BadInput
+from turnout.edge.inputs import cookie, parse_query
+from turnout.edge.money import MAX_MICROS, parse_micros
+from turnout.edge.observe import VISITOR_COOKIE, valid_visitor_id
+from turnout.edge.runtime import Runtime
 from turnout.events import TOPIC_CONVERSIONS, TOPIC_EVENTS, Conversion, Event
 
 log = logging.getLogger(__name__)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from edge.context import ContextCodec
-from edge.graph import GraphHolder
-from edge.metrics import Metrics
-from edge.observe import Observer
-from edge.settings import EdgeSettings
 from turnout.clickid import ClickIds
+from turnout.edge.context import ContextCodec
+from turnout.edge.graph import GraphHolder
+from turnout.edge.metrics import Metrics
+from turnout.edge.observe import Observer
+from turnout.edge.settings import EdgeSettings
 
 
 class Emitter(Protocol):

@@ -17,12 +17,12 @@ import secrets
 
 import uvicorn
 
-from edge.app import EdgeApp
-from edge.settings import SECRET_VARIABLE, EdgeSettings
+from turnout.edge.app import EdgeApp
+from turnout.edge.settings import SECRET_VARIABLE, EdgeSettings
 
 log = logging.getLogger(__name__)
 # uvicorn's httptools protocol with the click paths answered inline (edge.protocol).
-PROTOCOL = "edge.protocol:EdgeProtocol"
+PROTOCOL = "turnout.edge.protocol:EdgeProtocol"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 
@@ -48,7 +48,7 @@ def ensure_shared_secret() -> None:
 
 def run(settings: EdgeSettings) -> None:
     uvicorn.run(
-        "edge.server:create_app",
+        "turnout.edge.server:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,

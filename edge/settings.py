@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_REPO_GEOIP = Path(__file__).resolve().parent.parent / "data" / "geoip"
+_REPO_GEOIP = Path(__file__).resolve().parent / "geoip"
 DEFAULT_CITY_DB = _REPO_GEOIP / "GeoLite2-City-Test.mmdb"
 DEFAULT_ASN_DB = _REPO_GEOIP / "GeoLite2-ASN-Test.mmdb"
 DEFAULT_GRAPH_PREFIX = "turnout:graph"

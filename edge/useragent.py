@@ -14,7 +14,7 @@ from typing import Final
 import ua_parser
 from ua_parser import Domain
 
-from edge import bots
+from turnout.edge import bots
 
 _MOBILE_OS: Final = frozenset(
     {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Symbian OS", "Firefox OS",

@@ -1,1 +1,1 @@
-"""Kafka -> ClickHouse ingest, schema migrations, attribution and reports."""
+"""Kafka -> ClickHouse ingest: consumer groups, batches, attribution, schema migrations."""

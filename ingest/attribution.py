@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ingest import schema
 from turnout.events import Conversion
+from turnout.ingest import schema
 
 DAY_MS: Final = 86_400_000
 DEFAULT_ATTRIBUTION_WINDOW_MS: Final = 30 * DAY_MS

@@ -21,9 +21,10 @@ import clickhouse_connect
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from ingest.batch import Partition, Span
-from ingest.conversions import ConversionPipeline
-from ingest.pipelines import (
+from turnout.connections import Connections
+from turnout.ingest.batch import Partition, Span
+from turnout.ingest.conversions import ConversionPipeline
+from turnout.ingest.pipelines import (
     Abandoned,
     ClickPipeline,
     EventPipeline,
@@ -31,9 +32,8 @@ from ingest.pipelines import (
     Prepared,
     Record,
 )
-from ingest.settings import IngestSettings
-from ingest.store import Store
-from turnout.connections import Connections
+from turnout.ingest.settings import IngestSettings
+from turnout.ingest.store import Store
 
 log = logging.getLogger(__name__)
 

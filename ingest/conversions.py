@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ingest import attribution, records, schema, validate
-from ingest.attribution import ClickRef
-from ingest.batch import Partition, dedup_token
-from ingest.dlq import DeadLetter, Producer, letter
-from ingest.pipelines import Pipeline, Prepared, Record, wall_clock_ms
-from ingest.settings import IngestSettings
-from ingest.store import Store
 from turnout.events import Conversion
+from turnout.ingest import attribution, records, schema, validate
+from turnout.ingest.attribution import ClickRef
+from turnout.ingest.batch import Partition, dedup_token
+from turnout.ingest.dlq import DeadLetter, Producer, letter
+from turnout.ingest.pipelines import Pipeline, Prepared, Record, wall_clock_ms
+from turnout.ingest.settings import IngestSettings
+from turnout.ingest.store import Store
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from config.compiled import CompiledGraph
+from turnout.config.compiled import CompiledGraph
 
 log = logging.getLogger(__name__)
 RETRY_S = 5.0
@@ -56,10 +56,10 @@ async def follow_graph(redis_url: str, prefix: str, client_factory: Callable[[],
     """Write dimension rows for every graph version published, until cancelled."""
     from redis.asyncio import Redis
 
-    from config.compile import compile_graph
-    from config.errors import ConfigError
-    from config.store import GraphStore
-    from ingest.dimensions import write_dimensions
+    from turnout.config.compile import compile_graph
+    from turnout.config.errors import ConfigError
+    from turnout.config.store import GraphStore
+    from turnout.ingest.dimensions import write_dimensions
 
     redis = Redis.from_url(redis_url)
     client = await asyncio.to_thread(client_factory)

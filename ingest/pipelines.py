@@ -21,13 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
-from ingest import records, validate
-from ingest.batch import Partition, Span, dedup_token
-from ingest.dlq import DeadLetter, Producer, Record, letter, send_letters
-from ingest.settings import IngestSettings
-from ingest.store import Store
-from ingest.stored import StoredIds
 from turnout.events import Click
+from turnout.ingest import records, validate
+from turnout.ingest.batch import Partition, Span, dedup_token
+from turnout.ingest.dlq import DeadLetter, Producer, Record, letter, send_letters
+from turnout.ingest.settings import IngestSettings
+from turnout.ingest.store import Store
+from turnout.ingest.stored import StoredIds
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -8,8 +8,8 @@ from typing import Any, Final
 import msgspec
 from msgspec.structs import astuple
 
-from ingest import schema
 from turnout.events import Click, Event
+from turnout.ingest import schema
 
 _EMPTY_SUBS = ("",) * 10
 # Struct fields stored under another column name.

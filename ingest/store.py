@@ -13,10 +13,10 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.insert import InsertContext
 from clickhouse_connect.driver.transform import NativeTransform
 
-from ingest import schema
-from ingest.attribution import DAY_MS, LOOKUP_COLUMNS, ClickRef
 from turnout import clickid
 from turnout.events import Click
+from turnout.ingest import schema
+from turnout.ingest.attribution import DAY_MS, LOOKUP_COLUMNS, ClickRef
 
 # How far a click's stored ts may sit from the time in its id (edge clock vs id clock).
 _ID_SLACK_MS = DAY_MS

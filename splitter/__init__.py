@@ -3,13 +3,13 @@
 No I/O, no asyncio; the clock (epoch milliseconds) and the visitor are passed in.
 """
 
-from splitter.conditions import check
-from splitter.decide import decide
-from splitter.errors import SplitterError
-from splitter.groups import GROUPS, ISO_COUNTRIES
-from splitter.predicates import Predicate, compile_condition, compile_conditions
-from splitter.table import CampaignTable, CompiledRule, build_table
-from splitter.types import Choice, Condition, ConditionKind, Destination, Rule, Visitor
+from turnout.splitter.conditions import check
+from turnout.splitter.decide import decide
+from turnout.splitter.errors import SplitterError
+from turnout.splitter.groups import GROUPS, ISO_COUNTRIES
+from turnout.splitter.predicates import Predicate, compile_condition, compile_conditions
+from turnout.splitter.table import CampaignTable, CompiledRule, build_table
+from turnout.splitter.types import Choice, Condition, ConditionKind, Destination, Rule, Visitor
 
 __all__ = [
     "GROUPS",

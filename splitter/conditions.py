@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from splitter.groups import GROUPS, ISO_COUNTRIES
-from splitter.localtime import epoch_day
-from splitter.types import Condition, ConditionKind
+from turnout.splitter.groups import GROUPS, ISO_COUNTRIES
+from turnout.splitter.localtime import epoch_day
+from turnout.splitter.types import Condition, ConditionKind
 
 DEVICES = frozenset({"desktop", "mobile", "tablet"})
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

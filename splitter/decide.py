@@ -11,10 +11,10 @@ from __future__ import annotations
 from bisect import bisect_right
 from zlib import crc32
 
-from splitter.index import Layout
-from splitter.localtime import QUARTER_MS, ZoneClock
-from splitter.table import MASK64, CampaignTable, mix64
-from splitter.types import Choice, Visitor
+from turnout.splitter.index import Layout
+from turnout.splitter.localtime import QUARTER_MS, ZoneClock
+from turnout.splitter.table import MASK64, CampaignTable, mix64
+from turnout.splitter.types import Choice, Visitor
 
 
 def decide_py(
@@ -74,7 +74,7 @@ def decide_py(
 
 
 try:
-    from splitter import _decide
+    from turnout.splitter import _decide
 except ImportError:  # not compiled: tests/unit/splitter/test_native.py fails unless allowed
     _decide = None  # type: ignore[assignment]
 

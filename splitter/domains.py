@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import threading
 
-from splitter.conditions import CATEGORICAL, FOLDED
-from splitter.groups import ISO_COUNTRIES
+from turnout.splitter.conditions import CATEGORICAL, FOLDED
+from turnout.splitter.groups import ISO_COUNTRIES
 
 _MAX_SPELLINGS = 4096  # values a folded view learns, beyond which misses are folded each time
 # Builds may run in several threads; a click takes the lock only the first time the

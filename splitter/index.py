@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from splitter.conditions import CATEGORICAL, Test
-from splitter.domains import DOMAINS, Domain
-from splitter.predicates import Predicate, predicate_of
-from splitter.types import ConditionKind
+from turnout.splitter.conditions import CATEGORICAL, Test
+from turnout.splitter.domains import DOMAINS, Domain
+from turnout.splitter.predicates import Predicate, predicate_of
+from turnout.splitter.types import ConditionKind
 
 # Enum member lookups cost a metaclass call each: builds use these module constants.
 _HOUR, _WEEKDAY, _DATE_RANGE = ConditionKind.HOUR, ConditionKind.WEEKDAY, ConditionKind.DATE_RANGE

@@ -16,7 +16,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from splitter.errors import SplitterError
+from turnout.splitter.errors import SplitterError
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000

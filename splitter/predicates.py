@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from splitter.conditions import CATEGORICAL, FOLDED, Test, parse
-from splitter.errors import SplitterError
-from splitter.localtime import DAY_MS, hour_of, weekday_of
-from splitter.types import Condition, ConditionKind, Visitor
+from turnout.splitter.conditions import CATEGORICAL, FOLDED, Test, parse
+from turnout.splitter.errors import SplitterError
+from turnout.splitter.localtime import DAY_MS, hour_of, weekday_of
+from turnout.splitter.types import Condition, ConditionKind, Visitor
 
 Predicate = Callable[[Visitor, int], bool]
 K = ConditionKind

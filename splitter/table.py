@@ -22,10 +22,10 @@ from functools import lru_cache
 from itertools import accumulate
 from zlib import crc32
 
-from splitter.index import Layout, build_index, share
-from splitter.localtime import ZoneClock, clock_for
-from splitter.predicates import Predicate, tests_of
-from splitter.types import Choice, Rule
+from turnout.splitter.index import Layout, build_index, share
+from turnout.splitter.localtime import ZoneClock, clock_for
+from turnout.splitter.predicates import Predicate, tests_of
+from turnout.splitter.types import Choice, Rule
 
 MASK64 = (1 << 64) - 1
 

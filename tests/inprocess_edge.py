@@ -6,10 +6,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from config.compiled import CompiledGraph
-from edge.app import EdgeApp
-from edge.graph import GraphHolder
-from edge.settings import EdgeSettings, parse_networks
+from turnout.config.compiled import CompiledGraph
+from turnout.edge.app import EdgeApp
+from turnout.edge.graph import GraphHolder
+from turnout.edge.settings import EdgeSettings, parse_networks
 
 
 class ListSink:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edge.sink.settings import SinkSettings
-from edge.sink.sink import EventSink
-from edge.sink.stats import SinkStats
+from turnout.edge.sink.settings import SinkSettings
+from turnout.edge.sink.sink import EventSink
+from turnout.edge.sink.stats import SinkStats
 
 __all__ = ["EventSink", "SinkSettings", "SinkStats"]

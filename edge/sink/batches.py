@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from edge.sink.partition import partitions_of
+from turnout.edge.sink.partition import partitions_of
 
 Record = tuple[str, bytes, bytes]  # topic, key, value
 Submitted = list[tuple[asyncio.Future[Any], list[int]]]  # a batch's future, its record indexes

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
-from edge.sink.settings import SinkSettings
+from turnout.edge.sink.settings import SinkSettings
 
 # Records are ~0.5-1 KiB of JSON; 1 MiB batches hold a full sink batch per partition
 # while staying under the broker's default message.max.bytes once compressed.

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from edge.sink.spool import FSYNC_MODES, FsyncMode
 from turnout import env
 from turnout.connections import Connections
+from turnout.edge.sink.spool import FSYNC_MODES, FsyncMode
 
 COMPRESSIONS: Final = ("lz4", "zstd", "gzip", "snappy", "none")
 GIB: Final = 1024 * 1024 * 1024

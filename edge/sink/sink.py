@@ -55,10 +55,10 @@ from typing import Any
 
 import msgspec
 
-from edge.sink import batches, spool
-from edge.sink.producer import make_producer
-from edge.sink.settings import SinkSettings
-from edge.sink.stats import SinkStats
+from turnout.edge.sink import batches, spool
+from turnout.edge.sink.producer import make_producer
+from turnout.edge.sink.settings import SinkSettings
+from turnout.edge.sink.stats import SinkStats
 from turnout.events import ENCODER
 
 log = logging.getLogger("turnout.edge.sink")

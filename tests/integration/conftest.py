@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from turnout.services import LocalStack, local_stack
+from turnout.local.services import LocalStack, local_stack
 from turnout.topics import ensure_topics
 
 

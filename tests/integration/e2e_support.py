@@ -16,14 +16,14 @@ import clickhouse_connect
 import httpx
 import msgspec
 
-from config.io import load_graph
-from config.model import Graph
-from ingest.api.keys import key_line, parse_keys
-from ingest.api.server import serve
-from ingest.api.settings import ApiSettings
-from ingest.reports.workspaces import FactsCache
 from tests.integration.edge_support import EXAMPLE
-from turnout.services import free_port
+from turnout.api.keys import key_line, parse_keys
+from turnout.api.server import serve
+from turnout.api.settings import ApiSettings
+from turnout.config.io import load_graph
+from turnout.config.model import Graph
+from turnout.local.services import free_port
+from turnout.reports.workspaces import FactsCache
 
 METRICS = ("clicks", "unique_clicks", "bot_clicks", "lp_clicks", "conversions", "revenue",
            "cost", "profit", "roi")

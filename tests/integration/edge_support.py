@@ -20,16 +20,16 @@ import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
-from config.compile import compile_graph
-from config.compiled import CompiledGraph
-from config.io import load_graph
-from config.model import Graph
-from config.store import GraphStore
+from turnout.config.compile import compile_graph
+from turnout.config.compiled import CompiledGraph
+from turnout.config.io import load_graph
+from turnout.config.model import Graph
+from turnout.config.store import GraphStore
 from turnout.events import CLICK_DECODER, TOPIC_CLICKS, Click
-from turnout.services import LocalStack, die_with_parent, free_port, stop_process
+from turnout.local.services import LocalStack, die_with_parent, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "graph.yaml"
+EXAMPLE = ROOT / "config" / "examples" / "graph.yaml"
 SECRET = "edge-test-signing-secret-7f3a9c"
 
 IPS = {  # the MaxMind test databases' addresses (SPEC §2)
@@ -69,7 +69,7 @@ def compiled(graph: Graph, version: int) -> CompiledGraph:
 
 @dataclass
 class EdgeProcess:
-    """`python -m turnout.cli edge` on a free port against the session's stack."""
+    """`python -m turnout.cli.main edge` on a free port against the session's stack."""
 
     stack: LocalStack
     workdir: Path
@@ -111,7 +111,7 @@ class EdgeProcess:
         self.port = self.port or free_port()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "turnout.cli", "edge", "--port", str(self.port)],
+                [sys.executable, "-m", "turnout.cli.main", "edge", "--port", str(self.port)],
                 env=self.environ(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                 preexec_fn=die_with_parent,  # a killed pytest must not leave edges behind
             )

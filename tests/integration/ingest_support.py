@@ -14,11 +14,11 @@ import clickhouse_connect
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from ingest.consumer import ClientFactory, run_ingest
-from ingest.migrate import migrate
-from ingest.settings import IngestSettings
 from turnout.clickid import ClickIds
 from turnout.events import ENCODER, Click, Conversion
+from turnout.ingest.consumer import ClientFactory, run_ingest
+from turnout.ingest.migrate import migrate
+from turnout.ingest.settings import IngestSettings
 
 IDS = ClickIds()
 

@@ -13,15 +13,15 @@ import clickhouse_connect
 import httpx
 import pytest
 
-from ingest.api.app import create_app
-from ingest.api.keys import key_line, parse_keys
-from ingest.api.server import serve
-from ingest.api.settings import ApiSettings
-from ingest.migrate import migrate
-from ingest.reports.workspaces import GraphFacts, StaticFacts, WorkspaceFacts
 from tests.integration.test_reports import DAY, seed
-from turnout.cli import build_parser
-from turnout.services import free_port
+from turnout.api.app import create_app
+from turnout.api.keys import key_line, parse_keys
+from turnout.api.server import serve
+from turnout.api.settings import ApiSettings
+from turnout.cli.main import build_parser
+from turnout.ingest.migrate import migrate
+from turnout.local.services import free_port
+from turnout.reports.workspaces import GraphFacts, StaticFacts, WorkspaceFacts
 
 TOKEN_1, TOKEN_2 = "tok_workspace_one", "tok_workspace_two"
 FACTS = GraphFacts(1, {"ws1": WorkspaceFacts("UTC", "USD"), "ws2": WorkspaceFacts("UTC", "EUR")},
@@ -146,7 +146,7 @@ async def test_openapi_and_health(http):
 def _cli(argv: list[str]) -> tuple[int, str]:
     parser = build_parser()
     if "report" not in parser._subparsers._group_actions[0].choices:  # until wired in
-        from ingest.reports.cli import register
+        from turnout.cli.report import register
 
         register(parser._subparsers._group_actions[0])
     out = io.StringIO()

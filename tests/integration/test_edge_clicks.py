@@ -9,8 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from splitter.decide import decide
-from splitter.types import Visitor
 from tests.integration.edge_support import (
     BOT,
     DESKTOP,
@@ -28,7 +26,9 @@ from tests.integration.edge_support import (
     running_edge,
 )
 from turnout.clickid import ClickIds
-from turnout.services import LocalStack
+from turnout.local.services import LocalStack
+from turnout.splitter.decide import decide
+from turnout.splitter.types import Visitor
 
 pytestmark = pytest.mark.slow
 

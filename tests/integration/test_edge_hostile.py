@@ -24,7 +24,7 @@ from tests.integration.edge_support import (
 )
 from turnout.clickid import ClickIds
 from turnout.events import CONVERSION_DECODER, TOPIC_CONVERSIONS
-from turnout.services import LocalStack
+from turnout.local.services import LocalStack
 
 pytestmark = pytest.mark.slow
 DAY = 86_400_000

@@ -24,7 +24,7 @@ from tests.integration.edge_support import (
     publish,
 )
 from turnout.clickid import ClickIds
-from turnout.services import LocalStack
+from turnout.local.services import LocalStack
 
 pytestmark = pytest.mark.slow
 

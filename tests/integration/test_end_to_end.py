@@ -16,8 +16,6 @@ import httpx
 import orjson
 import pytest
 
-from config.compile import compile_graph
-from ingest.consumer import clickhouse_factory
 from tests.integration.e2e_support import (
     METRICS,
     caught_up,
@@ -30,8 +28,10 @@ from tests.integration.e2e_support import (
 )
 from tests.integration.edge_support import ROOT, EdgeProcess, publish
 from tests.integration.ingest_support import ingesting, make_database, settings_for
+from turnout.config.compile import compile_graph
 from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS, TOPIC_DLQ, TOPIC_EVENTS
-from turnout.services import LocalStack
+from turnout.ingest.consumer import clickhouse_factory
+from turnout.local.services import LocalStack
 from turnout.simulate.driver import simulate
 from turnout.simulate.plan import Mix
 
@@ -48,7 +48,7 @@ MIX = Mix(hop=0.25, lp_click=0.15)
 
 async def _cli_report(api: str, workspace: str, form: str) -> str:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "turnout.cli", "report", "--workspace", workspace,
+        sys.executable, "-m", "turnout.cli.main", "report", "--workspace", workspace,
         "--group-by", GROUP_BY, "--metrics", ",".join(METRICS), "--from", "all",
         "--limit", "100000", "--format", form, "--api", api, "--key", TOKEN,
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -145,7 +145,7 @@ async def test_simulate_command_against_a_real_edge(stack: LocalStack, tmp_path:
     out = tmp_path / "truth.json"
     try:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "turnout.cli", "simulate", "--edge", edge.base_url,
+            sys.executable, "-m", "turnout.cli.main", "simulate", "--edge", edge.base_url,
             "--clicks", "300", "--postbacks", "40", "--seed", "3", "--json", str(out),
             cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env={**os.environ, **stack.environ(), "TURNOUT_GRAPH_PREFIX": edge.prefix})

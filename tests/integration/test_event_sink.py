@@ -20,11 +20,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from edge.sink import EventSink, SinkSettings
-from edge.sink import spool as spool_mod
-from edge.sink.producer import make_producer
+from turnout.edge.sink import EventSink, SinkSettings
+from turnout.edge.sink import spool as spool_mod
+from turnout.edge.sink.producer import make_producer
 from turnout.events import TOPIC_CLICKS, Click
-from turnout.services import LocalStack
+from turnout.local.services import LocalStack
 from turnout.topics import ensure_topics
 
 

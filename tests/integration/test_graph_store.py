@@ -11,14 +11,14 @@ import msgspec
 import pytest
 import redis.asyncio as aioredis
 
-from config.errors import GraphInvalid, StoreUnavailable, VersionNotFound
-from config.io import dump_graph, load_graph
-from config.model import Graph
-from config.store import GraphStore
-from turnout.cli import main
-from turnout.services import valkey
+from turnout.cli.main import main
+from turnout.config.errors import GraphInvalid, StoreUnavailable, VersionNotFound
+from turnout.config.io import dump_graph, load_graph
+from turnout.config.model import Graph
+from turnout.config.store import GraphStore
+from turnout.local.services import valkey
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLES = Path(__file__).parents[2] / "config" / "examples"
 EXAMPLE = load_graph(EXAMPLES / "graph.yaml")
 
 
@@ -199,7 +199,7 @@ def test_cli_round_trip(redis_url, prefix, tmp_path, capsys):
 
 
 def test_cli_reports_unreachable_redis(capsys):
-    from turnout.services import free_port
+    from turnout.local.services import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0"
     assert main(["graph", "versions", "--redis-url", url]) == 2

@@ -12,7 +12,6 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from ingest.consumer import TopicConsumer, clickhouse_factory
 from tests.integration.ingest_support import (
     click,
     conversion,
@@ -25,6 +24,7 @@ from tests.integration.ingest_support import (
     wait_for,
 )
 from turnout.events import ENCODER, Event
+from turnout.ingest.consumer import TopicConsumer, clickhouse_factory
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import clickhouse_connect
 import msgspec
 from redis.asyncio import Redis
 
-from config.io import load_graph
-from config.store import GraphStore
-from ingest.graph_names import follow_graph
 from tests.integration.ingest_support import make_database
-from turnout.dev_cli import EXAMPLE_GRAPH
+from turnout.cli.dev import EXAMPLE_GRAPH
+from turnout.config.io import load_graph
+from turnout.config.store import GraphStore
+from turnout.ingest.graph_names import follow_graph
 
 
 def _client(dsn: str, database: str) -> Any:

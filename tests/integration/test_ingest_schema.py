@@ -8,10 +8,10 @@ from typing import Any
 import clickhouse_connect
 import pytest
 
-from ingest import schema
-from ingest.dimensions import DIMENSION_TABLES, DimensionError, write_dimensions
-from ingest.migrate import MigrationError, load_migrations, migrate
 from tests.integration.ingest_support import make_database, unique
+from turnout.ingest import schema
+from turnout.ingest.dimensions import DIMENSION_TABLES, DimensionError, write_dimensions
+from turnout.ingest.migrate import MigrationError, load_migrations, migrate
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,13 @@ from typing import Any, Final
 import clickhouse_connect
 import pytest
 
-from ingest.migrate import migrate
-from ingest.reports.query import build_query
-from ingest.reports.rollups import choose_rollup
-from ingest.reports.run import run_report
-from ingest.reports.spec import build_spec
-from ingest.schema import CLICKS as SCHEMA_CLICKS
-from ingest.schema import CONVERSIONS
+from turnout.ingest.migrate import migrate
+from turnout.ingest.schema import CLICKS as SCHEMA_CLICKS
+from turnout.ingest.schema import CONVERSIONS
+from turnout.reports.query import build_query
+from turnout.reports.rollups import choose_rollup
+from turnout.reports.run import run_report
+from turnout.reports.spec import build_spec
 
 # is_unique (0005_unique_flag.sql) is set by the edge; rows here carry it themselves.
 CLICKS = (*SCHEMA_CLICKS, *(() if "is_unique" in dict(SCHEMA_CLICKS) else

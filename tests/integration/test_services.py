@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from turnout.services import LocalStack, ServiceError, ping_kafka, ping_redis, reap_stale, valkey
+from turnout.local.services import (
+    LocalStack,
+    ServiceError,
+    ping_kafka,
+    ping_redis,
+    reap_stale,
+    valkey,
+)
 
 
 def test_stack_services_answer_their_protocols(stack: LocalStack) -> None:
@@ -14,7 +21,7 @@ def test_stack_services_answer_their_protocols(stack: LocalStack) -> None:
 
 
 def test_pings_fail_on_a_port_nobody_listens_on(stack: LocalStack) -> None:
-    from turnout.services import free_port
+    from turnout.local.services import free_port
 
     port = free_port()
     assert not ping_redis(port)

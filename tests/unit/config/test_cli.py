@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from turnout.cli import main
+from turnout.cli.main import main
 
-EXAMPLES = Path(__file__).parents[3] / "examples"
+EXAMPLES = Path(__file__).parents[3] / "config" / "examples"
 
 
 def test_validate_clean_graph(capsys):

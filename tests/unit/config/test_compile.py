@@ -7,16 +7,16 @@ from pathlib import Path
 import msgspec
 import pytest
 
-import splitter
-from config.compile import compile_graph
-from config.compiled import CompiledGraph, Target
-from config.errors import GraphInvalid
-from config.io import load_graph
-from config.model import Rule
-from config.templates import Template
-from splitter.types import Visitor
+from turnout import splitter
+from turnout.config.compile import compile_graph
+from turnout.config.compiled import CompiledGraph, Target
+from turnout.config.errors import GraphInvalid
+from turnout.config.io import load_graph
+from turnout.config.model import Rule
+from turnout.config.templates import Template
+from turnout.splitter.types import Visitor
 
-EXAMPLE = load_graph(Path(__file__).parents[3] / "examples" / "graph.yaml")
+EXAMPLE = load_graph(Path(__file__).parents[3] / "config" / "examples" / "graph.yaml")
 MONDAY_10_BERLIN = int(datetime(2025, 6, 2, 8, 0, tzinfo=UTC).timestamp() * 1000)
 SATURDAY_10_BERLIN = int(datetime(2025, 6, 7, 8, 0, tzinfo=UTC).timestamp() * 1000)
 VISITORS = 4000

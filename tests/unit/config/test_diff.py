@@ -4,11 +4,11 @@ from pathlib import Path
 
 import msgspec
 
-from config.diff import graph_diff
-from config.io import load_graph
-from config.model import Offer
+from turnout.config.diff import graph_diff
+from turnout.config.io import load_graph
+from turnout.config.model import Offer
 
-EXAMPLE = load_graph(Path(__file__).parents[3] / "examples" / "graph.yaml")
+EXAMPLE = load_graph(Path(__file__).parents[3] / "config" / "examples" / "graph.yaml")
 replace = msgspec.structs.replace
 
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.errors import GraphInvalid, Problem
-from config.io import dump_graph, load_graph
-from config.model import (
+from turnout.config.errors import GraphInvalid, Problem
+from turnout.config.io import dump_graph, load_graph
+from turnout.config.model import (
     BotPolicy,
     Campaign,
     Condition,
@@ -25,7 +25,7 @@ from config.model import (
     Workspace,
 )
 
-EXAMPLE = Path(__file__).parents[3] / "examples" / "graph.yaml"
+EXAMPLE = Path(__file__).parents[3] / "config" / "examples" / "graph.yaml"
 
 
 def _problems(text: str, fmt: str | None = None) -> list[str]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.templates import (
+from turnout.config.templates import (
     MACROS,
     POSTBACK_MACROS,
     Template,

@@ -10,10 +10,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from config.io import graph_from_builtins, load_graph
-from config.validate import validate
+from turnout.config.io import graph_from_builtins, load_graph
+from turnout.config.validate import validate
 
-EXAMPLES = Path(__file__).parents[3] / "examples"
+EXAMPLES = Path(__file__).parents[3] / "config" / "examples"
 BASE: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(load_graph(EXAMPLES / "graph.yaml")))
 
 Data = dict[str, Any]

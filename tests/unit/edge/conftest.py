@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from config.compile import compile_graph
-from config.compiled import CompiledGraph
-from config.io import load_graph
-from edge.graph import Snapshot, snapshot_of
+from turnout.config.compile import compile_graph
+from turnout.config.compiled import CompiledGraph
+from turnout.config.io import load_graph
+from turnout.edge.graph import Snapshot, snapshot_of
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "graph.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "examples" / "graph.yaml"
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.addresses import ProxyTrust, anonymise, parse_address
+from turnout.edge.addresses import ProxyTrust, anonymise, parse_address
 
 TRUST = ProxyTrust([ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"),
                     ipaddress.ip_network("127.0.0.1/32")])

@@ -10,12 +10,12 @@ import httpx
 import msgspec
 import pytest
 
-from config.compile import compile_graph
-from config.compiled import CompiledGraph
-from splitter.decide import decide
-from splitter.types import Visitor
 from tests.inprocess_edge import ListSink, in_process_edge
+from turnout.config.compile import compile_graph
+from turnout.config.compiled import CompiledGraph
 from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS, TOPIC_EVENTS, Click
+from turnout.splitter.decide import decide
+from turnout.splitter.types import Visitor
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
           "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")

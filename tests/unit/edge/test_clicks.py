@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from config.compiled import CostModel
-from edge.clicks import Tokens, source_slots
-from edge.money import click_cost, parse_micros
+from turnout.config.compiled import CostModel
+from turnout.edge.clicks import Tokens, source_slots
+from turnout.edge.money import click_cost, parse_micros
 
 PUSH = source_slots((("zoneid", "sub1"), ("creative", "sub2"), ("bid", "cost"),
                      ("clickid", "external_id")))
@@ -50,7 +50,7 @@ def test_click_cost(kind, value, token, cost):
 def test_default_payout_is_the_offer_or_the_first_cta_offer():
     from types import SimpleNamespace
 
-    from edge.clicks import default_payout
+    from turnout.edge.clicks import default_payout
 
     offer = SimpleNamespace(payout_micros=4_100_000, next_offers=())
     lander = SimpleNamespace(payout_micros=0, next_offers=(offer,))

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config.compiled import CompiledGraph
-from config.templates import MACROS, Template
-from edge.addresses import ProxyTrust
-from edge.clicks import (
+from turnout.clickid import ClickIds
+from turnout.config.compiled import CompiledGraph
+from turnout.config.templates import MACROS, Template
+from turnout.edge.addresses import ProxyTrust
+from turnout.edge.clicks import (
     TOKEN_SLOTS,
     Tokens,
     click_event,
@@ -22,16 +23,15 @@ from edge.clicks import (
     render,
     source_slots,
 )
-from edge.errors import BadInput
-from edge.geo import GeoIP, Place
-from edge.inputs import MAX_PARAMS, _parse_ascii, _parse_pairs, parse_query
-from edge.money import _AMOUNT, MICROS, parse_micros
-from edge.observe import Observation, Observer, SeenVisitor
-from edge.settings import DEFAULT_ASN_DB, DEFAULT_CITY_DB, parse_networks
-from edge.useragent import Agent, UserAgents
-from splitter.decide import decide
-from splitter.types import Visitor
-from turnout.clickid import ClickIds
+from turnout.edge.errors import BadInput
+from turnout.edge.geo import GeoIP, Place
+from turnout.edge.inputs import MAX_PARAMS, _parse_ascii, _parse_pairs, parse_query
+from turnout.edge.money import _AMOUNT, MICROS, parse_micros
+from turnout.edge.observe import Observation, Observer, SeenVisitor
+from turnout.edge.settings import DEFAULT_ASN_DB, DEFAULT_CITY_DB, parse_networks
+from turnout.edge.useragent import Agent, UserAgents
+from turnout.splitter.decide import decide
+from turnout.splitter.types import Visitor
 
 PUSH = source_slots((("zoneid", "sub1"), ("creative", "sub2"), ("bid", "cost"),
                      ("clickid", "external_id")))

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.errors import BadInput
-from edge.inputs import cookie, parse_query, primary_language, referrer_domain
+from turnout.edge.errors import BadInput
+from turnout.edge.inputs import cookie, parse_query, primary_language, referrer_domain
 
 
 def test_plain_and_encoded_values():

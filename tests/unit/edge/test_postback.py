@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge import postback
-from edge.errors import BadInput
 from turnout.clickid import ClickIds
+from turnout.edge import postback
+from turnout.edge.errors import BadInput
 
 NOW = 1_800_000_000_000
 DAY = 86_400_000

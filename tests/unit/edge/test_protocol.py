@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator
 import pytest
 import uvicorn
 
-from config.compiled import CompiledGraph
-from edge.app import EdgeApp
-from edge.protocol import DefaultHeaders, EdgeProtocol, find_edge, response_bytes
 from tests.inprocess_edge import ListSink, in_process_edge
+from turnout.config.compiled import CompiledGraph
+from turnout.edge.app import EdgeApp
+from turnout.edge.protocol import DefaultHeaders, EdgeProtocol, find_edge, response_bytes
 from turnout.events import TOPIC_CLICKS
-from turnout.services import free_port
+from turnout.local.services import free_port
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
           "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")

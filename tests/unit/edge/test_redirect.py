@@ -7,15 +7,15 @@ from typing import Any
 
 import msgspec
 
-from config.compile import compile_graph
-from config.io import load_graph
-from config.model import CostModel
-from edge.redirect import ClickHandler
-from edge.responses import NO_STORE, ZERO_LENGTH
 from tests.inprocess_edge import in_process_edge
+from turnout.config.compile import compile_graph
+from turnout.config.io import load_graph
+from turnout.config.model import CostModel
+from turnout.edge.redirect import ClickHandler
+from turnout.edge.responses import NO_STORE, ZERO_LENGTH
 from turnout.events import TOPIC_CLICKS
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "graph.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "examples" / "graph.yaml"
 IPHONE = (b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
           b"(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.responses import UnsafeLocation, location_bytes, meta_page, redirect
+from turnout.edge.responses import UnsafeLocation, location_bytes, meta_page, redirect
 
 
 @pytest.mark.parametrize(("mode", "status"), [("302", 302), ("307", 307), ("301", 301)])

@@ -5,8 +5,8 @@ import base64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.context import ContextCodec, LanderContext, with_context
-from edge.signing import Signer
+from turnout.edge.context import ContextCodec, LanderContext, with_context
+from turnout.edge.signing import Signer
 
 
 @settings(deadline=None)  # a loaded CI box must not fail a parser property

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.uniques import MAX_ENTRIES, _base36, _entries, campaign_key, check
+from turnout.edge.uniques import MAX_ENTRIES, _base36, _entries, campaign_key, check
 
 HOUR = 3_600_000
 DAY = 24 * HOUR

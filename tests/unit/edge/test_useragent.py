@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge import bots
-from edge.useragent import UserAgents
+from turnout.edge import bots
+from turnout.edge.useragent import UserAgents
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
           "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")

@@ -5,7 +5,7 @@ from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.sink.partition import VECTOR_MIN, murmur2, murmur2_same_length, partitions_of
+from turnout.edge.sink.partition import VECTOR_MIN, murmur2, murmur2_same_length, partitions_of
 
 
 @given(st.binary(max_size=300))

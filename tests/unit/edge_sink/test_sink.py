@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from edge.sink import EventSink, SinkSettings
-from edge.sink import spool as spool_mod
-from edge.sink.partition import partitions_of
+from turnout.edge.sink import EventSink, SinkSettings
+from turnout.edge.sink import spool as spool_mod
+from turnout.edge.sink.partition import partitions_of
 from turnout.env import SettingError
 from turnout.events import TOPIC_CLICKS, TOPIC_EVENTS, Event
-from turnout.services import free_port
+from turnout.local.services import free_port
 
 
 def _event(key: str) -> Event:

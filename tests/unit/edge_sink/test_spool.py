@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.sink import spool
-from edge.sink.spool import Claim, Frame, SpoolReader, SpoolWriter, encode_frame
+from turnout.edge.sink import spool
+from turnout.edge.sink.spool import Claim, Frame, SpoolReader, SpoolWriter, encode_frame
 
 topics = st.text(min_size=1, max_size=40)
 keys = st.binary(max_size=64)

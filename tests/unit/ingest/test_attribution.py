@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest import attribution, schema
-from ingest.attribution import ClickRef
 from turnout.events import Conversion
+from turnout.ingest import attribution, schema
+from turnout.ingest.attribution import ClickRef
 
 DAY = attribution.DAY_MS
 

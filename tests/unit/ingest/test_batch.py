@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ingest.batch import Span, dedup_token
+from turnout.ingest.batch import Span, dedup_token
 
 
 def test_span_tracks_first_and_last_offset_per_partition() -> None:

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest import schema
-from ingest.batch import Span
-from ingest.pipelines import ClickPipeline
-from ingest.settings import IngestSettings
 from turnout.clickid import ClickIds
 from turnout.events import ENCODER, Click
+from turnout.ingest import schema
+from turnout.ingest.batch import Span
+from turnout.ingest.pipelines import ClickPipeline
+from turnout.ingest.settings import IngestSettings
 
 IDS = ClickIds(seed=b"pipeline")
 CLICK_ID = [name for name, _type in schema.CLICKS].index("click_id")

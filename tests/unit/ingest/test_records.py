@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest import records, schema, validate
-from ingest.dlq import DeadLetter, letter
-from ingest.migrate import split_statements
 from turnout.clickid import ClickIds
 from turnout.events import ENCODER, Click, Event
+from turnout.ingest import records, schema, validate
+from turnout.ingest.dlq import DeadLetter, letter
+from turnout.ingest.migrate import split_statements
 
 
 def a_click(click_id: str, **fields: object) -> Click:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ingest.stored import BUCKET_MS, StoredIds
 from tests.unit.ingest.test_records import a_click
+from turnout.ingest.stored import BUCKET_MS, StoredIds
 
 
 def test_clicks_above_their_workspace_floor_are_new_the_rest_unsure() -> None:

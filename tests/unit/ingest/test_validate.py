@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest import validate
 from turnout.clickid import ClickIds
 from turnout.events import ENCODER, Click, Conversion, Event
+from turnout.ingest import validate
 
 IDS = ClickIds(seed=b"validate")
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.reports.ab import Arm, choose_control, compare_arms
-from ingest.reports.errors import ParameterError
+from turnout.reports.ab import Arm, choose_control, compare_arms
+from turnout.reports.errors import ParameterError
 
 ARMS = [Arm("a", 1000, 20), Arm("b", 1200, 60), Arm("c", 50, 10)]
 

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from ingest.reports.dimensions import DIMENSIONS
-from ingest.reports.docs import DOC, EXAMPLES, render_examples
-from ingest.reports.metrics import METRICS
+from turnout.reports.dimensions import DIMENSIONS
+from turnout.reports.docs import DOC, EXAMPLES, render_examples
+from turnout.reports.metrics import METRICS
 
 
 def test_doc_examples_are_the_builders_output():
-    # Regenerate with `python -m ingest.reports.docs --write` after changing the builder.
+    # Regenerate with `python -m turnout.reports.docs --write` after changing the builder.
     assert render_examples() in DOC.read_text()
     assert len(EXAMPLES) == 5
 

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import orjson
 
-from ingest.reports import format as fmt
-from ingest.reports.query import Column
-from ingest.reports.run import ReportResult
+from turnout.reports import format as fmt
+from turnout.reports.query import Column
+from turnout.reports.run import ReportResult
 
 COLUMNS = (Column("campaign", "dimension"), Column("date", "dimension"),
            Column("clicks", "metric", "count"), Column("revenue", "metric", "money", 6),

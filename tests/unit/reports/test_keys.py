@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.api.keys import KeyRing, key_line, new_token, parse_keys
+from turnout.api.keys import KeyRing, key_line, new_token, parse_keys
 from turnout.env import SettingError
 
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from ingest.api.app import ALLOWED
-from ingest.api.openapi import openapi_document
-from ingest.reports.dimensions import DIMENSIONS
+from turnout.api.app import ALLOWED
+from turnout.api.openapi import openapi_document
+from turnout.reports.dimensions import DIMENSIONS
 
 
 def test_document_describes_every_parameter_the_endpoints_accept():

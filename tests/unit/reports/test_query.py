@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.reports.dimensions import DIMENSIONS
-from ingest.reports.errors import ParameterError
-from ingest.reports.metrics import METRICS
-from ingest.reports.query import build_query
-from ingest.reports.spec import build_spec
+from turnout.reports.dimensions import DIMENSIONS
+from turnout.reports.errors import ParameterError
+from turnout.reports.metrics import METRICS
+from turnout.reports.query import build_query
+from turnout.reports.spec import build_spec
 
 TODAY = dt.date(2024, 3, 10)
 

@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 
-from ingest.reports.query import build_query
-from ingest.reports.rollups import ROLLUPS, choose_rollup, zone_fits
-from ingest.reports.spec import build_spec
+from turnout.reports.query import build_query
+from turnout.reports.rollups import ROLLUPS, choose_rollup, zone_fits
+from turnout.reports.spec import build_spec
 
 TODAY = dt.date(2024, 3, 10)
 

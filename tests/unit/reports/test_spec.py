@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from ingest.reports.errors import ParameterError
-from ingest.reports.spec import build_spec, parse_range, parse_sort, split_list
+from turnout.reports.errors import ParameterError
+from turnout.reports.spec import build_spec, parse_range, parse_sort, split_list
 
 UTC = dt.UTC
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
-from ingest.reports.stats import compare, p_value, sufficient, z_critical
+from turnout.reports.stats import compare, p_value, sufficient, z_critical
 
 
 def _reference(n1, x1, n2, x2, confidence):

@@ -3,9 +3,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from ingest.reports.query import Column
-from ingest.reports.run import ReportResult
-from ingest.reports.timeline import buckets, fill
+from turnout.reports.query import Column
+from turnout.reports.run import ReportResult
+from turnout.reports.timeline import buckets, fill
 
 UTC = dt.UTC
 

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from config.compiled import CompiledGraph
 from tests.inprocess_edge import ListSink, in_process_edge
+from turnout.config.compiled import CompiledGraph
 from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS
 from turnout.simulate.driver import simulate
 from turnout.simulate.plan import Mix

@@ -5,8 +5,8 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config.compiled import CostModel
-from edge.money import parse_micros
+from turnout.config.compiled import CostModel
+from turnout.edge.money import parse_micros
 from turnout.simulate import money
 
 amounts = st.one_of(

@@ -6,8 +6,8 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.postback import signature
 from turnout import clickid
+from turnout.edge.postback import signature
 from turnout.simulate.postbacks import REJECTS, SCENARIOS, Planner, plan_postbacks, sign
 
 NOW = 1_767_000_000_000

@@ -3,7 +3,7 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from config.compiled import CostModel
+from turnout.config.compiled import CostModel
 from turnout.simulate.truth import ClickRecord, Ledger, LpRecord, compute
 
 HOUR = 3_600_000

@@ -6,7 +6,7 @@ import ipaddress
 
 from hypothesis import strategies as st
 
-from splitter import Condition, ConditionKind, Destination, Rule, Visitor
+from turnout.splitter import Condition, ConditionKind, Destination, Rule, Visitor
 
 K = ConditionKind
 NOW = 1_718_000_000_000  # 2024-06-10, a Monday

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from splitter import (
+from turnout.splitter import (
     Condition,
     ConditionKind,
     Destination,

@@ -6,8 +6,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
-from splitter import Condition, ConditionKind, Destination, Rule, Visitor, build_table, decide
-from splitter.table import rule_salt, sticky_point
+from turnout.splitter import (
+    Condition,
+    ConditionKind,
+    Destination,
+    Rule,
+    Visitor,
+    build_table,
+    decide,
+)
+from turnout.splitter.table import rule_salt, sticky_point
 
 NOW = 1_718_000_000_000
 

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from splitter.groups import EEA, EU, GROUPS, ISO_COUNTRIES, TIER1, expand, is_country_or_group
+from turnout.splitter.groups import (
+    EEA,
+    EU,
+    GROUPS,
+    ISO_COUNTRIES,
+    TIER1,
+    expand,
+    is_country_or_group,
+)
 
 
 def test_iso_list_matches_tzdata_table():

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from splitter import (
+from tests.unit.splitter.strategies import NOW, ZONES, campaigns, visitors
+from turnout.splitter import (
     Condition,
     ConditionKind,
     Destination,
@@ -15,8 +16,7 @@ from splitter import (
     compile_conditions,
     decide,
 )
-from splitter.localtime import clock_for
-from tests.unit.splitter.strategies import NOW, ZONES, campaigns, visitors
+from turnout.splitter.localtime import clock_for
 
 K = ConditionKind
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from splitter.errors import SplitterError
-from splitter.localtime import ZoneClock, clock_for, epoch_day, hour_of, weekday_of
+from turnout.splitter.errors import SplitterError
+from turnout.splitter.localtime import ZoneClock, clock_for, epoch_day, hour_of, weekday_of
 
 
 def ms(*args: int) -> int:

@@ -18,15 +18,15 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import splitter
-from splitter import Condition, ConditionKind, Destination, Rule, Visitor, build_table
-from splitter.index import Layout
-from splitter.localtime import ZoneClock
-from splitter.table import CampaignTable, rule_salt, sticky_point
 from tests.unit.splitter.strategies import NOW, ZONES, campaigns, visitors
+from turnout import splitter
+from turnout.splitter import Condition, ConditionKind, Destination, Rule, Visitor, build_table
+from turnout.splitter.index import Layout
+from turnout.splitter.localtime import ZoneClock
+from turnout.splitter.table import CampaignTable, rule_salt, sticky_point
 
 K = ConditionKind
-engine = sys.modules["splitter.decide"]
+engine = sys.modules["turnout.splitter.decide"]
 decide_py = engine.decide_py
 native = engine.decide_c or decide_py  # the reference only where TURNOUT_REQUIRE_C=0 allows
 REQUIRED = os.environ.get("TURNOUT_REQUIRE_C", "1") != "0"
@@ -51,7 +51,7 @@ def test_the_c_decide_is_built_current_and_in_use():
         assert splitter.decide is engine.decide is decide_py
         return
     assert engine.decide_c is not None, "splitter/_decide.c is not built: pip install -e ."
-    from splitter import _decide
+    from turnout.splitter import _decide
 
     source = Path(engine.__file__).with_name("_decide.c").read_bytes()
     assert hashlib.sha256(source).hexdigest() == _decide.SOURCE_SHA256, (
@@ -63,7 +63,7 @@ def test_the_c_decide_is_built_current_and_in_use():
 @contextmanager
 def spied() -> Iterator[list[object]]:
     """Calls the C code hands to the reference, while inside."""
-    from splitter import _decide
+    from turnout.splitter import _decide
 
     calls: list[object] = []
 

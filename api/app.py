@@ -1,0 +1,247 @@
+"""The report API: Starlette endpoints over the one report builder.
+
+Every /api/v1 endpoint needs `Authorization: Bearer <token>`; the token's workspace is the
+only workspace the request can read (a `workspace` parameter naming another one is 403).
+ClickHouse is called from worker threads through a small client pool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Protocol
+
+import anyio.to_thread
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from turnout.api.keys import KeyRing
+from turnout.api.openapi import openapi_document
+from turnout.api.pool import ClientFactory, ClientPool
+from turnout.api.settings import ApiSettings
+from turnout.reports import format as fmt
+from turnout.reports.ab import Arm, compare_arms
+from turnout.reports.dimensions import DIMENSIONS
+from turnout.reports.errors import ParameterError, ReportError
+from turnout.reports.metrics import METRICS
+from turnout.reports.run import ReportResult, run_report
+from turnout.reports.spec import ReportSpec, build_spec, split_list, truthy
+from turnout.reports.timeline import fill
+from turnout.reports.workspaces import FactsCache, GraphFacts
+
+log = logging.getLogger(__name__)
+
+_COMMON: Final = frozenset({"workspace", "from", "to", "tz", "statuses", "include_bots",
+                            "rollup", "format", "metrics"})
+ALLOWED: Final = {
+    "report": _COMMON | {"group_by", "sort", "limit", "offset", "totals"},
+    "timeline": _COMMON | {"bucket"},
+    "leaderboard": _COMMON | {"dimension", "metric", "limit"},
+    "ab": (_COMMON - {"format"}) | {"campaign", "rule", "control", "confidence"},
+}
+
+
+class FactsSource(Protocol):
+    async def get(self) -> GraphFacts: ...
+
+
+class Denied(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _error(status: int, reason: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
+
+
+class ReportApi:
+    def __init__(self, settings: ApiSettings, client_factory: ClientFactory,
+                 facts: FactsSource | None = None) -> None:
+        self.settings = settings
+        self.keys = KeyRing(settings.api_keys)
+        self.pool = ClientPool(client_factory, settings.pool_size)
+        self.facts = facts or FactsCache(settings.redis_url, settings.graph_prefix,
+                                         settings.facts_ttl_s)
+        if not settings.api_keys:
+            log.warning("no API keys configured (TURNOUT_API_KEYS): every report request "
+                        "will be refused; create one with `turnout api-key --workspace ID`")
+
+    def workspace(self, request: Request) -> str:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Denied(401, "missing bearer token")
+        workspace = self.keys.workspace_for(token.strip())
+        if workspace is None:
+            raise Denied(401, "unknown API key")
+        asked = request.query_params.get("workspace")
+        if asked and asked != workspace:
+            raise Denied(403, "this key does not give access to that workspace")
+        return workspace
+
+    async def query(self, spec: ReportSpec) -> ReportResult:
+        def work() -> ReportResult:
+            with self.pool.client() as client:
+                return run_report(client, spec)
+
+        return await anyio.to_thread.run_sync(work)
+
+    async def spec(self, request: Request, endpoint: str, workspace: str,
+                   **fixed: Any) -> tuple[ReportSpec, GraphFacts]:
+        params = request.query_params
+        unknown = sorted(k for k in params if k not in ALLOWED[endpoint]
+                         and not (k.startswith("f.") and endpoint != "ab"))
+        if unknown:
+            raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}")
+        facts = await self.facts.get()
+        filters = {k[2:]: params.getlist(k) for k in params if k.startswith("f.")}
+        filters.update(fixed.pop("filters", {}))
+        rollup = params.get("rollup", "none")
+        if rollup not in ("none", "parent"):
+            raise ParameterError("rollup: none or parent")
+        args: dict[str, Any] = dict(
+            workspace=workspace, metrics=params.getlist("metrics") or None, filters=filters,
+            start=params.get("from"), end=params.get("to"),
+            tz=params.get("tz") or facts.workspace(workspace).timezone,
+            statuses=params.getlist("statuses") or None,
+            include_bots=truthy(params.get("include_bots"), "include_bots"),
+            rollup=rollup == "parent")
+        if endpoint == "report":
+            args.update(group_by=params.getlist("group_by") or None,
+                        sort=params.getlist("sort") or None, limit=params.get("limit"),
+                        offset=params.get("offset"))
+        args.update(fixed)
+        return build_spec(**args), facts
+
+    def meta(self, spec: ReportSpec, facts: GraphFacts) -> dict[str, Any]:
+        return {"workspace": spec.workspace, "timezone": spec.tz,
+                "currency": facts.workspace(spec.workspace).currency,
+                "from": spec.start.isoformat() if spec.start else None,
+                "to": spec.end.isoformat() if spec.end else None,
+                "statuses": list(spec.statuses), "include_bots": spec.include_bots}
+
+    async def render(self, request: Request, result: ReportResult, meta: dict[str, Any],
+                     totals: ReportResult | None = None) -> Response:
+        form = request.query_params.get("format", "json")
+        if form == "csv":
+            return Response(fmt.to_csv(result), media_type="text/csv; charset=utf-8")
+        if form != "json":
+            raise ParameterError("format: json or csv")
+        if totals is not None:
+            meta = {**meta, "totals": fmt.plain(totals)[0] if totals.rows else None}
+        return Response(fmt.to_json(result, meta), media_type="application/json")
+
+    async def report(self, request: Request) -> Response:
+        workspace = self.workspace(request)
+        spec, facts = await self.spec(request, "report", workspace)
+        result = await self.query(spec)
+        totals = None
+        if truthy(request.query_params.get("totals"), "totals"):
+            totals = await self.query(dataclasses.replace(spec, group_by=(), sort=(),
+                                                          offset=0))
+        meta = {**self.meta(spec, facts), "group_by": list(spec.group_by),
+                "limit": spec.limit, "offset": spec.offset}
+        return await self.render(request, result, meta, totals)
+
+    async def timeline(self, request: Request) -> Response:
+        workspace = self.workspace(request)
+        bucket = request.query_params.get("bucket", "date")
+        if bucket not in ("date", "hour"):
+            raise ParameterError("bucket: date or hour")
+        spec, facts = await self.spec(request, "timeline", workspace, group_by=bucket,
+                                      sort=bucket, limit=100_000)
+        if spec.start is None:
+            raise ParameterError("from: a timeline needs a start")
+        end = spec.end or _now()
+        result = fill(await self.query(spec), bucket, spec.start, end, spec.tz)
+        return await self.render(request, result, {**self.meta(spec, facts), "bucket": bucket})
+
+    async def leaderboard(self, request: Request) -> Response:
+        workspace = self.workspace(request)
+        params = request.query_params
+        dimension, metric = params.get("dimension", "campaign"), params.get("metric", "clicks")
+        if dimension not in DIMENSIONS:
+            raise ParameterError(f"dimension: unknown {dimension!r}")
+        if metric not in METRICS:
+            raise ParameterError(f"metric: unknown {metric!r}")
+        metrics = split_list(params.getlist("metrics")) or (metric,)
+        spec, facts = await self.spec(request, "leaderboard", workspace, group_by=dimension,
+                                      metrics=(metric, *metrics), sort=f"{metric}:desc",
+                                      limit=params.get("limit") or 10)
+        result = await self.query(spec)
+        meta = {**self.meta(spec, facts), "dimension": dimension, "metric": metric}
+        return await self.render(request, result, meta)
+
+    async def ab(self, request: Request) -> Response:
+        workspace = self.workspace(request)
+        params = request.query_params
+        campaign, rule = params.get("campaign"), params.get("rule")
+        if not campaign or not rule:
+            raise ParameterError("campaign and rule: both required")
+        if "metrics" in params:
+            raise ParameterError("metrics: not used by /ab")
+        try:
+            confidence = float(params.get("confidence", "0.95"))
+        except ValueError:
+            raise ParameterError("confidence: expected a number like 0.95") from None
+        spec, facts = await self.spec(
+            request, "ab", workspace, group_by="destination",
+            metrics=("clicks", "conversions"), sort="clicks:desc", limit=1000,
+            filters={"campaign": [campaign], "rule": [rule]})
+        result = await self.query(spec)
+        arms = [Arm(r["destination"], r["clicks"], r["conversions"])
+                for r in result.records() if r["clicks"] > 0]
+        body = compare_arms(arms, params.get("control", "first"), confidence,
+                            facts.rules.get((campaign, rule), ()))
+        return JSONResponse({**self.meta(spec, facts), "campaign": campaign, "rule": rule,
+                             **body})
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _guarded(handler: Callable[[Request], Awaitable[Response]]
+             ) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Denied as exc:
+            return _error(exc.status, exc.reason)
+        except ParameterError as exc:
+            return _error(400, str(exc))
+        except ReportError as exc:
+            log.error("report failed: %s", exc)
+            return _error(503 if exc.retriable else 500, "report store unavailable")
+
+    return endpoint
+
+
+def create_app(settings: ApiSettings, client_factory: ClientFactory,
+               facts: FactsSource | None = None) -> Starlette:
+    api = ReportApi(settings, client_factory, facts)
+    document = orjson.dumps(openapi_document())
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def openapi(request: Request) -> Response:
+        return Response(document, media_type="application/json")
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/openapi.json", openapi),
+        Route("/api/v1/report", _guarded(api.report)),
+        Route("/api/v1/timeline", _guarded(api.timeline)),
+        Route("/api/v1/leaderboard", _guarded(api.leaderboard)),
+        Route("/api/v1/ab", _guarded(api.ab)),
+    ]
+    app = Starlette(routes=routes)
+    app.state.api = api
+    return app

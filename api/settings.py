@@ -1,0 +1,43 @@
+"""ApiSettings: everything `turnout api` reads from `TURNOUT_*`, once, at start."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from turnout import env
+from turnout.api.keys import ApiKey, parse_keys
+from turnout.connections import Connections
+
+DEFAULT_GRAPH_PREFIX = "turnout:graph"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    host: str = "127.0.0.1"
+    port: int = 8081
+    clickhouse_dsn: str = ""
+    database: str = "turnout"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    graph_prefix: str = DEFAULT_GRAPH_PREFIX
+    api_keys: tuple[ApiKey, ...] = ()
+    pool_size: int = 4  # ClickHouse clients, i.e. report queries running at once
+    facts_ttl_s: float = 30.0  # how often workspace time zones are re-read from Redis
+    access_log: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
+        connections = Connections.from_env(environ)
+        d = cls()
+        return cls(
+            host=env.text("api_host", d.host, environ),
+            port=env.integer("api_port", d.port, environ),
+            clickhouse_dsn=connections.clickhouse_dsn,
+            database=env.text("clickhouse_database", d.database, environ),
+            redis_url=connections.redis_url,
+            graph_prefix=env.text("graph_prefix", d.graph_prefix, environ),
+            api_keys=parse_keys(env.raw("api_keys", environ)),
+            pool_size=max(1, env.integer("api_pool_size", d.pool_size, environ)),
+            facts_ttl_s=env.number("api_facts_ttl_s", d.facts_ttl_s, environ),
+            access_log=env.flag("api_access_log", d.access_log, environ),
+        )

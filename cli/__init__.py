@@ -1,0 +1,1 @@
+"""The `turnout` command: one console script, a module per command group."""

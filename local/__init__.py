@@ -1,0 +1,1 @@
+"""Local services for development and tests: Valkey, tansu, PostgreSQL from their wheels."""

@@ -1,0 +1,182 @@
+"""The ground truth: what the simulator sent and the edge accepted, counted the way the
+reports count (SPEC §7 and reports/), per workspace x campaign x country x device.
+
+Conventions, each as ingest and the report query implement them:
+- clicks: counted campaign clicks (kind "click") that are not bots; HEAD is never counted.
+- unique clicks: a click is unique when the same visitor (`tv` cookie) made no click on the
+  same campaign with the same bot flag within the campaign's unique window before it
+  (default 24 h); the first click of a visitor is unique. Bots are never unique clicks.
+- bot clicks: counted campaign clicks flagged as bots (always reported).
+- conversions: one per (click id, txid), its latest accepted status wins (exact duplicates
+  collapse); only approved ones count, only on counted non-bot clicks.
+- revenue: the payout of those approved conversions, summed as sent (the workspace
+  currency: the simulator never sends another one).
+- cost: click-time cost of the non-bot clicks (cpc, cpm / 1000, the source's cost token
+  cut to 6 decimals), plus cpa per approved conversion, plus the revshare percentage of
+  each conversion's revenue (cut to whole micros), plus fixed_total spread over the
+  campaign's non-bot clicks (cut per group).
+- profit = revenue - cost; roi = profit / cost x 100, 2 places, none without cost.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final
+
+from turnout.config.compiled import CompiledCampaign
+from turnout.simulate import money
+
+DEFAULT_UNIQUE_WINDOW_MS: Final = 86_400_000
+Key = tuple[str, str, str, str]  # workspace, campaign, country, device
+
+
+@dataclass(slots=True)
+class ClickRecord:
+    """A campaign click the edge counted (bot or not)."""
+
+    workspace_id: str
+    campaign_id: str
+    country: str
+    device: str
+    visitor_id: str
+    is_bot: bool
+    ts_ms: int
+    cost_micros: int
+    click_id: str = ""  # known when the answer showed it
+    seq: int = 0  # position in the plan (visitor, step), for reproducible choices
+    session: str = ""  # whose cookie jar remembers unique clicks ("" = this click alone)
+
+    @property
+    def key(self) -> Key:
+        return (self.workspace_id, self.campaign_id, self.country, self.device)
+
+
+@dataclass(frozen=True, slots=True)
+class LpRecord:
+    key: Key
+    is_bot: bool
+
+
+@dataclass(slots=True)
+class Row:
+    key: Key
+    clicks: int = 0
+    unique_clicks: int = 0
+    bot_clicks: int = 0
+    lp_clicks: int = 0
+    conversions: int = 0
+    revenue_micros: int = 0
+    cost_micros: int = 0
+
+    @property
+    def profit_micros(self) -> int:
+        return self.revenue_micros - self.cost_micros
+
+    @property
+    def roi(self) -> Decimal | None:
+        return money.roi(self.revenue_micros, self.cost_micros)
+
+    def as_dict(self) -> dict[str, Any]:
+        workspace, campaign, country, device = self.key
+        roi = self.roi
+        return {
+            "workspace": workspace, "campaign": campaign, "country": country,
+            "device": device, "clicks": self.clicks, "unique_clicks": self.unique_clicks,
+            "bot_clicks": self.bot_clicks, "lp_clicks": self.lp_clicks,
+            "conversions": self.conversions, "revenue": money.text(self.revenue_micros),
+            "cost": money.text(self.cost_micros), "profit": money.text(self.profit_micros),
+            "roi": None if roi is None else f"{roi:.2f}",
+        }
+
+
+@dataclass
+class Ledger:
+    clicks: list[ClickRecord] = field(default_factory=list)
+    lp_clicks: list[LpRecord] = field(default_factory=list)
+    # (click id, txid) -> accepted (status, payout micros), in the order the edge took them
+    conversions: dict[tuple[str, str], list[tuple[str, int]]] = field(default_factory=dict)
+
+    def accepted(self, click_id: str, txid: str, status: str, payout_micros: int) -> None:
+        self.conversions.setdefault((click_id, txid), []).append((status, payout_micros))
+
+    def final_statuses(self) -> Counter[str]:
+        """Latest status per (click id, txid), counted: what the conversions table holds
+        once ingest caught up (orphans and bot clicks included)."""
+        return Counter(history[-1][0] for history in self.conversions.values())
+
+
+def _unique_flags(clicks: Iterable[ClickRecord], windows: Mapping[str, int]) -> dict[int, bool]:
+    """The edge's rule: a human click is unique when the visitor's cookie jar remembers no
+    unique click on the campaign within its window (bots never are). A visitor who keeps
+    no cookies brings no memory, so every click of theirs is unique."""
+    runs: dict[tuple[str, str], list[ClickRecord]] = defaultdict(list)
+    flags: dict[int, bool] = {}
+    for click in clicks:
+        if click.is_bot:
+            flags[id(click)] = False
+        elif not click.session:
+            flags[id(click)] = True
+        else:
+            runs[(click.campaign_id, click.session)].append(click)
+    for (campaign, _session), run in runs.items():
+        window = windows.get(campaign) or DEFAULT_UNIQUE_WINDOW_MS
+        last_unique: int | None = None
+        for click in sorted(run, key=lambda c: c.seq):
+            unique = last_unique is None or click.ts_ms - last_unique >= window
+            flags[id(click)] = unique
+            if unique:
+                last_unique = click.ts_ms
+    return flags
+
+
+def compute(ledger: Ledger, campaigns: Mapping[str, CompiledCampaign]) -> list[Row]:
+    """The report rows the simulated traffic must produce, sorted by key."""
+    rows: dict[Key, Row] = {}
+
+    def row(key: Key) -> Row:
+        found = rows.get(key)
+        if found is None:
+            found = rows[key] = Row(key)
+        return found
+
+    windows = {cid: c.unique_window_ms for cid, c in campaigns.items()}
+    unique = _unique_flags(ledger.clicks, windows)
+    by_id: dict[str, ClickRecord] = {}
+    human_clicks: Counter[str] = Counter()
+    for click in ledger.clicks:
+        target = row(click.key)
+        if click.click_id:
+            by_id[click.click_id] = click
+        if click.is_bot:
+            target.bot_clicks += 1
+            continue
+        target.clicks += 1
+        target.unique_clicks += unique[id(click)]
+        target.cost_micros += click.cost_micros
+        human_clicks[click.campaign_id] += 1
+    for lp in ledger.lp_clicks:
+        if not lp.is_bot:
+            row(lp.key).lp_clicks += 1
+    for (click_id, _txid), history in ledger.conversions.items():
+        click = by_id.get(click_id)
+        if click is None or click.is_bot:
+            continue  # unattributed, or a bot's: never in the numbers
+        status, payout = history[-1]
+        target = row(click.key)
+        model = campaigns[click.campaign_id].cost_model
+        revenue = payout if status == "approved" else 0
+        if status == "approved":
+            target.conversions += 1
+            target.revenue_micros += revenue
+            if model.type == "cpa":
+                target.cost_micros += model.value_micros
+        if model.type == "revshare":
+            target.cost_micros += money.revshare_cost(revenue, model.value_micros)
+    for key, target in rows.items():
+        model = campaigns[key[1]].cost_model
+        if model.type == "fixed_total" and human_clicks[key[1]]:
+            target.cost_micros += model.value_micros * target.clicks // human_clicks[key[1]]
+    return [rows[key] for key in sorted(rows)]
