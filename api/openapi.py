@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from turnout.config.model import CONVERSION_STATUSES
+from turnout.events import CONVERSION_STATUSES
 from turnout.reports.ab import CONTROLS
 from turnout.reports.dimensions import DIMENSIONS
 from turnout.reports.metrics import DEFAULT_METRICS, METRICS

@@ -23,10 +23,11 @@ from turnout.config.compiled import (
     Target,
 )
 from turnout.config.errors import GraphInvalid
-from turnout.config.model import CONVERSION_STATUSES, DEFAULT_RULE_ID, Graph
+from turnout.config.model import DEFAULT_RULE_ID, Graph
 from turnout.config.templates import POSTBACK_MACROS, Template
 from turnout.config.validate import condition_values, is_available, validate
 from turnout.config.values import to_epoch_ms, to_micros
+from turnout.events import CONVERSION_STATUSES
 from turnout.splitter.types import Condition, ConditionKind, Destination, Rule
 
 _DAY_MS = 86_400_000

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from turnout.errors import TurnoutError
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Problem:
@@ -14,7 +16,7 @@ class Problem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-class ConfigError(Exception):
+class ConfigError(TurnoutError):
     retriable = False
 
 

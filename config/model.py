@@ -13,15 +13,16 @@ from typing import Final
 
 import msgspec
 
+from turnout.events import SUB_NAMES
+
 STATUSES: Final = ("draft", "active", "paused", "completed", "cancelled")
 REDIRECT_MODES: Final = ("302", "307", "301", "meta", "double_meta")
 COST_MODELS: Final = ("cpc", "url_param", "cpm", "cpa", "revshare", "fixed_total")
 BOT_ACTIONS: Final = ("same", "url", "not_found")
 INACTIVE_ACTIONS: Final = ("not_found", "url")
 DESTINATION_KINDS: Final = ("offer", "lander", "funnel", "url")
-CONVERSION_STATUSES: Final = ("approved", "pending", "declined", "chargeback")
 # The query parameters of /c/{code} a traffic source's own tokens can be mapped onto.
-TOKENS: Final = (*(f"sub{i}" for i in range(1, 11)), "cost", "external_id")
+TOKENS: Final = (*SUB_NAMES, "cost", "external_id")
 DEFAULT_RULE_ID: Final = "default"
 
 

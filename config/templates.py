@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 from urllib.parse import quote, urlsplit
 
-SUBS: Final = tuple(f"sub{i}" for i in range(1, 11))
+from turnout.events import SUB_NAMES
+
+SUBS: Final = SUB_NAMES
 
 MACROS: Final = frozenset(
     {

@@ -12,7 +12,6 @@ from turnout.config import templates
 from turnout.config.errors import Problem
 from turnout.config.model import (
     BOT_ACTIONS,
-    CONVERSION_STATUSES,
     COST_MODELS,
     DEFAULT_RULE_ID,
     DESTINATION_KINDS,
@@ -40,6 +39,7 @@ from turnout.config.values import (
     timezone_problem,
     to_epoch_ms,
 )
+from turnout.events import CONVERSION_STATUSES
 from turnout.splitter.types import Condition, ConditionKind
 
 _KINDS = frozenset(kind.value for kind in ConditionKind)

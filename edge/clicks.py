@@ -10,10 +10,10 @@ from turnout.config.templates import PARAM_PREFIX, SUBS, Template
 from turnout.edge.geo import Place
 from turnout.edge.observe import Observation
 from turnout.edge.useragent import Agent
-from turnout.events import Click
+from turnout.events import NO_SUBS, SUB_SLOTS, Click
 
 _PARAM_CUT: Final = len(PARAM_PREFIX)
-_NO_SUBS: Final = ("",) * 10
+_NO_SUBS: Final = NO_SUBS
 # Cost models whose cost is not known at the click: the click carries the campaign's rate.
 _DEFERRED_COST: Final = frozenset({"cpa", "revshare", "fixed_total"})
 
@@ -61,7 +61,7 @@ class Tokens:
             for slot, value in ours.items():
                 if not values[slot]:
                     values[slot] = value
-        self.subs = tuple(values[:10])
+        self.subs = tuple(values[:SUB_SLOTS])
         self.cost, self.external_id = values[10], values[11]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from turnout.errors import TurnoutError
 
-class EdgeError(Exception):
+
+class EdgeError(TurnoutError):
     """Root of the edge's errors; `retriable` tells a caller whether trying again may help."""
 
     retriable = False

@@ -23,13 +23,19 @@ from turnout.edge.inputs import cookie, parse_query
 from turnout.edge.money import MAX_MICROS, parse_micros
 from turnout.edge.observe import VISITOR_COOKIE, valid_visitor_id
 from turnout.edge.runtime import Runtime
-from turnout.events import TOPIC_CONVERSIONS, TOPIC_EVENTS, Conversion, Event
+from turnout.events import (
+    CONVERSION_STATUSES,
+    TOPIC_CONVERSIONS,
+    TOPIC_EVENTS,
+    Conversion,
+    Event,
+)
 
 log = logging.getLogger(__name__)
 
 GIF: Final = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _NO_STORE: Final = {"cache-control": "no-store"}
-_STATUSES: Final = {s: s for s in ("approved", "pending", "declined", "chargeback")}
+_STATUSES: Final = {s: s for s in CONVERSION_STATUSES}
 
 
 def refuse(exc: BadInput) -> JSONResponse:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from turnout.errors import TurnoutError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -33,7 +35,7 @@ COMMENT 'Migrations applied by turnout migrate'
 """
 
 
-class MigrationError(RuntimeError):
+class MigrationError(TurnoutError, RuntimeError):
     """A migration file is malformed or differs from the one applied."""
 
 

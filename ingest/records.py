@@ -8,10 +8,10 @@ from typing import Any, Final
 import msgspec
 from msgspec.structs import astuple
 
-from turnout.events import Click, Event
+from turnout.events import NO_SUBS, SUB_SLOTS, Click, Event
 from turnout.ingest import schema
 
-_EMPTY_SUBS = ("",) * 10
+_EMPTY_SUBS = NO_SUBS
 # Struct fields stored under another column name.
 _RENAMED = {"schema_version": "v", "ts": "ts_ms"}  # DateTime64(3) takes raw ms ticks
 
@@ -38,7 +38,7 @@ _CHUNK: Final = 256
 def _ten(subs: Sequence[str]) -> Sequence[str]:
     if len(subs) == 10:
         return subs
-    return (*subs, *_EMPTY_SUBS)[:10] if subs else _EMPTY_SUBS
+    return (*subs, *_EMPTY_SUBS)[:SUB_SLOTS] if subs else _EMPTY_SUBS
 
 
 def _transposed(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Final
 
-SUBS: Final = tuple(f"sub{i}" for i in range(1, 11))
+from turnout.events import SUB_NAMES
+
+SUBS: Final = SUB_NAMES
 _LC: Final = "LowCardinality(String)"
 _TS: Final = "DateTime64(3, 'UTC')"
 

@@ -17,6 +17,7 @@ from turnout import clickid
 from turnout.events import (
     CLICK_DECODER,
     CONVERSION_DECODER,
+    CONVERSION_STATUSES,
     EVENT_DECODER,
     SCHEMA_VERSION,
     Click,
@@ -25,7 +26,7 @@ from turnout.events import (
 )
 
 CLICK_KINDS: Final = frozenset({"click", "lp_click"})
-STATUSES: Final = frozenset({"approved", "pending", "declined", "chargeback"})
+STATUSES: Final = frozenset(CONVERSION_STATUSES)
 _MAX_TS_MS: Final = (1 << 48) - 1
 _INT64: Final = (-(1 << 63), (1 << 63) - 1)
 _UINT64: Final = (0, (1 << 64) - 1)

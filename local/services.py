@@ -24,11 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from turnout.errors import TurnoutError
+
 _PR_SET_PDEATHSIG = 1
 
 
-class ServiceError(RuntimeError):
+class ServiceError(TurnoutError, RuntimeError):
     """A local service could not be started or did not answer."""
+
+    retriable = True
 
 
 def free_port() -> int:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from turnout.events import SUB_NAMES
+
 _ROLLUP_CAMPAIGN: Final = "if(parent_campaign_id = '', campaign_id, parent_campaign_id)"
 
 
@@ -57,7 +59,7 @@ _LIST: Final = (
     Dimension("os", "os", "String"),
     Dimension("browser", "browser", "String"),
     Dimension("language", "language", "String"),
-    *(Dimension(f"sub{i}", f"sub{i}", "String") for i in range(1, 11)),
+    *(Dimension(name, name, "String") for name in SUB_NAMES),
     Dimension("graph_version", "graph_version", "UInt64"),
     Dimension("date", "toDate({ts}, {{tz:String}})", "Date"),
     # A string with the UTC offset, so the repeated hour of a DST change stays two rows.

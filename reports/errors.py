@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from turnout.errors import TurnoutError
 
-class ReportError(Exception):
+
+class ReportError(TurnoutError):
     """Base of report failures; `retriable` says whether asking again may work."""
 
     retriable = False

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from turnout.config.model import CONVERSION_STATUSES
+from turnout.events import CONVERSION_STATUSES
 from turnout.reports.dimensions import DIMENSIONS
 from turnout.reports.errors import ParameterError
 from turnout.reports.metrics import DEFAULT_METRICS, METRICS

@@ -12,6 +12,8 @@ import random
 import time
 from collections.abc import Callable
 
+from turnout.errors import TurnoutError
+
 LENGTH = 26
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PYTHON32 = "0123456789abcdefghijklmnopqrstuv"
@@ -55,7 +57,7 @@ _STEPS = _spreading_steps(_BATCH_DIGITS)
 _DIGIT_OF_BYTE = bytes(ord(_CROCKFORD[byte & 31]) for byte in range(256))
 
 
-class ClickIdError(ValueError):
+class ClickIdError(TurnoutError, ValueError):
     """The text is not a well-formed click id."""
 
 

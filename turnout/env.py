@@ -10,10 +10,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from turnout.errors import TurnoutError
+
 PREFIX = "TURNOUT_"
 
 
-class SettingError(ValueError):
+class SettingError(TurnoutError, ValueError):
     """A setting has a value that cannot be used."""
 
 

@@ -22,6 +22,13 @@ TOPICS: Final = (TOPIC_CLICKS, TOPIC_CONVERSIONS, TOPIC_EVENTS, TOPIC_DLQ)
 
 MICROS: Final = 1_000_000
 
+# What a network may report a conversion as (its own words are mapped onto these).
+CONVERSION_STATUSES: Final = ("approved", "pending", "declined", "chargeback")
+# A click carries up to SUB_SLOTS traffic-source values, sub1..sub10.
+SUB_SLOTS: Final = 10
+SUB_NAMES: Final = tuple(f"sub{i}" for i in range(1, SUB_SLOTS + 1))
+NO_SUBS: Final = ("",) * SUB_SLOTS
+
 
 class Click(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A counted click: a campaign click (`kind="click"`) or a lander->offer click."""
