@@ -31,6 +31,7 @@ _RANDOM_DIGITS = 16
 # ClickIds encodes the random digits of this many ids at once (a power of two).
 _BATCH = 64
 _BATCH_DIGITS = _BATCH * _RANDOM_DIGITS
+_RANDOM_BYTES = 10  # 80 bits
 
 
 def _spreading_steps(groups: int) -> tuple[tuple[int, int, int], ...]:
@@ -57,20 +58,34 @@ _STEPS = _spreading_steps(_BATCH_DIGITS)
 _DIGIT_OF_BYTE = bytes(ord(_CROCKFORD[byte & 31]) for byte in range(256))
 
 
+def _seeded_bytes(seed: bytes) -> Callable[[int], bytes]:
+    """A reproducible byte stream for tests: 80 bits per id from a seeded Mersenne Twister,
+    in the order ids are made. Never used without a seed (it is predictable from output)."""
+    bits = random.Random(seed).getrandbits
+
+    def draw(size: int) -> bytes:
+        return b"".join([bits(80).to_bytes(_RANDOM_BYTES, "big")
+                         for _ in range(size // _RANDOM_BYTES)])
+
+    return draw
+
+
 class ClickIdError(TurnoutError, ValueError):
     """The text is not a well-formed click id."""
 
 
 class ClickIds:
-    """A generator of click ids; seeded from the OS once, then cheap per id."""
+    """A generator of click ids: 80 random bits each from `os.urandom`, drawn for a batch of
+    ids at once, so an id costs a slice of a string."""
 
-    __slots__ = ("_bits", "_clock", "_digits", "_next", "_prefix", "_ts")
+    __slots__ = ("_clock", "_digits", "_next", "_prefix", "_random_bytes", "_ts")
 
     def __init__(
         self, clock: Callable[[], int] | None = None, seed: bytes | None = None
     ) -> None:
-        rng = random.Random(seed if seed is not None else os.urandom(32))
-        self._bits = rng.getrandbits
+        # Ids are capabilities (a postback names one): their random part comes from the OS
+        # CSPRNG. A seed (tests, golden comparisons) gives a reproducible, predictable stream.
+        self._random_bytes = os.urandom if seed is None else _seeded_bytes(seed)
         self._clock = clock or time.time_ns
         self._ts = -1
         self._prefix = ""
@@ -98,9 +113,7 @@ class ClickIds:
         """The random digits of the next _BATCH ids, end to end. Encoding 80 bits costs a
         dozen big-int operations; here they run once for the whole batch: spread one 5-bit
         group per byte, then one translate to digits."""
-        bits = self._bits  # one getrandbits(80) per id, in order, as new() always drew
-        value = int.from_bytes(
-            b"".join([bits(80).to_bytes(10, "big") for _ in range(_BATCH)]), "big")
+        value = int.from_bytes(self._random_bytes(_BATCH * _RANDOM_BYTES), "big")
         for shift, keep, move in _STEPS:
             value = (value & keep) | ((value << shift) & move)
         return value.to_bytes(_BATCH_DIGITS, "big").translate(_DIGIT_OF_BYTE).decode("ascii")

@@ -32,11 +32,31 @@ def test_text_order_is_time_order(ts_a, bits_a, ts_b, bits_b):
 @given(st.lists(TS, min_size=1, max_size=50))
 def test_generator_matches_encode_and_reads_back_its_timestamp(stamps):
     ids = ClickIds(seed=b"fixed")
-    reference = ClickIds(seed=b"fixed")
+    reference = random.Random(b"fixed").getrandbits  # the seeded stream: 80 bits per id
     for ts in stamps:
         text = ids.new(ts)
-        assert text == encode(ts, reference._bits(80))
+        assert text == encode(ts, reference(80))
         assert timestamp_ms(text) == ts
+
+
+def test_unseeded_ids_come_from_the_os_csprng(monkeypatch):
+    # No Mersenne Twister behind real ids: their random digits are os.urandom's bytes,
+    # drawn for a batch of ids at once, 10 bytes (80 bits) an id.
+    drawn = []
+
+    def urandom(size):
+        drawn.append(size)
+        return bytes((len(drawn) * 31 + i * 7) % 256 for i in range(size))
+
+    monkeypatch.setattr(clickid.os, "urandom", urandom)
+    ids = ClickIds()
+    made = [ids.new(1_790_000_000_000) for _ in range(clickid._BATCH + 1)]
+    assert drawn == [clickid._BATCH * 10, clickid._BATCH * 10]
+    first_batch = bytes((31 + i * 7) % 256 for i in range(clickid._BATCH * 10))
+    assert made[0] == encode(1_790_000_000_000, int.from_bytes(first_batch[:10], "big"))
+    assert made[1] == encode(1_790_000_000_000, int.from_bytes(first_batch[10:20], "big"))
+    second_batch = bytes((62 + i * 7) % 256 for i in range(10))
+    assert made[-1] == encode(1_790_000_000_000, int.from_bytes(second_batch, "big"))
 
 
 def test_generator_uses_the_clock_when_no_time_is_given():
@@ -103,7 +123,7 @@ def test_extreme_draws_encode_like_encode():
     draws = [0, (1 << 80) - 1, 0x5555555555555555AAAA, 1, 1 << 79, 31 << 75, 31]
     draws *= clickid._BATCH // len(draws) + 1
     ids = ClickIds(seed=b"unused")
-    pending = iter(draws)
-    ids._bits = lambda k: next(pending)
+    ids._random_bytes = lambda size: b"".join(
+        value.to_bytes(10, "big") for value in draws[: size // 10])
     for value in draws[: clickid._BATCH]:
         assert ids.new(1_790_000_000_000) == encode(1_790_000_000_000, value)
