@@ -1,6 +1,7 @@
 """EventSink: emit() cost per call, and events/s end to end into a real tansu broker.
 
     python -m benchmarks.sink [--emits N] [--events N] [--repeat N] [--bootstrap HOST:PORT]
+                              [--json]
 
 emit() is timed on a sink whose buffer holds every event (nothing else runs), against
 `deque.append` of the same tuple: the ratio is what the request path pays over the bare
@@ -15,6 +16,7 @@ Without --bootstrap a local tansu is started on a free port. Events are built be
 timing; the best of --repeat runs counts, because noise only ever slows a run down. The
 emit() loops run with the garbage collector off, as `timeit` does: with hundreds of
 thousands of live events a collection pass would otherwise dominate both timings.
+With --json the figures are printed as one JSON object instead of text.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import tempfile
 import time
 from collections import deque
@@ -116,7 +119,8 @@ def _best(runs: list[Run]) -> Run:
     return Run(max(r.rate for r in runs), min(r.cpu_us for r in runs))
 
 
-async def end_to_end(args: argparse.Namespace, bootstrap: str, spool_dir: Path) -> None:
+async def end_to_end(args: argparse.Namespace, bootstrap: str, spool_dir: Path
+                     ) -> dict[str, float]:
     await ensure_topics(bootstrap)
     settings = SinkSettings(kafka_bootstrap=bootstrap, spool_dir=spool_dir,
                             buffer_size=max(100_000, args.events))
@@ -125,11 +129,21 @@ async def end_to_end(args: argparse.Namespace, bootstrap: str, spool_dir: Path) 
         sink_runs.append(await sink_rate(settings, clicks(args.events, f"s{run}")))
         base_runs.append(await producer_rate(settings, clicks(args.events, f"p{run}")))
     sink, base = _best(sink_runs), _best(base_runs)
-    print(f"end to end: sink {sink.rate:,.0f} events/s, bare aiokafka producer "
-          f"{base.rate:,.0f} events/s, ratio {sink.rate / base.rate:.2f}")
-    print(f"CPU per event: sink sender {sink.cpu_us:.1f} us (encode, partition, batch, "
-          f"client), bare producer send() {base.cpu_us:.1f} us (records pre-encoded), "
-          f"ratio {sink.cpu_us / base.cpu_us:.2f}")
+    return {"sink_events_per_s": sink.rate, "producer_events_per_s": base.rate,
+            "rate_ratio": sink.rate / base.rate, "sink_cpu_us_per_event": sink.cpu_us,
+            "producer_cpu_us_per_event": base.cpu_us, "cpu_ratio": sink.cpu_us / base.cpu_us}
+
+
+def report(figures: dict[str, float]) -> None:
+    print(f"emit(): {figures['emit_ns']:.0f} ns/call ({1e9 / figures['emit_ns']:,.0f}/s), "
+          f"deque.append {figures['append_ns']:.0f} ns/call, ratio {figures['emit_ratio']:.2f}")
+    print(f"end to end: sink {figures['sink_events_per_s']:,.0f} events/s, bare aiokafka "
+          f"producer {figures['producer_events_per_s']:,.0f} events/s, "
+          f"ratio {figures['rate_ratio']:.2f}")
+    print(f"CPU per event: sink sender {figures['sink_cpu_us_per_event']:.1f} us (encode, "
+          f"partition, batch, client), bare producer send() "
+          f"{figures['producer_cpu_us_per_event']:.1f} us (records pre-encoded), "
+          f"ratio {figures['cpu_ratio']:.2f}")
 
 
 def main() -> None:
@@ -138,6 +152,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--bootstrap", default="")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="turnout-bench-sink-") as tmp:
@@ -152,13 +167,17 @@ def main() -> None:
             append_ns = min(time_append(events) for _ in range(args.repeat))
         finally:
             gc.enable()
-        print(f"emit(): {emit_ns:.0f} ns/call ({1e9 / emit_ns:,.0f}/s), deque.append "
-              f"{append_ns:.0f} ns/call, ratio {emit_ns / append_ns:.2f}")
+        figures = {"emits": args.emits, "events": args.events, "emit_ns": emit_ns,
+                   "append_ns": append_ns, "emit_ratio": emit_ns / append_ns}
         if args.bootstrap:
-            asyncio.run(end_to_end(args, args.bootstrap, root / "spool"))
+            figures |= asyncio.run(end_to_end(args, args.bootstrap, root / "spool"))
         else:
             with local_stack(root / "stack") as stack:
-                asyncio.run(end_to_end(args, stack.kafka_bootstrap, root / "spool"))
+                figures |= asyncio.run(end_to_end(args, stack.kafka_bootstrap, root / "spool"))
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        report(figures)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""A snapshot of the sink's counters, and their Prometheus text form."""
+"""The sink's counters: shared by its parts while it runs, a snapshot and its Prometheus text."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 
@@ -38,3 +39,36 @@ class SinkStats:
             for topic, count in sorted(self.sent_total.items())
         )
         return "\n".join(lines) + "\n"
+
+
+@dataclass(slots=True)
+class Counters:
+    """What the accumulator, sender, replayer and spooler count, in one place."""
+
+    sent: Counter[str] = field(default_factory=Counter)
+    spooled: int = 0
+    replayed: int = 0
+    send_errors: int = 0
+    dropped: int = 0
+    skipped: int = 0
+    spool_bytes: int = 0
+    spool_pending: int = 0
+    last_error: str = ""
+
+    def note_error(self, exc: BaseException) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def snapshot(self, buffer_depth: int, broker_up: bool) -> SinkStats:
+        return SinkStats(
+            buffer_depth=buffer_depth,
+            spool_bytes=self.spool_bytes,
+            spool_events_pending=max(0, self.spool_pending),
+            sent_total=dict(self.sent),
+            spooled_total=self.spooled,
+            replayed_total=self.replayed,
+            send_errors_total=self.send_errors,
+            dropped_total=self.dropped,
+            spool_skipped_bytes=self.skipped,
+            last_error=self.last_error,
+            broker_up=broker_up,
+        )

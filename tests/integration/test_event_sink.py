@@ -316,7 +316,7 @@ async def test_an_orphaned_segment_of_a_dead_worker_is_replayed(
     spool_dir = tmp_path / "spool"
     # A worker spools 500 events and dies without sealing its segment (SIGKILL).
     code = (
-        "import os, sys; from pathlib import Path; from edge.sink.spool import SpoolWriter;"
+        "import os, sys; from pathlib import Path; from turnout.edge.sink.spool import SpoolWriter;"
         "from turnout.events import ENCODER, TOPIC_CLICKS;"
         "from tests.integration.test_event_sink import _click;"
         "w = SpoolWriter(Path(sys.argv[1]));"

@@ -8,87 +8,59 @@ paths are exercised against tansu in tests/integration/test_event_sink.py.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.unit.edge_sink.support import ScriptedProducer, settings_for, spooled_keys, until
 from turnout.edge.sink import EventSink, SinkSettings
 from turnout.edge.sink import spool as spool_mod
 from turnout.edge.sink.partition import partitions_of
 from turnout.env import SettingError
 from turnout.events import TOPIC_CLICKS, TOPIC_EVENTS, Event
-from turnout.local.services import free_port
 
 
 def _event(key: str) -> Event:
     return Event(event_id=key, name="view", ts_ms=1)
 
 
-def _settings(spool_dir: Path, **overrides: Any) -> SinkSettings:
-    base: dict[str, Any] = {
-        "kafka_bootstrap": f"127.0.0.1:{free_port()}", "spool_dir": spool_dir,
-        "linger_ms": 1, "request_timeout_ms": 500, "retry_backoff_ms": 50,
-        "retry_backoff_max_ms": 200,
-    }
-    base.update(overrides)
-    return SinkSettings(**base)
-
-
-def _spooled_keys(spool_dir: Path) -> list[str]:
-    keys = []
-    for info in spool_mod.list_segments(spool_dir):
-        with spool_mod.SpoolReader(info.path) as reader:
-            keys += [frame.key.decode() for frame in reader.read_all()]
-    return keys
-
-
-async def _until(predicate: Any, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
-
-
 async def test_a_full_buffer_overflows_to_the_spool(tmp_path: Path) -> None:
-    sink = EventSink(_settings(tmp_path, buffer_size=10))
+    sink = EventSink(settings_for(tmp_path, buffer_size=10))
     for i in range(25):
         sink.emit(TOPIC_EVENTS, f"k{i}", _event(f"k{i}"))
     assert sink.stats.buffer_depth == 10
     assert sink.stats.spooled_total == 15
     # On disk at once (the open segment), before any background task ran.
-    assert sorted(_spooled_keys(tmp_path)) == sorted(f"k{i}" for i in range(10, 25))
+    assert sorted(spooled_keys(tmp_path)) == sorted(f"k{i}" for i in range(10, 25))
     await sink.close()
-    assert sorted(_spooled_keys(tmp_path)) == sorted(f"k{i}" for i in range(25))
+    assert sorted(spooled_keys(tmp_path)) == sorted(f"k{i}" for i in range(25))
 
 
 async def test_broker_down_at_start_spools_everything(tmp_path: Path) -> None:
-    sink = EventSink(_settings(tmp_path))
+    sink = EventSink(settings_for(tmp_path))
     await sink.start()
     for i in range(100):
         sink.emit(TOPIC_EVENTS, f"k{i}", _event(f"k{i}"))
-    await _until(lambda: sink.stats.spooled_total == 100 and sink.stats.buffer_depth == 0)
+    await until(lambda: sink.stats.spooled_total == 100 and sink.stats.buffer_depth == 0)
     assert not sink.stats.broker_up
     assert "Error" in sink.stats.last_error
     await sink.close(timeout=2.0)
-    assert sorted(_spooled_keys(tmp_path)) == sorted(f"k{i}" for i in range(100))
+    assert sorted(spooled_keys(tmp_path)) == sorted(f"k{i}" for i in range(100))
 
 
 async def test_emit_after_close_still_lands_in_the_spool(tmp_path: Path) -> None:
-    sink = EventSink(_settings(tmp_path))
+    sink = EventSink(settings_for(tmp_path))
     await sink.start()
     await sink.close(timeout=1.0)
     sink.emit(TOPIC_EVENTS, "late", _event("late"))
     segments = spool_mod.list_segments(tmp_path)
     assert [info.sealed for info in segments] == [True]
-    assert _spooled_keys(tmp_path) == ["late"]
+    assert spooled_keys(tmp_path) == ["late"]
 
 
 async def test_a_full_spool_drops_loudly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    sink = EventSink(_settings(tmp_path, buffer_size=1, max_spool_bytes=0))
+    sink = EventSink(settings_for(tmp_path, buffer_size=1, max_spool_bytes=0))
     with caplog.at_level(logging.ERROR, logger="turnout.edge.sink"):
         for i in range(3):
             sink.emit(TOPIC_EVENTS, f"k{i}", _event(f"k{i}"))
@@ -99,78 +71,17 @@ async def test_a_full_spool_drops_loudly(tmp_path: Path, caplog: pytest.LogCaptu
     await sink.close(timeout=1.0)
 
 
-class _Client:
-    async def force_metadata_update(self) -> bool:
-        return True
-
-
-class _Batch:
-    def __init__(self, limit: int) -> None:
-        self.keys: list[bytes] = []
-        self.limit = limit
-        self.closed = False
-
-    def append(self, *, key: bytes, value: bytes, timestamp: int | None) -> object | None:
-        if self.closed or len(self.keys) >= self.limit:
-            return None
-        self.keys.append(key)
-        return object()
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class ScriptedProducer:
-    """Acks a batch unless `fail(key)` holds for one of its keys: batches fail as a whole.
-
-    Mirrors the calls the sink makes on aiokafka's producer (partitions_for, create_batch,
-    send_batch); `batch_limit` records fill a batch, as max_batch_size would.
-    """
-
-    def __init__(self, fail: Any, partitions: int = 3, batch_limit: int = 1000) -> None:
-        self.fail = fail
-        self.acked: list[bytes] = []
-        self.batches: list[tuple[str, int, list[bytes]]] = []
-        self.partitions = partitions
-        self.batch_limit = batch_limit
-        self.client = _Client()
-
-    async def start(self) -> None:
-        pass
-
-    async def stop(self) -> None:
-        pass
-
-    async def partitions_for(self, topic: str) -> set[int]:
-        return set(range(self.partitions))
-
-    def create_batch(self) -> _Batch:
-        return _Batch(self.batch_limit)
-
-    async def send_batch(self, batch: _Batch, topic: str, *, partition: int
-                         ) -> asyncio.Future[Any]:
-        assert batch.closed and batch.keys
-        self.batches.append((topic, partition, batch.keys))
-        future = asyncio.get_running_loop().create_future()
-        if any(self.fail(key) for key in batch.keys):
-            future.set_exception(TimeoutError("scripted"))
-        else:
-            self.acked.extend(batch.keys)
-            future.set_result(None)
-        return future
-
-
 async def test_only_unacked_batches_are_spooled(tmp_path: Path) -> None:
     failing = b"k7"  # fails its partition's batch the first time; the others are acked
     producer = ScriptedProducer(lambda key: False, batch_limit=10)
-    sink = EventSink(_settings(tmp_path, batch_size=50), lambda _: producer)
+    sink = EventSink(settings_for(tmp_path, batch_size=50), lambda _: producer)
     await sink.start()
-    await _until(lambda: sink.stats.broker_up)
+    await until(lambda: sink.stats.broker_up)
     producer.fail = lambda key: key == failing and not sink.stats.spooled_total
     for i in range(50):
         sink.emit(TOPIC_CLICKS, f"k{i}", _event(f"k{i}"))
-    await _until(lambda: sink.stats.spooled_total > 0)
-    await _until(lambda: sink.stats.spool_events_pending == 0 and sink.stats.broker_up)
+    await until(lambda: sink.stats.spooled_total > 0)
+    await until(lambda: sink.stats.spool_events_pending == 0 and sink.stats.broker_up)
     await sink.close()
     stats = sink.stats
     (failed,) = [keys for _, _, keys in producer.batches if failing in keys][:1]
@@ -195,11 +106,11 @@ async def test_replay_respools_failures_and_never_resends_acked(tmp_path: Path) 
         return rounds["n"] == 0 and int(key[1:]) % 3 == 0
 
     producer = ScriptedProducer(fail)
-    sink = EventSink(_settings(tmp_path, batch_size=10), lambda _: producer)
+    sink = EventSink(settings_for(tmp_path, batch_size=10), lambda _: producer)
     await sink.start()
-    await _until(lambda: sink.stats.send_errors_total >= 1)
+    await until(lambda: sink.stats.send_errors_total >= 1)
     rounds["n"] = 1
-    await _until(lambda: sink.stats.replayed_total == 30, timeout=15)
+    await until(lambda: sink.stats.replayed_total == 30, timeout=15)
     await sink.close()
     assert sorted(producer.acked) == sorted(f"r{i}".encode() for i in range(30))
     assert spool_mod.list_segments(tmp_path) == []
@@ -230,50 +141,36 @@ async def test_a_worker_for_another_cluster_leaves_our_spool_alone(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # An edge whose cluster is down spools and exits, as on SIGTERM during an outage.
-    down = EventSink(_settings(tmp_path))
+    down = EventSink(settings_for(tmp_path))
     await down.start()
     for i in range(20):
         down.emit(TOPIC_CLICKS, f"a{i}", _event(f"a{i}"))
     await down.close(timeout=1.0)
-    assert len(_spooled_keys(tmp_path)) == 20
+    assert len(spooled_keys(tmp_path)) == 20
     # A live edge sharing the directory but sending to another cluster (an orphan of an
     # earlier run, a misconfigured worker) must not take them: it would deliver them to
     # its cluster and delete the segment, a loss for the cluster they were meant for.
     elsewhere = ScriptedProducer(lambda key: False)
-    foreign = EventSink(_settings(tmp_path), lambda _: elsewhere)
+    foreign = EventSink(settings_for(tmp_path), lambda _: elsewhere)
     with caplog.at_level(logging.WARNING, logger="turnout.edge.sink"):
         await foreign.start()
-        await _until(lambda: elsewhere.acked or "another Kafka cluster" in caplog.text)
+        await until(lambda: elsewhere.acked or "another Kafka cluster" in caplog.text)
     await foreign.close()
     assert elsewhere.acked == []
-    assert sorted(_spooled_keys(tmp_path)) == sorted(f"a{i}" for i in range(20))
+    assert sorted(spooled_keys(tmp_path)) == sorted(f"a{i}" for i in range(20))
     # The restarted edge of the right cluster replays all of them.
     home = ScriptedProducer(lambda key: False)
-    sink = EventSink(_settings(tmp_path, kafka_bootstrap=down.settings.kafka_bootstrap),
+    sink = EventSink(settings_for(tmp_path, kafka_bootstrap=down.settings.kafka_bootstrap),
                      lambda _: home)
     await sink.start()
-    await _until(lambda: sink.stats.replayed_total == 20)
+    await until(lambda: sink.stats.replayed_total == 20)
     await sink.close()
     assert sorted(home.acked) == sorted(f"a{i}".encode() for i in range(20))
     assert spool_mod.list_segments(tmp_path) == []
 
 
-async def test_a_delivery_cancelled_before_it_ran_is_spooled(tmp_path: Path) -> None:
-    # close() cancels deliveries still in flight; one cancelled before its first step
-    # never reaches its own cleanup, and its records must still land in the spool.
-    sink = EventSink(_settings(tmp_path))
-    records = [(TOPIC_CLICKS, f"c{i}".encode(), b"{}") for i in range(5)]
-    task = sink._start_delivery(list(records))
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await asyncio.sleep(0)  # done callbacks run on the next loop pass
-    assert sorted(_spooled_keys(tmp_path)) == [f"c{i}" for i in range(5)]
-    assert sink.stats.spooled_total == 5 and not sink._in_flight
-    await sink.close(timeout=1.0)
-
-
 async def test_an_unencodable_event_is_dropped_and_counted_the_rest_flow(tmp_path: Path) -> None:
-    sink = EventSink(_settings(tmp_path, buffer_size=10))
+    sink = EventSink(settings_for(tmp_path, buffer_size=10))
     sink.emit(TOPIC_EVENTS, "good-1", _event("good-1"))
     sink.emit(TOPIC_EVENTS, "bad", _event("lone surrogate \ud800"))  # not valid UTF-8
     sink.emit(TOPIC_EVENTS, "bad-key-\ud800", _event("k"))
@@ -283,4 +180,4 @@ async def test_an_unencodable_event_is_dropped_and_counted_the_rest_flow(tmp_pat
     assert stats.dropped_total == 2
     assert "unencodable event" in stats.last_error
     await sink.close()
-    assert sorted(_spooled_keys(tmp_path)) == ["good-1", "good-2"]  # broker never started
+    assert sorted(spooled_keys(tmp_path)) == ["good-1", "good-2"]  # broker never started
