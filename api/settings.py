@@ -15,15 +15,26 @@ DEFAULT_GRAPH_PREFIX = "turnout:graph"
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
     host: str = "127.0.0.1"
+    """Address the report API listens on."""
     port: int = 8081
+    """Port the report API listens on."""
     clickhouse_dsn: str = ""
     database: str = "turnout"
+    """ClickHouse database of the turnout tables."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     graph_prefix: str = DEFAULT_GRAPH_PREFIX
+    """Key prefix of the published graph in Redis (workspace time zones and currencies)."""
     api_keys: tuple[ApiKey, ...] = ()
-    pool_size: int = 4  # ClickHouse clients, i.e. report queries running at once
-    facts_ttl_s: float = 30.0  # how often workspace time zones are re-read from Redis
+    """Report API keys, one `workspace_id:sha256hex` per line (`turnout api-key` prints
+    one); a secret, so usually TURNOUT_API_KEYS_FILE.
+
+    Default: none (every report request is refused)"""
+    pool_size: int = 4
+    """ClickHouse clients, i.e. report queries running at once."""
+    facts_ttl_s: float = 30.0
+    """Seconds before workspace time zones and currencies are re-read from Redis."""
     access_log: bool = False
+    """Log every request."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:

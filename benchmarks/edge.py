@@ -265,12 +265,14 @@ def report(summary: dict[str, Any]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
+    parser.add_argument("--connections", type=int, default=64,
+                        help="wrk connections held open (64)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every target this many times, alternating")
     parser.add_argument("--profile", help="py-spy the edge during its runs (raw format) here")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object of the figures instead of the table")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:

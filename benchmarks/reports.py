@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from turnout.reports.spec import build_spec
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=10_000_000, help="clicks to generate")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs of each report")
     parser.add_argument("--path", help="chdb data path, reused when it holds data already "
                                        "(default: a fresh temporary directory)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -34,8 +34,10 @@ EXAMPLE_GRAPH = examples.GRAPH
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("dev", help="run the whole local stack on embedded defaults")
     parser.add_argument("--graph", type=Path, default=EXAMPLE_GRAPH, help="graph to publish")
-    parser.add_argument("--edge-port", type=int, default=8080)
-    parser.add_argument("--api-port", type=int, default=8081)
+    parser.add_argument("--edge-port", type=int, default=8080,
+                        help="edge port (8080; a free one when taken)")
+    parser.add_argument("--api-port", type=int, default=8081,
+                        help="report API port (8081; a free one when taken)")
     parser.set_defaults(func=run)
 
 

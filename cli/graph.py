@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from turnout.errors import EXIT_BAD_INPUT
+
 if TYPE_CHECKING:
     from turnout.config.model import Graph
     from turnout.config.store import GraphStore
@@ -25,32 +27,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     redis.add_argument("--prefix", default=None, help="key prefix (default turnout:graph)")
 
     validate = commands.add_parser("validate", help="check a YAML/JSON graph file")
-    validate.add_argument("file", type=Path)
+    validate.add_argument("file", type=Path, help="the graph (.yaml, .yml or .json)")
     validate.set_defaults(func=_validate)
 
     publish = commands.add_parser("publish", parents=[redis], help="publish a new version")
-    publish.add_argument("file", type=Path)
-    publish.add_argument("--note", default="")
+    publish.add_argument("file", type=Path, help="the graph (.yaml, .yml or .json)")
+    publish.add_argument("--note", default="", help="a note stored with the version")
     publish.set_defaults(func=_publish)
 
     export = commands.add_parser("export", parents=[redis], help="print a version's graph")
     export.add_argument("--version", type=int, default=None, help="default: the current one")
-    export.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    export.add_argument("--format", choices=("yaml", "json"), default="yaml",
+                        help="output format (default yaml)")
     export.set_defaults(func=_export)
 
     versions = commands.add_parser("versions", parents=[redis], help="list published versions")
     versions.set_defaults(func=_versions)
 
     diff = commands.add_parser("diff", parents=[redis], help="what changed from A to B")
-    diff.add_argument("a", type=int)
-    diff.add_argument("b", type=int)
+    diff.add_argument("a", type=int, help="the older version")
+    diff.add_argument("b", type=int, help="the newer version")
     diff.set_defaults(func=_diff)
 
     rollback = commands.add_parser(
         "rollback", parents=[redis], help="publish a new version equal to version N"
     )
-    rollback.add_argument("version", type=int)
-    rollback.add_argument("--note", default="")
+    rollback.add_argument("version", type=int, help="the version to restore")
+    rollback.add_argument("--note", default="", help="a note stored with the new version")
     rollback.set_defaults(func=_rollback)
 
 
@@ -90,7 +93,7 @@ def _summary(graph: Graph) -> str:
 def _validate(args: argparse.Namespace) -> int:
     graph = _load(args.file)
     if graph is None:
-        return 1
+        return EXIT_BAD_INPUT
     print(f"{args.file}: ok: {_summary(graph)}")
     return 0
 
@@ -121,16 +124,16 @@ def _guarded(args: argparse.Namespace, action: Callable[[GraphStore], Awaitable[
     except GraphInvalid as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return 1
+        return exc.exit_code
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2 if exc.retriable else 1
+        return exc.exit_code
 
 
 def _publish(args: argparse.Namespace) -> int:
     graph = _load(args.file)
     if graph is None:
-        return 1
+        return EXIT_BAD_INPUT
 
     async def action(store: GraphStore) -> int:
         version = await store.publish(graph, note=args.note)
@@ -148,12 +151,12 @@ def _export(args: argparse.Namespace) -> int:
         version = args.version if args.version is not None else await store.current_version()
         if version is None:
             print("error: nothing has been published yet", file=sys.stderr)
-            return 1
+            return EXIT_BAD_INPUT
         try:
             graph = await store.load(version)
         except VersionNotFound as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return 1
+            return exc.exit_code
         sys.stdout.write(dump_graph(graph, args.format))
         return 0
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from turnout.errors import EXIT_UNAVAILABLE
+
 
 def register(subparsers: Any) -> None:
     migrate = subparsers.add_parser("migrate", help="apply ClickHouse schema migrations")
@@ -63,13 +65,22 @@ def _connections(args: argparse.Namespace) -> Any:
 
 
 def migrate_command(args: argparse.Namespace) -> int:
+    import sys
+
     import clickhouse_connect
+    from clickhouse_connect.driver.exceptions import OperationalError
 
     from turnout.ingest.migrate import migrate
 
     connections, settings = _connections(args), _settings(args)
-    client = clickhouse_connect.get_client(dsn=connections.clickhouse_dsn)
-    applied = migrate(client, settings.database)
+    try:
+        client = clickhouse_connect.get_client(dsn=connections.clickhouse_dsn)
+        applied = migrate(client, settings.database)
+    # OperationalError: ClickHouse did not answer. A failing statement raises DatabaseError,
+    # a bug in a migration, and keeps its traceback.
+    except OperationalError as exc:
+        print(f"turnout migrate: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     for name in applied:
         print(f"applied {name}")
     if not applied:

@@ -12,14 +12,43 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 FORMATS = ("table", "csv", "json")
 
 
+@dataclass(frozen=True, slots=True)
+class ApiClientSettings:
+    """Where `turnout report` finds a running report API (instead of reading ClickHouse)."""
+
+    url: str | None = None
+    """Base URL of a running report API (`http://127.0.0.1:8081`): `turnout report` asks it
+    instead of reading ClickHouse; `--direct` reads ClickHouse anyway.
+
+    Default: unset (read ClickHouse)"""
+    key: str | None = None
+    """The API key `turnout report` sends to that API (made by `turnout api-key`).
+
+    Default: unset"""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiClientSettings:
+        environ = os.environ if environ is None else environ
+        return cls(url=environ.get("TURNOUT_API_URL") or None,
+                   key=environ.get("TURNOUT_API_KEY") or None)
+
+
 def register(subparsers: Any) -> None:
-    report = subparsers.add_parser("report", help="print a report (clicks, revenue, ROI...)")
-    report.add_argument("--workspace", required=True)
+    client = ApiClientSettings.from_env()
+    report = subparsers.add_parser(
+        "report", help="print a report (clicks, revenue, ROI...)", dash_values=("--sort",),
+        description="Print a report from ClickHouse, or from a running report API "
+        "(--api, or TURNOUT_API_URL). Exit code 3: a bad parameter; 4: ClickHouse or the "
+        "API could not be reached.",
+    )
+    report.add_argument("--workspace", required=True, help="the workspace to report on")
     report.add_argument("--group-by", default="", help="e.g. campaign,country,date")
     report.add_argument("--metrics", default="", help="comma list (default: the main ones)")
     report.add_argument("--from", dest="start", help="YYYY-MM-DD[THH:MM] workspace time, or all")
@@ -28,15 +57,19 @@ def register(subparsers: Any) -> None:
     report.add_argument("--filter", action="append", default=[], metavar="DIM=V1,V2",
                         help="keep rows whose DIM is one of the values (repeatable)")
     report.add_argument("--statuses", default="", help="statuses counted as conversions")
-    report.add_argument("--sort", default="", help="e.g. -roi,country")
-    report.add_argument("--limit", type=int)
-    report.add_argument("--offset", type=int)
-    report.add_argument("--include-bots", action="store_true")
-    report.add_argument("--rollup", choices=("none", "parent"), default="none")
-    report.add_argument("--format", choices=FORMATS, default="table")
-    report.add_argument("--api", default=os.environ.get("TURNOUT_API_URL") or None,
+    report.add_argument("--sort", default="",
+                        help="metrics or grouped dimensions, '-' for descending: -roi,country")
+    report.add_argument("--limit", type=int, help="at most this many rows")
+    report.add_argument("--offset", type=int, help="skip this many rows first")
+    report.add_argument("--include-bots", action="store_true",
+                        help="count bot clicks and their conversions too")
+    report.add_argument("--rollup", choices=("none", "parent"), default="none",
+                        help="parent: roll child campaigns up into their parent")
+    report.add_argument("--format", choices=FORMATS, default="table",
+                        help="output format (default table)")
+    report.add_argument("--api", default=client.url,
                         help="report API base URL (default: TURNOUT_API_URL)")
-    report.add_argument("--key", default=os.environ.get("TURNOUT_API_KEY") or None,
+    report.add_argument("--key", default=client.key,
                         help="API key for --api (default: TURNOUT_API_KEY)")
     report.add_argument("--direct", action="store_true",
                         help="read ClickHouse even when TURNOUT_API_URL is set")
@@ -54,7 +87,7 @@ def register(subparsers: Any) -> None:
     api.set_defaults(func=api_command)
 
     key = subparsers.add_parser("api-key", help="make a report API key for a workspace")
-    key.add_argument("--workspace", required=True)
+    key.add_argument("--workspace", required=True, help="the workspace the key may read")
     key.set_defaults(func=api_key_command)
 
 
@@ -92,7 +125,7 @@ def _from_api(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
     import orjson
 
-    from turnout.reports.errors import ParameterError, StoreError
+    from turnout.reports.errors import ParameterError, ReportError, StoreError
     from turnout.reports.metrics import METRICS
     from turnout.reports.query import Column
     from turnout.reports.run import ReportResult
@@ -105,9 +138,14 @@ def _from_api(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         with urllib.request.urlopen(request, timeout=60) as response:
             body = orjson.loads(response.read())
     except urllib.error.HTTPError as exc:
-        reason = orjson.loads(exc.read() or b"{}").get("error", exc.reason)
+        try:
+            reason = orjson.loads(exc.read() or b"{}").get("error", exc.reason)
+        except orjson.JSONDecodeError:  # a proxy's HTML page, say
+            reason = exc.reason
         if exc.code == 400:
             raise ParameterError(reason) from None
+        if exc.code < 500:  # a refused key or an unknown path: asking again will not help
+            raise ReportError(f"{args.api}: HTTP {exc.code}: {reason}") from None
         raise StoreError(f"{args.api}: HTTP {exc.code}: {reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise StoreError(f"{args.api}: {exc}") from None
@@ -171,19 +209,16 @@ def report_command(args: argparse.Namespace) -> int:
     import orjson
 
     from turnout.reports import format as fmt
-    from turnout.reports.errors import ParameterError, ReportError
+    from turnout.reports.errors import ReportError
 
     try:
         if args.api and not args.direct and not args.sql:
             result, meta = _from_api(args)
         else:
             result, meta = _direct(args)
-    except ParameterError as exc:
-        print(f"turnout report: {exc}", file=sys.stderr)
-        return 2
     except ReportError as exc:
         print(f"turnout report: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     if result is None:
         print(meta["sql"])
         print(orjson.dumps(meta["parameters"], default=str, option=orjson.OPT_INDENT_2).decode())

@@ -49,7 +49,9 @@ async def _published() -> tuple[int, Any]:
     finally:
         await redis.aclose()
     if current is None:
-        raise SystemExit("turnout simulate: no graph published; pass --graph FILE")
+        from turnout.config.errors import ConfigError
+
+        raise ConfigError("no graph published; pass --graph FILE")
     return current
 
 

@@ -55,8 +55,8 @@ class Network(Entity, kw_only=True):
     id: str
     workspace: str
     name: str
-    secret: str
-    hmac_key: str | None = None
+    secret: str  # the network's postbacks carry it as `secret` (or sign with hmac_key)
+    hmac_key: str | None = None  # key of the HMAC signature a network may send instead
     ip_allowlist: tuple[str, ...] = ()  # CIDRs; empty means any address
     # The network's status word -> approved | pending | declined | chargeback.
     statuses: dict[str, str] = {}
@@ -66,9 +66,9 @@ class Offer(Entity, kw_only=True):
     id: str
     workspace: str
     name: str
-    url: str
-    network: str
-    payout: str = "0"
+    url: str  # a template: {clickid}, {sub1}, {param:NAME} and the other macros
+    network: str  # the id of the network that pays for it
+    payout: str = "0"  # default payout, a decimal string, when a postback names none
     currency: str | None = None  # None: the workspace currency
     daily_cap: int | None = None  # approved conversions per day (workspace timezone)
     fallback_offer: str | None = None  # takes the traffic while this offer is capped
@@ -78,7 +78,7 @@ class Lander(Entity, kw_only=True):
     id: str
     workspace: str
     name: str
-    url: str
+    url: str  # a template, like an offer's
     cta_count: int = 1  # offers it links to: /click (or /click/1) .. /click/{cta_count}
 
 
@@ -88,25 +88,25 @@ class Funnel(Entity, kw_only=True):
     id: str
     workspace: str
     name: str
-    landers: tuple[str, ...]
-    offers: tuple[str, ...]
+    landers: tuple[str, ...]  # lander ids, in the order they are shown
+    offers: tuple[str, ...]  # offer ids the last lander's CTAs lead to, in order
 
 
 class Condition(Entity, kw_only=True):
     kind: str  # a splitter.types.ConditionKind value
     values: tuple[str | int | bool, ...] = ()  # YAML gives ints for hours/ASNs, bools for bot
-    negate: bool = False
+    negate: bool = False  # match when the condition does not hold
     param: str = ""  # the query parameter name, for kind "query"
 
 
 class Destination(Entity, kw_only=True):
     id: str
-    weight: int = 1
+    weight: int = 1  # relative to the other destinations of the rule; 0 never chosen
     kind: str  # offer | lander | funnel | url
     ref: str | None = None  # offer, lander or funnel id
     url: str | None = None  # for kind "url": a template
     offers: tuple[str, ...] = ()  # for kind "lander": where its CTAs lead, in order
-    paused: bool = False
+    paused: bool = False  # skipped, as weight 0 is
 
 
 class Rule(Entity, kw_only=True):
@@ -118,33 +118,33 @@ class Rule(Entity, kw_only=True):
 
     id: str
     name: str = ""
-    priority: int | None = None
-    conditions: tuple[Condition, ...] = ()
-    destinations: tuple[Destination, ...] = ()
+    priority: int | None = None  # lower runs first; none counts as 0
+    conditions: tuple[Condition, ...] = ()  # all must match; none: the rule always matches
+    destinations: tuple[Destination, ...] = ()  # one is chosen by weight, sticky per visitor
 
 
 class CostModel(Entity, kw_only=True):
     # cpc/cpm/cpa/fixed_total: an amount; revshare: a percentage; url_param: the
     # value is ignored (cost comes from the click's `cost` token).
     type: str = "cpc"
-    value: str = "0"
+    value: str = "0"  # a decimal string
 
 
 class Schedule(Entity, kw_only=True):
     start: str | None = None  # ISO 8601; without an offset it is workspace time
-    end: str | None = None
+    end: str | None = None  # ISO 8601, like start
 
 
 class BotPolicy(Entity, kw_only=True):
     action: str = "same"  # same (as humans) | url | not_found
-    url: str | None = None
+    url: str | None = None  # where bots go, for action "url"
 
 
 class InactivePolicy(Entity, kw_only=True):
     """What paused, ended or not-yet-started campaigns answer."""
 
-    action: str = "not_found"
-    url: str | None = None
+    action: str = "not_found"  # not_found | url
+    url: str | None = None  # where the clicks go, for action "url"
 
 
 class Campaign(Entity, kw_only=True):
@@ -152,20 +152,20 @@ class Campaign(Entity, kw_only=True):
     workspace: str
     name: str
     code: str  # the /c/{code} tracking code, unique across all workspaces
-    parent: str | None = None
-    traffic_source: str
-    cost_model: CostModel = CostModel()
-    status: str = "draft"
-    schedule: Schedule = Schedule()
-    budget: str | None = None
+    parent: str | None = None  # a campaign id; reports can roll children up into it
+    traffic_source: str  # the id of the traffic source that sends its clicks
+    cost_model: CostModel = CostModel()  # what a click costs
+    status: str = "draft"  # only active campaigns serve their rules
+    schedule: Schedule = Schedule()  # when it serves (workspace time)
+    budget: str | None = None  # a decimal string in the workspace currency
     redirect_mode: str | int = "302"  # YAML turns a bare 302 into an int; both are fine
     allow_permanent: bool = False  # 301 is cached by browsers: clicks would vanish
-    bot_policy: BotPolicy = BotPolicy()
-    inactive: InactivePolicy = InactivePolicy()
-    attribution_window_days: int = 30
-    unique_window_hours: int = 24
-    rules: tuple[Rule, ...] = ()
-    default: tuple[Destination, ...] = ()
+    bot_policy: BotPolicy = BotPolicy()  # where bots go
+    inactive: InactivePolicy = InactivePolicy()  # what it answers when not serving
+    attribution_window_days: int = 30  # visitor conversions this long after a click count
+    unique_window_hours: int = 24  # a visitor's click is unique once per this window
+    rules: tuple[Rule, ...] = ()  # tried by priority; the first that matches decides
+    default: tuple[Destination, ...] = ()  # the path when no rule matches
 
 
 class Graph(Entity, kw_only=True):

@@ -33,30 +33,59 @@ def parse_networks(cidrs: tuple[str, ...], name: str) -> tuple[IPNetwork, ...]:
 @dataclass(frozen=True, slots=True)
 class EdgeSettings:
     host: str = "127.0.0.1"
+    """Address the edge listens on."""
     port: int = 8080
+    """Port the edge listens on."""
     workers: int = 1
+    """Worker processes (one per core); they share the port."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     graph_prefix: str = DEFAULT_GRAPH_PREFIX
-    # X-Forwarded-For is honoured only when the direct peer is one of these.
+    """Key prefix of the published graph in Redis (versions, current pointer, pub/sub
+    channel). `turnout graph` takes `--prefix` instead."""
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    """Comma-separated CIDRs of the load balancers: `X-Forwarded-For` is honoured only when
+    the direct peer is one of them."""
     geoip_city: Path = DEFAULT_CITY_DB
+    """GeoIP2 / GeoLite2 City `.mmdb` for country, region and city.
+
+    Default: the MaxMind test database shipped in `edge/geoip/`"""
     geoip_asn: Path | None = DEFAULT_ASN_DB
-    # Signs the LP-click cookie and double-meta tokens; never logged.
+    """GeoLite2 ASN `.mmdb` for ASN conditions; `none` skips ASN look-ups.
+
+    Default: the MaxMind test database shipped in `edge/geoip/`"""
     secret: bytes = b""
+    """Signs the lander-click cookie and double-meta hops; set the same value on every edge.
+    Never logged.
+
+    Default: random per process (dev only: signed cookies do not survive a restart)"""
     secret_generated: bool = False
     cookie_domain: str = ""
+    """`Domain` of the edge's cookies (to share them across tracking subdomains); empty:
+    the request's host only."""
     cookie_secure: bool = False
+    """Mark the edge's cookies `Secure` (HTTPS only)."""
     bot_ip_ranges: tuple[IPNetwork, ...] = ()
-    default_workspace: str = ""  # whose fallback URL answers unknown codes
+    """Comma-separated CIDRs whose visitors are bots (besides user agents and prefetches)."""
+    default_workspace: str = ""
+    """The workspace whose fallback URL answers unknown tracking codes (else 404)."""
     max_url_bytes: int = 4096
+    """Longest request path or query string accepted; longer gets 414."""
     max_header_bytes: int = 8192
+    """Longest header value read (user agent, cookies, X-Forwarded-For)."""
     max_body_bytes: int = 65536
-    max_attribution_ms: int = 90 * 86_400_000  # postbacks for older click ids are refused
-    future_skew_ms: int = 300_000  # click ids this far ahead of our clock are still fine
+    """Largest postback or event body accepted; larger gets 413."""
+    max_attribution_ms: int = 90 * 86_400_000
+    """Days after a click that its postbacks are still accepted; older click ids are refused."""
+    future_skew_ms: int = 300_000
+    """How far ahead of the edge's clock a click id's timestamp may be (other hosts' clocks)."""
     geo_cache_size: int = 65536
+    """Addresses whose GeoIP answer is kept in memory."""
     ua_cache_size: int = 16384
+    """User agents whose parsed form is kept in memory."""
     drain_seconds: float = 10.0
+    """On SIGTERM, how long in-flight requests and the event buffer get to finish."""
     access_log: bool = False
+    """Log every request (addresses and query strings included)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EdgeSettings:

@@ -12,27 +12,35 @@ from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS, TOPIC_DLQ, TOPIC_EVE
 @dataclass(frozen=True, slots=True)
 class IngestSettings:
     database: str = "turnout"
-    group_id: str = "turnout-ingest"  # one group per topic: "<group_id>.<topic>"
+    """ClickHouse database of the turnout tables."""
+    group_id: str = "turnout-ingest"
+    """Kafka consumer group prefix: one group per topic, `<group>.<topic>`."""
     batch_size: int = 5000
+    """Records per ClickHouse insert, at most."""
     batch_wait_s: float = 1.0
+    """Seconds a batch waits to fill before it is inserted anyway."""
     # The longest a fetch waits at the broker for data. tansu answers a fetch that names an
     # exhausted partition only after this wait even when other partitions have records
     # (Kafka's default of 500 ms stalled a batch by 300-500 ms in a third of the benchmark
     # runs); a shorter wait only costs idle consumers a few more empty fetches per second.
     fetch_wait_ms: int = 100
-    # A conversion whose click is not in ClickHouse yet is held (uncommitted) this long.
+    """Longest a Kafka fetch waits at the broker for data."""
     attribution_grace_s: float = 60.0
-    # Visitor conversions wait this long so clicks ingested in parallel are seen first.
+    """Seconds a conversion whose click is not in ClickHouse yet is held (uncommitted)."""
     visitor_settle_s: float = 5.0
-    # Drop already-stored click ids before inserting, so replays never reach the rollups.
-    # Off: the raw table stays exact (ReplacingMergeTree) but the rollups can count a
-    # replay twice. On, most batches are answered from memory (click_memory ids).
+    """Seconds visitor conversions wait, so clicks ingested in parallel are seen first."""
     click_lookup: bool = True
-    # Click ids kept in memory so that most batches need no look-up (ingest/stored.py).
+    """Drop already-stored click ids before inserting, so replays never reach the rollups.
+    Off: the raw table stays exact (ReplacingMergeTree) but the rollups can count a replay
+    twice. On, most batches are answered from memory (TURNOUT_INGEST_CLICK_MEMORY ids)."""
     click_memory: int = 200_000
+    """Click ids kept in memory so that most batches need no look-up (ingest/stored.py)."""
     retry_initial_s: float = 0.2
+    """First delay before retrying a failed ClickHouse insert, doubled up to the maximum."""
     retry_max_s: float = 5.0
-    kafka_idempotence: bool = True  # tansu cannot do it; Apache Kafka can
+    """Longest delay between insert retries."""
+    kafka_idempotence: bool = True
+    """Idempotent producer for the dead-letter topic (tansu cannot do it; Apache Kafka can)."""
     topic_clicks: str = TOPIC_CLICKS
     topic_conversions: str = TOPIC_CONVERSIONS
     topic_events: str = TOPIC_EVENTS

@@ -12,9 +12,17 @@ from turnout import env
 @dataclass(frozen=True, slots=True)
 class Connections:
     redis_url: str
+    """Redis or Valkey holding the published campaign graph versions."""
     kafka_bootstrap: str
+    """Kafka bootstrap servers, comma-separated `host:port`."""
     clickhouse_dsn: str
+    """ClickHouse: `http://user:pass@host:8123/` for a server, `chdb:///abs/path` for the
+    embedded engine (one process per data path).
+
+    Default: `chdb://` + TURNOUT_DATA_DIR + `/chdb`"""
     data_dir: Path
+    """Local state, resolved against the working directory: the edge's event spool, the
+    embedded chdb, Valkey and tansu data of `turnout dev`, and its logs."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Connections:

@@ -26,21 +26,38 @@ class SinkSettings:
 
     kafka_bootstrap: str
     spool_dir: Path
-    buffer_size: int = 100_000  # events held in memory before emit() spools directly
-    batch_size: int = 2000  # events per send batch
+    """Where events go while Kafka is unreachable (replayed when it returns); keep it on a
+    persistent disk.
+
+    Default: TURNOUT_DATA_DIR + `/spool`"""
+    buffer_size: int = 100_000
+    """Events held in memory; beyond it an event goes straight to the spool."""
+    batch_size: int = 2000
+    """Events per batch sent to Kafka."""
     linger_ms: int = 20
+    """How long the sender waits to fill a batch."""
     # zstd (level 3): aiokafka compresses lz4 at level 9 (LZ4-HC), ~20x slower than zstd 3
     # here and larger; see docs/decisions.md.
     compression: str = "zstd"
+    """Kafka batch compression: lz4, zstd, gzip, snappy or none."""
     acks: str = "all"
+    """Kafka acks the edge waits for: `all` or `1` (never 0, which would hide lost events)."""
     idempotence: bool = False
+    """Idempotent Kafka producer: turn it on against Apache Kafka (tansu rejects it)."""
     spool_fsync: FsyncMode = "batch"
-    request_timeout_ms: int = 5000  # how soon a dead or hung broker is noticed
-    retry_backoff_ms: int = 100  # first reconnect delay, doubled up to the max
+    """When spooled events are fsynced: batch, always or never (docs/operations-spool.md)."""
+    request_timeout_ms: int = 5000
+    """How soon a dead or hung broker is noticed."""
+    retry_backoff_ms: int = 100
+    """First reconnect delay after the broker failed, doubled up to the maximum."""
     retry_backoff_max_ms: int = 5000
-    max_spool_bytes: int = 10 * GIB  # beyond it events are dropped, counted and logged
+    """Longest reconnect delay."""
+    max_spool_bytes: int = 10 * GIB
+    """Spool size limit (10 GiB); beyond it events are dropped, counted and logged."""
     segment_bytes: int = 64 * 1024 * 1024
-    max_in_flight: int = 4  # batches awaiting acks at once
+    """Size of one spool file (64 MiB)."""
+    max_in_flight: int = 4
+    """Batches awaiting Kafka's acks at once."""
     high_water: float = 0.5  # buffer fraction above which a stalled sender spools
 
     def __post_init__(self) -> None:

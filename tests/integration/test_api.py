@@ -19,6 +19,7 @@ from turnout.api.keys import key_line, parse_keys
 from turnout.api.server import serve
 from turnout.api.settings import ApiSettings
 from turnout.cli.main import build_parser
+from turnout.errors import EXIT_BAD_INPUT
 from turnout.ingest.migrate import migrate
 from turnout.local.services import free_port
 from turnout.reports.workspaces import GraphFacts, StaticFacts, WorkspaceFacts
@@ -186,7 +187,8 @@ async def test_cli_direct_and_through_a_real_api(settings, clickhouse_dsn, api_d
                                                  "device", "clicks", "revenue", "roi"]
         code, out = await asyncio.to_thread(_cli, [*common, "--api",
                                                    f"http://127.0.0.1:{port}", "--key", TOKEN_2])
-        assert code == 1 and out == ""  # ws2's key asking for ws1: refused, nothing printed
+        # ws2's key asking for ws1: refused (bad input, not an outage), nothing printed
+        assert code == EXIT_BAD_INPUT and out == ""
     finally:
         server.cancel()
         with contextlib.suppress(asyncio.CancelledError):

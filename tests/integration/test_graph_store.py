@@ -16,6 +16,7 @@ from turnout.config.errors import GraphInvalid, StoreUnavailable, VersionNotFoun
 from turnout.config.io import dump_graph, load_graph
 from turnout.config.model import Graph
 from turnout.config.store import GraphStore
+from turnout.errors import EXIT_BAD_INPUT, EXIT_UNAVAILABLE
 from turnout.local.services import valkey
 
 EXAMPLES = Path(__file__).parents[2] / "config" / "examples"
@@ -192,9 +193,9 @@ def test_cli_round_trip(redis_url, prefix, tmp_path, capsys):
     assert load_graph(capsys.readouterr().out, "yaml") == EXAMPLE
 
     broken = str(EXAMPLES / "broken-graph.yaml")
-    assert main(["graph", "publish", broken, *common]) == 1
+    assert main(["graph", "publish", broken, *common]) == EXIT_BAD_INPUT
     assert "5 problem(s)" in capsys.readouterr().out
-    assert main(["graph", "export", "--version", "9", *common]) == 1
+    assert main(["graph", "export", "--version", "9", *common]) == EXIT_BAD_INPUT
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -202,7 +203,7 @@ def test_cli_reports_unreachable_redis(capsys):
     from turnout.local.services import free_port
 
     url = f"redis://127.0.0.1:{free_port()}/0"
-    assert main(["graph", "versions", "--redis-url", url]) == 2
+    assert main(["graph", "versions", "--redis-url", url]) == EXIT_UNAVAILABLE
     assert "Redis unavailable" in capsys.readouterr().err
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from turnout.cli.main import main
+from turnout.errors import EXIT_BAD_INPUT
 
 EXAMPLES = Path(__file__).parents[3] / "config" / "examples"
 
@@ -14,7 +15,7 @@ def test_validate_clean_graph(capsys):
 
 
 def test_validate_broken_graph_prints_every_problem_with_its_path(capsys):
-    assert main(["graph", "validate", str(EXAMPLES / "broken-graph.yaml")]) == 1
+    assert main(["graph", "validate", str(EXAMPLES / "broken-graph.yaml")]) == EXIT_BAD_INPUT
     lines = capsys.readouterr().out.splitlines()
     assert lines[:5] == [
         "offers[0].network: unknown network 'gamma-net'",
@@ -29,12 +30,12 @@ def test_validate_broken_graph_prints_every_problem_with_its_path(capsys):
 def test_validate_reports_decode_errors(tmp_path, capsys):
     path = tmp_path / "g.json"
     path.write_text('{"workspaces": [{"id": "w"}], "offers": [{"id": 3}]}')
-    assert main(["graph", "validate", str(path)]) == 1
+    assert main(["graph", "validate", str(path)]) == EXIT_BAD_INPUT
     out = capsys.readouterr().out
     assert "workspaces[0].name: required" in out
     assert "offers[0].id: Expected `str`, got `int`" in out
 
 
 def test_validate_missing_file(tmp_path, capsys):
-    assert main(["graph", "validate", str(tmp_path / "nope.yaml")]) == 1
+    assert main(["graph", "validate", str(tmp_path / "nope.yaml")]) == EXIT_BAD_INPUT
     assert "cannot read" in capsys.readouterr().out
