@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = graph.add_subparsers(dest="graph_command", metavar="COMMAND", required=True)
     redis = argparse.ArgumentParser(add_help=False)
     redis.add_argument("--redis-url", help="default: TURNOUT_REDIS_URL or the local Redis")
-    redis.add_argument("--prefix", default=None, help="key prefix (default turnout:graph)")
+    redis.add_argument("--prefix", default=None, help="key prefix (default: TURNOUT_GRAPH_PREFIX or turnout:graph)")
 
     validate = commands.add_parser("validate", help="check a YAML/JSON graph file")
     validate.add_argument("file", type=Path, help="the graph (.yaml, .yml or .json)")
@@ -101,6 +101,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _with_store(args: argparse.Namespace, action: Callable[[GraphStore], Awaitable[T]]) -> T:
     import redis.asyncio as aioredis
 
+    from turnout import env
     from turnout.config.store import DEFAULT_PREFIX, GraphStore
     from turnout.connections import Connections
 
@@ -109,7 +110,7 @@ def _with_store(args: argparse.Namespace, action: Callable[[GraphStore], Awaitab
     async def run() -> T:
         client = aioredis.from_url(url)
         try:
-            return await action(GraphStore(client, args.prefix or DEFAULT_PREFIX))
+            return await action(GraphStore(client, args.prefix or env.text("graph_prefix", DEFAULT_PREFIX)))
         finally:
             await client.aclose()
 
