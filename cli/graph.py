@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = graph.add_subparsers(dest="graph_command", metavar="COMMAND", required=True)
     redis = argparse.ArgumentParser(add_help=False)
     redis.add_argument("--redis-url", help="default: TURNOUT_REDIS_URL or the local Redis")
-    redis.add_argument("--prefix", default=None, help="key prefix (default: TURNOUT_GRAPH_PREFIX or turnout:graph)")
+    redis.add_argument("--prefix", default=None,
+                       help="key prefix (default: TURNOUT_GRAPH_PREFIX or turnout:graph)")
 
     validate = commands.add_parser("validate", help="check a YAML/JSON graph file")
     validate.add_argument("file", type=Path, help="the graph (.yaml, .yml or .json)")
@@ -106,11 +107,12 @@ def _with_store(args: argparse.Namespace, action: Callable[[GraphStore], Awaitab
     from turnout.connections import Connections
 
     url = args.redis_url or Connections.from_env().redis_url
+    prefix = args.prefix or env.text("graph_prefix", DEFAULT_PREFIX)
 
     async def run() -> T:
         client = aioredis.from_url(url)
         try:
-            return await action(GraphStore(client, args.prefix or env.text("graph_prefix", DEFAULT_PREFIX)))
+            return await action(GraphStore(client, prefix))
         finally:
             await client.aclose()
 
