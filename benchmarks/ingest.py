@@ -49,8 +49,9 @@ from turnout.ingest import records
 from turnout.ingest.batch import Partition, Span, dedup_token
 from turnout.ingest.click_pipeline import ClickPipeline
 from turnout.ingest.consumer import clickhouse_factory, run_ingest, tune_gc
+from turnout.ingest.dlq import Record
 from turnout.ingest.migrate import migrate
-from turnout.ingest.pipelines import Prepared, Record
+from turnout.ingest.pipelines import Prepared
 from turnout.ingest.settings import IngestSettings
 from turnout.ingest.store import Store
 from turnout.local.services import local_stack

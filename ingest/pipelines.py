@@ -37,8 +37,6 @@ from turnout.ingest.errors import IngestError
 from turnout.ingest.settings import IngestSettings
 from turnout.ingest.store import Store
 
-__all__ = ["Abandoned", "Insert", "Pipeline", "Prepared", "Record", "wall_clock_ms"]
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Item = TypeVar("Item")  # what one valid message decodes to
@@ -97,7 +95,7 @@ class Pipeline(Generic[Item, Row]):
         self.settings = settings
         self.stop = stop
 
-    # What each pipeline says about its own topic.
+    # What each pipeline says of its own topic; the stages below call them.
 
     def check(self, batch: Sequence[Record]) -> list[Item | validate.Invalid]:
         """Each message decoded and validated, or the Invalid that says why not."""
