@@ -1,6 +1,9 @@
 """Kafka -> ClickHouse ingest rate against a direct insert of the same rows.
 
     python -m benchmarks.ingest [--rows 50000] [--batch 5000] [--rounds 3] [--merges-running]
+                                [--json]
+
+With --json the figures go to stdout as one JSON object (the progress lines to stderr).
 
 Starts tansu and an on-disk chdb under a temp dir. The baseline inserts the already
 decoded, already column-built rows straight into `clicks` through the same Store (same
@@ -26,8 +29,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -42,9 +47,11 @@ from turnout.clickid import ClickIds
 from turnout.events import ENCODER, Click
 from turnout.ingest import records
 from turnout.ingest.batch import Partition, Span, dedup_token
+from turnout.ingest.click_pipeline import ClickPipeline
 from turnout.ingest.consumer import clickhouse_factory, run_ingest, tune_gc
+from turnout.ingest.dlq import Record
 from turnout.ingest.migrate import migrate
-from turnout.ingest.pipelines import ClickPipeline, Prepared, Record
+from turnout.ingest.pipelines import Prepared
 from turnout.ingest.settings import IngestSettings
 from turnout.ingest.store import Store
 from turnout.local.services import local_stack
@@ -106,13 +113,13 @@ async def through_kafka(
     done = asyncio.Event()
     prepare, write = ClickPipeline.prepare, ClickPipeline.write
 
-    def timed_prepare(self: ClickPipeline, batch: Sequence[Record], span: Span) -> Prepared:
+    def timed_prepare(self: ClickPipeline, batch: Sequence[Record], span: Span) -> Prepared[Click]:
         if batch and not first:
             first.append(time.perf_counter())
             cpu.append(time.process_time())
         return prepare(self, batch, span)
 
-    async def timed_write(self: ClickPipeline, prepared: Prepared) -> dict[Partition, int]:
+    async def timed_write(self: ClickPipeline, prepared: Prepared[Click]) -> dict[Partition, int]:
         offsets = await write(self, prepared)
         written[0] += len(prepared.items)
         if written[0] >= len(clicks) and not done.is_set():
@@ -191,6 +198,31 @@ async def make_topic(bootstrap: str, name: str) -> str:
     return name
 
 
+def rate(rows: int, run: tuple[float, float]) -> dict[str, float]:
+    wall, cpu = run
+    return {"rows_per_s": round(rows / wall), "wall_s": round(wall, 4), "cpu_s": round(cpu, 4)}
+
+
+def figures(rows: int, direct_s: list[tuple[float, float]], kafka_s: list[tuple[float, float]],
+            load_start: float, load_end: float) -> dict[str, object]:
+    """Everything the run measured, as the --json object."""
+    best_direct, best_kafka = min(direct_s), min(kafka_s)
+    return {
+        "rows": rows,
+        "rounds": [
+            {"direct": rate(rows, d), "kafka": rate(rows, k), "ratio": round(d[0] / k[0], 4)}
+            for d, k in zip(direct_s, kafka_s, strict=True)
+        ],
+        "direct": rate(rows, best_direct),
+        "kafka": rate(rows, best_kafka),
+        "ratio": round(best_direct[0] / best_kafka[0], 4),
+        "median_round_ratio": round(
+            statistics.median(d[0] / k[0] for d, k in zip(direct_s, kafka_s, strict=True)), 4
+        ),
+        "load_average": {"start": load_start, "end": load_end},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
@@ -203,7 +235,10 @@ def main() -> None:
     parser.add_argument("--merges-running", action="store_true",
                         help="diagnostic: let background merges run inside the timed runs "
                              "(they land in the Kafka runs)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the figures as one JSON object (progress to stderr)")
     args = parser.parse_args()
+    out = sys.stderr if args.json else sys.stdout
     direct_s: list[tuple[float, float]] = []
     kafka_s: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as tmp, local_stack(Path(tmp)) as stack:
@@ -218,7 +253,8 @@ def main() -> None:
             for r in range(args.rounds)
         ]
         tune_gc()  # as `turnout ingest` does once started; every run below gets it
-        print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
+        load_start = os.getloadavg()[0]
+        print(f"load average at start: {load_start:.2f}", file=out, flush=True)
         for r, (baseline_rows, kafka_rows) in enumerate(inputs):
             with merges_held(client, not args.merges_running):
                 direct_s.append(direct(store, baseline_rows, args.batch))
@@ -232,7 +268,11 @@ def main() -> None:
             (d_wall, d_cpu), (k_wall, k_cpu) = direct_s[-1], kafka_s[-1]
             print(f"round {r + 1}: direct {args.rows / d_wall:>8,.0f} rows/s "
                   f"({d_cpu:.2f} CPU s), kafka {args.rows / k_wall:>8,.0f} rows/s "
-                  f"({k_cpu:.2f} CPU s), ratio {d_wall / k_wall:.0%}", flush=True)
+                  f"({k_cpu:.2f} CPU s), ratio {d_wall / k_wall:.0%}", file=out, flush=True)
+    load_end = os.getloadavg()[0]
+    if args.json:
+        print(json.dumps(figures(args.rows, direct_s, kafka_s, load_start, load_end)))
+        return
     d_wall, d_cpu = min(direct_s)
     k_wall, k_cpu = min(kafka_s)
     print(f"direct insert : {args.rows / d_wall:>10,.0f} rows/s (best {d_wall:.2f}s, "
@@ -242,7 +282,7 @@ def main() -> None:
     paired = statistics.median(d[0] / k[0] for d, k in zip(direct_s, kafka_s, strict=True))
     print(f"ratio         : {d_wall / k_wall:.0%} of direct, best against best (goal >= 70%); "
           f"median of the rounds' own ratios {paired:.0%}; "
-          f"load average at end: {os.getloadavg()[0]:.2f}")
+          f"load average at end: {load_end:.2f}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import clickhouse_connect
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -23,15 +24,11 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from turnout.connections import Connections
 from turnout.ingest.batch import Partition, Span
-from turnout.ingest.conversions import ConversionPipeline
-from turnout.ingest.pipelines import (
-    Abandoned,
-    ClickPipeline,
-    EventPipeline,
-    Pipeline,
-    Prepared,
-    Record,
-)
+from turnout.ingest.click_pipeline import ClickPipeline
+from turnout.ingest.conversion_pipeline import ConversionPipeline
+from turnout.ingest.dlq import Record
+from turnout.ingest.event_pipeline import EventPipeline
+from turnout.ingest.pipelines import Abandoned, Pipeline, Prepared
 from turnout.ingest.settings import IngestSettings
 from turnout.ingest.store import Store
 
@@ -39,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 class _Revocations(ConsumerRebalanceListener):
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline[Any, Any]) -> None:
         self.pipeline = pipeline
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -53,7 +50,7 @@ class TopicConsumer:
     """Feeds one pipeline from one topic in one consumer group."""
 
     def __init__(
-        self, pipeline: Pipeline, topic: str, bootstrap: str, group_id: str,
+        self, pipeline: Pipeline[Any, Any], topic: str, bootstrap: str, group_id: str,
         settings: IngestSettings,
     ) -> None:
         self.pipeline = pipeline
@@ -81,7 +78,7 @@ class TopicConsumer:
         # The batch being written while the next one is fetched and prepared; at most one,
         # so writes and commits keep the order of the batches.
         writing: asyncio.Task[dict[Partition, int]] | None = None
-        prepared: Prepared | None = None
+        prepared: Prepared[Any] | None = None
         try:
             while not stop.is_set():
                 batch, span = await self.collect()

@@ -12,6 +12,8 @@ from typing import Any, Final
 
 from clickhouse_connect.driver.client import Client
 
+from turnout.ingest.errors import IngestError
+
 _LC: Final = "LowCardinality(String)"
 _KEY: Final = (("workspace_id", _LC), ("id", "String"), ("graph_version", "UInt64"))
 DIMENSION_TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
@@ -39,7 +41,7 @@ DIMENSION_TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 }
 
 
-class DimensionError(ValueError):
+class DimensionError(IngestError, ValueError):
     """Rows that do not fit the dimension tables."""
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from turnout.errors import TurnoutError
+from turnout.ingest.errors import IngestError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -35,7 +35,7 @@ COMMENT 'Migrations applied by turnout migrate'
 """
 
 
-class MigrationError(TurnoutError, RuntimeError):
+class MigrationError(IngestError, RuntimeError):
     """A migration file is malformed or differs from the one applied."""
 
 

@@ -73,11 +73,10 @@ def event_columns(events: Sequence[Event]) -> list[list[Any]]:
     return _columns(events, _EVENT_LAYOUT)
 
 
-def dict_columns(
-    rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]]
-) -> list[list[Any]]:
-    """Column data from row dicts that carry every column of `columns`."""
-    return [[row[name] for row in rows] for name, _type in columns]
+def conversion_columns(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """One list per column of schema.CONVERSIONS, in that order, from attribution's rows
+    (dicts that carry every one of those columns by name)."""
+    return [[row[name] for row in rows] for name, _type in schema.CONVERSIONS]
 
 
 def first_per_key(items: Iterable[Click]) -> list[Click]:

@@ -1,6 +1,8 @@
 """The ClickHouse side of ingest: inserts through reusable contexts, and look-ups.
 
-Synchronous (clickhouse-connect, chdb); the pipelines call it from worker threads.
+Synchronous (clickhouse-connect, chdb); the pipelines call it from worker threads. The
+clickhouse-connect internals `encode` needs come from ingest.driver_internals, which checks
+at import that the installed version still has them.
 """
 
 from __future__ import annotations
@@ -8,15 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.insert import InsertContext
-from clickhouse_connect.driver.transform import NativeTransform
 
 from turnout import clickid
 from turnout.events import Click
 from turnout.ingest import schema
 from turnout.ingest.attribution import DAY_MS, LOOKUP_COLUMNS, ClickRef
+from turnout.ingest.driver_internals import (
+    TESTED_RANGE,
+    InsertContext,
+    NativeTransform,
+    quote_identifier,
+)
+from turnout.ingest.errors import IngestError
 
 # How far a click's stored ts may sit from the time in its id (edge clock vs id clock).
 _ID_SLACK_MS = DAY_MS
@@ -102,7 +108,10 @@ class Store:
         names = ", ".join(quote_identifier(name) for name in context.column_names)
         statement = f"INSERT INTO {context.table} ({names}) FORMAT Native\n".encode()
         if not body.startswith(statement):
-            raise RuntimeError(f"unexpected Native body for {table}")
+            raise IngestError(
+                f"unexpected Native body for {table}: clickhouse-connect's serializer changed "
+                f"(tested with {TESTED_RANGE})"
+            )
         return body[len(statement) :]
 
     def insert_encoded(self, table: str, body: bytes, token: str) -> None:

@@ -24,6 +24,7 @@ from turnout.events import (
     Conversion,
     Event,
 )
+from turnout.ingest.errors import IngestError
 
 CLICK_KINDS: Final = frozenset({"click", "lp_click"})
 STATUSES: Final = frozenset(CONVERSION_STATUSES)
@@ -103,7 +104,7 @@ _ID_DEFERRED_DECODER: Final = msgspec.json.Decoder(
 _BATCH_IDS: Final = re.compile(rf"(?:{_ID_PATTERN} (?:{_ID_PATTERN})?\n)*")
 
 
-class Invalid(ValueError):
+class Invalid(IngestError, ValueError):
     """The message cannot be ingested; str(exc) is the DLQ reason."""
 
 

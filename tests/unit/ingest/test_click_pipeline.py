@@ -11,7 +11,7 @@ from turnout.clickid import ClickIds
 from turnout.events import ENCODER, Click
 from turnout.ingest import schema
 from turnout.ingest.batch import Span
-from turnout.ingest.pipelines import ClickPipeline
+from turnout.ingest.click_pipeline import ClickPipeline
 from turnout.ingest.settings import IngestSettings
 
 IDS = ClickIds(seed=b"pipeline")

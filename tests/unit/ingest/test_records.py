@@ -3,8 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from turnout.clickid import ClickIds
-from turnout.events import ENCODER, Click, Event
-from turnout.ingest import records, schema, validate
+from turnout.events import ENCODER, Click, Conversion, Event
+from turnout.ingest import attribution, records, schema, validate
 from turnout.ingest.dlq import DeadLetter, letter
 from turnout.ingest.migrate import split_statements
 
@@ -75,6 +75,19 @@ def test_event_columns_hold_each_field_by_name() -> None:
     columns = records.event_columns(events)
     for (name, _type), column in zip(schema.EVENTS, columns, strict=True):
         assert column == [_by_field(item, name) for item in events], name
+
+
+def test_conversion_columns_follow_the_schema_from_attributions_rows() -> None:
+    rows = [
+        attribution.unattributed_row(Conversion(conversion_id="A", ts_ms=7, campaign_id="c")),
+        attribution.unattributed_row(Conversion(conversion_id="B", ts_ms=8, txid="t")),
+    ]
+    columns = records.conversion_columns(rows)
+    for (name, _type), values in zip(schema.CONVERSIONS, columns, strict=True):
+        assert values == [row[name] for row in rows], name
+    by_name = dict(zip([name for name, _type in schema.CONVERSIONS], columns, strict=True))
+    assert by_name["conversion_id"] == ["A", "B"] and by_name["ts"] == [7, 8]
+    assert records.conversion_columns([]) == [[] for _ in schema.CONVERSIONS]
 
 
 def test_repeats_within_a_batch_keep_the_first() -> None:

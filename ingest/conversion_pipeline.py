@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from turnout.events import Conversion
-from turnout.ingest import attribution, records, schema, validate
+from turnout.ingest import attribution, records, validate
 from turnout.ingest.attribution import ClickRef
-from turnout.ingest.batch import Partition, dedup_token
-from turnout.ingest.dlq import DeadLetter, Producer, letter
-from turnout.ingest.pipelines import Pipeline, Prepared, Record, wall_clock_ms
+from turnout.ingest.batch import Partition, Span
+from turnout.ingest.dlq import Producer, Record
+from turnout.ingest.pipelines import Insert, Pipeline, Prepared, wall_clock_ms
 from turnout.ingest.settings import IngestSettings
 from turnout.ingest.store import Store
+
+_CONVERSIONS: Final = validate.each(validate.conversion)
+Row = dict[str, Any]  # attribution's row: every column of schema.CONVERSIONS by name
 
 
 @dataclass(slots=True)
@@ -23,16 +26,19 @@ class Held:
     conversion: Conversion
     partition: Partition
     offset: int
-    first_seen: float  # monotonic seconds
+    # Monotonic seconds; set when the batch is written (see ConversionPipeline.finish).
+    first_seen: float = 0.0
 
 
-class ConversionPipeline(Pipeline):
+class ConversionPipeline(Pipeline[Held, Row]):
     """Attributes conversions at ingest; holds those whose click is not stored yet.
 
     A held conversion pins its partition's commit offset at its own offset, so a crash
     re-reads it; later conversions of the partition are stored meanwhile (a re-read
     stores them again, which ReplacingMergeTree collapses: same key, same version).
     """
+
+    table = "conversions"
 
     def __init__(
         self, store: Store, producer: Producer, settings: IngestSettings, stop: asyncio.Event
@@ -51,31 +57,32 @@ class ConversionPipeline(Pipeline):
             self._position.pop(partition, None)
             self._committed.pop(partition, None)
 
-    async def write(self, prepared: Prepared) -> dict[Partition, int]:
-        # Decoding stays here, not in prepare: it is cheap at conversion volumes, and the
-        # hold bookkeeping below reads the clock at the moment the batch is resolved.
-        batch: Sequence[Record] = prepared.items
-        span = prepared.span
-        now = time.monotonic()
-        good: list[Held] = []
-        dead: list[DeadLetter] = []
-        now_ms = wall_clock_ms()
-        for record in batch:
-            try:
-                conversion = validate.conversion(record.value)
-            except validate.Invalid as exc:
-                dead.append(letter(record, str(exc), now_ms))
-                continue
-            good.append(Held(conversion, (record.topic, record.partition), record.offset, now))
-        pending = self.held + good
-        rows, self.held = await self.resolve(pending, now, now_ms)
-        if rows:
-            token = dedup_token(
-                "conversions", span.ranges, (f"{r['conversion_id']}/{r['click_id']}" for r in rows)
+    def check(self, batch: Sequence[Record]) -> list[Held | validate.Invalid]:
+        return [
+            outcome if isinstance(outcome, validate.Invalid)
+            else Held(outcome, (record.topic, record.partition), record.offset)
+            for record, outcome in zip(
+                batch, _CONVERSIONS([record.value for record in batch]), strict=True
             )
-            columns = records.dict_columns(rows, schema.CONVERSIONS)
-            await self.retry("conversions insert", self.store.insert, "conversions", columns, token)
-        await self.send_dead(dead)
+        ]
+
+    def columns(self, rows: Sequence[Row]) -> list[list[Any]]:
+        return records.conversion_columns(rows)
+
+    def keys(self, rows: Sequence[Row]) -> Iterable[str]:
+        return (f"{r['conversion_id']}/{r['click_id']}" for r in rows)
+
+    async def finish(self, prepared: Prepared[Held]) -> Insert | None:
+        """Attribute the batch's conversions and those held before; insert what resolved."""
+        # The clock is read here, not in prepare: the write before this one may wait out a
+        # ClickHouse outage, and a conversion's grace starts when it can first be resolved.
+        now = time.monotonic()
+        for held in prepared.items:
+            held.first_seen = now
+        rows, self.held = await self.resolve(self.held + prepared.items, now, wall_clock_ms())
+        return self.encode(rows, prepared.span)
+
+    def offsets(self, span: Span) -> dict[Partition, int]:
         self._position.update(span.next_offsets())
         return self._commit_offsets()
 
@@ -97,7 +104,7 @@ class ConversionPipeline(Pipeline):
 
     async def resolve(
         self, pending: list[Held], now: float, now_ms: int
-    ) -> tuple[list[dict[str, Any]], list[Held]]:
+    ) -> tuple[list[Row], list[Held]]:
         """Rows for the conversions that can be written now, and those still held."""
         settle_ms = int(self.settings.visitor_settle_s * 1000)
         by_visitor = [h for h in pending if not h.conversion.click_id]
@@ -120,7 +127,7 @@ class ConversionPipeline(Pipeline):
                 [h.conversion.visitor_id for h in fresh],
                 until,
             )
-        rows: list[dict[str, Any]] = []
+        rows: list[Row] = []
         still: list[Held] = []
         chosen: dict[tuple[str, str], ClickRef] = {}
         # Oldest first, so the first status of a (visitor, txid) picks the click and a
