@@ -1,7 +1,8 @@
-"""The Starlette side of the edge: postbacks, pixel, events API, health and metrics.
+"""The Starlette endpoints of the edge: postbacks, pixel, events API, health and metrics.
 
-These are not the redirect hot path, so they use Starlette's Request and Response; every
-bad input still ends as a 4xx with a reason (BadInput), never a 5xx.
+These are not the redirect hot path, so they use Starlette's Request and Response. Bad
+input raises BadInput, which the route's refusal answers (edge.refusals); edge.routes
+counts every answer by status.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 import base64
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
 from turnout import clickid
 from turnout.edge import postback
@@ -36,11 +37,6 @@ log = logging.getLogger(__name__)
 GIF: Final = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _NO_STORE: Final = {"cache-control": "no-store"}
 _STATUSES: Final = {s: s for s in CONVERSION_STATUSES}
-
-
-def refuse(exc: BadInput) -> JSONResponse:
-    return JSONResponse({"status": "rejected", "reason": exc.reason}, exc.status,
-                        headers=_NO_STORE)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -78,78 +74,44 @@ async def request_params(request: Request, rt: Runtime) -> dict[str, str]:
 
 
 class Endpoints:
-    def __init__(self, runtime: Runtime, sink_ready: Any = None) -> None:
+    def __init__(self, runtime: Runtime, sink_ready: Callable[[], bool] | None = None) -> None:
         self.rt = runtime
         self._sink_ready = sink_ready or (lambda: True)
-        metrics = runtime.metrics
-        self._postback_stats = metrics.route("postback")
-        self._pixel_stats = metrics.route("pixel")
-        self._events_stats = metrics.route("events")
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("/postback", self.postback, methods=["GET", "POST"]),
-            Route("/p.gif", self.pixel, methods=["GET"]),
-            Route("/api/v1/events", self.events, methods=["POST"]),
-            Route("/healthz", self.healthz, methods=["GET"]),
-            Route("/readyz", self.readyz, methods=["GET"]),
-            Route("/metrics", self.metrics, methods=["GET"]),
-        ]
 
     async def postback(self, request: Request) -> Response:
         rt = self.rt
         now_ms = time.time_ns() // 1_000_000
-        try:
-            snapshot = rt.holder.snapshot
-            if snapshot is None:
-                # Not bad input: the network should retry, and will on a 5xx.
-                response: Response = JSONResponse(
-                    {"status": "unavailable", "reason": "no campaign graph loaded yet"}, 503)
-            else:
-                params = await request_params(request, rt)
-                event = postback.conversion(
-                    params, snapshot, rt.observer.client(request.scope), now_ms,
-                    rt.ids.new(now_ms), rt.settings.max_attribution_ms,
-                    rt.settings.future_skew_ms,
-                )
-                rt.sink.emit(TOPIC_CONVERSIONS, event.click_id, event)
-                response = JSONResponse(
-                    {"status": "accepted", "conversion_id": event.conversion_id},
-                    headers=_NO_STORE,
-                )
-        except BadInput as exc:
-            response = refuse(exc)
-        self._postback_stats.count(response.status_code)
-        return response
+        snapshot = rt.holder.snapshot
+        if snapshot is None:
+            # Not bad input: the network should retry, and will on a 5xx.
+            return JSONResponse(
+                {"status": "unavailable", "reason": "no campaign graph loaded yet"}, 503)
+        params = await request_params(request, rt)
+        event = postback.conversion(
+            params, snapshot, rt.observer.client(request.scope), now_ms,
+            rt.ids.new(now_ms), rt.settings.max_attribution_ms, rt.settings.future_skew_ms,
+        )
+        rt.sink.emit(TOPIC_CONVERSIONS, event.click_id, event)
+        return JSONResponse({"status": "accepted", "conversion_id": event.conversion_id},
+                            headers=_NO_STORE)
 
     async def pixel(self, request: Request) -> Response:
-        try:
-            params = await request_params(request, self.rt)
-            self._record(params, request, "pixel")
-            response: Response = Response(GIF, media_type="image/gif", headers=_NO_STORE)
-        except BadInput as exc:
-            response = PlainTextResponse(exc.reason, exc.status, headers=_NO_STORE)
-        self._pixel_stats.count(response.status_code)
-        return response
+        params = await request_params(request, self.rt)
+        self._record(params, request, "pixel")
+        return Response(GIF, media_type="image/gif", headers=_NO_STORE)
 
     async def events(self, request: Request) -> Response:
+        body = await read_body(request, self.rt.settings.max_body_bytes)
         try:
-            body = await read_body(request, self.rt.settings.max_body_bytes)
-            try:
-                data = msgspec.json.decode(body, type=dict[str, Any])
-            except msgspec.DecodeError:
-                raise BadInput(400, "body must be a JSON object") from None
-            params = {n: str(v) for n, v in data.items() if isinstance(v, str | int | float)}
-            extra = data.get("params")
-            if extra is not None and not isinstance(extra, dict):
-                raise BadInput(400, "params must be an object")
-            identifier = self._record(params, request, "api", extra or {})
-            response: Response = JSONResponse({"status": "accepted", "id": identifier}, 202,
-                                              headers=_NO_STORE)
-        except BadInput as exc:
-            response = refuse(exc)
-        self._events_stats.count(response.status_code)
-        return response
+            data = msgspec.json.decode(body, type=dict[str, Any])
+        except msgspec.DecodeError:
+            raise BadInput(400, "body must be a JSON object") from None
+        params = {n: str(v) for n, v in data.items() if isinstance(v, str | int | float)}
+        extra = data.get("params")
+        if extra is not None and not isinstance(extra, dict):
+            raise BadInput(400, "params must be an object")
+        identifier = self._record(params, request, "api", extra or {})
+        return JSONResponse({"status": "accepted", "id": identifier}, 202, headers=_NO_STORE)
 
     def _record(self, params: dict[str, str], request: Request, source: str,
                 extra: dict[str, Any] | None = None) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import MutableMapping
-from typing import Any, Final
+from typing import Final
+
+from starlette.types import Scope
 
 from turnout import clickid
 from turnout.config.compiled import Target
@@ -47,7 +48,7 @@ class LanderClickHandler:
         self._suffix = cookie_suffix(runtime.settings.cookie_domain,
                                      runtime.settings.cookie_secure)
 
-    def hop_answer(self, scope: MutableMapping[str, Any], head: bool
+    def hop_answer(self, scope: Scope, head: bool
                    ) -> tuple[int, Headers, bytes]:
         params = parse_query(scope["query_string"], self.rt.settings.max_url_bytes)
         url = self.rt.codec.hop_url(params.get("t", ""), time.time_ns() // 1_000_000)
@@ -55,7 +56,7 @@ class LanderClickHandler:
             raise BadInput(400, "invalid or expired link")
         return responses.redirect("meta", url, [])
 
-    def answer(self, scope: MutableMapping[str, Any], head: bool
+    def answer(self, scope: Scope, head: bool
                ) -> tuple[int, Headers, bytes]:
         rt = self.rt
         now_ms = time.time_ns() // 1_000_000
