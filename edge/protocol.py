@@ -1,8 +1,8 @@
 """The edge's HTTP protocol: uvicorn's httptools protocol, with clicks answered inline.
 
 For a GET or HEAD of a quick path of the route table (edge.routes: /c/{code}, /click,
-/click/{n}, /r) the answer is computed when the request is complete, inside the parser callback: no
-RequestResponseCycle, no task, no ASGI messages. That is most of uvicorn's per-request
+/click/{n}, /r) the answer is computed when the request is complete, inside the parser
+callback: no RequestResponseCycle, no task, no ASGI messages. That is most of uvicorn's per-request
 cost, and the click path has nothing to await anyway. The answers are written when the
 event loop has read every ready socket (edge.wire.Corked).
 Everything else (other paths and methods, upgrades, `Expect: 100-continue`, a request
