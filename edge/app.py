@@ -1,10 +1,11 @@
 """The edge ASGI application: raw fast paths for clicks, Starlette for the rest.
 
-The click paths (/c/..., /click, /click/n, /r) are quick routes (edge.quick): one
-synchronous call from scope to answer, without a Starlette Request. `EdgeApp.quick_route`
-is how both doors find them: `EdgeApp.__call__` (plain ASGI, any server) and the edge's
-HTTP protocol (edge.protocol), which answers them without an ASGI request cycle at all.
-Everything else goes to a Starlette router. Startup and shutdown are the ASGI lifespan:
+Both come from one route table (edge.routes). The click paths (/c/{code}, /click,
+/click/{n}, /r) are quick routes (edge.quick): one synchronous call from scope to answer,
+without a Starlette Request. `EdgeApp.quick_route` is how both doors find them:
+`EdgeApp.__call__` (plain ASGI, any server) and the edge's HTTP protocol (edge.protocol),
+which answers them without an ASGI request cycle at all. Everything else goes to the
+Starlette app of the same table. Startup and shutdown are the ASGI lifespan:
 on SIGTERM uvicorn stops accepting, waits for in-flight requests, then runs shutdown,
 which closes the sink (sending or spooling every buffered event) before the process exits.
 """
@@ -14,30 +15,27 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from turnout.clickid import ClickIds
 from turnout.edge.addresses import ProxyTrust
 from turnout.edge.context import ContextCodec
 from turnout.edge.geo import GeoIP
 from turnout.edge.graph import GraphHolder
-from turnout.edge.lpclick import LanderClickHandler
 from turnout.edge.metrics import Metrics
 from turnout.edge.observe import Observer
 from turnout.edge.quick import QuickRoute
-from turnout.edge.redirect import ClickHandler, Receive
-from turnout.edge.responses import Send
-from turnout.edge.routes import Endpoints
+from turnout.edge.routes import Quick, QuickPaths, starlette_app, table
 from turnout.edge.runtime import Emitter, Runtime
 from turnout.edge.settings import EdgeSettings
 from turnout.edge.useragent import UserAgents
 
 log = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
 SinkFactory = Callable[[], Any]
 # Young-generation collections every 700 allocations show up as tail latency under load;
 # the graph and caches are frozen out of the collector anyway (GraphHolder.install).
@@ -62,14 +60,12 @@ class EdgeApp:
         self.sink: Any = None
         self._geo: GeoIP | None = None
         self._sink_running = False
-        self._clicks: QuickRoute | None = None
-        self._landers: QuickRoute | None = None
-        self._hops: QuickRoute | None = None
+        self._quick = QuickPaths(())  # none before startup: every path gets 503
         self._router: Starlette | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            route = self.quick_route(scope["path"])
+            route = self._quick.match(scope["path"])
             if route is not None:
                 await route.serve(scope, send)
             elif self._router is not None:
@@ -81,13 +77,7 @@ class EdgeApp:
 
     def quick_route(self, path: str) -> QuickRoute | None:
         """The quick route serving `path`, or None (before startup, or not a click path)."""
-        if path.startswith("/c/"):
-            return self._clicks
-        if path.startswith("/click"):
-            return self._landers
-        if path == "/r":
-            return self._hops
-        return None
+        return self._quick.match(path)
 
     async def startup(self) -> None:
         settings = self.settings
@@ -117,14 +107,9 @@ class EdgeApp:
         await sink.start()
         self._sink_running = True
         await holder.start(self._graph_wait)
-        clicks, landers = ClickHandler(runtime), LanderClickHandler(runtime)
-        self._clicks = QuickRoute(clicks.answer, metrics.route("c"), "click handler",
-                                  metrics.redirect_latency)
-        self._landers = QuickRoute(landers.answer, metrics.route("click"),
-                                   "lander click handler")
-        self._hops = QuickRoute(landers.hop_answer, metrics.route("hop"), "hop handler")
-        endpoints = Endpoints(runtime, lambda: self._sink_running)
-        self._router = Starlette(routes=endpoints.routes())
+        paths = table(runtime, lambda: self._sink_running)
+        self._router = starlette_app(paths)
+        self._quick = QuickPaths(entry for entry in paths if isinstance(entry, Quick))
         self._holder = holder
         if holder.snapshot is None:
             log.warning("no campaign graph yet: /readyz answers 503 until one is published")

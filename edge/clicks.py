@@ -1,15 +1,16 @@
-"""From a request and a decision to the pieces of a click: tokens, macros, the event."""
+"""From a request and a decision to the pieces of a click: tokens, macros, the event.
+
+One renderer (`render`) and one event builder (`click_stub` + `fill_click`) serve every
+click: campaign clicks, bot-policy redirects and lander clicks alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from typing import Final
 
 from turnout.config.compiled import CompiledCampaign, Target
 from turnout.config.templates import PARAM_PREFIX, SUBS, Template
-from turnout.edge.geo import Place
 from turnout.edge.observe import Observation
-from turnout.edge.useragent import Agent
 from turnout.events import NO_SUBS, SUB_SLOTS, Click
 
 _PARAM_CUT: Final = len(PARAM_PREFIX)
@@ -65,62 +66,6 @@ class Tokens:
         self.cost, self.external_id = values[10], values[11]
 
 
-class Macros(Mapping[str, str]):
-    """Template values: the fixed macros, and `{param:NAME}` straight from the query."""
-
-    __slots__ = ("_base", "_params")
-
-    def __init__(self, base: dict[str, str], params: dict[str, str]) -> None:
-        self._base = base
-        self._params = params
-
-    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        value = self._base.get(name)
-        if value is None and name.startswith(PARAM_PREFIX):
-            value = self._params.get(name[_PARAM_CUT:])
-        return default if value is None else value
-
-    def __getitem__(self, name: str) -> str:
-        value = self.get(name)
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._base
-        for name in self._params:
-            yield PARAM_PREFIX + name
-
-    def __len__(self) -> int:
-        return len(self._base) + len(self._params)
-
-
-def macros(click_id: str, campaign: CompiledCampaign, target: Target | None,
-           seen: Observation, tokens: Tokens, now_ms: int) -> Macros:
-    place, agent, subs = seen.place, seen.agent, tokens.subs
-    base = {
-        "clickid": click_id,
-        "campaign_id": campaign.id,
-        "campaign_code": campaign.code,
-        "offer_id": target.offer_id if target is not None else "",
-        "lander_id": target.lander_id if target is not None else "",
-        "country": place.country,
-        "region": place.region,
-        "city": place.city,
-        "device": agent.device,
-        "os": agent.os,
-        "browser": agent.browser,
-        "language": seen.language,
-        "external_id": tokens.external_id,
-        "cost": tokens.cost,
-        "visitor_id": seen.visitor_id,
-        "ts": str(now_ms // 1000),
-        "sub1": subs[0], "sub2": subs[1], "sub3": subs[2], "sub4": subs[3], "sub5": subs[4],
-        "sub6": subs[5], "sub7": subs[6], "sub8": subs[7], "sub9": subs[8], "sub10": subs[9],
-    }
-    return Macros(base, tokens.params)
-
-
 # What a macro's value is computed from: (click id, campaign, target, observation, tokens,
 # now ms). A tuple, so that the few getters a template needs share one argument.
 MacroInputs = tuple[str, CompiledCampaign, "Target | None", Observation, Tokens, int]
@@ -174,7 +119,8 @@ def _plan(template: Template) -> tuple[Getter, ...]:
 
 def render(template: Template, click_id: str, campaign: CompiledCampaign,
            target: Target | None, seen: Observation, tokens: Tokens, now_ms: int) -> str:
-    """`template` rendered with `macros(...)`, computing only the macros it uses."""
+    """`template` with the macros of this click, computing only the macros it uses: the one
+    renderer of campaign, bot-policy and lander click URLs."""
     plan = _PLANS.get(template.text)
     if plan is None:
         plan = _plan(template)
@@ -197,20 +143,48 @@ def default_payout(target: Target | None) -> int:
 def click_stub(*, kind: str, campaign: CompiledCampaign, graph_version: int, rule_id: str,
                target: Target | None, funnel_step: int) -> Click:
     """The part of a click event that is the same for every click down one path of a
-    graph version; `fill_click` completes a copy of it. Built once per path, it saves
-    the handler passing 45 keywords per click."""
-    return click_event(kind=kind, click_id="", parent_click_id="", now_ms=0,
-                       campaign=campaign, graph_version=graph_version, rule_id=rule_id,
-                       target=target, funnel_step=funnel_step, seen=_BLANK, tokens=_NO_TOKENS,
-                       bot_reason="", cost_micros=0)
+    graph version; `fill_click` completes a copy of it. The campaign click handler keeps
+    one per path, which saves passing 45 fields per click."""
+    return Click(
+        kind=kind,
+        click_id="",
+        ts_ms=0,
+        workspace_id=campaign.workspace.id,
+        campaign_id=campaign.id,
+        parent_campaign_id=campaign.parent_id or "",
+        campaign_code=campaign.code,
+        graph_version=graph_version,
+        rule_id=rule_id,
+        destination_id=target.destination_id if target is not None else "",
+        destination_kind=target.kind if target is not None else "",
+        offer_id=target.offer_id if target is not None else "",
+        offer_payout_micros=default_payout(target),
+        lander_id=target.lander_id if target is not None else "",
+        funnel_id=target.funnel_id if target is not None else "",
+        funnel_step=funnel_step,
+        traffic_source_id=campaign.traffic_source.id,
+        network_id=target.network_id if target is not None else "",
+        visitor_id="",
+        cost_model=campaign.cost_model.type,
+        cost_rate_micros=(
+            campaign.cost_model.value_micros
+            if campaign.cost_model.type in _DEFERRED_COST else 0
+        ),
+        attribution_window_ms=campaign.attribution_window_ms,
+        unique_window_ms=campaign.unique_window_ms,
+    )
 
 
 def fill_click(stub: Click, raw_ip: bool, click_id: str, now_ms: int, seen: Observation,
-               tokens: Tokens, bot_reason: str, cost_micros: int) -> Click:
-    """A copy of `stub` with this click's facts: equal to what `click_event` builds."""
+               tokens: Tokens, bot_reason: str, cost_micros: int, parent_click_id: str = ""
+               ) -> Click:
+    """A copy of `stub` with this click's facts (`parent_click_id`: for a lander click,
+    the campaign click it continues)."""
     event = stub.__copy__()
     place, agent, subs = seen.place, seen.agent, tokens.subs
     event.click_id = click_id
+    if parent_click_id:
+        event.parent_click_id = parent_click_id
     event.ts_ms = now_ms
     event.country = place.country
     event.region = place.region
@@ -232,61 +206,3 @@ def fill_click(stub: Click, raw_ip: bool, click_id: str, now_ms: int, seen: Obse
     event.external_id = tokens.external_id
     event.params = tokens.params
     return event
-
-
-def click_event(*, kind: str, click_id: str, parent_click_id: str, now_ms: int,
-                campaign: CompiledCampaign, graph_version: int, rule_id: str,
-                target: Target | None, funnel_step: int, seen: Observation, tokens: Tokens,
-                bot_reason: str, cost_micros: int) -> Click:
-    place, agent = seen.place, seen.agent
-    return Click(
-        kind=kind,
-        click_id=click_id,
-        parent_click_id=parent_click_id,
-        ts_ms=now_ms,
-        workspace_id=campaign.workspace.id,
-        campaign_id=campaign.id,
-        parent_campaign_id=campaign.parent_id or "",
-        campaign_code=campaign.code,
-        graph_version=graph_version,
-        rule_id=rule_id,
-        destination_id=target.destination_id if target is not None else "",
-        destination_kind=target.kind if target is not None else "",
-        offer_id=target.offer_id if target is not None else "",
-        offer_payout_micros=default_payout(target),
-        lander_id=target.lander_id if target is not None else "",
-        funnel_id=target.funnel_id if target is not None else "",
-        funnel_step=funnel_step,
-        traffic_source_id=campaign.traffic_source.id,
-        network_id=target.network_id if target is not None else "",
-        country=place.country,
-        region=place.region,
-        city=place.city,
-        asn=place.asn,
-        device=agent.device,
-        os=agent.os,
-        browser=agent.browser,
-        language=seen.language,
-        ip=place.text if campaign.workspace.raw_ip else place.anonymised,
-        user_agent=seen.user_agent,
-        referrer_domain=seen.referrer_domain,
-        visitor_id=seen.visitor_id,
-        is_bot=bool(bot_reason),
-        bot_reason=bot_reason,
-        cost_micros=cost_micros,
-        cost_model=campaign.cost_model.type,
-        cost_rate_micros=(
-            campaign.cost_model.value_micros
-            if campaign.cost_model.type in _DEFERRED_COST else 0
-        ),
-        attribution_window_ms=campaign.attribution_window_ms,
-        unique_window_ms=campaign.unique_window_ms,
-        subs=list(tokens.subs) if any(tokens.subs) else [],
-        external_id=tokens.external_id,
-        params=tokens.params,
-    )
-
-
-_BLANK = Observation(Place(ip=0, version=4, text="", anonymised=""), Agent("", "", "", ""),
-                     "", "", "", "", "", False, False)
-_NO_TOKENS = Tokens({}, {})

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import MutableMapping
-from typing import Any, Final
+from typing import Final
+
+from starlette.types import Scope
 
 from turnout import clickid
 from turnout.config.compiled import Target
 from turnout.edge import responses
-from turnout.edge.clicks import Tokens, click_event, macros
+from turnout.edge.clicks import Tokens, click_stub, fill_click, render
 from turnout.edge.context import CONTEXT_COOKIE, LanderContext, with_context
 from turnout.edge.errors import BadInput
 from turnout.edge.graph import Snapshot
@@ -47,7 +48,7 @@ class LanderClickHandler:
         self._suffix = cookie_suffix(runtime.settings.cookie_domain,
                                      runtime.settings.cookie_secure)
 
-    def hop_answer(self, scope: MutableMapping[str, Any], head: bool
+    def hop_answer(self, scope: Scope, head: bool
                    ) -> tuple[int, Headers, bytes]:
         params = parse_query(scope["query_string"], self.rt.settings.max_url_bytes)
         url = self.rt.codec.hop_url(params.get("t", ""), time.time_ns() // 1_000_000)
@@ -55,7 +56,7 @@ class LanderClickHandler:
             raise BadInput(400, "invalid or expired link")
         return responses.redirect("meta", url, [])
 
-    def answer(self, scope: MutableMapping[str, Any], head: bool
+    def answer(self, scope: Scope, head: bool
                ) -> tuple[int, Headers, bytes]:
         rt = self.rt
         now_ms = time.time_ns() // 1_000_000
@@ -94,20 +95,17 @@ class LanderClickHandler:
                             f"{CONTEXT_COOKIE}={token}; Max-Age={max_age}{self._suffix}".encode()))
         tokens = Tokens(params, {})
         # The offer gets the campaign click's id: the network's postback names that click.
-        url = following.url.render(
-            macros(context.click_id, campaign, following, seen, tokens, now_ms)
-        )
+        url = render(following.url, context.click_id, campaign, following, seen, tokens, now_ms)
         answer = redirect_by_mode(rt.codec, campaign.redirect_mode, url, headers, now_ms)
         if not head:
             lp_click_id = rt.ids.new(now_ms)
-            rt.sink.emit(TOPIC_CLICKS, lp_click_id, click_event(
-                kind="lp_click", click_id=lp_click_id, parent_click_id=context.click_id,
-                now_ms=now_ms, campaign=campaign, graph_version=context.graph_version,
-                rule_id=context.rule_id, target=following, funnel_step=context.step + 1,
-                seen=seen, tokens=tokens,
-                bot_reason=seen.bot_reason(snapshot.bot_masks.get(campaign.workspace.id, ())),
-                cost_micros=0,
-            ))
+            stub = click_stub(kind="lp_click", campaign=campaign,
+                              graph_version=context.graph_version, rule_id=context.rule_id,
+                              target=following, funnel_step=context.step + 1)
+            bot_reason = seen.bot_reason(snapshot.bot_masks.get(campaign.workspace.id, ()))
+            rt.sink.emit(TOPIC_CLICKS, lp_click_id, fill_click(
+                stub, campaign.workspace.raw_ip, lp_click_id, now_ms, seen, tokens, bot_reason,
+                0, context.click_id))
         return answer
 
     def _refuse(self, snapshot: Snapshot, status: int, reason: str

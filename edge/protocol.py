@@ -1,15 +1,16 @@
 """The edge's HTTP protocol: uvicorn's httptools protocol, with clicks answered inline.
 
-For a GET or HEAD of a quick route (EdgeApp.quick_route: /c/..., /click, /r) the
-answer is computed when the request is complete, inside the parser callback: no
-RequestResponseCycle, no task, no ASGI messages. That is most of uvicorn's per-request
+For a GET or HEAD of a quick path of the route table (edge.routes: /c/{code}, /click,
+/click/{n}, /r) the answer is computed when the request is complete, inside the parser
+callback: no RequestResponseCycle, no task, no ASGI messages. That is most of uvicorn's per-request
 cost, and the click path has nothing to await anyway. The answers are written when the
-event loop has read every ready socket (`Corked`): on a busy edge one write wake-up of
-a client then carries many answers, which measured ~30 % less CPU per click than a
-write per answer.
+event loop has read every ready socket (edge.wire.Corked).
 Everything else (other paths and methods, upgrades, `Expect: 100-continue`, a request
 pipelined behind one still being answered through ASGI) takes uvicorn's own path, so
 ordering, keep-alive, timeouts and graceful shutdown keep uvicorn's semantics.
+
+It overrides private hooks of uvicorn's protocol: `UVICORN_HOOKS` lists what it relies
+on, checked at import (edge.uvicorn_hooks) against the installed uvicorn.
 
 Use it with `uvicorn.run(..., http="turnout.edge.protocol:EdgeProtocol")`.
 """
@@ -18,19 +19,38 @@ from __future__ import annotations
 
 import asyncio
 import urllib.parse
-import weakref
-from typing import Any
+from typing import Any, Final
 
 import httptools
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from turnout.edge.app import EdgeApp
 from turnout.edge.quick import QuickRoute
-from turnout.edge.responses import Headers
+from turnout.edge.uvicorn_hooks import require
+from turnout.edge.wire import DefaultHeaders, cork_of, response_bytes
+
+# Everything of uvicorn's that EdgeProtocol overrides, calls or reads: (owner, methods,
+# attributes). Checked at import, so another uvicorn fails here and not mid-request.
+UVICORN_HOOKS: Final = (
+    (HttpToolsProtocol,
+     ("on_message_begin", "on_url", "on_header", "on_headers_complete", "on_body",
+      "on_message_complete", "on_response_complete", "_unset_keepalive_if_required",
+      "timeout_keep_alive_handler", "_start_asgi_task", "connection_lost", "shutdown",
+      "resume_writing", "data_received"),
+     ("app", "loop", "parser", "url", "headers", "expect_100_continue", "scope", "pipeline",
+      "cycle", "root_path", "client", "server", "scheme", "transport", "flow",
+      "server_state", "timeout_keep_alive", "timeout_keep_alive_task")),
+    (RequestResponseCycle, (), ("response_complete",)),
+    (FlowControl, ("pause_reading", "resume_reading"), ("read_paused", "write_paused")),
+    (ServerState, (), ("default_headers", "total_requests")),
+)
+require(UVICORN_HOOKS)
 
 _QUICK_METHODS = (b"GET", b"HEAD")
+_DEFAULTS = DefaultHeaders()
 
 
 def find_edge(app: Any) -> EdgeApp | None:
@@ -42,64 +62,6 @@ def find_edge(app: Any) -> EdgeApp | None:
     return None
 
 
-class DefaultHeaders:
-    """uvicorn's default headers (the date, renewed every second) as bytes, rebuilt only
-    when uvicorn swaps in a new list."""
-
-    def __init__(self) -> None:
-        self._of: Headers | None = None
-        self._bytes = b""
-
-    def __call__(self, default_headers: Headers) -> bytes:
-        if default_headers is not self._of:
-            self._bytes = b"".join(name + b": " + value + b"\r\n"
-                                   for name, value in default_headers)
-            self._of = default_headers
-        return self._bytes
-
-
-def response_bytes(status: int, defaults: bytes, headers: Headers, body: bytes, close: bool
-                   ) -> bytes:
-    """An HTTP/1.1 response. Quick routes always set content-length and build their
-    header values themselves (no CR/LF can reach them: responses.location_bytes)."""
-    parts = [STATUS_LINE[status], defaults]
-    for name, value in headers:
-        parts += (name, b": ", value, b"\r\n")
-    if close:
-        parts.append(b"connection: close\r\n")
-    parts.append(b"\r\n")
-    parts.append(body)
-    return b"".join(parts)
-
-
-class Corked:
-    """Answers written at the end of the event loop's pass over ready sockets, together.
-
-    Writing each answer inside its read callback wakes the client once per answer when it
-    is idle; writing them after the loop has read every ready socket lets one wake-up
-    carry many answers. Per event loop (one per worker)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._pending: list[tuple[EdgeProtocol, bytes, bool]] = []
-
-    def write(self, protocol: EdgeProtocol, data: bytes, close: bool) -> None:
-        pending = self._pending
-        if not pending:
-            self._loop.call_soon(self.flush)
-        pending.append((protocol, data, close))
-
-    def flush(self) -> None:
-        pending, self._pending = self._pending, []
-        for protocol, data, close in pending:
-            protocol.written(data, close)
-
-
-_DEFAULTS = DefaultHeaders()
-_CORKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Corked] = (
-    weakref.WeakKeyDictionary())
-
-
 class EdgeProtocol(HttpToolsProtocol):
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -108,10 +70,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._quick: QuickRoute | None = None  # the route of the request being read
         self._quick_keep_alive = True
         self._reading_paused_by_us = False
-        cork = _CORKS.get(self.loop)
-        if cork is None:
-            cork = _CORKS[self.loop] = Corked(self.loop)
-        self._cork = cork
+        self._cork = cork_of(self.loop)
         self._defaults = _DEFAULTS
         self._idle_since: float | None = None  # when the last answer went out, if idle
 

@@ -10,32 +10,39 @@ answer straight to the socket without an ASGI request cycle.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
+
+from starlette.types import Scope, Send
 
 from turnout.edge import responses
 from turnout.edge.metrics import Histogram, RouteStats
-from turnout.edge.responses import Answer, Send
+from turnout.edge.refusals import guarded
+from turnout.edge.responses import Answer
 
-Scope = MutableMapping[str, Any]
 Compute = Callable[[Scope, bool], Answer]
 
 
 class QuickRoute:
-    __slots__ = ("_compute", "_latency", "_stats", "_what")
+    __slots__ = ("_allow", "_compute", "_latency", "_methods", "_stats", "_what")
 
     def __init__(self, compute: Compute, stats: RouteStats, what: str,
-                 latency: Histogram | None = None) -> None:
+                 methods: tuple[str, ...], latency: Histogram | None = None) -> None:
         self._compute = compute
         self._stats = stats
         self._latency = latency
         self._what = what
+        self._methods = methods
+        self._allow = ", ".join(methods).encode()
 
     def respond(self, scope: Scope) -> Answer:
-        """The answer to a GET or HEAD (405 otherwise), counted by status; never raises
-        for bad input (its 4xx) or a bug (a logged 500)."""
+        """The answer for one of its methods (405 otherwise), counted by status; never
+        raises for bad input (its 4xx) or a bug (a logged 500)."""
         started = time.perf_counter_ns()
-        answer = responses.guarded(self._compute, scope, self._what)
+        method = scope["method"]
+        if method in self._methods:
+            answer = guarded(self._compute, scope, method == "HEAD", self._what)
+        else:
+            answer = responses.plain(405, "method not allowed", [(b"allow", self._allow)])
         self._stats.count(answer[0])
         if self._latency is not None:
             self._latency.observe_ns(time.perf_counter_ns() - started)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Final
+
+from starlette.types import Scope
 
 from turnout.config.compiled import CompiledCampaign, Policy, Target
 from turnout.config.compiled import CompiledWorkspace as Workspace
@@ -31,7 +32,6 @@ from turnout.splitter.types import Choice
 
 log = logging.getLogger(__name__)
 
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 HOP_PATH: Final = "/r"
 HOP_TTL_MS: Final = 300_000
 BOT_RULE: Final = "bot_policy"  # rule id recorded for bots a bot policy sent elsewhere
@@ -92,7 +92,7 @@ class ClickHandler:
         self._campaigns: dict[str, _Campaign] = {}
         self._campaigns_of: Snapshot | None = None
 
-    def answer(self, scope: MutableMapping[str, Any], head: bool
+    def answer(self, scope: Scope, head: bool
                ) -> tuple[int, Headers, bytes]:
         rt = self.rt
         now_ms = time.time_ns() // 1_000_000

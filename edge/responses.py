@@ -9,18 +9,14 @@ the destination never sees the original referrer).
 from __future__ import annotations
 
 import html
-import logging
 import string
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Final
 from urllib.parse import quote
 
-from turnout.edge.errors import BadInput
+from starlette.types import Send
 
 Headers = list[tuple[bytes, bytes]]
 Answer = tuple[int, Headers, bytes]
-log = logging.getLogger("edge")
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 NO_STORE: Final = (b"cache-control", b"no-store")
 NO_REFERRER: Final = (b"referrer-policy", b"no-referrer")
@@ -89,19 +85,3 @@ async def send(send_: Send, status: int, headers: Headers, body: bytes, head: bo
                ) -> None:
     await send_({"type": "http.response.start", "status": status, "headers": headers})
     await send_({"type": "http.response.body", "body": b"" if head else body})
-
-
-def guarded(compute: Callable[[MutableMapping[str, Any], bool], Answer],
-            scope: MutableMapping[str, Any], what: str) -> Answer:
-    """`compute(scope, head)` for GET and HEAD; 405 for other methods; bad input becomes its
-    4xx, and anything unexpected a logged 500, so a handler never breaks the connection."""
-    method = scope["method"]
-    if method != "GET" and method != "HEAD":
-        return plain(405, "method not allowed", [(b"allow", b"GET, HEAD")])
-    try:
-        return compute(scope, method == "HEAD")
-    except BadInput as exc:
-        return plain(exc.status, exc.reason)
-    except Exception:
-        log.exception("%s failed", what)
-        return plain(500, "internal error")

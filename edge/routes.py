@@ -1,220 +1,129 @@
-"""The Starlette side of the edge: postbacks, pixel, events API, health and metrics.
+"""Every path the edge serves, in one table: its methods, its handler, and its door.
 
-These are not the redirect hot path, so they use Starlette's Request and Response; every
-bad input still ends as a 4xx with a reason (BadInput), never a 5xx.
+Quick paths (the clicks) are answered by one synchronous call (edge.quick): by EdgeApp
+for any ASGI server, and inline by edge.protocol, both through `QuickPaths`. The other
+paths are Starlette routes built from the same table. Paths are in Starlette's syntax
+and match whole, in both doors: `/click` and `/click/{n:path}` are lander clicks,
+`/clicks` is no route at all (Starlette's 404).
 """
 
 from __future__ import annotations
 
-import base64
-import logging
-import time
-from typing import Any, Final
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Final
 
-import msgspec
+from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from turnout import clickid
-from turnout.edge import postback
+from turnout.edge.endpoints import Endpoints
 from turnout.edge.errors import BadInput
-from turnout.edge.inputs import cookie, parse_query
-from turnout.edge.money import MAX_MICROS, parse_micros
-from turnout.edge.observe import VISITOR_COOKIE, valid_visitor_id
+from turnout.edge.lpclick import LanderClickHandler
+from turnout.edge.metrics import RouteStats
+from turnout.edge.quick import QuickRoute
+from turnout.edge.redirect import ClickHandler
+from turnout.edge.refusals import Refusals, Refuse, json_refusal, text_refusal
 from turnout.edge.runtime import Runtime
-from turnout.events import (
-    CONVERSION_STATUSES,
-    TOPIC_CONVERSIONS,
-    TOPIC_EVENTS,
-    Conversion,
-    Event,
-)
 
-log = logging.getLogger(__name__)
-
-GIF: Final = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-_NO_STORE: Final = {"cache-control": "no-store"}
-_STATUSES: Final = {s: s for s in CONVERSION_STATUSES}
+Endpoint = Callable[[Request], Awaitable[Response]]
+CLICK_METHODS: Final = ("GET", "HEAD")
+_TRAILING_PATH = re.compile(r"(?P<prefix>[^{}]*)\{\w+:path\}")
 
 
-def refuse(exc: BadInput) -> JSONResponse:
-    return JSONResponse({"status": "rejected", "reason": exc.reason}, exc.status,
-                        headers=_NO_STORE)
+@dataclass(frozen=True, slots=True)
+class Quick:
+    """A click path: `route` (its handler, methods and counters) answers it in one call."""
+
+    path: str
+    route: QuickRoute
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise BadInput(413, "request body too large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadInput(413, "request body too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A Starlette route; answered and refused (`refuse`) as counted by `stats`, if any."""
+
+    path: str
+    methods: tuple[str, ...]
+    endpoint: Endpoint
+    refuse: Refuse = json_refusal
+    stats: RouteStats | None = None
 
 
-async def request_params(request: Request, rt: Runtime) -> dict[str, str]:
-    """Query parameters, plus a form or JSON object body for POST (the body wins)."""
-    settings = rt.settings
-    if len(request.scope.get("raw_path", b"")) > settings.max_url_bytes:
-        raise BadInput(414, "URL too long")
-    params = parse_query(request.scope["query_string"], settings.max_url_bytes)
-    if request.method == "POST":
-        body = await read_body(request, settings.max_body_bytes)
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind == "application/json":
-            try:
-                data = msgspec.json.decode(body, type=dict[str, str | int | float])
-            except msgspec.DecodeError:
-                raise BadInput(400, "body must be a JSON object of strings and numbers") from None
-            params.update({name: str(value) for name, value in data.items()})
-        elif body:
-            params.update(parse_query(body, settings.max_body_bytes))
-    return params
+def table(runtime: Runtime, sink_ready: Callable[[], bool]) -> tuple[Quick | Page, ...]:
+    metrics = runtime.metrics
+    clicks, landers = ClickHandler(runtime), LanderClickHandler(runtime)
+    endpoints = Endpoints(runtime, sink_ready)
+    click = QuickRoute(clicks.answer, metrics.route("c"), "click handler", CLICK_METHODS,
+                       metrics.redirect_latency)
+    lander = QuickRoute(landers.answer, metrics.route("click"), "lander click handler",
+                        CLICK_METHODS)
+    hop = QuickRoute(landers.hop_answer, metrics.route("hop"), "hop handler", CLICK_METHODS)
+    return (
+        Quick("/c/{code:path}", click),
+        Quick("/click", lander),
+        Quick("/click/{n:path}", lander),
+        Quick("/r", hop),
+        # Starlette also answers HEAD wherever GET is allowed: stated, so the table is true.
+        Page("/postback", ("GET", "HEAD", "POST"), endpoints.postback, json_refusal,
+             metrics.route("postback")),
+        Page("/p.gif", ("GET", "HEAD"), endpoints.pixel, text_refusal, metrics.route("pixel")),
+        Page("/api/v1/events", ("POST",), endpoints.events, json_refusal,
+             metrics.route("events")),
+        Page("/healthz", ("GET", "HEAD"), endpoints.healthz),
+        Page("/readyz", ("GET", "HEAD"), endpoints.readyz),
+        Page("/metrics", ("GET", "HEAD"), endpoints.metrics),
+    )
 
 
-class Endpoints:
-    def __init__(self, runtime: Runtime, sink_ready: Any = None) -> None:
-        self.rt = runtime
-        self._sink_ready = sink_ready or (lambda: True)
-        metrics = runtime.metrics
-        self._postback_stats = metrics.route("postback")
-        self._pixel_stats = metrics.route("pixel")
-        self._events_stats = metrics.route("events")
+class QuickPaths:
+    """The quick route of a path, matched as Starlette matches the table's paths: a whole
+    path, or a prefix for a path ending in `{name:path}`. An exact path under a prefix
+    would make the order matter, so it is refused; so is any other parameter."""
 
-    def routes(self) -> list[Route]:
-        return [
-            Route("/postback", self.postback, methods=["GET", "POST"]),
-            Route("/p.gif", self.pixel, methods=["GET"]),
-            Route("/api/v1/events", self.events, methods=["POST"]),
-            Route("/healthz", self.healthz, methods=["GET"]),
-            Route("/readyz", self.readyz, methods=["GET"]),
-            Route("/metrics", self.metrics, methods=["GET"]),
-        ]
+    __slots__ = ("_exact", "_prefixes")
 
-    async def postback(self, request: Request) -> Response:
-        rt = self.rt
-        now_ms = time.time_ns() // 1_000_000
-        try:
-            snapshot = rt.holder.snapshot
-            if snapshot is None:
-                # Not bad input: the network should retry, and will on a 5xx.
-                response: Response = JSONResponse(
-                    {"status": "unavailable", "reason": "no campaign graph loaded yet"}, 503)
+    def __init__(self, quick: Iterable[Quick]) -> None:
+        self._exact: dict[str, QuickRoute] = {}
+        self._prefixes: list[tuple[str, QuickRoute]] = []
+        for entry in quick:
+            trailing = _TRAILING_PATH.fullmatch(entry.path)
+            if trailing is not None:
+                self._prefixes.append((trailing["prefix"], entry.route))
+            elif "{" in entry.path or entry.path in self._exact:
+                raise ValueError(f"quick path {entry.path!r}: a whole path, once, or one "
+                                 "ending in {name:path}")
             else:
-                params = await request_params(request, rt)
-                event = postback.conversion(
-                    params, snapshot, rt.observer.client(request.scope), now_ms,
-                    rt.ids.new(now_ms), rt.settings.max_attribution_ms,
-                    rt.settings.future_skew_ms,
-                )
-                rt.sink.emit(TOPIC_CONVERSIONS, event.click_id, event)
-                response = JSONResponse(
-                    {"status": "accepted", "conversion_id": event.conversion_id},
-                    headers=_NO_STORE,
-                )
-        except BadInput as exc:
-            response = refuse(exc)
-        self._postback_stats.count(response.status_code)
+                self._exact[entry.path] = entry.route
+        for path in self._exact:
+            for prefix, _ in self._prefixes:
+                if path.startswith(prefix):
+                    raise ValueError(f"quick path {path!r} is under the prefix {prefix!r}")
+
+    def match(self, path: str) -> QuickRoute | None:
+        for prefix, route in self._prefixes:
+            if path.startswith(prefix):
+                return route
+        return self._exact.get(path)
+
+
+def _counted(endpoint: Endpoint, stats: RouteStats) -> Endpoint:
+    async def counted(request: Request) -> Response:
+        response = await endpoint(request)
+        stats.count(response.status_code)
         return response
 
-    async def pixel(self, request: Request) -> Response:
-        try:
-            params = await request_params(request, self.rt)
-            self._record(params, request, "pixel")
-            response: Response = Response(GIF, media_type="image/gif", headers=_NO_STORE)
-        except BadInput as exc:
-            response = PlainTextResponse(exc.reason, exc.status, headers=_NO_STORE)
-        self._pixel_stats.count(response.status_code)
-        return response
+    return counted
 
-    async def events(self, request: Request) -> Response:
-        try:
-            body = await read_body(request, self.rt.settings.max_body_bytes)
-            try:
-                data = msgspec.json.decode(body, type=dict[str, Any])
-            except msgspec.DecodeError:
-                raise BadInput(400, "body must be a JSON object") from None
-            params = {n: str(v) for n, v in data.items() if isinstance(v, str | int | float)}
-            extra = data.get("params")
-            if extra is not None and not isinstance(extra, dict):
-                raise BadInput(400, "params must be an object")
-            identifier = self._record(params, request, "api", extra or {})
-            response: Response = JSONResponse({"status": "accepted", "id": identifier}, 202,
-                                              headers=_NO_STORE)
-        except BadInput as exc:
-            response = refuse(exc)
-        self._events_stats.count(response.status_code)
-        return response
 
-    def _record(self, params: dict[str, str], request: Request, source: str,
-                extra: dict[str, Any] | None = None) -> str:
-        """Emit the Event or (visitor-based) Conversion that `params` describe; its id."""
-        rt = self.rt
-        now_ms = time.time_ns() // 1_000_000
-        click = params.get("click_id") or params.get("cid") or ""
-        if click:
-            try:
-                click = clickid.normalize(click)
-            except clickid.ClickIdError:
-                raise BadInput(400, "malformed click id") from None
-        visitor = params.get("visitor_id") or cookie(request.headers.get("cookie", ""),
-                                                     VISITOR_COOKIE)
-        visitor = visitor.upper() if visitor and valid_visitor_id(visitor) else ""
-        if not click and not visitor:
-            raise BadInput(400, "a click id, a visitor_id or the tv cookie is required")
-        campaign_id = params.get("campaign_id", "")[:64]
-        snapshot = rt.holder.snapshot
-        campaign = snapshot.graph.campaigns_by_id.get(campaign_id) if snapshot else None
-        workspace_id = campaign.workspace.id if campaign is not None else ""
-        identifier = rt.ids.new(now_ms)
-        key = click or visitor
-        if params.get("type", "event") == "conversion":
-            conversion = Conversion(
-                conversion_id=identifier, click_id=click, visitor_id=visitor,
-                campaign_id=campaign_id, workspace_id=workspace_id,
-                txid=postback.txid_of(params.get("txid", "")),
-                status=postback.status_of(params.get("status", ""), _STATUSES),
-                event=postback.event_of(params.get("event") or params.get("name", "")),
-                payout_micros=postback.payout_of(params.get("payout", "")),
-                payout_given=bool(params.get("payout")),
-                currency=postback.currency_of(
-                    params.get("currency", ""),
-                    campaign.workspace.currency if campaign is not None else ""),
-                ts_ms=now_ms, source=source,
-            )
-            rt.sink.emit(TOPIC_CONVERSIONS, key, conversion)
-            return identifier
-        value = params.get("value", "")
-        value_micros = parse_micros(value) if value else 0
-        if value_micros is None or value_micros > MAX_MICROS:
-            raise BadInput(400, "value must be a non-negative decimal amount")
-        extras = {str(k)[:64]: str(v)[:256] for k, v in list((extra or {}).items())[:32]}
-        event = Event(
-            event_id=identifier,
-            name=postback.event_of(params.get("event") or params.get("name", ""), "pageview"),
-            visitor_id=visitor, click_id=click, campaign_id=campaign_id,
-            workspace_id=workspace_id, value_micros=value_micros, ts_ms=now_ms, source=source,
-            params=extras,
-        )
-        rt.sink.emit(TOPIC_EVENTS, key, event)
-        return identifier
-
-    async def healthz(self, request: Request) -> Response:
-        return PlainTextResponse("ok", headers=_NO_STORE)
-
-    async def readyz(self, request: Request) -> Response:
-        snapshot = self.rt.holder.snapshot
-        if snapshot is None:
-            return PlainTextResponse("no campaign graph loaded", 503, headers=_NO_STORE)
-        if not self._sink_ready():
-            return PlainTextResponse("event sink not running", 503, headers=_NO_STORE)
-        return PlainTextResponse(f"ready: graph version {snapshot.version}", headers=_NO_STORE)
-
-    async def metrics(self, request: Request) -> Response:
-        return PlainTextResponse(self.rt.metrics.render(), headers=_NO_STORE,
-                                 media_type="text/plain; version=0.0.4")
+def starlette_app(paths: Iterable[Quick | Page]) -> Starlette:
+    """The Starlette door: the table's pages, with bad input answered by their refusals.
+    Quick paths never reach it (EdgeApp answers them first)."""
+    pages = [entry for entry in paths if isinstance(entry, Page)]
+    routes = [Route(page.path, page.endpoint if page.stats is None
+                    else _counted(page.endpoint, page.stats), methods=list(page.methods))
+              for page in pages]
+    refusals = Refusals({page.path: (page.refuse, page.stats) for page in pages})
+    return Starlette(routes=routes, exception_handlers={BadInput: refusals})

@@ -10,16 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from turnout.clickid import ClickIds
-from turnout.config.compiled import CompiledGraph
+from turnout.config.compiled import CompiledCampaign, CompiledGraph, Target
 from turnout.config.templates import MACROS, Template
 from turnout.edge.addresses import ProxyTrust
 from turnout.edge.clicks import (
     TOKEN_SLOTS,
     Tokens,
-    click_event,
     click_stub,
+    default_payout,
     fill_click,
-    macros,
     render,
     source_slots,
 )
@@ -30,6 +29,7 @@ from turnout.edge.money import _AMOUNT, MICROS, parse_micros
 from turnout.edge.observe import Observation, Observer, SeenVisitor
 from turnout.edge.settings import DEFAULT_ASN_DB, DEFAULT_CITY_DB, parse_networks
 from turnout.edge.useragent import Agent, UserAgents
+from turnout.events import Click
 from turnout.splitter.decide import decide
 from turnout.splitter.types import Visitor
 
@@ -47,6 +47,57 @@ def seen(place: Place = PLACE, agent: Agent = AGENT, visitor_id: str = "01M7YPGT
                        True, False)
 
 
+def click_event(*, kind: str, click_id: str, parent_click_id: str, now_ms: int,
+                campaign: CompiledCampaign, graph_version: int, rule_id: str,
+                target: Target | None, funnel_step: int, seen: Observation, tokens: Tokens,
+                bot_reason: str, cost_micros: int) -> Click:
+    """A click event in one go, every field from its source: what stub + fill must equal."""
+    place, agent = seen.place, seen.agent
+    deferred = campaign.cost_model.type in {"cpa", "revshare", "fixed_total"}
+    return Click(
+        kind=kind, click_id=click_id, parent_click_id=parent_click_id, ts_ms=now_ms,
+        workspace_id=campaign.workspace.id, campaign_id=campaign.id,
+        parent_campaign_id=campaign.parent_id or "", campaign_code=campaign.code,
+        graph_version=graph_version, rule_id=rule_id,
+        destination_id=target.destination_id if target is not None else "",
+        destination_kind=target.kind if target is not None else "",
+        offer_id=target.offer_id if target is not None else "",
+        offer_payout_micros=default_payout(target),
+        lander_id=target.lander_id if target is not None else "",
+        funnel_id=target.funnel_id if target is not None else "",
+        funnel_step=funnel_step, traffic_source_id=campaign.traffic_source.id,
+        network_id=target.network_id if target is not None else "",
+        country=place.country, region=place.region, city=place.city, asn=place.asn,
+        device=agent.device, os=agent.os, browser=agent.browser, language=seen.language,
+        ip=place.text if campaign.workspace.raw_ip else place.anonymised,
+        user_agent=seen.user_agent, referrer_domain=seen.referrer_domain,
+        visitor_id=seen.visitor_id, is_bot=bool(bot_reason), bot_reason=bot_reason,
+        cost_micros=cost_micros, cost_model=campaign.cost_model.type,
+        cost_rate_micros=campaign.cost_model.value_micros if deferred else 0,
+        attribution_window_ms=campaign.attribution_window_ms,
+        unique_window_ms=campaign.unique_window_ms,
+        subs=list(tokens.subs) if any(tokens.subs) else [],
+        external_id=tokens.external_id, params=tokens.params,
+    )
+
+
+def macros(click_id: str, campaign: CompiledCampaign, target: Target | None,
+           seen: Observation, tokens: Tokens, now_ms: int) -> dict[str, str]:
+    """Every macro's value by name, `{param:NAME}` included: what `render` must equal."""
+    place, agent, subs = seen.place, seen.agent, tokens.subs
+    return {
+        "clickid": click_id, "campaign_id": campaign.id, "campaign_code": campaign.code,
+        "offer_id": target.offer_id if target is not None else "",
+        "lander_id": target.lander_id if target is not None else "",
+        "country": place.country, "region": place.region, "city": place.city,
+        "device": agent.device, "os": agent.os, "browser": agent.browser,
+        "language": seen.language, "external_id": tokens.external_id, "cost": tokens.cost,
+        "visitor_id": seen.visitor_id, "ts": str(now_ms // 1000),
+        **{f"sub{i + 1}": sub for i, sub in enumerate(subs)},
+        **{f"param:{name}": value for name, value in tokens.params.items()},
+    }
+
+
 def test_fill_click_equals_click_event(compiled: CompiledGraph):
     stub = None
     for original in compiled.campaigns_by_id.values():
@@ -56,23 +107,26 @@ def test_fill_click_equals_click_event(compiled: CompiledGraph):
             for rule in campaign.table.rules:
                 for choice in rule.choices:
                     target = choice.destination.payload
-                    for params, bot_reason in (
-                        ({"zoneid": "z1", "bid": "0.004", "clickid": "x", "other": "1"}, ""),
-                        ({}, "ua_bot"),
+                    for params, bot_reason, kind, parent, step in (
+                        ({"zoneid": "z1", "bid": "0.004", "clickid": "x", "other": "1"}, "",
+                         "click", "", 0),
+                        ({}, "ua_bot", "click", "", 0),
+                        ({"sub2": "2"}, "", "lp_click", CLICK_ID[::-1], 2),
                     ):
                         tokens = Tokens(params, PUSH)
                         expected = click_event(
-                            kind="click", click_id=CLICK_ID, parent_click_id="",
+                            kind=kind, click_id=CLICK_ID, parent_click_id=parent,
                             now_ms=1_700_000, campaign=campaign, graph_version=7,
-                            rule_id=rule.rule_id, target=target, funnel_step=0, seen=seen(),
+                            rule_id=rule.rule_id, target=target, funnel_step=step, seen=seen(),
                             tokens=tokens, bot_reason=bot_reason, cost_micros=4000)
-                        stub = click_stub(kind="click", campaign=campaign, graph_version=7,
-                                          rule_id=rule.rule_id, target=target, funnel_step=0)
+                        stub = click_stub(kind=kind, campaign=campaign, graph_version=7,
+                                          rule_id=rule.rule_id, target=target, funnel_step=step)
                         got = fill_click(stub, raw_ip, CLICK_ID, 1_700_000, seen(), tokens,
-                                         bot_reason, 4000)
+                                         bot_reason, 4000, parent)
                         assert got == expected
     assert stub is not None
     # Events filled from one stub share nothing mutable.
+    assert stub.click_id == "" and stub.subs == [] and stub.parent_click_id == ""
     a = fill_click(stub, False, CLICK_ID, 1, seen(), Tokens({"zoneid": "a"}, PUSH), "", 0)
     b = fill_click(stub, False, CLICK_ID, 1, seen(), Tokens({}, PUSH), "", 0)
     assert a.subs and not b.subs and a.subs is not stub.subs

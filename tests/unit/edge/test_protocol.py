@@ -17,7 +17,7 @@ import uvicorn
 from tests.inprocess_edge import ListSink, in_process_edge
 from turnout.config.compiled import CompiledGraph
 from turnout.edge.app import EdgeApp
-from turnout.edge.protocol import DefaultHeaders, EdgeProtocol, find_edge, response_bytes
+from turnout.edge.protocol import EdgeProtocol, find_edge
 from turnout.events import TOPIC_CLICKS
 from turnout.local.services import free_port
 
@@ -166,6 +166,16 @@ async def test_other_methods_and_bodies(edge):
     assert len(sink.of(TOPIC_CLICKS)) == 2
 
 
+async def test_only_the_tables_paths_are_clicks(edge):
+    port, sink, asgi = edge
+    data = request("/click") + request("/clicks") + request("/cx") + request("/r/x")
+    lander, clicks, cx, hop = await exchange(port, data, [False] * 4)
+    assert [clicks[0], cx[0], hop[0]] == [404, 404, 404]
+    assert clicks[2] == cx[2] == hop[2] == b"Not Found"  # Starlette's, not a click handler's
+    assert lander[0] == 302  # no click context: the workspace fallback
+    assert asgi.calls == 3 and sink.events == []  # /click was answered inline
+
+
 async def test_absolute_form_and_fragments_read_the_same_path_and_query(edge):
     port, sink, _ = edge
     data = (request("http://edge.test/c/CAMP_A?sub1=abs") + request("/c/CAMP_A?sub1=frag#x")
@@ -247,16 +257,3 @@ def test_find_edge_looks_through_middleware():
     edge = object.__new__(EdgeApp)
     assert find_edge(Wrapper(Wrapper(edge))) is edge
     assert find_edge(Wrapper(object())) is None
-
-
-def test_response_bytes_layout():
-    defaults = DefaultHeaders()
-    first = [(b"date", b"D1"), (b"server", b"s")]
-    assert defaults(first) == b"date: D1\r\nserver: s\r\n"
-    assert defaults([(b"date", b"D2")]) == b"date: D2\r\n"  # a new list: rebuilt
-    raw = response_bytes(302, defaults([(b"date", b"D")]), [(b"location", b"https://x/")],
-                         b"", True)
-    assert raw == (b"HTTP/1.1 302 Found\r\ndate: D\r\nlocation: https://x/\r\n"
-                   b"connection: close\r\n\r\n")
-    assert response_bytes(404, b"", [(b"content-length", b"2")], b"no", False) == (
-        b"HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\n\r\nno")
