@@ -25,6 +25,7 @@ from turnout.local.services import (
     http_ok,
     local_stack,
     port_is_free,
+    require_chdb,
 )
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
@@ -40,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _port(preferred: int) -> int:
-    return preferred if port_is_free(preferred) else free_port()
+    """`preferred` if it is free, else any free port (0 asks for one outright)."""
+    return preferred if preferred and port_is_free(preferred) else free_port()
 
 
 async def _publish(redis_url: str, graph_path: Path) -> tuple[int, bool]:
@@ -62,67 +64,101 @@ async def _publish(redis_url: str, graph_path: Path) -> tuple[int, bool]:
         await redis.aclose()
 
 
-
-
 def run(args: argparse.Namespace) -> int:
     from turnout.topics import ensure_topics
 
     connections = Connections.from_env()
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # The services run in their own process groups, so a Ctrl-C reaches only this process
+    # and the stop below keeps its order.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
     turnout = [sys.executable, "-m", "turnout.cli.main"]
-    children: list[Service] = []
+    code = 0
     try:
+        require_chdb()
         with local_stack(connections.data_dir, persist_redis=True) as stack:
             asyncio.run(ensure_topics(stack.kafka_bootstrap))
             version, fresh = asyncio.run(_publish(stack.redis_url, args.graph))
             edge_port, api_port = _port(args.edge_port), _port(args.api_port)
-            token, env = _dev_environ(stack)
+            tokens, env = _dev_environ(stack, args.graph)
             _run_once([*turnout, "migrate"], env)
+            run_dir = stack.data_dir / "run"
+            # In dependency order: the edge produces into Kafka, ingest consumes it.
             children = [
                 Service("edge", edge_port,
                         [*turnout, "edge", "--host", "127.0.0.1", "--port", str(edge_port)],
-                        http_ok, stack.data_dir / "run", env=env),
+                        http_ok, run_dir, env=env),
                 Service("ingest-api", api_port,
                         [*turnout, "ingest", "--api", "--api-host", "127.0.0.1",
                          "--api-port", str(api_port)],
-                        http_ok, stack.data_dir / "run", env=env),
+                        http_ok, run_dir, env=env),
             ]
-            for child in children:
-                child.start(timeout=60)
-            _print_banner(stack, version, fresh, edge_port, api_port, args.graph, token)
-            while not stop.wait(1.0):
-                dead = [child.name for child in children if not child.running]
-                if dead:
-                    print(f"turnout dev: {', '.join(dead)} exited; see {stack.data_dir / 'run'}",
-                          file=sys.stderr)
-                    return 1
-            print("\nstopping…", flush=True)
+            try:
+                for child in children:
+                    child.start(timeout=60)
+                _print_banner(stack, version, fresh, edge_port, api_port, args.graph, tokens)
+                code = _watch(children, stop, run_dir)
+                print("\nstopping…", flush=True)
+            finally:
+                code = _stop_children(children, run_dir) or code
+            # Leaving the block stops tansu, then Valkey: only now nobody needs them.
     except ServiceError as exc:
         print(f"turnout dev: {exc}", file=sys.stderr)
         return 1
-    finally:
-        for child in reversed(children):
-            child.stop(timeout=15)
-    print("stopped: valkey, tansu, edge, ingest+api", flush=True)
+    print("stopped: edge, ingest+api, tansu, valkey", flush=True)
+    return code
+
+
+# SIGTERM to SIGKILL: the edge drains requests (TURNOUT_EDGE_DRAIN_SECONDS, 10 s) and
+# flushes its buffer; ingest waits up to 30 s for the batch being stored.
+STOP_GRACE_S = {"edge": 30.0, "ingest-api": 40.0}
+
+
+def _watch(children: list[Service], stop: threading.Event, run_dir: Path) -> int:
+    """Until a stop signal (0), or until a child dies on its own (1)."""
+    while not stop.wait(1.0):
+        dead = [child.name for child in children if not child.running]
+        if dead:
+            print(f"turnout dev: {', '.join(dead)} exited; see {run_dir}", file=sys.stderr)
+            return 1
     return 0
 
 
-def _dev_environ(stack: LocalStack) -> tuple[str, dict[str, str]]:
-    """Children's environment: the stack's settings and a fresh report API key for the
-    example graph's workspaces."""
+# uvicorn re-raises the SIGTERM it handled once it has shut down, so that is clean too.
+CLEAN_EXITS = (0, -signal.SIGTERM)
+
+
+def _stop_children(children: list[Service], run_dir: Path) -> int:
+    """Stop each child in turn, each given its grace period; 1 if one did not exit
+    cleanly (an error exit, or a SIGKILL after the grace period)."""
+    code = 0
+    for child in children:
+        was_running = child.running
+        returncode = child.stop(timeout=STOP_GRACE_S.get(child.name, 15.0))
+        if was_running and returncode not in (None, *CLEAN_EXITS):
+            print(f"turnout dev: {child.name} exited with {returncode} on stop; see {run_dir}",
+                  file=sys.stderr)
+            code = 1
+    return code
+
+
+def _dev_environ(stack: LocalStack, graph_path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Children's environment: the stack's settings and, added to the API keys already
+    configured, a fresh key for each workspace of the published graph (a key opens one
+    workspace). Returns the new tokens by workspace and the environment."""
+    from turnout import env as settings_env
     from turnout.api.keys import key_line, new_token
     from turnout.config.io import load_graph
 
-    token = new_token()
-    workspaces = [workspace.id for workspace in load_graph(EXAMPLE_GRAPH).workspaces]
-    env = {
-        **os.environ,
-        **stack.environ(),
-        "TURNOUT_API_KEYS": "\n".join(key_line(workspace, token) for workspace in workspaces),
-    }
-    return token, env
+    tokens = {workspace.id: new_token() for workspace in load_graph(graph_path).workspaces}
+    configured = settings_env.raw("api_keys") or ""
+    lines = [configured] if configured.strip() else []
+    lines += [key_line(workspace, token) for workspace, token in tokens.items()]
+    env = {**os.environ, **stack.environ(), "TURNOUT_API_KEYS": "\n".join(lines)}
+    # The keys now travel in TURNOUT_API_KEYS; a _FILE variable would win over it.
+    env.pop("TURNOUT_API_KEYS_FILE", None)
+    return tokens, env
 
 
 def _run_once(argv: list[str], env: dict[str, str]) -> None:
@@ -134,7 +170,7 @@ def _run_once(argv: list[str], env: dict[str, str]) -> None:
 
 
 def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, api_port: int,
-                  graph_path: Path, token: str) -> None:
+                  graph_path: Path, tokens: dict[str, str]) -> None:
     from turnout.config.io import load_graph
 
     graph = load_graph(graph_path)
@@ -143,7 +179,8 @@ def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, 
     first = graph.campaigns[0]
     # A network that accepts postbacks from this machine (no IP allowlist).
     network = next((n for n in graph.networks if not n.ip_allowlist), graph.networks[0])
-    workspace = graph.workspaces[0]
+    workspace = first.workspace
+    width = max(len(name) for name in tokens)
     lines = [
         "",
         f"turnout is running (graph version {version}{' published' if fresh else ', unchanged'})",
@@ -157,14 +194,28 @@ def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, 
         "campaign links:",
         *(f"  {edge}/c/{c.code}" for c in graph.campaigns),
         "",
+        "report API keys for this run (one per workspace):",
+        *(f"  {name:<{width}}  {token}" for name, token in tokens.items()),
+        "",
         "try it:",
         f"  curl -si -A '{BROWSER}' -H 'X-Forwarded-For: 214.78.0.1' \\\n"
         f"       '{edge}/c/{first.code}?sub1=test' | grep -i location",
         f"  curl -s '{edge}/postback?clickid=<CLICK ID FROM Location>&payout=12.50"
         f"&txid=t1&secret={network.secret}'",
-        f"  export TURNOUT_API_URL={api} TURNOUT_API_KEY={token}",
-        f"  .venv/bin/turnout report --workspace {workspace.id} --group-by campaign,country",
+        f"  export TURNOUT_API_URL={api} TURNOUT_API_KEY={tokens[workspace]}",
+        f"  {_turnout_command()} report --workspace {workspace} --group-by campaign,country",
         "",
         "Ctrl-C stops everything.",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _turnout_command() -> str:
+    """How to call `turnout` from here: this install's script, relative when it is below."""
+    script = Path(sys.executable).parent / "turnout"
+    if not script.exists():
+        return "turnout"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
