@@ -144,21 +144,27 @@ def _stop_children(children: list[Service], run_dir: Path) -> int:
 
 
 def _dev_environ(stack: LocalStack, graph_path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """Children's environment: the stack's settings and, added to the API keys already
-    configured, a fresh key for each workspace of the published graph (a key opens one
-    workspace). Returns the new tokens by workspace and the environment."""
+    """Children's environment: the stack's settings and the report API keys of
+    `graph_keys`. Returns the new tokens by workspace and the environment."""
     from turnout import env as settings_env
+
+    tokens, keys = graph_keys(graph_path, settings_env.raw("api_keys"))
+    env = {**os.environ, **stack.environ(), "TURNOUT_API_KEYS": keys}
+    # The keys now travel in TURNOUT_API_KEYS; a _FILE variable would win over it.
+    env.pop("TURNOUT_API_KEYS_FILE", None)
+    return tokens, env
+
+
+def graph_keys(graph_path: Path, configured: str | None) -> tuple[dict[str, str], str]:
+    """A fresh token for each workspace of the graph (a key opens one workspace), and the
+    key lines to configure: those `configured` already, then the new ones."""
     from turnout.api.keys import key_line, new_token
     from turnout.config.io import load_graph
 
     tokens = {workspace.id: new_token() for workspace in load_graph(graph_path).workspaces}
-    configured = settings_env.raw("api_keys") or ""
-    lines = [configured] if configured.strip() else []
+    lines = [configured.strip()] if configured and configured.strip() else []
     lines += [key_line(workspace, token) for workspace, token in tokens.items()]
-    env = {**os.environ, **stack.environ(), "TURNOUT_API_KEYS": "\n".join(lines)}
-    # The keys now travel in TURNOUT_API_KEYS; a _FILE variable would win over it.
-    env.pop("TURNOUT_API_KEYS_FILE", None)
-    return tokens, env
+    return tokens, "\n".join(lines)
 
 
 def _run_once(argv: list[str], env: dict[str, str]) -> None:
