@@ -8,7 +8,7 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,10 +55,13 @@ class DevRun:
     """One `turnout dev` process; its output goes to files so nothing can block on a pipe."""
 
     def __init__(self, argv: Sequence[str], cwd: Path, data_dir: Path,
-                 env: dict[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None) -> None:
         self.data_dir = data_dir
-        self.stdout_path, self.stderr_path = cwd / "dev.stdout", cwd / "dev.stderr"
-        environ = {**os.environ, **(env or {}), "TURNOUT_DATA_DIR": str(data_dir)}
+        # Beside the data dir, so a test can tell whether dev wrote into its cwd.
+        captures = data_dir.parent
+        self.stdout_path, self.stderr_path = captures / "dev.stdout", captures / "dev.stderr"
+        environ = {**(os.environ if environ is None else environ),
+                   "TURNOUT_DATA_DIR": str(data_dir)}
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
                 [*argv, "dev", "--edge-port", "0", "--api-port", "0"], cwd=cwd, env=environ,
