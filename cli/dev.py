@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 code = _watch(children, stop, run_dir)
                 print("\nstopping…", flush=True)
             finally:
-                code = _stop_children(children, run_dir) or code
+                code = _stop_children(children, stack, env) or code
             # Leaving the block stops tansu, then Valkey: only now nobody needs them.
     except ServiceError as exc:
         print(f"turnout dev: {exc}", file=sys.stderr)
@@ -113,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
 # SIGTERM to SIGKILL: the edge drains requests (TURNOUT_EDGE_DRAIN_SECONDS, 10 s) and
 # flushes its buffer; ingest waits up to 30 s for the batch being stored.
 STOP_GRACE_S = {"edge": 30.0, "ingest-api": 40.0}
+# How long ingest may take to store what the edge flushed on its way out.
+CATCH_UP_S = 15.0
 
 
 def _watch(children: list[Service], stop: threading.Event, run_dir: Path) -> int:
@@ -129,18 +131,38 @@ def _watch(children: list[Service], stop: threading.Event, run_dir: Path) -> int
 CLEAN_EXITS = (0, -signal.SIGTERM)
 
 
-def _stop_children(children: list[Service], run_dir: Path) -> int:
-    """Stop each child in turn, each given its grace period; 1 if one did not exit
-    cleanly (an error exit, or a SIGKILL after the grace period)."""
+def _stop_children(children: list[Service], stack: LocalStack, env: dict[str, str]) -> int:
+    """Stop the edge, let ingest store what it flushed, stop ingest: 1 if one of them did
+    not exit cleanly (an error exit, or a SIGKILL after its grace period)."""
     code = 0
     for child in children:
+        if child.name == "ingest-api" and child.running:
+            _catch_up(stack, env)
         was_running = child.running
         returncode = child.stop(timeout=STOP_GRACE_S.get(child.name, 15.0))
         if was_running and returncode not in (None, *CLEAN_EXITS):
-            print(f"turnout dev: {child.name} exited with {returncode} on stop; see {run_dir}",
-                  file=sys.stderr)
+            print(f"turnout dev: {child.name} exited with {returncode} on stop; "
+                  f"see {stack.data_dir / 'run'}", file=sys.stderr)
             code = 1
     return code
+
+
+def _catch_up(stack: LocalStack, env: dict[str, str]) -> None:
+    """Wait until ingest has stored every event in Kafka: tansu keeps them in memory only."""
+    from aiokafka.errors import KafkaError
+
+    from turnout.ingest.settings import IngestSettings
+    from turnout.local.ingest_lag import wait_ingested
+
+    settings = IngestSettings.from_env(env)
+    try:
+        behind = asyncio.run(wait_ingested(stack.kafka_bootstrap, settings, CATCH_UP_S))
+    except (KafkaError, OSError) as exc:
+        print(f"turnout dev: could not tell whether ingest caught up ({exc})", file=sys.stderr)
+        return
+    if behind:
+        print(f"turnout dev: ingest is still {behind} events behind after {CATCH_UP_S:.0f} s; "
+              "they go with tansu's memory", file=sys.stderr)
 
 
 def _dev_environ(stack: LocalStack, graph_path: Path) -> tuple[dict[str, str], dict[str, str]]:

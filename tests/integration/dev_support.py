@@ -110,25 +110,31 @@ class DevRun:
         return f"--- stdout\n{self.stdout_path.read_text()}\n--- logs\n{self.logs()}"
 
 
-def click_and_convert(banner: Banner) -> str:
-    """One US browser click on the banner's campaign, one postback for it; the click id."""
-    with httpx.Client(timeout=10) as http:
-        click = http.get(f"{banner.edge}/c/{banner.campaign_code}",
+def click(banner: Banner) -> str:
+    """One US browser click on the banner's campaign; its click id."""
+    response = httpx.get(f"{banner.edge}/c/{banner.campaign_code}", timeout=10,
                          headers={"User-Agent": BROWSER, "X-Forwarded-For": US_IP})
-        assert click.status_code == 302, click.text
-        # The example graph's landers carry the click id as `cid`.
-        match = re.search(r"[?&]cid=([^&]+)", click.headers["location"])
-        assert match is not None, click.headers["location"]
-        click_id = match.group(1)
+    assert response.status_code == 302, response.text
+    # The example graph's landers carry the click id as `cid`.
+    match = re.search(r"[?&]cid=([^&]+)", response.headers["location"])
+    assert match is not None, response.headers["location"]
+    return match.group(1)
+
+
+def click_and_convert(banner: Banner) -> str:
+    """One click, and one postback for it with the banner's network secret; the click id."""
+    click_id = click(banner)
+    with httpx.Client(timeout=10) as http:
         postback = http.get(f"{banner.edge}/postback", params={
             "clickid": click_id, "payout": "12.50", "txid": "t1", "secret": banner.secret})
         assert postback.status_code == 200, postback.text
     return click_id
 
 
-def wait_for_report_row(banner: Banner, timeout: float = 120.0) -> dict[str, Any]:
-    """Poll the report API with the printed key until a row counts a click and a
-    conversion."""
+def wait_for_report_row(banner: Banner, clicks: int = 1, conversions: int = 1,
+                        timeout: float = 120.0) -> dict[str, Any]:
+    """Poll the report API with the printed key until a row counts `clicks` clicks and
+    `conversions` conversions (or more)."""
     params = {"workspace": banner.workspace, "group_by": "campaign", "from": "all",
               "metrics": "clicks,conversions"}
     headers = {"Authorization": f"Bearer {banner.token}"}
@@ -140,7 +146,8 @@ def wait_for_report_row(banner: Banner, timeout: float = 120.0) -> dict[str, Any
             assert response.status_code == 200, response.text
             last = response.json()["rows"]
             for row in last:
-                if row["clicks"] >= 1 and row["conversions"] >= 1:
+                if row["clicks"] >= clicks and row["conversions"] >= conversions:
                     return row
             time.sleep(1.0)
-    raise AssertionError(f"no report row with a click and a conversion in {timeout}s: {last}")
+    raise AssertionError(f"no row with {clicks} clicks and {conversions} conversions "
+                         f"in {timeout}s: {last}")
