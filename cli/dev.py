@@ -2,7 +2,9 @@
 
 Valkey and tansu from their wheels, the example graph published, the ClickHouse schema
 migrated (chdb under the data dir), then the edge and one ingest+API process (chdb
-allows one data path per process, so ingest and the API share one). Ctrl-C stops all.
+allows one data path per process, so ingest and the API share one). Ctrl-C stops all in
+dependency order: the edge (it flushes into Kafka), ingest once it has stored that, then
+tansu and Valkey.
 """
 
 from __future__ import annotations
