@@ -105,7 +105,7 @@ class LanderClickHandler:
                 now_ms=now_ms, campaign=campaign, graph_version=context.graph_version,
                 rule_id=context.rule_id, target=following, funnel_step=context.step + 1,
                 seen=seen, tokens=tokens,
-                bot_reason=seen.bot_reason(snapshot.bot_masks.get(campaign.workspace.id, ())),
+                bot_reason=seen.bot_reason(campaign.workspace.bot_index),
                 cost_micros=0,
             ))
         return answer

@@ -230,3 +230,22 @@ def test_invalid_graph_does_not_compile():
     assert [str(p) for p in info.value.problems] == [
         "campaigns[0].rules[0].destinations: needs at least one destination"
     ]
+
+
+def test_cidr_lists_are_indexed_once_per_version(compiled):
+    import dataclasses
+    import ipaddress
+
+    workspace = compiled.workspaces_by_id["acme"]
+    assert ipaddress.ip_address("66.249.95.255") in workspace.bot_index
+    assert ipaddress.ip_address("66.249.96.0") not in workspace.bot_index
+    assert ipaddress.ip_address("2001:db8:ffff:1::1") in workspace.bot_index
+    alpha = compiled.networks_by_id["alpha-net"]
+    assert ipaddress.ip_address("198.51.100.9") in alpha.allowlist_index
+    assert ipaddress.ip_address("198.51.101.9") not in alpha.allowlist_index
+    assert not compiled.networks_by_id["beta-net"].allowlist_index
+    # Derived from the CIDR list, so a copy with other ranges gets its own index.
+    other = dataclasses.replace(workspace, bot_networks=(ipaddress.ip_network("10.0.0.0/8"),))
+    assert ipaddress.ip_address("10.1.2.3") in other.bot_index
+    assert ipaddress.ip_address("66.249.64.1") not in other.bot_index
+    assert other != workspace and dataclasses.replace(workspace) == workspace
