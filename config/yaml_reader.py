@@ -49,7 +49,7 @@ _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 try:
     from yaml._yaml import CParser as _Parser
 except ImportError:  # PyYAML built without libyaml: the pure-Python parser, same events
-    from yaml import Loader as _Parser  # type: ignore[assignment]
+    from yaml import SafeLoader as _Parser  # type: ignore[assignment]
 
 
 class Loader(_BaseLoader):  # type: ignore[misc,valid-type]

@@ -148,3 +148,10 @@ _SECTION_NAMES = st.sampled_from(["workspaces", "offers", "campaigns", "funnels"
 def test_any_document_gives_the_reference_problems(document, style):
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, **style)
     assert _outcome(load_yaml, text) == _outcome(_reference, text)
+
+
+@pytest.mark.parametrize("text", HANDLED + DELEGATED)
+def test_same_outcome_without_libyaml(text, monkeypatch):
+    # A PyYAML built without libyaml has only the pure-Python parser: same events.
+    monkeypatch.setattr(yaml_reader, "_Parser", yaml.SafeLoader)
+    assert _outcome(load_yaml, text) == _outcome(_reference, text)
