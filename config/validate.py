@@ -55,6 +55,12 @@ def condition_values(spec: ConditionSpec) -> tuple[str, ...]:
     )
 
 
+def condition_key(spec: ConditionSpec) -> tuple[Any, ...]:
+    """What a condition's meaning depends on: equal keys, equal conditions. The types are
+    part of it because 1 == True, yet hour 1 and bot true are different values."""
+    return (spec.kind, spec.negate, spec.param, spec.values, tuple(map(type, spec.values)))
+
+
 def is_available(destination: Destination) -> bool:
     return not destination.paused and destination.weight > 0
 
@@ -360,8 +366,7 @@ class _Checker:
             self._template(f"{path}.url", url)
 
     def _condition(self, path: str, spec: ConditionSpec) -> None:
-        # The types are part of the key: 1 == True, but they are different values here.
-        key = (spec.kind, spec.negate, spec.param, spec.values, tuple(map(type, spec.values)))
+        key = condition_key(spec)
         found = self._condition_found.get(key)
         if found is None:
             found = self._condition_found[key] = _condition_problems(spec)
