@@ -1,7 +1,7 @@
 """The /c/{code} handler in process: microseconds per click against a trivial ASGI app.
 
     python -m benchmarks.edge_handler [--requests N] [--repeat N] [--cpu N] [--json]
-                                      [--profile FILE]
+                                      [--profile FILE] [--bot-cidrs N]
 
 No sockets and no uvicorn: the full edge app (example graph, real GeoIP and UA parsing)
 answers prepared ASGI scopes built from the same request ring as the wrk script
@@ -11,7 +11,9 @@ baseline is an ASGI app that sends one constant 302, as `benchmarks.edge`'s bare
 does, timed in the same run. Each loop runs `--repeat` times and the best run counts
 (noise on a shared machine only ever slows a run down). `sink encode` is the msgspec
 encoding of each event, which EventSink.emit does on the request path: a click costs
-answer() plus that.
+answer() plus that. With `--bot-cidrs N` every workspace also gets N bot IP ranges (none
+of which holds a ring address, so the clicks take the same path) and the edge loop is
+timed with and without them, alternating, in the same run.
 """
 
 from __future__ import annotations
@@ -31,9 +33,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from benchmarks.edge import bare_app
 from turnout.config.compile import compile_graph
 from turnout.config.io import load_graph
+from turnout.config.model import Graph
 from turnout.edge.app import EdgeApp
 from turnout.edge.graph import GraphHolder
 from turnout.edge.redirect import ClickHandler
@@ -157,11 +162,35 @@ def best_us(samples: list[float], count: int) -> float:
     return min(samples) / count * 1e6
 
 
+def bot_cidrs(count: int) -> tuple[str, ...]:
+    """`count` disjoint blocks, three in four IPv4 /28s in 198.18.0.0/15 (benchmarking
+    space, which the ring's addresses avoid) and the rest IPv6 /48s in 2001:db8::/32."""
+    blocks = []
+    for i in range(count):
+        if i % 4 == 3:
+            blocks.append(f"2001:db8:{i:x}::/48")
+        else:
+            offset = 16 * (i - i // 4)
+            blocks.append(f"198.{18 + offset // 65536}.{offset // 256 % 256}.{offset % 256}/28")
+    return tuple(blocks)
+
+
+def with_bot_cidrs(graph: Graph, count: int) -> Graph:
+    ranges = bot_cidrs(count)
+    return msgspec.structs.replace(graph, workspaces=tuple(
+        msgspec.structs.replace(w, bot_ip_ranges=(*w.bot_ip_ranges, *ranges))
+        for w in graph.workspaces
+    ))
+
+
 async def measure(args: argparse.Namespace) -> dict[str, float]:
     settings = EdgeSettings(secret=b"benchmark-secret-not-for-production",
                             trusted_proxies=parse_networks(("127.0.0.1/32",), "bench"))
     holder = StaticHolder("redis://unused", "bench")
-    holder.install(compile_graph(load_graph(EXAMPLE), 1))
+    plain = compile_graph(load_graph(EXAMPLE), 1)
+    ranged = compile_graph(with_bot_cidrs(load_graph(EXAMPLE), args.bot_cidrs), 2) \
+        if args.bot_cidrs else None
+    holder.install(plain)
     sink = DequeSink()
     edge = EdgeApp(settings, lambda: sink, holder)
     await edge.startup()
@@ -178,7 +207,15 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
     event_bytes = len(ENCODER.encode(sink.buffer[0][2])) if sink.buffer else 0
 
     samples: dict[str, list[float]] = {"bare": [], "edge": [], "answer": [], "encode": []}
+    if ranged is not None:
+        samples["edge_bot_cidrs"] = []
     for _ in range(args.repeat):
+        if ranged is not None:
+            holder.install(ranged)
+            await run_app(edge, scopes, 1)  # the handler's per-snapshot caches
+            samples["edge_bot_cidrs"].append(await run_app(edge, scopes, rounds))
+            holder.install(plain)
+            await run_app(edge, scopes, 1)
         samples["bare"].append(await run_app(bare, scopes, rounds))
         sink.buffer.clear()
         samples["edge"].append(await run_app(edge, scopes, rounds))
@@ -204,6 +241,7 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
     result = {name: best_us(values, count) for name, values in samples.items()}
     result["requests"] = count
     result["event_bytes"] = event_bytes
+    result["bot_cidrs"] = args.bot_cidrs
     return result
 
 
@@ -214,6 +252,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--cpu", type=int, default=1)
     parser.add_argument("--profile", help="write a cProfile of one extra edge loop here")
+    parser.add_argument("--bot-cidrs", type=int, default=0,
+                        help="also time clicks with this many bot IP ranges per workspace")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
@@ -227,6 +267,9 @@ def main() -> int:
     print(f"trivial ASGI app   {result['bare']:8.2f} us/request")
     print(f"edge /c/{CODE:10} {result['edge']:8.2f} us/request "
           f"({result['edge'] / result['bare']:.1f}x the trivial app)")
+    if args.bot_cidrs:
+        print(f"  {args.bot_cidrs:5} bot CIDRs  {result['edge_bot_cidrs']:8.2f} us/request "
+              f"({result['edge_bot_cidrs'] - result['edge']:+.2f} us)")
     print(f"  answer() alone   {result['answer']:8.2f} us/request")
     print(f"  + sink encode    {result['encode']:8.2f} us/event ({result['event_bytes']} bytes)")
     return 0

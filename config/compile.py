@@ -25,7 +25,7 @@ from turnout.config.compiled import (
 from turnout.config.errors import GraphInvalid
 from turnout.config.model import DEFAULT_RULE_ID, Graph
 from turnout.config.templates import POSTBACK_MACROS, Template
-from turnout.config.validate import condition_values, is_available, validate
+from turnout.config.validate import condition_key, condition_values, is_available, validate
 from turnout.config.values import to_epoch_ms, to_micros
 from turnout.events import CONVERSION_STATUSES
 from turnout.splitter.types import Condition, ConditionKind, Destination, Rule
@@ -53,15 +53,15 @@ def _networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(cidr, strict=True) for cidr in cidrs)
 
 
-def _optional(text: str | None) -> Template | None:
-    return None if text is None else Template.parse(text)
-
-
 class _Compiler:
     def __init__(self, graph: Graph, version: int, capped: frozenset[str]) -> None:
         self.graph = graph
         self.version = version
         self.capped = capped
+        # Campaigns share URLs and conditions by the thousand; both are immutable once
+        # built, so each distinct one is built once and shared.
+        self._templates: dict[str, Template] = {}
+        self._conditions: dict[tuple[object, ...], Condition] = {}
         self.workspaces = {w.id: self._workspace(w) for w in graph.workspaces}
         self.sources = {s.id: self._source(s) for s in graph.traffic_sources}
         self.networks = {n.id: self._network(n) for n in graph.networks}
@@ -71,7 +71,7 @@ class _Compiler:
                 id=lander.id,
                 workspace_id=lander.workspace,
                 name=lander.name,
-                url=Template.parse(lander.url),
+                url=self._template(lander.url),
                 cta_count=lander.cta_count,
             )
             for lander in graph.landers
@@ -86,6 +86,25 @@ class _Compiler:
             )
             for f in graph.funnels
         }
+
+    def _template(self, text: str) -> Template:
+        template = self._templates.get(text)
+        if template is None:
+            template = self._templates[text] = Template.parse(text)
+        return template
+
+    def _optional(self, text: str | None) -> Template | None:
+        return None if text is None else self._template(text)
+
+    def _condition(self, spec: model.Condition) -> Condition:
+        key = condition_key(spec)
+        condition = self._conditions.get(key)
+        if condition is None:
+            condition = self._conditions[key] = Condition(
+                kind=ConditionKind(spec.kind), values=condition_values(spec),
+                negate=spec.negate, param=spec.param,
+            )
+        return condition
 
     def build(self) -> CompiledGraph:
         campaigns = {c.id: self._campaign(c) for c in self.graph.campaigns}
@@ -112,7 +131,7 @@ class _Compiler:
             timezone=w.timezone,
             currency=w.currency,
             raw_ip=w.raw_ip,
-            fallback_url=_optional(w.fallback_url),
+            fallback_url=self._optional(w.fallback_url),
             bot_networks=_networks(w.bot_ip_ranges),
         )
 
@@ -145,7 +164,7 @@ class _Compiler:
             workspace_id=o.workspace,
             name=o.name,
             network_id=o.network,
-            url=Template.parse(o.url),
+            url=self._template(o.url),
             payout_micros=to_micros(o.payout),
             currency=o.currency or self.workspaces[o.workspace].currency,
             daily_cap=o.daily_cap,
@@ -160,15 +179,7 @@ class _Compiler:
         rules = [
             Rule(
                 id=rule.id,
-                conditions=tuple(
-                    Condition(
-                        kind=ConditionKind(spec.kind),
-                        values=condition_values(spec),
-                        negate=spec.negate,
-                        param=spec.param,
-                    )
-                    for spec in rule.conditions
-                ),
+                conditions=tuple(self._condition(spec) for spec in rule.conditions),
                 destinations=self._destinations(rule.destinations),
             )
             for _, rule in ordered
@@ -186,8 +197,8 @@ class _Compiler:
             start_ms=None if c.schedule.start is None else to_epoch_ms(c.schedule.start, tz),
             end_ms=None if c.schedule.end is None else to_epoch_ms(c.schedule.end, tz),
             redirect_mode=str(c.redirect_mode),
-            bot_policy=Policy(c.bot_policy.action, _optional(c.bot_policy.url)),
-            inactive=Policy(c.inactive.action, _optional(c.inactive.url)),
+            bot_policy=Policy(c.bot_policy.action, self._optional(c.bot_policy.url)),
+            inactive=Policy(c.inactive.action, self._optional(c.inactive.url)),
             cost_model=CostModel(c.cost_model.type, to_micros(c.cost_model.value)),
             budget_micros=None if c.budget is None else to_micros(c.budget),
             attribution_window_ms=c.attribution_window_days * _DAY_MS,
@@ -242,7 +253,7 @@ class _Compiler:
     def _target(self, spec: model.Destination) -> Target | None:
         if spec.kind == "url":
             assert spec.url is not None  # validated
-            return Target(kind="url", destination_id=spec.id, url=Template.parse(spec.url))
+            return Target(kind="url", destination_id=spec.id, url=self._template(spec.url))
         assert spec.ref is not None  # validated
         if spec.kind == "offer":
             serving = self._serving(spec.ref)

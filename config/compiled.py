@@ -8,10 +8,11 @@ The dicts are never mutated after `config.compile.compile_graph` returns; a new 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from turnout.config.model import Graph
 from turnout.config.templates import Template
+from turnout.splitter.cidr import CidrIndex
 from turnout.splitter.table import CampaignTable
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -71,6 +72,12 @@ class CompiledWorkspace:
     raw_ip: bool
     fallback_url: Template | None
     bot_networks: tuple[IPNetwork, ...]
+    # bot_networks as an index, for the click path: derived here, so it is built once per
+    # compiled version and can never disagree with bot_networks.
+    bot_index: CidrIndex = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bot_index", CidrIndex(self.bot_networks))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +101,11 @@ class CompiledNetwork:
     # The network's word -> our status; the four canonical words map to themselves
     # unless the network's mapping says otherwise.
     statuses: dict[str, str]
+    # ip_allowlist as an index (built with the compiled version, never per postback).
+    allowlist_index: CidrIndex = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowlist_index", CidrIndex(self.ip_allowlist))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from turnout import splitter
-from turnout.config import templates
+from turnout.config import chains, templates
 from turnout.config.errors import Problem
 from turnout.config.model import (
     BOT_ACTIONS,
@@ -55,8 +55,25 @@ def condition_values(spec: ConditionSpec) -> tuple[str, ...]:
     )
 
 
+def condition_key(spec: ConditionSpec) -> tuple[Any, ...]:
+    """What a condition's meaning depends on: equal keys, equal conditions. The types are
+    part of it because 1 == True, yet hour 1 and bot true are different values."""
+    return (spec.kind, spec.negate, spec.param, spec.values, tuple(map(type, spec.values)))
+
+
 def is_available(destination: Destination) -> bool:
     return not destination.paused and destination.weight > 0
+
+
+def _condition_problems(spec: ConditionSpec) -> list[tuple[str, str]]:
+    """(field, message) for everything wrong with one condition."""
+    if spec.kind not in _KINDS:
+        return [("kind", f"unknown condition kind {spec.kind!r} (expected one of "
+                         f"{', '.join(sorted(_KINDS))})")]
+    condition = Condition(kind=ConditionKind(spec.kind), values=condition_values(spec),
+                          negate=spec.negate, param=spec.param)
+    return [("param" if "param" in message else "values", message)
+            for message in splitter.check(condition)]
 
 
 def validate(graph: Graph) -> list[Problem]:
@@ -74,6 +91,10 @@ class _Checker:
         self.landers = self._index("landers", graph.landers)
         self.funnels = self._index("funnels", graph.funnels)
         self.campaigns = self._index("campaigns", graph.campaigns)
+        # A big graph repeats the same conditions and URLs thousands of times: each
+        # distinct one is checked once.
+        self._condition_found: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
+        self._template_found: dict[tuple[str, frozenset[str]], list[str]] = {}
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -145,7 +166,10 @@ class _Checker:
 
     def _template(self, path: str, text: str,
                   allowed: frozenset[str] = templates.MACROS) -> None:
-        for message in templates.problems(text, allowed):
+        found = self._template_found.get((text, allowed))
+        if found is None:
+            found = self._template_found[text, allowed] = templates.problems(text, allowed)
+        for message in found:
             self.add(path, message)
 
     def _amount(self, path: str, text: str) -> None:
@@ -166,16 +190,9 @@ class _Checker:
 
     def _cycles(self, section: str, items: Sequence[Any], parent: Callable[[Any], str | None],
                 field: str) -> None:
-        by_id = {item.id: item for item in items}
-        for i, item in enumerate(items):
-            chain = [item.id]
-            current = parent(item)
-            while current is not None and current in by_id and current not in chain:
-                chain.append(current)
-                current = parent(by_id[current])
-            if current == item.id:
-                self.add(f"{section}[{i}].{field}",
-                         "cycle: " + " -> ".join([*chain, item.id]))
+        found = chains.cycles([item.id for item in items], [parent(item) for item in items])
+        for i in sorted(found):
+            self.add(f"{section}[{i}].{field}", "cycle: " + " -> ".join(found[i]))
 
     # -- entities ------------------------------------------------------------------
 
@@ -349,14 +366,12 @@ class _Checker:
             self._template(f"{path}.url", url)
 
     def _condition(self, path: str, spec: ConditionSpec) -> None:
-        if spec.kind not in _KINDS:
-            self.add(f"{path}.kind", f"unknown condition kind {spec.kind!r} (expected one of "
-                                     f"{', '.join(sorted(_KINDS))})")
-            return
-        condition = Condition(kind=ConditionKind(spec.kind), values=condition_values(spec),
-                              negate=spec.negate, param=spec.param)
-        for message in splitter.check(condition):
-            self.add(f"{path}.param" if "param" in message else f"{path}.values", message)
+        key = condition_key(spec)
+        found = self._condition_found.get(key)
+        if found is None:
+            found = self._condition_found[key] = _condition_problems(spec)
+        for field, message in found:
+            self.add(f"{path}.{field}", message)
 
     def _destinations(self, path: str, destinations: Sequence[Destination],
                       workspace: str | None) -> None:

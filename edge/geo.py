@@ -10,7 +10,8 @@ from typing import Any
 
 import maxminddb
 
-from turnout.edge.addresses import IPNetwork, anonymise, contains, masks, parse_address
+from turnout.edge.addresses import IPNetwork, anonymise, parse_address
+from turnout.splitter.cidr import CidrIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class GeoIP:
         mode = maxminddb.MODE_MMAP_EXT
         self._city = maxminddb.open_database(str(city_db), mode)
         self._asn = None if asn_db is None else maxminddb.open_database(str(asn_db), mode)
-        self._bots = masks(bot_ranges)
+        self._bots = CidrIndex(bot_ranges)
         self.place = lru_cache(maxsize=cache_size)(self._place)
 
     def close(self) -> None:
@@ -72,7 +73,7 @@ class GeoIP:
             region=region,
             city=city,
             asn=asn,
-            bot_range=contains(self._bots, address.version, value),
+            bot_range=self._bots.contains(address.version, value),
         )
 
 

@@ -102,7 +102,7 @@ class LanderClickHandler:
             stub = click_stub(kind="lp_click", campaign=campaign,
                               graph_version=context.graph_version, rule_id=context.rule_id,
                               target=following, funnel_step=context.step + 1)
-            bot_reason = seen.bot_reason(snapshot.bot_masks.get(campaign.workspace.id, ()))
+            bot_reason = seen.bot_reason(campaign.workspace.bot_index)
             rt.sink.emit(TOPIC_CLICKS, lp_click_id, fill_click(
                 stub, campaign.workspace.raw_ip, lp_click_id, now_ms, seen, tokens, bot_reason,
                 0, context.click_id))

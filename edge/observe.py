@@ -16,15 +16,17 @@ import msgspec
 
 from turnout import clickid
 from turnout.edge import bots
-from turnout.edge.addresses import ProxyTrust, contains
+from turnout.edge.addresses import ProxyTrust
 from turnout.edge.errors import BadInput
 from turnout.edge.geo import GeoIP, Place
 from turnout.edge.inputs import cookie, primary_language, referrer_domain
 from turnout.edge.useragent import Agent, UserAgents
+from turnout.splitter.cidr import CidrIndex
 from turnout.splitter.types import Visitor
 
 VISITOR_COOKIE = "tv"
 _NOWHERE = Place(ip=0, version=4, text="", anonymised="")
+_NO_RANGES: Final = CidrIndex()
 _MAX_UA = 1024
 # Header name -> what observe() keeps of it; every other header costs one dict miss.
 _UA, _FORWARDED, _COOKIE, _LANGUAGE, _REFERER, _PURPOSE = range(6)
@@ -49,16 +51,16 @@ class Observation(msgspec.Struct, frozen=True, gc=False):
     new_visitor: bool
     prefetch: bool
 
-    def bot_reason(self, workspace_masks: tuple[tuple[int, int, int], ...] = ()) -> str:
+    def bot_reason(self, workspace_ranges: CidrIndex = _NO_RANGES) -> str:
+        """Why this request is not a person's ("" when it is); `workspace_ranges` are the
+        campaign's workspace bot ranges (`CompiledWorkspace.bot_index`)."""
         reason = self.agent.bot_reason
         if reason:
             return reason
         if self.prefetch:
             return bots.PREFETCH
         place = self.place
-        if place.bot_range or (
-            workspace_masks and contains(workspace_masks, place.version, place.ip)
-        ):
+        if place.bot_range or workspace_ranges.contains(place.version, place.ip):
             return bots.IP_RANGE
         return ""
 

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from turnout import clickid
 from turnout.config.compiled import CompiledNetwork
 from turnout.config.values import CURRENCIES
-from turnout.edge.addresses import contains, masks, parse_address
+from turnout.edge.addresses import parse_address
 from turnout.edge.errors import BadInput
 from turnout.edge.graph import Snapshot
 from turnout.edge.money import MAX_MICROS, parse_micros
@@ -124,8 +124,8 @@ def conversion(params: Mapping[str, str], snapshot: Snapshot, client_ip: str, no
     network = authenticate(params, snapshot)
     if network.ip_allowlist:
         address = parse_address(client_ip)
-        if address is None or not contains(masks(network.ip_allowlist), address.version,
-                                            int(address)):
+        if address is None or not network.allowlist_index.contains(address.version,
+                                                                   int(address)):
             raise BadInput(403, "address not allowed for this network")
     click = click_id_of(params, now_ms, max_age_ms, skew_ms)
     workspace = snapshot.graph.workspaces_by_id.get(network.workspace_id)

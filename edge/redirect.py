@@ -68,12 +68,12 @@ class _Campaign:
     the static part of its click events per path (keyed by the identity of the decided
     Choice, or of None for bots the bot policy sent elsewhere)."""
 
-    __slots__ = ("campaign", "context_tail", "masks", "slots", "stubs", "unique_key")
+    __slots__ = ("bot_ranges", "campaign", "context_tail", "slots", "stubs", "unique_key")
 
     def __init__(self, campaign: CompiledCampaign, snapshot: Snapshot, suffix: str) -> None:
         self.campaign = campaign
         self.slots = snapshot.token_slots.get(campaign.traffic_source.id, _NO_SLOTS)
-        self.masks = snapshot.bot_masks.get(campaign.workspace.id, ())
+        self.bot_ranges = campaign.workspace.bot_index
         self.unique_key = uniques.campaign_key(campaign.id)
         max_age = campaign.attribution_window_ms // 1000
         self.context_tail = f"; Max-Age={max_age}{suffix}".encode()
@@ -118,7 +118,7 @@ class ClickHandler:
         if not campaign.is_live(now_ms):
             return self._policy(campaign.inactive, campaign, seen, tokens, now_ms, headers,
                                 "campaign is not active")
-        bot_reason = seen.bot_reason(facts.masks)
+        bot_reason = seen.bot_reason(facts.bot_ranges)
         if bot_reason and campaign.bot_policy.action != "same":
             click_id = rt.ids.new(now_ms)
             if not head:

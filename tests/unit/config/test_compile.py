@@ -230,3 +230,45 @@ def test_invalid_graph_does_not_compile():
     assert [str(p) for p in info.value.problems] == [
         "campaigns[0].rules[0].destinations: needs at least one destination"
     ]
+
+
+def test_cidr_lists_are_indexed_once_per_version(compiled):
+    import dataclasses
+    import ipaddress
+
+    workspace = compiled.workspaces_by_id["acme"]
+    assert ipaddress.ip_address("66.249.95.255") in workspace.bot_index
+    assert ipaddress.ip_address("66.249.96.0") not in workspace.bot_index
+    assert ipaddress.ip_address("2001:db8:ffff:1::1") in workspace.bot_index
+    alpha = compiled.networks_by_id["alpha-net"]
+    assert ipaddress.ip_address("198.51.100.9") in alpha.allowlist_index
+    assert ipaddress.ip_address("198.51.101.9") not in alpha.allowlist_index
+    assert not compiled.networks_by_id["beta-net"].allowlist_index
+    # Derived from the CIDR list, so a copy with other ranges gets its own index.
+    other = dataclasses.replace(workspace, bot_networks=(ipaddress.ip_network("10.0.0.0/8"),))
+    assert ipaddress.ip_address("10.1.2.3") in other.bot_index
+    assert ipaddress.ip_address("66.249.64.1") not in other.bot_index
+    assert other != workspace and dataclasses.replace(workspace) == workspace
+
+
+def test_equal_conditions_and_urls_are_built_once_but_one_is_not_true():
+    campaign = EXAMPLE.campaigns[2]  # summer-stories: a query rule and a url destination
+    [rule] = campaign.rules
+    query = rule.conditions[0]
+    rules = tuple(
+        msgspec.structs.replace(rule, id=f"r{i}", conditions=(
+            msgspec.structs.replace(query, values=values),)) for i, values in
+        enumerate([("story-b",), (1,), (True,), ("story-b",)])
+    )
+    copies = tuple(msgspec.structs.replace(campaign, id=f"copy{i}", code=f"COPY{i}", rules=rules)
+                   for i in range(2))
+    graph = msgspec.structs.replace(EXAMPLE, campaigns=(*EXAMPLE.campaigns, *copies))
+    compiled = compile_graph(graph, version=1)
+    tables = [compiled.campaigns_by_id[f"copy{i}"].table for i in range(2)]
+    assert [r.rule_id for r in tables[0].rules] == ["r0", "r1", "r2", "r3", "default"]
+    url_targets = [choice.destination.payload.url for table in tables for rule in table.rules
+                   if rule.rule_id == "r0" for choice in rule.choices]
+    assert len(url_targets) == 2 and url_targets[0] is url_targets[1]
+    for visitor_query, matched in (({"utm_content": "1"}, "r1"), ({"utm_content": "true"}, "r2")):
+        choice = splitter.decide(tables[1], Visitor(visitor_id="v", query=visitor_query), 0)
+        assert choice is not None and choice.rule_id == matched

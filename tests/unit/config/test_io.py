@@ -219,3 +219,27 @@ def test_any_graph_round_trips(graph, fmt):
 def test_missing_file_is_a_problem_not_a_document(tmp_path):
     [problem] = _problems(str(tmp_path / "missing.yaml"))
     assert problem.startswith("cannot read")
+
+
+@pytest.mark.parametrize("text", [
+    '{"workspaces": [{"id": "w", "name": "A", "name": "B"}]}',
+    '{"workspaces": [{"id": 1, "id": "w", "name": "W"}]}',
+    '{"workspaces": [{"id": "w", "name": "W"}], "workspaces": []}',
+    '{"workspaces": null, "offers": [{"id": "o"}], "x": 1}',
+    '{"offers": {}}',
+    "[1]",
+    "null",
+])
+def test_json_decoded_straight_into_the_model_as_through_builtins(text):
+    import msgspec
+
+    from turnout.config.io import graph_from_builtins
+
+    try:
+        expected: object = graph_from_builtins(msgspec.json.decode(text))
+    except GraphInvalid as exc:
+        expected = [str(p) for p in exc.problems]
+    if isinstance(expected, list):
+        assert _problems(text, "json") == expected
+    else:
+        assert load_graph(text, "json") == expected
