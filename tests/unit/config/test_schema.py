@@ -9,11 +9,11 @@ from typing import Any
 
 import msgspec
 import pytest
-import yaml
 
 from turnout.config import examples, io, model
 from turnout.config.io import load_graph
 from turnout.config.schema import DOC, SCHEMA, graph_schema, render_markdown, schema_text
+from turnout.config.yaml_reader import reference_load
 
 TYPES = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool,
          "null": type(None), "number": (int, float)}
@@ -58,7 +58,7 @@ def conforms(value: Any, schema: dict[str, Any], root: dict[str, Any], path: str
 
 def parsed(path) -> Any:
     # The loader the CLI reads graphs with (floats keep their text: money is a string).
-    return yaml.load(path.read_text(), Loader=io._Loader)
+    return reference_load(path.read_text())
 
 
 def test_committed_files_are_the_generators_output():
