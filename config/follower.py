@@ -79,10 +79,12 @@ class GraphFollower:
         self.backoff = backoff or Backoff()
         self.versions = NewVersions()
         self.connected = False
-        # Retries are this class's own (backoff, then re-read the pointer), not redis-py's.
+        self.timeout = timeout
+        # Retries are this class's own (backoff, then re-read the pointer), not redis-py's;
+        # no socket timeout, for the reason in turnout.config.link.
         self._pool = ConnectionPool.from_url(
             redis_url, protocol=3, client_name=name, decode_responses=False,
-            socket_timeout=timeout, socket_connect_timeout=timeout, socket_keepalive=True,
+            socket_timeout=None, socket_connect_timeout=timeout, socket_keepalive=True,
             retry=Retry(NoBackoff(), 0))
         self._poll_at = 0.0
         self._caught_up = asyncio.Event()
@@ -96,8 +98,9 @@ class GraphFollower:
         while True:
             connection = self._pool.make_connection()
             try:
-                await connection.connect()
-                link = SubscribedLink(connection)
+                async with asyncio.timeout(self.timeout):  # the handshake waits on replies
+                    await connection.connect()
+                link = SubscribedLink(connection, self.timeout)
                 await link.subscribe(self.keys.channel)
                 if failures:
                     log.info("graph store reachable again after %d failed attempt(s)",
@@ -126,7 +129,8 @@ class GraphFollower:
         """Wait until the first attempt has handed out what was current, found nothing
         published, or failed; False when that took longer than `timeout` seconds."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._caught_up.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._caught_up.wait()
         return self._caught_up.is_set()
 
     async def _next(self, link: SubscribedLink) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,14 +17,13 @@ from tests.integration.follower_support import (
     clients_named,
     connections_received,
     own_valkey,
+    publish_retrying,
     publish_silently,
     renamed,
     url_of,
 )
-from turnout.config.errors import StoreUnavailable
 from turnout.config.follower import Backoff, GraphFollower
 from turnout.config.io import load_graph
-from turnout.config.model import Graph
 from turnout.config.store import GraphStore, VersionDocument
 
 EXAMPLE = load_graph(EXAMPLES / "graph.yaml")
@@ -49,7 +49,8 @@ async def following(url: str, prefix: str, **options: Any
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            async with asyncio.timeout(5):
+                await task
 
 
 async def next_version(seen: asyncio.Queue[VersionDocument], timeout: float = 5) -> int:
@@ -59,15 +60,6 @@ async def next_version(seen: asyncio.Queue[VersionDocument], timeout: float = 5)
 async def nothing_more(seen: asyncio.Queue[VersionDocument], wait: float = 0.5) -> bool:
     await asyncio.sleep(wait)
     return seen.empty()
-
-
-async def _publish_retrying(store: GraphStore, graph: Graph) -> int:
-    for _ in range(50):
-        try:
-            return await store.publish(graph)
-        except StoreUnavailable:
-            await asyncio.sleep(0.1)
-    raise AssertionError("Redis did not come back")
 
 
 def _prefix() -> str:
@@ -122,7 +114,7 @@ async def test_follow_survives_dropped_connections(tmp_path):
                 await admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
                 # Published while the follower's subscription is gone: the pointer check
                 # finds it.
-                assert await _publish_retrying(store, renamed(EXAMPLE, "while cut off")) == 2
+                assert await publish_retrying(store, renamed(EXAMPLE, "while cut off")) == 2
                 assert await next_version(seen, 10) == 2
                 assert await store.publish(renamed(EXAMPLE, "and again")) == 3
                 assert await next_version(seen) == 3
@@ -199,5 +191,24 @@ async def test_one_connection_however_often_it_polls(tmp_path):
                 assert await nothing_more(seen, 0.1)
             await asyncio.sleep(0.1)
             assert await clients_named(admin, name) == []  # closed with the follower
+        finally:
+            await admin.aclose()
+
+
+async def test_a_cancelled_follower_always_stops(tmp_path):
+    # Cancelled at random moments of a busy poll loop, it must end every time (a lost
+    # cancellation leaves it polling forever; see turnout.config.link).
+    prefix = _prefix()
+    draws = random.Random(11)
+    with own_valkey(tmp_path) as service:
+        admin = aioredis.from_url(url_of(service))
+        try:
+            await GraphStore(admin, prefix).publish(EXAMPLE)
+            for _ in range(100):
+                async with following(url_of(service), prefix, poll_interval=0) as (_, seen):
+                    assert await next_version(seen) == 1
+                    await asyncio.sleep(draws.random() * 0.01)
+                # `following` cancels it on the way out; waiting for it must not hang
+            assert await clients_named(admin, "turnout-graph-follower") == []
         finally:
             await admin.aclose()

@@ -3,6 +3,7 @@ how the one connection sorts notices from replies."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections import deque
 from typing import Any
@@ -80,8 +81,7 @@ class Frames:
                             push_request: bool = False) -> Any:
         assert push_request, "without it redis-py drops push frames"
         if not self.frames:
-            if timeout is None:
-                raise TimeoutError("the socket timeout")
+            await asyncio.sleep(3600 if timeout is None else timeout)
             return None  # the caller's own timeout: nothing arrived
         return self.frames.popleft()
 
@@ -92,7 +92,7 @@ async def test_messages_arriving_before_a_reply_are_kept_in_order():
         [b"message", b"ch", b"5"], [b"message", b"ch", b"6"], b"4",
         None,
     )
-    link = SubscribedLink(connection)  # type: ignore[arg-type]
+    link = SubscribedLink(connection, 1.0)  # type: ignore[arg-type]
     await link.subscribe("ch")
     assert await link.get("p:current") == b"4"
     assert await link.get("p:version:9") is None
@@ -105,14 +105,26 @@ async def test_messages_arriving_before_a_reply_are_kept_in_order():
 
 async def test_subscribe_reads_its_confirmation_and_nothing_more():
     connection = Frames([b"subscribe", b"ch", 1], [b"message", b"ch", b"2"])
-    link = SubscribedLink(connection)  # type: ignore[arg-type]
+    link = SubscribedLink(connection, 1.0)  # type: ignore[arg-type]
     await link.subscribe("ch")
     assert list(connection.frames) == [[b"message", b"ch", b"2"]]
     assert await link.message(0.01) == b"2"
 
 
-async def test_a_missing_reply_is_the_socket_timeout():
-    link = SubscribedLink(Frames([b"subscribe", b"ch", 1]))  # type: ignore[arg-type]
+async def test_a_missing_reply_is_a_timeout():
+    link = SubscribedLink(Frames([b"subscribe", b"ch", 1]), 0.05)  # type: ignore[arg-type]
     await link.subscribe("ch")
     with pytest.raises(TimeoutError):
         await link.get("p:current")
+
+
+async def test_an_outside_cancellation_is_never_lost():
+    # The reason the link keeps its own deadlines (see turnout.config.link).
+    link = SubscribedLink(Frames([b"subscribe", b"ch", 1]), 5.0)  # type: ignore[arg-type]
+    await link.subscribe("ch")
+    for wait in (link.get("p:current"), link.message(5.0)):
+        task = asyncio.create_task(wait)
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
