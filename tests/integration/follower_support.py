@@ -4,6 +4,7 @@ publish whose notice is lost, and the server's view of the follower's connection
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 import msgspec
 import redis.asyncio as aioredis
 
+from turnout.config.errors import StoreUnavailable
 from turnout.config.model import Graph
-from turnout.config.store import GraphKeys, VersionDocument
+from turnout.config.store import GraphKeys, GraphStore, VersionDocument
 from turnout.local.services import Service, valkey
 
 EXAMPLES = Path(__file__).parents[2] / "config" / "examples"
@@ -35,6 +37,15 @@ def url_of(service: Service) -> str:
 def renamed(graph: Graph, name: str) -> Graph:
     first = msgspec.structs.replace(graph.campaigns[0], name=name)
     return msgspec.structs.replace(graph, campaigns=(first, *graph.campaigns[1:]))
+
+
+async def publish_retrying(store: GraphStore, graph: Graph) -> int:
+    for _ in range(50):
+        try:
+            return await store.publish(graph)
+        except StoreUnavailable:
+            await asyncio.sleep(0.1)
+    raise AssertionError("Redis did not come back")
 
 
 async def publish_silently(client: aioredis.Redis, prefix: str, graph: Graph) -> int:
