@@ -67,11 +67,19 @@ class ReportApi:
         self.settings = settings
         self.keys = KeyRing(settings.api_keys)
         self.pool = ClientPool(client_factory, settings.pool_size)
-        self.facts = facts or FactsCache(settings.redis_url, settings.graph_prefix,
-                                         settings.facts_ttl_s)
+        self._own_facts: FactsCache | None = None
+        if facts is None:
+            facts = self._own_facts = FactsCache(settings.redis_url, settings.graph_prefix,
+                                                 settings.facts_ttl_s)
+        self.facts = facts
         if not settings.api_keys:
             log.warning("no API keys configured (TURNOUT_API_KEYS): every report request "
                         "will be refused; create one with `turnout api-key --workspace ID`")
+
+    async def aclose(self) -> None:
+        """Stop the facts follower, if this API started one."""
+        if self._own_facts is not None:
+            await self._own_facts.aclose()
 
     def workspace(self, request: Request) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -46,6 +46,8 @@ async def serve(settings: ApiSettings, client_factory: ClientFactory,
         server.should_exit = True
         await task
         raise
+    finally:
+        await app.state.api.aclose()
 
 
 def client_factory(settings: ApiSettings) -> ClientFactory:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Final
 
 import msgspec
@@ -70,6 +71,32 @@ _DOCUMENT: Final = msgspec.json.Decoder(VersionDocument)
 _INFO: Final = msgspec.json.Decoder(VersionInfo)  # skips the graph without building it
 
 
+def decode_document(raw: bytes) -> VersionDocument:
+    return _DOCUMENT.decode(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphKeys:
+    """The keys and channel of one store (see the module docstring)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def seq(self) -> str:
+        return f"{self.prefix}:seq"
+
+    @property
+    def current(self) -> str:
+        return f"{self.prefix}:current"
+
+    @property
+    def channel(self) -> str:
+        return f"{self.prefix}:published"
+
+    def version(self, version: int) -> str:
+        return f"{self.prefix}:version:{version}"
+
+
 @contextmanager
 def _reachable() -> Iterator[None]:
     try:
@@ -82,13 +109,12 @@ class GraphStore:
     def __init__(self, redis: aioredis.Redis, prefix: str = DEFAULT_PREFIX) -> None:
         self.redis = redis
         self.prefix = prefix
-        self.channel = f"{prefix}:published"
-        self._seq = f"{prefix}:seq"
-        self._current = f"{prefix}:current"
+        self.keys = keys = GraphKeys(prefix)
+        self.channel = keys.channel
+        self._seq = keys.seq
+        self._current = keys.current
+        self._key = keys.version
         self._advance = redis.register_script(_ADVANCE)
-
-    def _key(self, version: int) -> str:
-        return f"{self.prefix}:version:{version}"
 
     async def publish(self, graph: Graph, note: str = "") -> int:
         """Validate, compile and publish; returns the new version. Raises GraphInvalid (with
@@ -125,7 +151,7 @@ class GraphStore:
             raw = await self.redis.get(self._key(version))
         if raw is None:
             raise VersionNotFound(version)
-        return _DOCUMENT.decode(raw)
+        return decode_document(raw)
 
     async def load(self, version: int) -> Graph:
         return (await self.document(version)).graph
@@ -157,41 +183,3 @@ class GraphStore:
         current = await self.current_version()
         return await self._publish(graph, note or f"rollback to version {to_version}",
                                    current, to_version)
-
-    async def watch(self, retry_delay: float = 1.0, poll_interval: float = 5.0
-                    ) -> AsyncIterator[int]:
-        """Yield the current version, then each newly published one, for as long as the
-        caller iterates.
-
-        Notifications come from pub/sub; the pointer is also read after (re)subscribing
-        and every `poll_interval` seconds, so a publish made while the connection was
-        down is never missed. When Redis is unreachable this waits and tries again
-        instead of raising: the caller keeps serving what it holds meanwhile. A number
-        is yielded only when it is newer than the last one yielded, or when the pointer
-        itself went back (Redis was wiped and versions started over).
-        """
-        loop = asyncio.get_running_loop()
-        last: int | None = None
-        while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.channel)
-                while True:
-                    current = await self.current_version()
-                    if current is not None and current != last:
-                        last = current
-                        yield current
-                    deadline = loop.time() + poll_interval
-                    while (remaining := deadline - loop.time()) > 0:
-                        message = await pubsub.get_message(timeout=remaining)
-                        if message is None or message["type"] != "message":
-                            continue
-                        version = int(message["data"])
-                        if last is None or version > last:
-                            last = version
-                            yield version
-            except (StoreUnavailable, redis.exceptions.ConnectionError,
-                    redis.exceptions.TimeoutError, OSError):
-                await asyncio.sleep(retry_delay)
-            finally:
-                await pubsub.aclose()

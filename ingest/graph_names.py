@@ -18,6 +18,7 @@ from turnout.config.compiled import CompiledGraph
 
 log = logging.getLogger(__name__)
 RETRY_S = 5.0
+POLL_S = 5.0  # the pointer re-read, in case a publish notice was lost
 
 
 def dimension_rows(graph: CompiledGraph) -> dict[str, list[dict[str, Any]]]:
@@ -58,37 +59,43 @@ async def follow_graph(redis_url: str, prefix: str, client_factory: Callable[[],
 
     from turnout.config.compile import compile_graph
     from turnout.config.errors import ConfigError
-    from turnout.config.store import GraphStore
+    from turnout.config.follower import GraphFollower
+    from turnout.config.store import GraphStore, VersionDocument
     from turnout.ingest.dimensions import write_dimensions
 
-    redis = Redis.from_url(redis_url)
+    follower = GraphFollower(redis_url, prefix, poll_interval=POLL_S, name="turnout-graph-names")
+    # Older versions missing from ClickHouse are read from here; the follower brings the
+    # current one, so this connects only when there is history to catch up on.
+    history = Redis.from_url(redis_url)
     client = await asyncio.to_thread(client_factory)
-    store = GraphStore(redis, prefix)
+    store = GraphStore(history, prefix)
 
-    async def store_missing(version: int) -> None:
+    async def store_missing(current: VersionDocument) -> None:
         stored = await asyncio.to_thread(_stored_versions, client, database)
-        for missing in [v for v in range(1, version + 1) if v not in stored]:
+        for missing in [v for v in range(1, current.version + 1) if v not in stored]:
             try:
-                graph = compile_graph(await store.load(missing), missing)
+                graph = current.graph if missing == current.version else await store.load(missing)
+                compiled = compile_graph(graph, missing)
             except ConfigError:  # a version that no longer loads keeps no names
                 log.warning("graph version %d could not be loaded for names", missing)
                 continue
             written = await asyncio.to_thread(
-                write_dimensions, client, missing, dimension_rows(graph))
+                write_dimensions, client, missing, dimension_rows(compiled))
             log.info("names of graph version %d stored (%d rows)", missing, written)
 
     try:
-        async for version in store.watch():
-            while True:
-                try:
-                    await store_missing(version)
-                    break
-                except Exception:  # ClickHouse away: names wait, ingest goes on
-                    log.exception("graph names not stored; retrying in %.0f s", RETRY_S)
-                    await asyncio.sleep(RETRY_S)
+        async with contextlib.aclosing(follower.follow()) as documents:
+            async for document in documents:
+                while True:
+                    try:
+                        await store_missing(document)
+                        break
+                    except Exception:  # ClickHouse away: names wait, ingest goes on
+                        log.exception("graph names not stored; retrying in %.0f s", RETRY_S)
+                        await asyncio.sleep(RETRY_S)
     finally:
         with contextlib.suppress(Exception):
-            await redis.aclose()
+            await history.aclose()
 
 
 def _stored_versions(client: Any, database: str) -> set[int]:

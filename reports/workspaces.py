@@ -7,14 +7,12 @@ nobody has described yet reports in UTC.
 
 from __future__ import annotations
 
-import logging
-import time
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
-from turnout.config.errors import ConfigError
+from turnout.config.follower import GraphFollower
 from turnout.config.model import DEFAULT_RULE_ID, Graph
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,22 +57,42 @@ async def load_facts(redis_url: str, prefix: str) -> GraphFacts:
 
 
 class FactsCache:
-    """Facts reloaded at most every `ttl_s`; a failed reload keeps the previous facts."""
+    """The facts of the published graph, kept current by a follower of the graph store: a
+    publish shows at once, and the pointer is re-read at least every `ttl_s` seconds in
+    case a notice was lost. While Redis is away the facts loaded last stay in use.
 
-    def __init__(self, redis_url: str, prefix: str, ttl_s: float = 30.0) -> None:
-        self.redis_url, self.prefix, self.ttl_s = redis_url, prefix, ttl_s
+    Following starts with the first `get`, which waits up to `first_wait_s` for the
+    current facts; `aclose` stops it.
+    """
+
+    def __init__(self, redis_url: str, prefix: str, ttl_s: float = 30.0,
+                 first_wait_s: float = 2.0) -> None:
+        self.ttl_s, self.first_wait_s = ttl_s, first_wait_s
+        self._follower = GraphFollower(redis_url, prefix, poll_interval=ttl_s,
+                                       name="turnout-graph-facts")
         self._facts = GraphFacts()
-        self._loaded_at = float("-inf")
+        self._task: asyncio.Task[None] | None = None
+        self._waited = False
 
     async def get(self) -> GraphFacts:
-        now = time.monotonic()
-        if now - self._loaded_at >= self.ttl_s:
-            self._loaded_at = now
-            try:
-                self._facts = await load_facts(self.redis_url, self.prefix)
-            except (ConfigError, OSError) as exc:
-                log.warning("graph facts not refreshed, using the previous ones: %s", exc)
+        if self._task is None:
+            self._task = asyncio.create_task(self._follow(), name="graph-facts-follow")
+        if not self._waited:
+            await self._follower.caught_up(self.first_wait_s)
+            self._waited = True
         return self._facts
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _follow(self) -> None:
+        async with contextlib.aclosing(self._follower.follow()) as documents:
+            async for document in documents:
+                self._facts = facts_from_graph(document.version, document.graph)
 
 
 class StaticFacts:

@@ -107,6 +107,7 @@ async def report_api(dsn: str, database: str, redis_url: str, prefix: str, works
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await facts.aclose()
 
 
 def _value(name: str, raw: Any) -> Any:

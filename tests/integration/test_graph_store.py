@@ -1,4 +1,4 @@
-"""GraphStore against a real Valkey: publish, history, diff, rollback, races, watch."""
+"""GraphStore against a real Valkey: publish, history, diff, rollback, races."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from turnout.cli.main import main
-from turnout.config.errors import GraphInvalid, StoreUnavailable, VersionNotFound
+from turnout.config.errors import GraphInvalid, VersionNotFound
 from turnout.config.io import dump_graph, load_graph
 from turnout.config.model import Graph
 from turnout.config.store import GraphStore
 from turnout.errors import EXIT_BAD_INPUT, EXIT_UNAVAILABLE
-from turnout.local.services import valkey
 
 EXAMPLES = Path(__file__).parents[2] / "config" / "examples"
 EXAMPLE = load_graph(EXAMPLES / "graph.yaml")
@@ -152,18 +151,6 @@ async def test_racing_publishers_leave_pointer_on_the_newest(redis_url, prefix):
             await connection.aclose()
 
 
-async def test_watch_yields_current_then_each_publish(store):
-    await store.publish(EXAMPLE)
-    versions = store.watch(retry_delay=0.05)
-    try:
-        assert await asyncio.wait_for(anext(versions), 5) == 1
-        publisher = asyncio.create_task(store.publish(renamed(EXAMPLE, "watched")))
-        assert await asyncio.wait_for(anext(versions), 5) == 2
-        assert await publisher == 2
-    finally:
-        await versions.aclose()
-
-
 def test_cli_round_trip(redis_url, prefix, tmp_path, capsys):
     common = ["--redis-url", redis_url, "--prefix", prefix]
     example = str(EXAMPLES / "graph.yaml")
@@ -205,37 +192,3 @@ def test_cli_reports_unreachable_redis(capsys):
     url = f"redis://127.0.0.1:{free_port()}/0"
     assert main(["graph", "versions", "--redis-url", url]) == EXIT_UNAVAILABLE
     assert "Redis unavailable" in capsys.readouterr().err
-
-
-async def _publish_retrying(store: GraphStore, graph: Graph) -> int:
-    for _ in range(50):
-        try:
-            return await store.publish(graph)
-        except StoreUnavailable:
-            await asyncio.sleep(0.1)
-    raise AssertionError("Redis did not come back")
-
-
-async def test_watch_survives_dropped_connections(tmp_path):
-    # A server of its own: killing every connection must not disturb other tests.
-    service = valkey(tmp_path)
-    service.start()
-    url = f"redis://127.0.0.1:{service.port}/0"
-    client, admin = aioredis.from_url(url), aioredis.from_url(url)
-    store = GraphStore(client)
-    versions = store.watch(retry_delay=0.05, poll_interval=0.2)
-    try:
-        assert await store.publish(EXAMPLE) == 1
-        assert await asyncio.wait_for(anext(versions), 5) == 1
-        assert await admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub") == 1
-        await admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
-        # Published while the watcher's subscription is gone: the pointer check finds it.
-        assert await _publish_retrying(store, renamed(EXAMPLE, "while cut off")) == 2
-        assert await asyncio.wait_for(anext(versions), 10) == 2
-        assert await store.publish(renamed(EXAMPLE, "and again")) == 3
-        assert await asyncio.wait_for(anext(versions), 5) == 3
-    finally:
-        await versions.aclose()
-        await client.aclose()
-        await admin.aclose()
-        service.stop()

@@ -1,0 +1,174 @@
+"""Following the published graph: each new current version once, over one connection.
+
+A follower keeps one connection to Redis, subscribed to the publish channel, and reads the
+pointer and the version documents over that same connection (turnout.config.link). It
+reads the pointer after every (re)subscribe, because a notice published while it was
+disconnected is gone for good, and again every `poll_interval` seconds in case a notice is
+lost on a live connection. When Redis is unreachable it waits (capped exponential backoff,
+full jitter) and tries again instead of raising, so its caller keeps what it holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+import redis.exceptions
+from redis.asyncio import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from turnout.config.link import SubscribedLink
+from turnout.config.store import DEFAULT_PREFIX, GraphKeys, VersionDocument, decode_document
+
+log = logging.getLogger(__name__)
+
+# asyncio.TimeoutError is an OSError since Python 3.11.
+_UNREACHABLE: Final = (redis.exceptions.RedisError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Capped exponential backoff with full jitter: after `failures` failed attempts in a
+    row, wait a uniform draw from [0, min(cap, base * 2**failures)). The jitter spreads
+    the reconnects of many edges that lost Redis at the same moment."""
+
+    base: float = 0.1
+    cap: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.base <= self.cap:
+            raise ValueError(f"backoff needs 0 < base <= cap, got {self.base}, {self.cap}")
+
+    def ceiling(self, failures: int) -> float:
+        return min(self.cap, self.base * 2.0 ** min(failures, 64))
+
+    def delay(self, failures: int, draw: Callable[[], float] = random.random) -> float:
+        return draw() * self.ceiling(failures)
+
+
+class NewVersions:
+    """Decides which version numbers are news, so none is handed out twice in a row."""
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+
+    def from_notice(self, version: int) -> bool:
+        # Notices can repeat what the pointer already said, and arrive out of order.
+        return self.last is None or version > self.last
+
+    def from_pointer(self, version: int | None) -> bool:
+        # `current` only moves forward, so a pointer below the last version means the
+        # store was reset (Redis lost its data): follow it rather than ignore every
+        # publish from now on.
+        return version is not None and version != self.last
+
+
+class GraphFollower:
+    def __init__(self, redis_url: str, prefix: str = DEFAULT_PREFIX, *,
+                 poll_interval: float = 30.0, backoff: Backoff | None = None,
+                 timeout: float = 5.0, name: str = "turnout-graph-follower") -> None:
+        self.keys = GraphKeys(prefix)
+        self.poll_interval = poll_interval
+        self.backoff = backoff or Backoff()
+        self.versions = NewVersions()
+        self.connected = False
+        self.timeout = timeout
+        # Retries are this class's own (backoff, then re-read the pointer), not redis-py's;
+        # no socket timeout, for the reason in turnout.config.link.
+        self._pool = ConnectionPool.from_url(
+            redis_url, protocol=3, client_name=name, decode_responses=False,
+            socket_timeout=None, socket_connect_timeout=timeout, socket_keepalive=True,
+            retry=Retry(NoBackoff(), 0))
+        self._poll_at = 0.0
+        self._caught_up = asyncio.Event()
+
+    async def follow(self) -> AsyncIterator[VersionDocument]:
+        """The current version's document (when there is one), then each newly published
+        one, for as long as the caller iterates. Close it (contextlib.aclosing) to let go
+        of its connection."""
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            connection = self._pool.make_connection()
+            try:
+                async with asyncio.timeout(self.timeout):  # the handshake waits on replies
+                    await connection.connect()
+                link = SubscribedLink(connection, self.timeout)
+                await link.subscribe(self.keys.channel)
+                if failures:
+                    log.info("graph store reachable again after %d failed attempt(s)",
+                             failures)
+                self.connected, failures = True, 0
+                self._poll_at = loop.time()  # the pointer first: a notice may have been missed
+                while True:
+                    version = await self._next(link)
+                    document = await self._load(link, version)
+                    if document is not None:
+                        self.versions.last = version
+                        yield document
+            except _UNREACHABLE as exc:
+                if failures == 0:
+                    log.warning("graph store unreachable (%s: %s); still on version %s",
+                                type(exc).__name__, exc, self.versions.last)
+            finally:
+                self.connected = False
+                with contextlib.suppress(*_UNREACHABLE):
+                    await connection.disconnect()
+            self._caught_up.set()
+            await asyncio.sleep(self.backoff.delay(failures))
+            failures += 1
+
+    async def caught_up(self, timeout: float) -> bool:
+        """Wait until the first attempt has handed out what was current, found nothing
+        published, or failed; False when that took longer than `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._caught_up.wait()
+        return self._caught_up.is_set()
+
+    async def _next(self, link: SubscribedLink) -> int:
+        """The next version worth loading: the pointer when it is due, else a notice."""
+        loop = asyncio.get_running_loop()
+        while True:
+            wait = self._poll_at - loop.time()
+            if wait <= 0:
+                self._poll_at = loop.time() + self.poll_interval
+                pointer = _number(await link.get(self.keys.current))
+                if pointer is not None and self.versions.from_pointer(pointer):
+                    last = self.versions.last
+                    if last is not None and pointer < last:
+                        log.warning("graph store went back from version %d to %d; "
+                                    "following it", last, pointer)
+                    return pointer
+                continue
+            self._caught_up.set()
+            version = _number(await link.message(wait))
+            if version is not None and self.versions.from_notice(version):
+                return version
+
+    async def _load(self, link: SubscribedLink, version: int) -> VersionDocument | None:
+        raw = await link.get(self.keys.version(version))
+        if raw is None:  # the store was reset between the pointer and this read
+            log.warning("graph version %d has no document; waiting for the next", version)
+            return None
+        try:
+            return decode_document(raw)
+        except msgspec.MsgspecError as exc:
+            log.error("graph version %d does not decode; skipping it: %s", version, exc)
+            return None
+
+
+def _number(raw: bytes | None) -> int | None:
+    """A version number read from Redis; None for nothing, or for something else that
+    was published on the channel."""
+    try:
+        return None if raw is None else int(raw)
+    except ValueError:
+        return None
