@@ -71,6 +71,8 @@ class CompiledWorkspace:
     raw_ip: bool
     fallback_url: Template | None
     bot_networks: tuple[IPNetwork, ...]
+    pixel_key: str | None = None  # the browser-side events' public key; None: none accepted
+    pixel_origins: frozenset[str] = frozenset()  # normalised origins allowed to use it
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class CompiledNetwork:
     # The network's word -> our status; the four canonical words map to themselves
     # unless the network's mapping says otherwise.
     statuses: dict[str, str]
+    convert_other_offers: bool = False  # may convert clicks on other networks' offers
 
 
 @dataclass(frozen=True, slots=True)
