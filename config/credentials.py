@@ -75,7 +75,8 @@ def pixel_problems(path: str, workspace: Workspace) -> list[Problem]:
     for i, origin in enumerate(origins):
         normal = normal_origin(origin)
         if normal is None or normal != origin:
-            hint = f" (write {normal!r})" if normal is not None else ""
+            meant = normal_origin(origin.rstrip("/"))  # a trailing slash is the usual slip
+            hint = f" (write {meant!r})" if meant is not None else ""
             problems.append(Problem(f"{path}.pixel_origins[{i}]",
                                     f"must be an origin like https://shop.example.com{hint}"))
         elif origin in seen:

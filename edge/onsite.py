@@ -41,13 +41,10 @@ class Caller:
 def request_origin(origin_header: str, referer_header: str) -> str:
     """The page's origin: the Origin header, else the Referer's (an <img> sends no Origin);
     "" when neither names one."""
-    for text in (origin_header, referer_header):
-        if not text or text == "null":
-            continue
-        if text is referer_header:
-            head, sep, rest = text.partition("://")
-            text = head + sep + rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-        normal = normal_origin(text)
+    head, sep, rest = referer_header.partition("://")
+    referer = head + sep + rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    for text in (origin_header, referer):
+        normal = normal_origin(text) if text and text != "null" else None
         if normal is not None:
             return normal
     return ""
