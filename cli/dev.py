@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from turnout.config import examples
 from turnout.connections import Connections
@@ -32,6 +33,9 @@ from turnout.local.services import (
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 EXAMPLE_GRAPH = examples.GRAPH
+
+if TYPE_CHECKING:
+    from turnout.config.model import Campaign, Graph, Network
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -209,8 +213,7 @@ def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, 
     edge = f"http://127.0.0.1:{edge_port}"
     api = f"http://127.0.0.1:{api_port}"
     first = graph.campaigns[0]
-    # A network that accepts postbacks from this machine (no IP allowlist).
-    network = next((n for n in graph.networks if not n.ip_allowlist), graph.networks[0])
+    network = _example_network(graph, first)
     workspace = first.workspace
     width = max(len(name) for name in tokens)
     lines = [
@@ -232,14 +235,39 @@ def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, 
         "try it:",
         f"  curl -si -A '{BROWSER}' -H 'X-Forwarded-For: 214.78.0.1' \\\n"
         f"       '{edge}/c/{first.code}?sub1=test' | grep -i location",
-        f"  curl -s '{edge}/postback?clickid=<CLICK ID FROM Location>&payout=12.50"
-        f"&txid=t1&secret={network.secret}'",
+        f"  curl -s{_from_allowed(network)} '{edge}/postback?clickid=<CLICK ID FROM Location>"
+        f"&payout=12.50&txid=t1&secret={network.secret}'",
         f"  export TURNOUT_API_URL={api} TURNOUT_API_KEY={tokens[workspace]}",
         f"  {_turnout_command()} report --workspace {workspace} --group-by campaign,country",
         "",
         "Ctrl-C stops everything.",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _example_network(graph: Graph, campaign: Campaign) -> Network:
+    """The network that pays for where the campaign's default path leads: only it may
+    convert those clicks (a network converting another's offer goes to the DLQ)."""
+    offers = {o.id: o for o in graph.offers}
+    funnels = {f.id: f for f in graph.funnels}
+    for destination in campaign.default:
+        offer_ids = (destination.offers if destination.kind == "lander"
+                     else funnels[destination.ref].offers if destination.kind == "funnel"
+                     else (destination.ref,) if destination.kind == "offer" else ())
+        for offer_id in offer_ids:
+            return next(n for n in graph.networks if n.id == offers[offer_id].network)
+    return graph.networks[0]
+
+
+def _from_allowed(network: Network) -> str:
+    """The curl option that makes the postback come from the network's allowlist."""
+    if not network.ip_allowlist:
+        return ""
+    import ipaddress
+
+    block = ipaddress.ip_network(network.ip_allowlist[0])
+    address = block.network_address + min(7, block.num_addresses - 1)
+    return f" -H 'X-Forwarded-For: {address}'"
 
 
 def _turnout_command() -> str:

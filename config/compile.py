@@ -133,6 +133,8 @@ class _Compiler:
             raw_ip=w.raw_ip,
             fallback_url=self._optional(w.fallback_url),
             bot_networks=_networks(w.bot_ip_ranges),
+            pixel_key=w.pixel_key,
+            pixel_origins=frozenset(w.pixel_origins),
         )
 
     def _source(self, s: model.TrafficSource) -> CompiledTrafficSource:
@@ -156,6 +158,7 @@ class _Compiler:
             hmac_key=n.hmac_key,
             ip_allowlist=_networks(n.ip_allowlist),
             statuses={**{s: s for s in CONVERSION_STATUSES}, **n.statuses},
+            convert_other_offers=n.convert_other_offers,
         )
 
     def _offer(self, o: model.Offer) -> CompiledOffer:

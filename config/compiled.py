@@ -72,6 +72,8 @@ class CompiledWorkspace:
     raw_ip: bool
     fallback_url: Template | None
     bot_networks: tuple[IPNetwork, ...]
+    pixel_key: str | None = None  # the browser-side events' public key; None: none accepted
+    pixel_origins: frozenset[str] = frozenset()  # normalised origins allowed to use it
     # bot_networks as an index, for the click path: derived here, so it is built once per
     # compiled version and can never disagree with bot_networks.
     bot_index: CidrIndex = field(init=False, compare=False, repr=False)
@@ -101,6 +103,7 @@ class CompiledNetwork:
     # The network's word -> our status; the four canonical words map to themselves
     # unless the network's mapping says otherwise.
     statuses: dict[str, str]
+    convert_other_offers: bool = False  # may convert clicks on other networks' offers
     # ip_allowlist as an index (built with the compiled version, never per postback).
     allowlist_index: CidrIndex = field(init=False, compare=False, repr=False)
 

@@ -40,6 +40,11 @@ class Workspace(Entity, kw_only=True):
     raw_ip: bool = False  # opt-in: store full IPs instead of /24 and /48 prefixes
     fallback_url: str | None = None  # where unknown tracking codes go instead of a 404
     bot_ip_ranges: tuple[str, ...] = ()  # CIDRs whose visitors are treated as bots
+    # Public key of the browser-side pixel and events API (/p.gif, POST /api/v1/events): it
+    # names the workspace; set it together with pixel_origins, or neither (no browser events).
+    pixel_key: str | None = None
+    # Origins (scheme://host[:port]) whose pages may use the pixel_key: https://shop.example.com
+    pixel_origins: tuple[str, ...] = ()
 
 
 class TrafficSource(Entity, kw_only=True):
@@ -60,6 +65,9 @@ class Network(Entity, kw_only=True):
     ip_allowlist: tuple[str, ...] = ()  # CIDRs; empty means any address
     # The network's status word -> approved | pending | declined | chargeback.
     statuses: dict[str, str] = {}
+    # May it convert clicks on offers of other networks of its workspace? Off: such a
+    # conversion goes to the DLQ as foreign_network.
+    convert_other_offers: bool = False
 
 
 class Offer(Entity, kw_only=True):

@@ -9,6 +9,7 @@ from typing import Any
 
 from turnout import splitter
 from turnout.config import chains, templates
+from turnout.config.credentials import duplicate_credentials, pixel_problems
 from turnout.config.errors import Problem
 from turnout.config.model import (
     BOT_ACTIONS,
@@ -124,6 +125,7 @@ class _Checker:
                 codes[campaign.code] = path
         self._cycles("campaigns", g.campaigns, lambda c: c.parent, "parent")
         self._cycles("offers", g.offers, lambda o: o.fallback_offer, "fallback_offer")
+        self.problems.extend(duplicate_credentials(g))
         return self.problems
 
     # -- shared pieces -------------------------------------------------------------
@@ -206,6 +208,7 @@ class _Checker:
         if ws.fallback_url is not None:
             self._template(f"{path}.fallback_url", ws.fallback_url)
         self._cidrs(f"{path}.bot_ip_ranges", ws.bot_ip_ranges)
+        self.problems.extend(pixel_problems(path, ws))
 
     def _source(self, path: str, source: TrafficSource) -> None:
         self._name(path, source.name)

@@ -18,25 +18,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from turnout import clickid
-from turnout.edge import postback
+from turnout.edge import onsite, postback
 from turnout.edge.errors import BadInput
 from turnout.edge.inputs import cookie, parse_query
-from turnout.edge.money import MAX_MICROS, parse_micros
 from turnout.edge.observe import VISITOR_COOKIE, valid_visitor_id
 from turnout.edge.runtime import Runtime
-from turnout.events import (
-    CONVERSION_STATUSES,
-    TOPIC_CONVERSIONS,
-    TOPIC_EVENTS,
-    Conversion,
-    Event,
-)
+from turnout.events import TOPIC_CONVERSIONS, TOPIC_EVENTS, Conversion
 
 log = logging.getLogger(__name__)
 
 GIF: Final = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 _NO_STORE: Final = {"cache-control": "no-store"}
-_STATUSES: Final = {s: s for s in CONVERSION_STATUSES}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -96,11 +88,16 @@ class Endpoints:
                             headers=_NO_STORE)
 
     async def pixel(self, request: Request) -> Response:
+        if self.rt.holder.snapshot is None:
+            return PlainTextResponse("no campaign graph loaded yet", 503, headers=_NO_STORE)
         params = await request_params(request, self.rt)
         self._record(params, request, "pixel")
         return Response(GIF, media_type="image/gif", headers=_NO_STORE)
 
     async def events(self, request: Request) -> Response:
+        if self.rt.holder.snapshot is None:
+            return JSONResponse(
+                {"status": "unavailable", "reason": "no campaign graph loaded yet"}, 503)
         body = await read_body(request, self.rt.settings.max_body_bytes)
         try:
             data = msgspec.json.decode(body, type=dict[str, Any])
@@ -118,52 +115,28 @@ class Endpoints:
         """Emit the Event or (visitor-based) Conversion that `params` describe; its id."""
         rt = self.rt
         now_ms = time.time_ns() // 1_000_000
+        snapshot = rt.holder.snapshot
+        assert snapshot is not None  # the endpoints answer 503 without one
+        headers = request.headers
+        caller = onsite.caller_of(
+            params, onsite.request_origin(headers.get("origin", ""), headers.get("referer", "")),
+            snapshot, rt.observer.client(request.scope), server_allowed=source == "api")
         click = params.get("click_id") or params.get("cid") or ""
         if click:
             try:
                 click = clickid.normalize(click)
             except clickid.ClickIdError:
                 raise BadInput(400, "malformed click id") from None
-        visitor = params.get("visitor_id") or cookie(request.headers.get("cookie", ""),
-                                                     VISITOR_COOKIE)
+        visitor = params.get("visitor_id") or cookie(headers.get("cookie", ""), VISITOR_COOKIE)
         visitor = visitor.upper() if visitor and valid_visitor_id(visitor) else ""
         if not click and not visitor:
             raise BadInput(400, "a click id, a visitor_id or the tv cookie is required")
-        campaign_id = params.get("campaign_id", "")[:64]
-        snapshot = rt.holder.snapshot
-        campaign = snapshot.graph.campaigns_by_id.get(campaign_id) if snapshot else None
-        workspace_id = campaign.workspace.id if campaign is not None else ""
         identifier = rt.ids.new(now_ms)
-        key = click or visitor
-        if params.get("type", "event") == "conversion":
-            conversion = Conversion(
-                conversion_id=identifier, click_id=click, visitor_id=visitor,
-                campaign_id=campaign_id, workspace_id=workspace_id,
-                txid=postback.txid_of(params.get("txid", "")),
-                status=postback.status_of(params.get("status", ""), _STATUSES),
-                event=postback.event_of(params.get("event") or params.get("name", "")),
-                payout_micros=postback.payout_of(params.get("payout", "")),
-                payout_given=bool(params.get("payout")),
-                currency=postback.currency_of(
-                    params.get("currency", ""),
-                    campaign.workspace.currency if campaign is not None else ""),
-                ts_ms=now_ms, source=source,
-            )
-            rt.sink.emit(TOPIC_CONVERSIONS, key, conversion)
-            return identifier
-        value = params.get("value", "")
-        value_micros = parse_micros(value) if value else 0
-        if value_micros is None or value_micros > MAX_MICROS:
-            raise BadInput(400, "value must be a non-negative decimal amount")
-        extras = {str(k)[:64]: str(v)[:256] for k, v in list((extra or {}).items())[:32]}
-        event = Event(
-            event_id=identifier,
-            name=postback.event_of(params.get("event") or params.get("name", ""), "pageview"),
-            visitor_id=visitor, click_id=click, campaign_id=campaign_id,
-            workspace_id=workspace_id, value_micros=value_micros, ts_ms=now_ms, source=source,
-            params=extras,
-        )
-        rt.sink.emit(TOPIC_EVENTS, key, event)
+        item = onsite.message(params, caller, snapshot, click=click, visitor=visitor,
+                              identifier=identifier, now_ms=now_ms, source=source,
+                              extra=extra or {})
+        topic = TOPIC_CONVERSIONS if isinstance(item, Conversion) else TOPIC_EVENTS
+        rt.sink.emit(topic, click or visitor, item)
         return identifier
 
     async def healthz(self, request: Request) -> Response:

@@ -32,6 +32,7 @@ class Snapshot:
     # (campaign id, rule id, destination id) -> Target: where /click continues from.
     targets: dict[tuple[str, str, str], Target] = field(default_factory=dict)
     networks_by_secret: dict[str, CompiledNetwork] = field(default_factory=dict)
+    workspaces_by_pixel_key: dict[str, CompiledWorkspace] = field(default_factory=dict)
     fallback_workspace: CompiledWorkspace | None = None
     # traffic source id -> {the source's parameter name: token slot} (edge.clicks.Tokens)
     token_slots: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -57,6 +58,7 @@ def snapshot_of(graph: CompiledGraph, default_workspace: str = "") -> Snapshot:
         loaded_at_ms=time.time_ns() // 1_000_000,
         targets=targets,
         networks_by_secret={n.secret: n for n in graph.networks_by_id.values() if n.secret},
+        workspaces_by_pixel_key={w.pixel_key: w for w in workspaces.values() if w.pixel_key},
         fallback_workspace=fallback,
         token_slots={s.id: source_slots(s.params) for s in graph.traffic_sources_by_id.values()},
     )

@@ -118,15 +118,22 @@ def txid_of(raw: str) -> str:
     return raw
 
 
-def conversion(params: Mapping[str, str], snapshot: Snapshot, client_ip: str, now_ms: int,
-               conversion_id: str, max_age_ms: int, skew_ms: int) -> Conversion:
-    """The Conversion a postback stands for; raises BadInput (4xx + reason) otherwise."""
+def calling_network(params: Mapping[str, str], snapshot: Snapshot,
+                    client_ip: str) -> CompiledNetwork:
+    """The network whose credentials the request carries, from an address it allows."""
     network = authenticate(params, snapshot)
     if network.ip_allowlist:
         address = parse_address(client_ip)
         if address is None or not network.allowlist_index.contains(address.version,
                                                                    int(address)):
             raise BadInput(403, "address not allowed for this network")
+    return network
+
+
+def conversion(params: Mapping[str, str], snapshot: Snapshot, client_ip: str, now_ms: int,
+               conversion_id: str, max_age_ms: int, skew_ms: int) -> Conversion:
+    """The Conversion a postback stands for; raises BadInput (4xx + reason) otherwise."""
+    network = calling_network(params, snapshot, client_ip)
     click = click_id_of(params, now_ms, max_age_ms, skew_ms)
     workspace = snapshot.graph.workspaces_by_id.get(network.workspace_id)
     return Conversion(
@@ -143,4 +150,5 @@ def conversion(params: Mapping[str, str], snapshot: Snapshot, client_ip: str, no
                              workspace.currency if workspace is not None else ""),
         ts_ms=now_ms,
         source="postback",
+        any_offer=network.convert_other_offers,
     )

@@ -11,6 +11,11 @@ ingest.pipelines the holding and retrying. The rules:
 - A conversion more than the click's attribution window after the click is kept with
   in_window=0; one whose click never appears within the grace period is kept with
   attributed=0. Neither carries revenue (see the conversions_latest view).
+- A conversion counts only in the workspace of its click (else `cross_workspace`) and,
+  when a network reported it, only on a click of that network's offers, unless the network
+  may convert other networks' offers (else `foreign_network`); see `refusal`.
+- A network-reported conversion (one with a network_id) outranks every pixel or browser
+  conversion of the same (click, txid), whenever either came: see `version`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ DEFAULT_ATTRIBUTION_WINDOW_MS: Final = 30 * DAY_MS
 # Version = ts_ms * 8 + rank: a later status wins, and within one millisecond the order
 # is fixed (a chargeback beats an approval) instead of depending on insert order.
 STATUS_RANK: Final = {"pending": 0, "approved": 1, "declined": 2, "chargeback": 3}
+# Set in the version of network-reported conversions, above any ts_ms * 8 (< 2**51): a
+# pixel or browser conversion can never replace a network's, only its own earlier status.
+NETWORK_RANK: Final = 1 << 62
+CROSS_WORKSPACE: Final = "cross_workspace"
+FOREIGN_NETWORK: Final = "foreign_network"
 DIMENSION_NAMES: Final = tuple(name for name, _type in schema.CLICK_DIMENSIONS)
 # Columns a click look-up returns, in this order.
 LOOKUP_COLUMNS: Final = (
@@ -65,7 +75,24 @@ class ClickRef:
 
 
 def version(conversion: Conversion) -> int:
-    return conversion.ts_ms * 8 + STATUS_RANK[conversion.status]
+    rank = NETWORK_RANK if conversion.network_id else 0
+    return rank + conversion.ts_ms * 8 + STATUS_RANK[conversion.status]
+
+
+def refusal(conversion: Conversion, click: ClickRef) -> tuple[str, str] | None:
+    """(reason, detail) when `conversion` may not count on `click`; None when it may."""
+    workspace = click.dimensions["workspace_id"]
+    if workspace != conversion.workspace_id:
+        return CROSS_WORKSPACE, (f"click {click.click_id} belongs to workspace {workspace!r}, "
+                                 f"the conversion came for {conversion.workspace_id!r}")
+    # A click with no network (a lander not yet clicked through, a direct URL) names no
+    # offer to protect: any network of its workspace may convert it.
+    network = click.dimensions["network_id"]
+    if (conversion.network_id and network and network != conversion.network_id
+            and not conversion.any_offer):
+        return FOREIGN_NETWORK, (f"click {click.click_id} is on an offer of network "
+                                 f"{network!r}, network {conversion.network_id!r} reported it")
+    return None
 
 
 def _base(conversion: Conversion) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -12,11 +14,12 @@ from turnout.events import Conversion
 from turnout.ingest import attribution, records, validate
 from turnout.ingest.attribution import ClickRef
 from turnout.ingest.batch import Partition, Span
-from turnout.ingest.dlq import Producer, Record
+from turnout.ingest.dlq import DeadLetter, Producer, Record, letter
 from turnout.ingest.pipelines import Insert, Pipeline, Prepared, wall_clock_ms
 from turnout.ingest.settings import IngestSettings
 from turnout.ingest.store import Store
 
+log = logging.getLogger(__name__)
 _CONVERSIONS: Final = validate.each(validate.conversion)
 Row = dict[str, Any]  # attribution's row: every column of schema.CONVERSIONS by name
 
@@ -26,6 +29,7 @@ class Held:
     conversion: Conversion
     partition: Partition
     offset: int
+    record: Record  # the message, for a dead letter if attribution refuses it
     # Monotonic seconds; set when the batch is written (see ConversionPipeline.finish).
     first_seen: float = 0.0
 
@@ -36,6 +40,8 @@ class ConversionPipeline(Pipeline[Held, Row]):
     A held conversion pins its partition's commit offset at its own offset, so a crash
     re-reads it; later conversions of the partition are stored meanwhile (a re-read
     stores them again, which ReplacingMergeTree collapses: same key, same version).
+    A conversion attribution refuses (attribution.refusal) goes to the DLQ with its reason,
+    counted in `refused` by reason.
     """
 
     table = "conversions"
@@ -47,6 +53,8 @@ class ConversionPipeline(Pipeline[Held, Row]):
         self.held: list[Held] = []
         self._position: dict[Partition, int] = {}
         self._committed: dict[Partition, int] = {}
+        self.refused: Counter[str] = Counter()
+        self._letters: list[DeadLetter] = []
 
     def has_pending(self) -> bool:
         return bool(self.held)
@@ -60,7 +68,7 @@ class ConversionPipeline(Pipeline[Held, Row]):
     def check(self, batch: Sequence[Record]) -> list[Held | validate.Invalid]:
         return [
             outcome if isinstance(outcome, validate.Invalid)
-            else Held(outcome, (record.topic, record.partition), record.offset)
+            else Held(outcome, (record.topic, record.partition), record.offset, record)
             for record, outcome in zip(
                 batch, _CONVERSIONS([record.value for record in batch]), strict=True
             )
@@ -80,6 +88,8 @@ class ConversionPipeline(Pipeline[Held, Row]):
         for held in prepared.items:
             held.first_seen = now
         rows, self.held = await self.resolve(self.held + prepared.items, now, wall_clock_ms())
+        prepared.dead.extend(self._letters)
+        self._letters = []
         return self.encode(rows, prepared.span)
 
     def offsets(self, span: Span) -> dict[Partition, int]:
@@ -151,10 +161,19 @@ class ConversionPipeline(Pipeline[Held, Row]):
                     )
                 if click is not None and conversion.txid:
                     chosen[pair] = click
-            if click is not None:
+            refused = None if click is None else attribution.refusal(conversion, click)
+            if refused is not None:
+                self._refuse(held, *refused, now_ms)
+            elif click is not None:
                 rows.append(attribution.attributed_row(conversion, click, how))
             elif now - held.first_seen >= self.settings.attribution_grace_s:
                 rows.append(attribution.unattributed_row(conversion))
             else:
                 still.append(held)
         return rows, still
+
+    def _refuse(self, held: Held, reason: str, detail: str, now_ms: int) -> None:
+        self.refused[reason] += 1
+        log.warning("conversion %s refused: %s: %s", held.conversion.conversion_id, reason,
+                    detail)
+        self._letters.append(letter(held.record, f"{reason}: {detail}", now_ms))

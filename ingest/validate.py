@@ -276,6 +276,9 @@ def conversion(raw: bytes | None) -> Conversion:
         raise Invalid(f"status: {item.status!r} is not one of {', '.join(sorted(STATUSES))}")
     _ts(item.ts_ms)
     _in_range(item.payout_micros, _INT64, "payout_micros")
+    # The edge names the workspace of every conversion it accepts (the network's, or the
+    # pixel key's); without one, attribution could not keep it inside a workspace.
+    _required(item.workspace_id, "workspace_id")
     return item
 
 

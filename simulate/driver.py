@@ -80,7 +80,8 @@ async def simulate(edge_url: str, graph: CompiledGraph, *, clicks: int, postback
         people = [(c.click_id, c.workspace_id) for c in ordered if c.click_id and not c.is_bot]
         bots = [(c.click_id, c.workspace_id) for c in ordered if c.click_id and c.is_bot]
         chains = plan_postbacks(graph, people, bots, postbacks, seed,
-                                time.time_ns() // 1_000_000)
+                                time.time_ns() // 1_000_000,
+                                {c.click_id: c.network_id for c in ordered if c.network_id})
         await simulator.postbacks(chains)
     rows = truth.compute(simulator.outcome.ledger, graph.campaigns_by_id)
     return Result(seed, graph.version, simulator.outcome, rows)

@@ -111,9 +111,14 @@ class Planner:
         self._serial += 1
         return f"tx{self._serial:06d}{self.rng.getrandbits(24):06x}"
 
-    def chain(self, click_id: str, workspace_id: str, scenario: str) -> list[Postback]:
+    def chain(self, click_id: str, workspace_id: str, scenario: str,
+              network_id: str = "") -> list[Postback]:
+        """A network's postbacks for the click: the network of the click's offer when it
+        has one (another network's would be refused as foreign_network), else any of the
+        workspace's networks."""
         networks = [n for n in self.networks if n.workspace_id == workspace_id]
-        network = self.rng.choice(networks)
+        network = self.rng.choice(networks)  # drawn either way: the same seed, same stream
+        network = self.graph.networks_by_id.get(network_id, network)
         txid = self.txid()
         payout = self.rng.choice(self.payouts[network.id])
         currency = self.graph.workspaces_by_id[workspace_id].currency
@@ -184,10 +189,12 @@ class Planner:
 
 
 def plan_postbacks(graph: CompiledGraph, clicks: Sequence[tuple[str, str]], bot_clicks:
-                   Sequence[tuple[str, str]], total: int, seed: int, now_ms: int
-                   ) -> list[list[Postback]]:
+                   Sequence[tuple[str, str]], total: int, seed: int, now_ms: int,
+                   networks: Mapping[str, str] | None = None) -> list[list[Postback]]:
     """About `total` postback requests, as chains; `clicks` are (click id, workspace id) of
-    counted non-bot clicks in plan order, `bot_clicks` the same for bots."""
+    counted non-bot clicks in plan order, `bot_clicks` the same for bots; `networks` maps a
+    click id to the network of its offer, where it has one."""
+    by_click = networks or {}
     rng = random.Random(seed ^ 0x5EED)
     planner = Planner(graph, rng, now_ms)
     chains: list[list[Postback]] = []
@@ -203,11 +210,11 @@ def plan_postbacks(graph: CompiledGraph, clicks: Sequence[tuple[str, str]], bot_
     while budget > 0:
         click, workspace = clicks[order[used % len(order)]]
         used += 1
-        chain = planner.chain(click, workspace, planner.scenario())
+        chain = planner.chain(click, workspace, planner.scenario(), by_click.get(click, ""))
         chains.append(chain)
         budget -= len(chain)
     for click, workspace in rng.sample(list(bot_clicks), bots):
-        chains.append(planner.chain(click, workspace, "approved"))
+        chains.append(planner.chain(click, workspace, "approved", by_click.get(click, "")))
     workspaces = sorted({w for _c, w in clicks})
     chains.extend([planner.orphan(rng.choice(workspaces))] for _ in range(orphans))
     for i in range(rejects):

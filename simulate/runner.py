@@ -97,6 +97,15 @@ class Simulator:
         self.graph = graph
         self.pacer = Pacer(rate)
         self.outcome = Outcome()
+        # Each offer's URL up to its first macro, longest first: which offer a redirect
+        # reached, and so which network may convert the click.
+        self._offer_heads = sorted(
+            ((o.url.text.split("{", 1)[0], o.network_id) for o in graph.offers_by_id.values()),
+            key=lambda pair: -len(pair[0]))
+
+    def network_of(self, target: str) -> str:
+        return next((network for head, network in self._offer_heads
+                     if target.startswith(head)), "")
 
     def _anomaly(self, text: str) -> None:
         self.outcome.anomalies.append(text)
@@ -204,6 +213,7 @@ class Simulator:
             if not target:
                 self._anomaly(f"hop of {campaign.code} led nowhere")
         record.click_id = click_id_in(target)
+        record.network_id = self.network_of(target)
         if not record.click_id and not target.startswith("/r?"):
             self._anomaly(f"no click id in the destination {target!r}")
         return record
@@ -226,6 +236,7 @@ class Simulator:
                 target = meta_target(response.text)
             if not target or target == refused:
                 return  # no further step on this path: not counted
+            click.network_id = self.network_of(target) or click.network_id
             self.outcome.ledger.lp_clicks.append(LpRecord(click.key, click.is_bot))
 
     # -- postbacks -----------------------------------------------------------------

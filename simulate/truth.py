@@ -46,6 +46,9 @@ class ClickRecord:
     ts_ms: int
     cost_micros: int
     click_id: str = ""  # known when the answer showed it
+    # The network of the offer the visitor reached (by the click or a lander click after
+    # it); "" for landers never clicked through and direct URLs. Only it may convert.
+    network_id: str = ""
     seq: int = 0  # position in the plan (visitor, step), for reproducible choices
     session: str = ""  # whose cookie jar remembers unique clicks ("" = this click alone)
 

@@ -99,6 +99,8 @@ class Conversion(msgspec.Struct, kw_only=True, omit_defaults=True):
     currency: str = ""
     ts_ms: int
     source: str = "postback"  # postback | pixel | api
+    # The network (network_id) may convert clicks on other networks' offers (its setting).
+    any_offer: bool = False
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -30,6 +30,7 @@ class Banner:
     workspace: str
     token: str
     tokens: dict[str, str]
+    postback_from: str = ""  # the X-Forwarded-For the banner's postback is sent with
 
 
 def parse_banner(text: str) -> Banner:
@@ -48,6 +49,8 @@ def parse_banner(text: str) -> Banner:
         workspace=one(r"report --workspace (\S+)"),
         token=one(r"TURNOUT_API_KEY=(tok_\S+)"),
         tokens=tokens,
+        postback_from=next(iter(re.findall(r"-H 'X-Forwarded-For: (\S+)' '[^']*/postback", text)),
+                           ""),
     )
 
 
@@ -125,8 +128,10 @@ def click_and_convert(banner: Banner) -> str:
     """One click, and one postback for it with the banner's network secret; the click id."""
     click_id = click(banner)
     with httpx.Client(timeout=10) as http:
+        forwarded = {"x-forwarded-for": banner.postback_from} if banner.postback_from else {}
         postback = http.get(f"{banner.edge}/postback", params={
-            "clickid": click_id, "payout": "12.50", "txid": "t1", "secret": banner.secret})
+            "clickid": click_id, "payout": "12.50", "txid": "t1", "secret": banner.secret},
+            headers=forwarded)
         assert postback.status_code == 200, postback.text
     return click_id
 

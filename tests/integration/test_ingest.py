@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import clickhouse_connect
+import msgspec
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -132,6 +133,8 @@ async def test_conversions_attribution_status_changes_and_windows(
         conversion(click_id=missing.click_id, txid="t5", payout_micros=50_000_000, ts_ms=now,
                    workspace_id=ws),
     ]
+    # The edge names the workspace of every conversion (the network's); ingest requires it.
+    conversions = [msgspec.structs.replace(c, workspace_id=ws) for c in conversions]
     await produce(kafka_bootstrap, topics["conversions"], conversions)
     async with ingesting(
         kafka_bootstrap, clickhouse_factory(clickhouse_dsn), settings, ("clicks", "conversions")

@@ -21,6 +21,7 @@ IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/60
           "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
 WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/124.0.0.0 Safari/537.36")
+PIXEL_KEY = "acme-public-pixel-key-01"  # the example graph's workspace
 ALLOWED_HOSTS = {"lp.example.com", "quiz.example.com", "offers.alpha.example.net",
                  "go.beta.example.org", "shop.example.com", "www.example.com"}
 
@@ -255,21 +256,28 @@ async def test_postback_pixel_and_events(edge):
     conversions = sink.of(TOPIC_CONVERSIONS)
     assert [c.click_id for c in conversions] == [click.click_id] * 2
 
-    pixel = await client.get("/p.gif?event=signup")  # the tv cookie from the click identifies
+    page = {"referer": "https://lp.example.com/us?cid=x"}  # an <img> sends no Origin
+    pixel = await client.get(f"/p.gif?event=signup&pixel_key={PIXEL_KEY}",
+                             headers=page)  # the tv cookie from the click identifies
     assert pixel.status_code == 200 and pixel.headers["content-type"] == "image/gif"
     assert sink.of(TOPIC_EVENTS)[0].visitor_id == click.visitor_id
-    pixel = await client.get("/p.gif?type=conversion&payout=2&campaign_id=camp-a")
+    pixel = await client.get(
+        f"/p.gif?type=conversion&payout=2&campaign_id=camp-a&pixel_key={PIXEL_KEY}",
+        headers=page)
     assert pixel.status_code == 200
     assert sink.of(TOPIC_CONVERSIONS)[-1].visitor_id == click.visitor_id
     client.cookies.clear()
-    assert (await client.get("/p.gif")).status_code == 400
+    assert (await client.get(f"/p.gif?pixel_key={PIXEL_KEY}", headers=page)).status_code == 400
 
+    origin = {"origin": "https://shop.example.com"}
     api = await client.post("/api/v1/events", json={"type": "conversion", "visitor_id":
-                                                    click.visitor_id, "payout": "9.90"})
+                                                    click.visitor_id, "payout": "9.90",
+                                                    "pixel_key": PIXEL_KEY}, headers=origin)
     assert api.status_code == 202
     assert sink.of(TOPIC_CONVERSIONS)[-1].payout_micros == 9_900_000
     assert (await client.post("/api/v1/events", content=b"[1,2")).status_code == 400
-    assert (await client.post("/api/v1/events", json={"name": "x"})).status_code == 400
+    assert (await client.post("/api/v1/events", json={"name": "x", "pixel_key": PIXEL_KEY},
+                              headers=origin)).status_code == 400
 
 
 async def test_health_ready_metrics(edge):

@@ -19,6 +19,8 @@ from turnout.events import TOPIC_CLICKS
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 NO_STORE = (b"cache-control", b"no-store")
 SECRET = "beta-postback-secret-02"
+PAGE = ((b"referer", b"https://lp.example.com/us"),)  # the example graph's pixel origins
+KEYED = b"pixel_key=acme-public-pixel-key-01"
 IPHONE = (b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
           b"(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
 
@@ -102,11 +104,12 @@ async def test_postback_refusals_are_json(edge):
 
 async def test_pixel_refusals_are_text(edge):
     app, _ = edge
-    assert await call(app, "GET", "/p.gif") == text_refusal(
+    assert await call(app, "GET", "/p.gif", KEYED, headers=PAGE) == text_refusal(
         400, "a click id, a visitor_id or the tv cookie is required")
-    assert await call(app, "GET", "/p.gif", b"click_id=zz") == text_refusal(
-        400, "malformed click id")
-    assert await call(app, "GET", "/p.gif", b"visitor_id=01M7YPGTFDDG1FQ9XFWXKVP001&value=-1"
+    assert await call(app, "GET", "/p.gif", KEYED + b"&click_id=zz", headers=PAGE
+                      ) == text_refusal(400, "malformed click id")
+    assert await call(app, "GET", "/p.gif",
+                      KEYED + b"&visitor_id=01M7YPGTFDDG1FQ9XFWXKVP001&value=-1", headers=PAGE
                       ) == text_refusal(400, "value must be a non-negative decimal amount")
 
 
@@ -116,7 +119,9 @@ async def test_events_refusals_are_json(edge):
         400, "body must be a JSON object")
     assert await call(app, "POST", "/api/v1/events", body=b'{"params": 1}') == json_refusal(
         400, "params must be an object")
-    assert await call(app, "POST", "/api/v1/events", body=b'{"name": "x"}') == json_refusal(
+    assert await call(app, "POST", "/api/v1/events",
+                      body=b'{"name": "x", "pixel_key": "acme-public-pixel-key-01"}',
+                      headers=((b"origin", b"https://shop.example.com"),)) == json_refusal(
         400, "a click id, a visitor_id or the tv cookie is required")
 
 
@@ -125,8 +130,8 @@ async def test_refusals_and_answers_are_counted_by_route(edge):
     clicked = await click_id(app, sink)
     await call(app, "GET", "/postback", f"clickid={clicked}&secret={SECRET}".encode())
     await call(app, "GET", "/postback", f"secret={SECRET}".encode())
-    await call(app, "GET", "/p.gif")
-    await call(app, "GET", "/p.gif", b"click_id=" + clicked.encode())
+    await call(app, "GET", "/p.gif", KEYED, headers=PAGE)
+    await call(app, "GET", "/p.gif", KEYED + b"&click_id=" + clicked.encode(), headers=PAGE)
     await call(app, "POST", "/api/v1/events", body=b"[")
     await call(app, "GET", "/click/100")
     await call(app, "GET", "/r", b"t=forged")

@@ -74,3 +74,25 @@ def test_a_conversion_without_payout_earns_the_offer_default_of_its_click() -> N
     assert given["payout_micros"] == 3_000_000
     assert missing["payout_micros"] == 12_500_000
     assert attribution.unattributed_row(conv(payout_given=False))["payout_micros"] == 0
+
+
+def test_a_network_conversion_outranks_any_page_conversion_of_the_same_txid() -> None:
+    version = attribution.version
+    network = version(conv(status="approved", ts_ms=1000, network_id="alpha"))
+    assert version(conv(status="chargeback", ts_ms=10**13, source="pixel")) < network
+    assert version(conv(status="chargeback", ts_ms=1001, network_id="alpha")) > network
+
+
+def test_refusal_keeps_conversions_in_their_clicks_workspace_and_network() -> None:
+    click = ref("K", 99 * DAY, network_id="alpha")  # workspace "w"
+    assert attribution.refusal(conv(workspace_id="w", network_id="alpha"), click) is None
+    assert attribution.refusal(conv(workspace_id="w", source="pixel"), click) is None
+    reason, detail = attribution.refusal(conv(workspace_id="b", network_id="alpha"), click) \
+        or ("", "")
+    assert reason == "cross_workspace" and "'w'" in detail and "'b'" in detail
+    foreign = conv(workspace_id="w", network_id="beta")
+    assert (attribution.refusal(foreign, click) or ("",))[0] == "foreign_network"
+    assert attribution.refusal(conv(workspace_id="w", network_id="beta", any_offer=True),
+                               click) is None
+    # A click that names no network (a lander, a direct URL): any network of its workspace.
+    assert attribution.refusal(foreign, ref("L", 99 * DAY)) is None

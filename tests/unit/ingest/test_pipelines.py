@@ -96,7 +96,8 @@ def an_event(i: int) -> Event:
 
 
 def a_conversion(i: int, click_id: str) -> Conversion:
-    return Conversion(conversion_id=IDS.new(NOW_MS + i), click_id=click_id, ts_ms=NOW_MS + i)
+    return Conversion(conversion_id=IDS.new(NOW_MS + i), click_id=click_id, ts_ms=NOW_MS + i,
+                      workspace_id="w")
 
 
 def column(table: str, columns: list[list[Any]], name: str) -> list[Any]:

@@ -60,7 +60,8 @@ def test_invalid_clicks_say_why(raw: bytes | None, expected: str) -> None:
 
 
 def test_conversion_rules() -> None:
-    ok = Conversion(conversion_id=IDS.new(), click_id=IDS.new(), ts_ms=1_700_000_000_000)
+    ok = Conversion(conversion_id=IDS.new(), click_id=IDS.new(), ts_ms=1_700_000_000_000,
+                    workspace_id="w")
     assert validate.conversion(ENCODER.encode(ok)).status == "approved"
     nothing = Conversion(conversion_id=IDS.new(), ts_ms=1_700_000_000_000)
     assert reason(validate.conversion, ENCODER.encode(nothing)) == (
