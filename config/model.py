@@ -40,6 +40,9 @@ class Workspace(Entity, kw_only=True):
     raw_ip: bool = False  # opt-in: store full IPs instead of /24 and /48 prefixes
     fallback_url: str | None = None  # where unknown tracking codes go instead of a 404
     bot_ip_ranges: tuple[str, ...] = ()  # CIDRs whose visitors are treated as bots
+    # Tracking domains it owns: its codes are served on these hosts only; none: the default
+    # domain (every host no workspace claims) serves them.
+    domains: tuple[str, ...] = ()
 
 
 class TrafficSource(Entity, kw_only=True):
@@ -151,7 +154,7 @@ class Campaign(Entity, kw_only=True):
     id: str
     workspace: str
     name: str
-    code: str  # the /c/{code} tracking code, unique across all workspaces
+    code: str  # the /c/{code} tracking code, unique per tracking domain
     parent: str | None = None  # a campaign id; reports can roll children up into it
     traffic_source: str  # the id of the traffic source that sends its clicks
     cost_model: CostModel = CostModel()  # what a click costs
