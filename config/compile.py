@@ -22,6 +22,7 @@ from turnout.config.compiled import (
     Policy,
     Target,
 )
+from turnout.config.domains import DEFAULT_DOMAIN, normal_domain
 from turnout.config.errors import GraphInvalid
 from turnout.config.model import DEFAULT_RULE_ID, Graph
 from turnout.config.templates import POSTBACK_MACROS, Template
@@ -51,6 +52,18 @@ def compile_graph(
 
 def _networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(cidr, strict=True) for cidr in cidrs)
+
+
+def _codes(workspaces: Iterable[CompiledWorkspace], campaigns: Iterable[CompiledCampaign]
+           ) -> dict[str, dict[str, CompiledCampaign]]:
+    """The code index by tracking domain (validation made codes unique per domain); every
+    claimed domain has an entry, with campaigns or without."""
+    codes: dict[str, dict[str, CompiledCampaign]] = {DEFAULT_DOMAIN: {}}
+    codes.update((domain, {}) for workspace in workspaces for domain in workspace.domains)
+    for campaign in campaigns:
+        for domain in campaign.workspace.domains or (DEFAULT_DOMAIN,):
+            codes.setdefault(domain, {})[campaign.code] = campaign
+    return codes
 
 
 class _Compiler:
@@ -112,7 +125,7 @@ class _Compiler:
             version=self.version,
             graph=self.graph,
             capped_offers=self.capped,
-            campaigns_by_code={c.code: c for c in campaigns.values()},
+            codes=_codes(self.workspaces.values(), campaigns.values()),
             campaigns_by_id=campaigns,
             workspaces_by_id=self.workspaces,
             traffic_sources_by_id=self.sources,
@@ -120,6 +133,7 @@ class _Compiler:
             offers_by_id=self.offers,
             landers_by_id=self.landers,
             funnels_by_id=self.funnels,
+            workspaces_by_domain={d: w for w in self.workspaces.values() for d in w.domains},
         )
 
     # -- entities ------------------------------------------------------------------
@@ -135,6 +149,7 @@ class _Compiler:
             bot_networks=_networks(w.bot_ip_ranges),
             pixel_key=w.pixel_key,
             pixel_origins=frozenset(w.pixel_origins),
+            domains=tuple(normal_domain(domain) for domain in w.domains),
         )
 
     def _source(self, s: model.TrafficSource) -> CompiledTrafficSource:

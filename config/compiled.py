@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from turnout.config.domains import DEFAULT_DOMAIN
 from turnout.config.model import Graph
 from turnout.config.templates import Template
 from turnout.splitter.cidr import CidrIndex
@@ -72,6 +73,7 @@ class CompiledWorkspace:
     raw_ip: bool
     fallback_url: Template | None
     bot_networks: tuple[IPNetwork, ...]
+    domains: tuple[str, ...] = ()  # normal form (config.domains); empty: the default domain
     pixel_key: str | None = None  # the browser-side events' public key; None: none accepted
     pixel_origins: frozenset[str] = frozenset()  # normalised origins allowed to use it
     # bot_networks as an index, for the click path: derived here, so it is built once per
@@ -176,7 +178,9 @@ class CompiledGraph:
     version: int
     graph: Graph  # the source, for recompiling (e.g. when the set of capped offers changes)
     capped_offers: frozenset[str]
-    campaigns_by_code: dict[str, CompiledCampaign]
+    # Tracking domain -> code -> campaign: a workspace's domains serve its codes only, and
+    # DEFAULT_DOMAIN (every other host) the codes of workspaces without domains.
+    codes: dict[str, dict[str, CompiledCampaign]]
     campaigns_by_id: dict[str, CompiledCampaign]
     workspaces_by_id: dict[str, CompiledWorkspace]
     traffic_sources_by_id: dict[str, CompiledTrafficSource]
@@ -184,3 +188,9 @@ class CompiledGraph:
     offers_by_id: dict[str, CompiledOffer]
     landers_by_id: dict[str, CompiledLander]
     funnels_by_id: dict[str, CompiledFunnel]
+    workspaces_by_domain: dict[str, CompiledWorkspace]  # the owner of each tracking domain
+
+    @property
+    def campaigns_by_code(self) -> dict[str, CompiledCampaign]:
+        """The codes the default domain serves (those of workspaces without domains)."""
+        return self.codes.get(DEFAULT_DOMAIN, {})

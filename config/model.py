@@ -45,6 +45,9 @@ class Workspace(Entity, kw_only=True):
     pixel_key: str | None = None
     # Origins (scheme://host[:port]) whose pages may use the pixel_key: https://shop.example.com
     pixel_origins: tuple[str, ...] = ()
+    # Tracking domains it owns: its codes are served on these hosts only; none: the default
+    # domain (every host no workspace claims) serves them.
+    domains: tuple[str, ...] = ()
 
 
 class TrafficSource(Entity, kw_only=True):
@@ -159,7 +162,7 @@ class Campaign(Entity, kw_only=True):
     id: str
     workspace: str
     name: str
-    code: str  # the /c/{code} tracking code, unique across all workspaces
+    code: str  # the /c/{code} tracking code, unique per tracking domain
     parent: str | None = None  # a campaign id; reports can roll children up into it
     traffic_source: str  # the id of the traffic source that sends its clicks
     cost_model: CostModel = CostModel()  # what a click costs

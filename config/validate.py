@@ -10,6 +10,7 @@ from typing import Any
 from turnout import splitter
 from turnout.config import chains, templates
 from turnout.config.credentials import duplicate_credentials, pixel_problems
+from turnout.config.domains import DEFAULT_DOMAIN, normal_domain
 from turnout.config.errors import Problem
 from turnout.config.model import (
     BOT_ACTIONS,
@@ -114,15 +115,10 @@ class _Checker:
             self._lander(f"landers[{i}]", lander)
         for i, funnel in enumerate(g.funnels):
             self._funnel(f"funnels[{i}]", funnel)
-        codes: dict[str, str] = {}
+        self._domains(g.workspaces)
         for i, campaign in enumerate(g.campaigns):
-            path = f"campaigns[{i}]"
-            self._campaign(path, campaign)
-            if campaign.code in codes:
-                self.add(f"{path}.code", f"duplicate tracking code {campaign.code!r} "
-                                         f"(also {codes[campaign.code]}.code)")
-            else:
-                codes[campaign.code] = path
+            self._campaign(f"campaigns[{i}]", campaign)
+        self._codes(g.campaigns)
         self._cycles("campaigns", g.campaigns, lambda c: c.parent, "parent")
         self._cycles("offers", g.offers, lambda o: o.fallback_offer, "fallback_offer")
         self.problems.extend(duplicate_credentials(g))
@@ -209,6 +205,37 @@ class _Checker:
             self._template(f"{path}.fallback_url", ws.fallback_url)
         self._cidrs(f"{path}.bot_ip_ranges", ws.bot_ip_ranges)
         self.problems.extend(pixel_problems(path, ws))
+
+    def _domains(self, workspaces: Sequence[Workspace]) -> None:
+        """Each tracking domain a host name, claimed by one workspace once."""
+        claimed: dict[str, str] = {}
+        for i, workspace in enumerate(workspaces):
+            for j, text in enumerate(workspace.domains):
+                path = f"workspaces[{i}].domains[{j}]"
+                try:
+                    domain = normal_domain(text)
+                except ValueError as exc:
+                    self.add(path, f"{exc}, got {text!r}")
+                    continue
+                if domain in claimed:
+                    self.add(path, f"domain {domain!r} is already claimed by {claimed[domain]}")
+                else:
+                    claimed[domain] = path
+
+    def _codes(self, campaigns: Sequence[Campaign]) -> None:
+        """Codes are unique per tracking domain: among the campaigns of a workspace with
+        domains (served on each of them), and among those of all workspaces without (the
+        default domain)."""
+        codes: dict[tuple[str, str], str] = {}
+        for i, campaign in enumerate(campaigns):
+            path = f"campaigns[{i}]"
+            owner = self.workspaces.get(campaign.workspace)
+            site = campaign.workspace if owner is not None and owner.domains else DEFAULT_DOMAIN
+            first = codes.setdefault((site, campaign.code), path)
+            if first != path:
+                where = "" if site == DEFAULT_DOMAIN else f" on the domains of workspace {site!r}"
+                self.add(f"{path}.code", f"duplicate tracking code {campaign.code!r}{where} "
+                                         f"(also {first}.code)")
 
     def _source(self, path: str, source: TrafficSource) -> None:
         self._name(path, source.name)

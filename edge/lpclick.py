@@ -19,12 +19,12 @@ from turnout.edge import responses
 from turnout.edge.clicks import Tokens, click_stub, fill_click, render
 from turnout.edge.context import CONTEXT_COOKIE, LanderContext, with_context
 from turnout.edge.errors import BadInput
-from turnout.edge.graph import Snapshot
 from turnout.edge.inputs import cookie, parse_query
 from turnout.edge.observe import VISITOR_COOKIE
-from turnout.edge.redirect import cookie_suffix, redirect_by_mode
+from turnout.edge.redirect import redirect_by_mode
 from turnout.edge.responses import Headers
 from turnout.edge.runtime import Runtime
+from turnout.edge.sites import Site, Sites
 from turnout.events import TOPIC_CLICKS
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,7 @@ def cta_number(path: str) -> int:
 class LanderClickHandler:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self._suffix = cookie_suffix(runtime.settings.cookie_domain,
-                                     runtime.settings.cookie_secure)
+        self._sites = Sites(runtime.settings.cookie_domain, runtime.settings.cookie_secure)
 
     def hop_answer(self, scope: Scope, head: bool
                    ) -> tuple[int, Headers, bytes]:
@@ -66,24 +65,25 @@ class LanderClickHandler:
         cta = cta_number(scope["path"])
         params = parse_query(scope["query_string"], rt.settings.max_url_bytes)
         seen = rt.observer.observe(scope, now_ms)
+        site = self._sites.map(snapshot).of_header(seen.host)
         contexts = rt.codec.decode_contexts(cookie(seen.cookies, CONTEXT_COOKIE))
         context = _pick(contexts, params.get("cid", ""))
         if context is None:
-            return self._refuse(snapshot, 400, "no click to continue (missing or invalid "
+            return self._refuse(site, 400, "no click to continue (missing or invalid "
                                 "click context)")
         campaign = snapshot.graph.campaigns_by_id.get(context.campaign_id)
         target: Target | None = snapshot.targets.get(
             (context.campaign_id, context.rule_id, context.destination_id)
         )
         if campaign is None or target is None:
-            return self._refuse(snapshot, 410, "the campaign path of this click is gone")
+            return self._refuse(site, 410, "the campaign path of this click is gone")
         following = target.after(context.step, cta)
         if following is None:
-            return self._refuse(snapshot, 404, "no such offer on this lander")
+            return self._refuse(site, 404, "no such offer on this lander")
         headers: Headers = []
         if seen.new_visitor:
             headers.append((b"set-cookie", f"{VISITOR_COOKIE}={seen.visitor_id}; "
-                            f"Max-Age={365 * 86_400}{self._suffix}".encode()))
+                            f"Max-Age={365 * 86_400}{site.cookie_suffix}".encode()))
         if following.kind == "lander":
             # Another funnel step: move this click's context one step along.
             moved = LanderContext(context.click_id, context.campaign_id, context.graph_version,
@@ -91,8 +91,8 @@ class LanderClickHandler:
                                   context.ts_ms)
             token = rt.codec.encode_contexts(with_context(contexts, moved))
             max_age = campaign.attribution_window_ms // 1000
-            headers.append((b"set-cookie",
-                            f"{CONTEXT_COOKIE}={token}; Max-Age={max_age}{self._suffix}".encode()))
+            headers.append((b"set-cookie", f"{CONTEXT_COOKIE}={token}; Max-Age={max_age}"
+                            f"{site.cookie_suffix}".encode()))
         tokens = Tokens(params, {})
         # The offer gets the campaign click's id: the network's postback names that click.
         url = render(following.url, context.click_id, campaign, following, seen, tokens, now_ms)
@@ -108,9 +108,8 @@ class LanderClickHandler:
                 0, context.click_id))
         return answer
 
-    def _refuse(self, snapshot: Snapshot, status: int, reason: str
-                ) -> tuple[int, Headers, bytes]:
-        workspace = snapshot.fallback_workspace
+    def _refuse(self, site: Site, status: int, reason: str) -> tuple[int, Headers, bytes]:
+        workspace = site.fallback  # the tracking domain's: never another customer's URL
         if workspace is not None and workspace.fallback_url is not None:
             return responses.redirect("302", workspace.fallback_url.render({}), [])
         return responses.plain(status, reason)

@@ -29,11 +29,11 @@ _NOWHERE = Place(ip=0, version=4, text="", anonymised="")
 _NO_RANGES: Final = CidrIndex()
 _MAX_UA = 1024
 # Header name -> what observe() keeps of it; every other header costs one dict miss.
-_UA, _FORWARDED, _COOKIE, _LANGUAGE, _REFERER, _PURPOSE = range(6)
+_UA, _FORWARDED, _COOKIE, _LANGUAGE, _REFERER, _PURPOSE, _HOST, _FORWARDED_HOST = range(8)
 _WANTED: Final = {
     b"user-agent": _UA, b"x-forwarded-for": _FORWARDED, b"cookie": _COOKIE,
     b"accept-language": _LANGUAGE, b"referer": _REFERER, b"sec-purpose": _PURPOSE,
-    b"purpose": _PURPOSE,
+    b"purpose": _PURPOSE, b"host": _HOST, b"x-forwarded-host": _FORWARDED_HOST,
 }
 
 
@@ -50,6 +50,9 @@ class Observation(msgspec.Struct, frozen=True, gc=False):
     visitor_id: str
     new_visitor: bool
     prefetch: bool
+    # The Host header as it arrived (X-Forwarded-Host's last entry when a trusted proxy
+    # sent one): the tracking domain, undecoded (edge.sites looks it up).
+    host: bytes = b""
 
     def bot_reason(self, workspace_ranges: CidrIndex = _NO_RANGES) -> str:
         """Why this request is not a person's ("" when it is); `workspace_ranges` are the
@@ -163,7 +166,7 @@ class Observer:
         return referrer_domain(raw.decode("latin-1"))
 
     def observe(self, scope: MutableMapping[str, Any], now_ms: int) -> Observation:
-        ua = forwarded = cookies = language = referer = purpose = b""
+        ua = forwarded = cookies = language = referer = purpose = host = forwarded_host = b""
         limit = self._max_header
         wanted = _WANTED.get
         for name, value in scope["headers"]:
@@ -180,12 +183,20 @@ class Observer:
                 language = value
             elif slot == _COOKIE:
                 cookies = _joined(cookies, b"; ", value, limit) if cookies else value
+            elif slot == _HOST:
+                host = value
             elif slot == _REFERER:
                 referer = value
+            elif slot == _FORWARDED_HOST:
+                forwarded_host = value
             else:
                 purpose = purpose + b"," + value if purpose else value
         client = scope.get("client")
-        place = self._locate(client[0] if client else "", forwarded)
+        peer = client[0] if client else ""
+        place = self._locate(peer, forwarded)
+        if forwarded_host and self._trust.is_trusted(peer):
+            # Like X-Forwarded-For, only the entry our own proxy wrote (the last) is believed.
+            host = forwarded_host.rpartition(b",")[2].strip()
         agent, user_agent = self._identify(ua)
         if cookies:
             cookie_text = cookies.decode("latin-1")
@@ -195,7 +206,7 @@ class Observer:
                     place, agent, user_agent, self._language(language) if language else "",
                     self._referrer(referer) if referer else "",
                     cookie_text, known.upper(), False,
-                    bool(purpose) and bots.is_prefetch(purpose.decode("latin-1"), ""),
+                    bool(purpose) and bots.is_prefetch(purpose.decode("latin-1"), ""), host,
                 )
         else:
             cookie_text = ""
@@ -203,5 +214,5 @@ class Observer:
             place, agent, user_agent, self._language(language) if language else "",
             self._referrer(referer) if referer else "",
             cookie_text, self._ids.new(now_ms), True,
-            bool(purpose) and bots.is_prefetch(purpose.decode("latin-1"), ""),
+            bool(purpose) and bots.is_prefetch(purpose.decode("latin-1"), ""), host,
         )

@@ -26,6 +26,7 @@ from turnout.edge.money import click_cost
 from turnout.edge.observe import VISITOR_COOKIE, Observation, SeenVisitor
 from turnout.edge.responses import Headers
 from turnout.edge.runtime import Runtime
+from turnout.edge.sites import Site, Sites
 from turnout.events import TOPIC_CLICKS, Click
 from turnout.splitter.decide import decide
 from turnout.splitter.types import Choice
@@ -37,19 +38,12 @@ HOP_TTL_MS: Final = 300_000
 BOT_RULE: Final = "bot_policy"  # rule id recorded for bots a bot policy sent elsewhere
 _YEAR_S: Final = 365 * 86_400
 _MAX_CODE: Final = 64
+# Raw Host spellings remembered per snapshot: clients may send any, so the map is bounded.
+_MAX_HOSTS: Final = 1024
 _NO_SLOTS: Final[dict[str, int]] = {}
 _VISITOR_HEAD: Final = f"{VISITOR_COOKIE}=".encode()
 _UNIQUE_HEAD: Final = f"{uniques.UNIQUE_COOKIE}=".encode()
 _CONTEXT_HEAD: Final = f"{CONTEXT_COOKIE}=".encode()
-
-
-def cookie_suffix(domain: str, secure: bool) -> str:
-    suffix = "; Path=/; SameSite=Lax; HttpOnly"
-    if domain:
-        suffix += f"; Domain={domain}"
-    if secure:
-        suffix += "; Secure"
-    return suffix
 
 
 def redirect_by_mode(codec: ContextCodec, mode: str, url: str, headers: Headers, now_ms: int
@@ -80,17 +74,30 @@ class _Campaign:
         self.stubs: dict[int, Click] = {}
 
 
+class _Site:
+    """A tracking domain of the snapshot being served, with its cookies' tails and its
+    campaigns by code (looked up on first use; unknown codes are not kept)."""
+
+    __slots__ = ("campaigns", "site", "suffix", "visitor_tail")
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.suffix = site.cookie_suffix
+        self.visitor_tail = f"; Max-Age={_YEAR_S}{self.suffix}".encode()
+        self.campaigns: dict[str, _Campaign] = {}
+
+
 class ClickHandler:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         settings = runtime.settings
-        self._suffix = cookie_suffix(settings.cookie_domain, settings.cookie_secure)
-        self._visitor_tail = f"; Max-Age={_YEAR_S}{self._suffix}".encode()
         self._max_query = settings.max_url_bytes
-        # Campaigns by code of the graph being served: valid for one snapshot, dropped on
-        # a swap (unknown codes are not kept, so the graph bounds it).
-        self._campaigns: dict[str, _Campaign] = {}
-        self._campaigns_of: Snapshot | None = None
+        self._site_maps = Sites(settings.cookie_domain, settings.cookie_secure)
+        # The sites of the graph being served, by raw Host and by Site: valid for one
+        # snapshot, dropped on a swap.
+        self._sites: dict[bytes, _Site] = {}
+        self._states: dict[Site, _Site] = {}
+        self._sites_of: Snapshot | None = None
 
     def answer(self, scope: Scope, head: bool
                ) -> tuple[int, Headers, bytes]:
@@ -103,16 +110,19 @@ class ClickHandler:
             raise BadInput(414, "URL too long")
         params = parse_query(scope["query_string"], self._max_query)
         seen = rt.observer.observe(scope, now_ms)
+        site = self._sites.get(seen.host) if snapshot is self._sites_of else None
+        if site is None:
+            site = self._site(snapshot, seen.host)
         headers: Headers = []
         if seen.new_visitor:
             headers.append((b"set-cookie",
-                            _VISITOR_HEAD + seen.visitor_id.encode() + self._visitor_tail))
+                            _VISITOR_HEAD + seen.visitor_id.encode() + site.visitor_tail))
         code = scope["path"][3:]
-        facts = self._campaigns.get(code) if snapshot is self._campaigns_of else None
+        facts = site.campaigns.get(code)
         if facts is None:
-            facts = self._campaign(snapshot, code)
+            facts = self._campaign(snapshot, site, code)
             if facts is None:
-                return self._fallback(snapshot.fallback_workspace, headers, "unknown campaign")
+                return self._fallback(site.site.fallback, headers, "unknown campaign")
         campaign = facts.campaign
         tokens = Tokens(params, facts.slots)
         if not campaign.is_live(now_ms):
@@ -137,7 +147,7 @@ class ClickHandler:
                 now_ms, campaign.unique_window_ms)
             if remembered is not None:
                 headers.append((b"set-cookie",
-                                _UNIQUE_HEAD + remembered.encode() + self._visitor_tail))
+                                _UNIQUE_HEAD + remembered.encode() + site.visitor_tail))
         url = render(target.url, click_id, campaign, target, seen, tokens, now_ms)
         if target.next_offers or target.funnel_landers:
             headers.append(self._context_cookie(seen, facts, LanderContext(
@@ -155,19 +165,27 @@ class ClickHandler:
                        unique)
         return answer
 
-    def _campaign(self, snapshot: Snapshot, code: str) -> _Campaign | None:
-        """The campaign `code` names in `snapshot`, kept for its next clicks."""
-        if snapshot is not self._campaigns_of:
-            self._campaigns = {}
-            self._campaigns_of = snapshot
-        facts = self._campaigns.get(code)
-        if facts is None:
-            campaign = (
-                snapshot.graph.campaigns_by_code.get(code) if len(code) <= _MAX_CODE else None
-            )
-            if campaign is None:
-                return None
-            facts = self._campaigns[code] = _Campaign(campaign, snapshot, self._suffix)
+    def _site(self, snapshot: Snapshot, host: bytes) -> _Site:
+        """The tracking domain a raw Host names in `snapshot`, kept for its next clicks."""
+        if snapshot is not self._sites_of:
+            self._sites = {}
+            self._states = {}
+            self._sites_of = snapshot
+        site = self._site_maps.map(snapshot).of_header(host)
+        state = self._states.get(site)
+        if state is None:
+            state = self._states[site] = _Site(site)
+        if len(self._sites) >= _MAX_HOSTS:
+            self._sites.clear()
+        self._sites[host] = state
+        return state
+
+    def _campaign(self, snapshot: Snapshot, site: _Site, code: str) -> _Campaign | None:
+        """The campaign `code` names on `site`, kept for its next clicks there."""
+        campaign = site.site.codes.get(code) if len(code) <= _MAX_CODE else None
+        if campaign is None:
+            return None
+        facts = site.campaigns[code] = _Campaign(campaign, snapshot, site.suffix)
         return facts
 
     def _emit(self, click_id: str, now_ms: int, facts: _Campaign, snapshot: Snapshot,

@@ -43,8 +43,9 @@ class EdgeSettings:
     """Key prefix of the published graph in Redis (versions, current pointer, pub/sub
     channel). `turnout graph` takes `--prefix` instead."""
     trusted_proxies: tuple[IPNetwork, ...] = ()
-    """Comma-separated CIDRs of the load balancers: `X-Forwarded-For` is honoured only when
-    the direct peer is one of them."""
+    """Comma-separated CIDRs of the load balancers: `X-Forwarded-For` and
+    `X-Forwarded-Host` (the tracking domain) are honoured only when the direct peer is one
+    of them."""
     geoip_city: Path = DEFAULT_CITY_DB
     """GeoIP2 / GeoLite2 City `.mmdb` for country, region and city.
 
@@ -60,14 +61,16 @@ class EdgeSettings:
     Default: random per process (dev only: signed cookies do not survive a restart)"""
     secret_generated: bool = False
     cookie_domain: str = ""
-    """`Domain` of the edge's cookies (to share them across tracking subdomains); empty:
-    the request's host only."""
+    """`Domain` of the edge's cookies on the default domain (to share them across its
+    subdomains), for hosts inside it; empty: the request's host only. Never used on a
+    workspace's own tracking domains, nor while one of those lies inside it."""
     cookie_secure: bool = False
     """Mark the edge's cookies `Secure` (HTTPS only)."""
     bot_ip_ranges: tuple[IPNetwork, ...] = ()
     """Comma-separated CIDRs whose visitors are bots (besides user agents and prefetches)."""
     default_workspace: str = ""
-    """The workspace whose fallback URL answers unknown tracking codes (else 404)."""
+    """The workspace whose fallback URL answers unknown tracking codes on the default
+    domain (else 404); a workspace's own domains use its fallback URL."""
     max_url_bytes: int = 4096
     """Longest request path or query string accepted; longer gets 414."""
     max_header_bytes: int = 8192

@@ -153,6 +153,10 @@ class Simulator:
             base["accept-language"] = visitor.language
         for position, step in enumerate(visitor.steps):
             headers = dict(base)
+            # A workspace's own tracking domain is the only host its codes are served on.
+            domain = _domain_of(self.graph, step.campaign_id)
+            if domain:
+                headers["host"] = domain
             if jar:
                 headers["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
             sent_ms = time.time_ns() // 1_000_000
@@ -178,7 +182,9 @@ class Simulator:
             # Only a click that went to a lander sets a context; an older one in the jar
             # belongs to an earlier click (and /click would continue that one).
             if not record.is_bot and step.lp_clicks and "tc" in cookies:
-                await self._lander_clicks(client, step.lp_clicks, record, campaign, base, jar)
+                lander_base = {**base, "host": domain} if domain else base
+                await self._lander_clicks(client, step.lp_clicks, record, campaign,
+                                          lander_base, jar)
 
     async def _counted(self, client: Client, visitor: VisitorPlan, step: Step,
                        campaign: CompiledCampaign, response: httpx.Response,
@@ -274,3 +280,11 @@ def _set_cookies(response: httpx.Response) -> dict[str, str]:
         name, _, rest = header.partition("=")
         found[name.strip()] = rest.split(";", 1)[0].strip()
     return found
+
+
+def _domain_of(graph: CompiledGraph, campaign_id: str) -> str:
+    """The first tracking domain of the campaign's workspace; "" for the default domain."""
+    campaign = graph.campaigns_by_id.get(campaign_id)
+    if campaign is None or not campaign.workspace.domains:
+        return ""
+    return campaign.workspace.domains[0]

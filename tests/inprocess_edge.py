@@ -43,11 +43,12 @@ class StaticHolder(GraphHolder):
 
 @contextlib.asynccontextmanager
 async def in_process_edge(graph: CompiledGraph, secret: bytes,
-                          trusted: tuple[str, ...] = ("127.0.0.1/32",)
+                          trusted: tuple[str, ...] = ("127.0.0.1/32",), **more: Any
                           ) -> AsyncIterator[tuple[EdgeApp, ListSink]]:
-    """A started EdgeApp serving `graph`, trusting `trusted` as proxies."""
-    settings = EdgeSettings(secret=secret, trusted_proxies=parse_networks(trusted, "x"))
-    holder = StaticHolder("redis://unused", "p")
+    """A started EdgeApp serving `graph`, trusting `trusted` as proxies (`more`: other
+    EdgeSettings fields)."""
+    settings = EdgeSettings(secret=secret, trusted_proxies=parse_networks(trusted, "x"), **more)
+    holder = StaticHolder("redis://unused", "p", settings.default_workspace)
     holder.install(graph)
     sink = ListSink()
     app = EdgeApp(settings, lambda: sink, holder)

@@ -65,4 +65,4 @@ async def test_unknown_codes_are_not_remembered():
         for n in range(50):
             handler.answer(_click(f"NOPE{n}"), False)
         handler.answer(_click("CAMP_A"), False)
-        assert list(handler._campaigns) == ["CAMP_A"]
+        assert [list(site.campaigns) for site in handler._states.values()] == [["CAMP_A"]]

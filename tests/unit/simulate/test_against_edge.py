@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from tests.inprocess_edge import ListSink, in_process_edge
+from tests.two_domains import two_domain_graph
+from turnout.config.compile import compile_graph
 from turnout.config.compiled import CompiledGraph
 from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS
 from turnout.simulate.driver import simulate
@@ -111,3 +113,21 @@ async def test_pacer_spaces_requests():
     for _ in range(1000):
         await free.wait()
     assert time.monotonic() - started < 0.05
+
+
+async def test_truth_equals_what_the_edge_emitted_on_tracking_domains():
+    # Three workspaces share the code SUMMER: the simulator must send each campaign's clicks
+    # to its workspace's domain, or they would land in another workspace.
+    graph = compile_graph(two_domain_graph(), 1)
+    async with in_process_edge(graph, b"simulate-unit-secret") as (app, sink):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        result = await simulate("http://edge.test", graph, clicks=300, postbacks=60, seed=5,
+                                concurrency=4, transport=transport)
+    assert result.outcome.anomalies == []
+    truth = {row.key: Counter({"clicks": row.clicks, "conversions": row.conversions,
+                               "revenue_micros": row.revenue_micros}) for row in result.rows}
+    emitted = {key: Counter({name: counts[name] for name in
+                             ("clicks", "conversions", "revenue_micros")})
+               for key, counts in from_events(sink).items()}
+    assert {k: +v for k, v in emitted.items()} == {k: +v for k, v in truth.items()}
+    assert {key[0] for key, counts in truth.items() if counts["clicks"]} == {"a", "b", "c"}
