@@ -1,4 +1,5 @@
-"""Conversions: attributed at ingest, held while their click is not stored yet."""
+"""Conversions: attributed at ingest, held while their click (or, for lander traffic,
+the LP click that names their offer) is not stored yet."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from turnout.events import Conversion
-from turnout.ingest import attribution, records, validate
+from turnout.ingest import attribution, lander_offers, records, validate
 from turnout.ingest.attribution import ClickRef
 from turnout.ingest.batch import Partition, Span
 from turnout.ingest.dlq import Producer, Record
@@ -128,6 +129,7 @@ class ConversionPipeline(Pipeline[Held, Row]):
                 until,
             )
         rows: list[Row] = []
+        decided: list[tuple[Held, ClickRef, str]] = []
         still: list[Held] = []
         chosen: dict[tuple[str, str], ClickRef] = {}
         # Oldest first, so the first status of a (visitor, txid) picks the click and a
@@ -152,9 +154,32 @@ class ConversionPipeline(Pipeline[Held, Row]):
                 if click is not None and conversion.txid:
                     chosen[pair] = click
             if click is not None:
-                rows.append(attribution.attributed_row(conversion, click, how))
+                decided.append((held, click, how))
             elif now - held.first_seen >= self.settings.attribution_grace_s:
                 rows.append(attribution.unattributed_row(conversion))
             else:
                 still.append(held)
+        rows += await self._through_landers(decided, now, still)
         return rows, still
+
+    async def _through_landers(self, decided: list[tuple[Held, ClickRef, str]], now: float,
+                               still: list[Held]) -> list[Row]:
+        """Rows for the attributed conversions, those on lander traffic with the offer of
+        their LP click (ingest.lander_offers); one whose campaign click has no stored LP
+        click yet waits for it up to the grace period (appended to `still`)."""
+        parents = [click for _held, click, _how in decided if lander_offers.went_to_lander(click)]
+        lp_clicks: dict[str, list[ClickRef]] = {}
+        if parents:
+            until = max(held.conversion.ts_ms for held, _click, _how in decided)
+            lp_clicks = await self.retry("LP click look-up", self.store.lp_clicks_of,
+                                         parents, until)
+        rows: list[Row] = []
+        for held, click, how in decided:
+            if lander_offers.went_to_lander(click):
+                found = lp_clicks.get(click.click_id, [])
+                if not found and now - held.first_seen < self.settings.attribution_grace_s:
+                    still.append(held)
+                    continue
+                click = lander_offers.through(click, found, held.conversion.ts_ms)
+            rows.append(attribution.attributed_row(held.conversion, click, how))
+        return rows
