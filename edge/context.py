@@ -55,7 +55,10 @@ def _wire(context: LanderContext) -> tuple[object, ...]:
 
 
 def _encode(contexts: list[LanderContext]) -> bytes:
-    return _ENCODER.encode([_wire(c) for c in contexts])
+    for context in contexts:
+        if not context.params:
+            return _ENCODER.encode([_wire(c) for c in contexts])
+    return _ENCODER.encode(contexts)  # the usual click, with a query: no tuples to build
 
 
 class ContextCodec:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Final
 
 from starlette.types import Scope
@@ -146,7 +147,7 @@ class ClickHandler:
             context = LanderContext(click_id, campaign.id, snapshot.version, choice.rule_id,
                                     target.destination_id, 0, now_ms, params)
             url = render(target.url, click_id, campaign, target, seen, tokens, now_ms,
-                         lambda: rt.codec.cid_token(context, facts.keep))
+                         partial(rt.codec.cid_token, context, facts.keep))
             if not head:
                 headers.append(self._context_cookie(seen, facts, context))
         else:
