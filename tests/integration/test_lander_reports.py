@@ -99,6 +99,7 @@ async def _traffic(base_url: str) -> dict[str, Any]:
         # V1 (RU): lander B, clicks through with the cookie, converts for 5.00.
         v1 = Visitor(base_url, RUSSIA, IPHONE)
         c1 = await v1.get("/c/CAMP_A?zoneid=z1&creative=cr1&bid=0.10")
+        assert "tc=" in " ".join(c1.headers.get_list("set-cookie"))
         o1 = await v1.get("/click")
         assert (_query(o1)["z"], _query(o1)["h"]) == (["z1"], ["cr1"])
         # V2 (RU): lander B, leaves.
