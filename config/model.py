@@ -89,7 +89,7 @@ class Lander(Entity, kw_only=True):
     id: str
     workspace: str
     name: str
-    url: str  # a template, like an offer's
+    url: str  # a template, like an offer's; pass {lp_cid} on as /click?cid= to work without cookies
     cta_count: int = 1  # offers it links to: /click (or /click/1) .. /click/{cta_count}
 
 

@@ -35,11 +35,13 @@ MACROS: Final = frozenset(
         "cost",
         "visitor_id",
         "ts",
+        "lp_cid",  # in a lander URL: the signed cid that lets /click work without cookies
         *SUBS,
     }
 )
 # A traffic source's postback also reports what the conversion was worth.
-POSTBACK_MACROS: Final = MACROS | {"payout", "currency", "status", "txid", "event"}
+POSTBACK_MACROS: Final = (MACROS - {"lp_cid"}) | {"payout", "currency", "status", "txid",
+                                                 "event"}
 
 PARAM_PREFIX: Final = "param:"
 _PARAM_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")

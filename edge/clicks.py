@@ -67,8 +67,11 @@ class Tokens:
 
 
 # What a macro's value is computed from: (click id, campaign, target, observation, tokens,
-# now ms). A tuple, so that the few getters a template needs share one argument.
-MacroInputs = tuple[str, CompiledCampaign, "Target | None", Observation, Tokens, int]
+# now ms, the signed cid maker of a lander URL). A tuple, so that the few getters a
+# template needs share one argument.
+CidMaker = Callable[[], str]
+MacroInputs = tuple[str, CompiledCampaign, "Target | None", Observation, Tokens, int,
+                    "CidMaker | None"]
 Getter = Callable[[MacroInputs], str]
 
 _GETTERS: Final[dict[str, Getter]] = {
@@ -88,6 +91,8 @@ _GETTERS: Final[dict[str, Getter]] = {
     "cost": lambda m: m[4].cost,
     "visitor_id": lambda m: m[3].visitor_id,
     "ts": lambda m: str(m[5] // 1000),
+    # Signing costs a MAC: only a lander URL that asks for it pays.
+    "lp_cid": lambda m: m[6]() if m[6] is not None else "",
     **{name: (lambda m, i=i: m[4].subs[i]) for i, name in enumerate(SUBS)},  # type: ignore[misc]
 }
 # Template text -> the getter of each of its slots, in slot order.
@@ -118,15 +123,16 @@ def _plan(template: Template) -> tuple[Getter, ...]:
 
 
 def render(template: Template, click_id: str, campaign: CompiledCampaign,
-           target: Target | None, seen: Observation, tokens: Tokens, now_ms: int) -> str:
+           target: Target | None, seen: Observation, tokens: Tokens, now_ms: int,
+           lp_cid: CidMaker | None = None) -> str:
     """`template` with the macros of this click, computing only the macros it uses: the one
-    renderer of campaign, bot-policy and lander click URLs."""
+    renderer of campaign, bot-policy and lander click URLs (`lp_cid` makes `{lp_cid}`)."""
     plan = _PLANS.get(template.text)
     if plan is None:
         plan = _plan(template)
     if not plan:
         return template.text
-    inputs = (click_id, campaign, target, seen, tokens, now_ms)
+    inputs = (click_id, campaign, target, seen, tokens, now_ms, lp_cid)
     return template.fill([get(inputs) for get in plan])
 
 

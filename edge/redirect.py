@@ -3,13 +3,15 @@
 No awaits on I/O before the answer: the graph is an attribute read, the decision a pure
 function, the event a non-blocking put into the sink. The event is put before the
 response is written, so every click that got its redirect is in the sink's hands.
-HEAD gets the same status and headers but is never counted.
+HEAD gets the same status and location but is never counted and sets no cookie: a
+link checker or preview must not leave a visitor, unique or lander context behind.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Final
 
 from starlette.types import Scope
@@ -17,7 +19,7 @@ from starlette.types import Scope
 from turnout.config.compiled import CompiledCampaign, Policy, Target
 from turnout.config.compiled import CompiledWorkspace as Workspace
 from turnout.edge import responses, uniques
-from turnout.edge.clicks import Tokens, click_stub, fill_click, render
+from turnout.edge.clicks import TOKEN_SLOTS, Tokens, click_stub, fill_click, render
 from turnout.edge.context import CONTEXT_COOKIE, ContextCodec, LanderContext, with_context
 from turnout.edge.errors import BadInput
 from turnout.edge.graph import Snapshot
@@ -62,12 +64,15 @@ class _Campaign:
     the static part of its click events per path (keyed by the identity of the decided
     Choice, or of None for bots the bot policy sent elsewhere)."""
 
-    __slots__ = ("bot_ranges", "campaign", "context_tail", "slots", "stubs", "unique_key")
+    __slots__ = ("bot_ranges", "campaign", "context_tail", "keep", "slots", "stubs", "unique_key")
 
     def __init__(self, campaign: CompiledCampaign, snapshot: Snapshot, suffix: str) -> None:
         self.campaign = campaign
         self.slots = snapshot.token_slots.get(campaign.traffic_source.id, _NO_SLOTS)
         self.bot_ranges = campaign.workspace.bot_index
+        # The parameters a lander context keeps when it must shed some: those that fill
+        # sub-ids, cost and external_id.
+        self.keep = frozenset(self.slots).union(TOKEN_SLOTS)
         self.unique_key = uniques.campaign_key(campaign.id)
         max_age = campaign.attribution_window_ms // 1000
         self.context_tail = f"; Max-Age={max_age}{suffix}".encode()
@@ -114,7 +119,7 @@ class ClickHandler:
         if site is None:
             site = self._site(snapshot, seen.host)
         headers: Headers = []
-        if seen.new_visitor:
+        if seen.new_visitor and not head:
             headers.append((b"set-cookie",
                             _VISITOR_HEAD + seen.visitor_id.encode() + site.visitor_tail))
         code = scope["path"][3:]
@@ -148,11 +153,15 @@ class ClickHandler:
             if remembered is not None:
                 headers.append((b"set-cookie",
                                 _UNIQUE_HEAD + remembered.encode() + site.visitor_tail))
-        url = render(target.url, click_id, campaign, target, seen, tokens, now_ms)
         if target.next_offers or target.funnel_landers:
-            headers.append(self._context_cookie(seen, facts, LanderContext(
-                click_id, campaign.id, snapshot.version, choice.rule_id, target.destination_id,
-                0, now_ms)))
+            context = LanderContext(click_id, campaign.id, snapshot.version, choice.rule_id,
+                                    target.destination_id, 0, now_ms, params)
+            url = render(target.url, click_id, campaign, target, seen, tokens, now_ms,
+                         partial(rt.codec.cid_token, context, facts.keep))
+            if not head:
+                headers.append(self._context_cookie(seen, facts, context))
+        else:
+            url = render(target.url, click_id, campaign, target, seen, tokens, now_ms)
         mode = campaign.redirect_mode
         if mode == "302":  # the common case, without the detour through the mode table
             headers += ((b"location", responses.location_bytes(url)), responses.NO_STORE,
@@ -208,7 +217,8 @@ class ClickHandler:
                         ) -> tuple[bytes, bytes]:
         codec = self.rt.codec
         earlier = seen.cookies and codec.decode_contexts(cookie(seen.cookies, CONTEXT_COOKIE))
-        token = codec.seal_contexts(with_context(earlier, context) if earlier else [context])
+        token = codec.seal_contexts(with_context(earlier, context) if earlier else [context],
+                                    facts.keep)
         return b"set-cookie", _CONTEXT_HEAD + token + facts.context_tail
 
     def _policy(self, policy: Policy, campaign: CompiledCampaign, seen: Observation,

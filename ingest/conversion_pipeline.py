@@ -1,4 +1,5 @@
-"""Conversions: attributed at ingest, held while their click is not stored yet."""
+"""Conversions: attributed at ingest, held while their click (or, for lander traffic,
+the LP click that names their offer) is not stored yet."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from turnout.events import Conversion
-from turnout.ingest import attribution, records, validate
+from turnout.ingest import attribution, lander_offers, records, validate
 from turnout.ingest.attribution import ClickRef
 from turnout.ingest.batch import Partition, Span
 from turnout.ingest.dlq import DeadLetter, Producer, Record, letter
@@ -138,6 +139,7 @@ class ConversionPipeline(Pipeline[Held, Row]):
                 until,
             )
         rows: list[Row] = []
+        decided: list[tuple[Held, ClickRef, str]] = []
         still: list[Held] = []
         chosen: dict[tuple[str, str], ClickRef] = {}
         # Oldest first, so the first status of a (visitor, txid) picks the click and a
@@ -161,15 +163,13 @@ class ConversionPipeline(Pipeline[Held, Row]):
                     )
                 if click is not None and conversion.txid:
                     chosen[pair] = click
-            refused = None if click is None else attribution.refusal(conversion, click)
-            if refused is not None:
-                self._refuse(held, *refused, now_ms)
-            elif click is not None:
-                rows.append(attribution.attributed_row(conversion, click, how))
+            if click is not None:
+                decided.append((held, click, how))
             elif now - held.first_seen >= self.settings.attribution_grace_s:
                 rows.append(attribution.unattributed_row(conversion))
             else:
                 still.append(held)
+        rows += await self._through_landers(decided, now, now_ms, still)
         return rows, still
 
     def _refuse(self, held: Held, reason: str, detail: str, now_ms: int) -> None:
@@ -177,3 +177,31 @@ class ConversionPipeline(Pipeline[Held, Row]):
         log.warning("conversion %s refused: %s: %s", held.conversion.conversion_id, reason,
                     detail)
         self._letters.append(letter(held.record, f"{reason}: {detail}", now_ms))
+
+    async def _through_landers(self, decided: list[tuple[Held, ClickRef, str]], now: float,
+                               now_ms: int, still: list[Held]) -> list[Row]:
+        """Rows for the attributed conversions, those on lander traffic with the offer of
+        their LP click (ingest.lander_offers); one whose campaign click has no stored LP
+        click yet waits for it up to the grace period (appended to `still`). A conversion its
+        network may not make on that click (attribution.refusal) goes to the DLQ instead;
+        it is judged on the offer the visitor went to, so after the LP click look-up."""
+        parents = [click for _held, click, _how in decided if lander_offers.went_to_lander(click)]
+        lp_clicks: dict[str, list[ClickRef]] = {}
+        if parents:
+            until = max(held.conversion.ts_ms for held, _click, _how in decided)
+            lp_clicks = await self.retry("LP click look-up", self.store.lp_clicks_of,
+                                         parents, until)
+        rows: list[Row] = []
+        for held, click, how in decided:
+            if lander_offers.went_to_lander(click):
+                found = lp_clicks.get(click.click_id, [])
+                if not found and now - held.first_seen < self.settings.attribution_grace_s:
+                    still.append(held)
+                    continue
+                click = lander_offers.through(click, found, held.conversion.ts_ms)
+            refused = attribution.refusal(held.conversion, click)
+            if refused is not None:
+                self._refuse(held, *refused, now_ms)
+                continue
+            rows.append(attribution.attributed_row(held.conversion, click, how))
+        return rows

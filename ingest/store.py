@@ -29,6 +29,8 @@ _ID_SLACK_MS = DAY_MS
 # Visitor look-ups read this many of a visitor's newest clicks; last touch needs one.
 _CANDIDATES_PER_VISITOR = 50
 _MAX_LOOKBACK_MS = 400 * DAY_MS
+# LP clicks read per campaign click; a conversion takes the newest one before it.
+_LP_CLICKS_PER_PARENT = 20
 # Up to this many stored rows per batch row in range, fetching them beats an IN list.
 _FETCH_NEARBY_FACTOR = 4
 _SELECT_CLICK = ", ".join(
@@ -228,3 +230,35 @@ class Store:
         ).result_rows
         wanted = set(pairs)
         return {(v, t): c for v, t, c in rows if (v, t) in wanted}
+
+    def lp_clicks_of(self, parents: Sequence[ClickRef], until_ms: int
+                     ) -> dict[str, list[ClickRef]]:
+        """Per campaign click of `parents`, its LP clicks to an offer up to `until_ms`,
+        newest first. Their workspaces, campaigns and times bound the read to the parents'
+        part of the sort key."""
+        if not parents:
+            return {}
+        parameters = {
+            "ids": sorted({p.click_id for p in parents}),
+            "workspaces": sorted({str(p.dimensions["workspace_id"]) for p in parents}),
+            "campaigns": sorted({str(p.dimensions["campaign_id"]) for p in parents}),
+            "lo": min(p.ts_ms for p in parents),
+            "hi": until_ms,
+        }
+        rows = self.reader.query(
+            f"SELECT {_SELECT_CLICK}, parent_click_id FROM clicks WHERE {_RANGE} "
+            "AND workspace_id IN {workspaces:Array(String)} "
+            "AND campaign_id IN {campaigns:Array(String)} AND kind = 'lp_click' "
+            "AND offer_id != '' AND parent_click_id IN {ids:Array(String)} "
+            "ORDER BY parent_click_id, ts DESC, click_id DESC "
+            f"LIMIT {_LP_CLICKS_PER_PARENT} BY parent_click_id",
+            parameters=parameters,
+        ).result_rows
+        found: dict[str, list[ClickRef]] = {}
+        seen: set[str] = set()
+        for row in rows:
+            ref = ClickRef.from_row(row[:-1])
+            if ref.click_id not in seen:  # an unmerged replay of the same click
+                seen.add(ref.click_id)
+                found.setdefault(str(row[-1]), []).append(ref)
+        return found

@@ -61,8 +61,10 @@ def test_every_spec_macro_is_known():
         "clickid", "campaign_id", "campaign_code", "offer_id", "lander_id", "country", "region",
         "city", "device", "os", "browser", "language", "external_id", "cost", "visitor_id", "ts",
     } | {f"sub{i}" for i in range(1, 11)}
-    assert expected == MACROS
+    # lp_cid: the signed context of a lander URL (docs/decisions.md), not a postback's.
+    assert expected | {"lp_cid"} == MACROS
     assert {"payout", "status", "txid"} <= POSTBACK_MACROS
+    assert "lp_cid" not in POSTBACK_MACROS
 
 
 HOST_LITERAL = "scheme and host must be literal (no macro before the path)"
