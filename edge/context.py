@@ -3,6 +3,7 @@ and the double-meta hop token, both signed (edge.signing)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import msgspec
@@ -31,9 +32,10 @@ _HOP = msgspec.json.Decoder(tuple[int, str])
 
 
 class ContextCodec:
-    def __init__(self, secret: bytes) -> None:
-        self._cookie = Signer(secret, "turnout-lp-context")
-        self._hop = Signer(secret, "turnout-double-meta")
+    def __init__(self, secrets: bytes | Sequence[bytes]) -> None:
+        """`secrets`: the first signs, all verify (edge.signing)."""
+        self._cookie = Signer(secrets, "turnout-lp-context")
+        self._hop = Signer(secrets, "turnout-double-meta")
 
     def encode_contexts(self, contexts: list[LanderContext]) -> str:
         return self.seal_contexts(contexts).decode("ascii")
