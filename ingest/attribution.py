@@ -10,7 +10,10 @@ ingest.pipelines the holding and retrying. The rules:
   click the first status was attributed to, so it replaces that row instead of adding one.
 - A conversion more than the click's attribution window after the click is kept with
   in_window=0; one whose click never appears within the grace period is kept with
-  attributed=0. Neither carries revenue (see the conversions_latest view).
+  attributed=0. Neither carries revenue (see the conversions_latest view), and each says
+  why in `not_counted_reason` (NOT_COUNTED): nothing accepted is dropped silently.
+- A visitor conversion no click was found for keeps its visitor in `visitor_key`, part of
+  the table's sort key, so unknown visitors never replace one another's rows.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ DEFAULT_ATTRIBUTION_WINDOW_MS: Final = 30 * DAY_MS
 # Version = ts_ms * 8 + rank: a later status wins, and within one millisecond the order
 # is fixed (a chargeback beats an approval) instead of depending on insert order.
 STATUS_RANK: Final = {"pending": 0, "approved": 1, "declined": 2, "chargeback": 3}
+# not_counted_reason values: why a stored conversion counts in no report.
+CLICK_NOT_FOUND: Final = "click_not_found"
+VISITOR_NOT_FOUND: Final = "visitor_not_found"
+OUTSIDE_WINDOW: Final = "outside_window"
+NOT_COUNTED: Final = (CLICK_NOT_FOUND, VISITOR_NOT_FOUND, OUTSIDE_WINDOW)
 DIMENSION_NAMES: Final = tuple(name for name, _type in schema.CLICK_DIMENSIONS)
 # Columns a click look-up returns, in this order.
 LOOKUP_COLUMNS: Final = (
@@ -82,6 +90,8 @@ def _base(conversion: Conversion) -> dict[str, Any]:
         "ts": conversion.ts_ms,
         "source": conversion.source,
         "version": version(conversion),
+        "not_counted_reason": "",
+        "visitor_key": "",
     }
 
 
@@ -90,13 +100,15 @@ def attributed_row(conversion: Conversion, click: ClickRef, how: str) -> dict[st
     row.update(click.dimensions)
     if conversion.network_id:
         row["network_id"] = conversion.network_id
+    in_window = conversion.ts_ms - click.ts_ms <= click.window_ms
     row.update(
         click_id=click.click_id,
         attributed=True,
         attribution=how,
-        in_window=conversion.ts_ms - click.ts_ms <= click.window_ms,
+        in_window=in_window,
         click_ts=click.ts_ms,
         click_kind=click.kind,
+        not_counted_reason="" if in_window else OUTSIDE_WINDOW,
     )
     if not conversion.payout_given:
         row["payout_micros"] = click.offer_payout_micros
@@ -115,6 +127,8 @@ def unattributed_row(conversion: Conversion) -> dict[str, Any]:
         in_window=False,
         click_ts=0,
         click_kind="",
+        not_counted_reason=CLICK_NOT_FOUND if conversion.click_id else VISITOR_NOT_FOUND,
+        visitor_key="" if conversion.click_id else conversion.visitor_id,
     )
     return row
 

@@ -74,3 +74,24 @@ def test_a_conversion_without_payout_earns_the_offer_default_of_its_click() -> N
     assert given["payout_micros"] == 3_000_000
     assert missing["payout_micros"] == 12_500_000
     assert attribution.unattributed_row(conv(payout_given=False))["payout_micros"] == 0
+
+
+def test_every_row_that_does_not_count_says_why() -> None:
+    inside = attribution.attributed_row(conv(), ref("K", 99 * DAY), "click_id")
+    late = attribution.attributed_row(conv(), ref("K", 100 * DAY - 2 * DAY, window=DAY),
+                                      "click_id")
+    by_id = attribution.unattributed_row(conv(click_id="K", visitor_id="v"))
+    by_visitor = attribution.unattributed_row(conv(visitor_id="v1"))
+    assert [r["not_counted_reason"] for r in (inside, late, by_id, by_visitor)] == [
+        "", "outside_window", "click_not_found", "visitor_not_found"]
+    assert set(attribution.NOT_COUNTED) == {"outside_window", "click_not_found",
+                                            "visitor_not_found"}
+
+
+def test_only_an_unattributed_visitor_conversion_keys_on_its_visitor() -> None:
+    # Two unknown visitors must not share (workspace, campaign, click_id, txid).
+    rows = [attribution.unattributed_row(conv(visitor_id=v)) for v in ("v1", "v2")]
+    assert [r["visitor_key"] for r in rows] == ["v1", "v2"]
+    assert attribution.unattributed_row(conv(click_id="K", visitor_id="v"))["visitor_key"] == ""
+    visitor = attribution.attributed_row(conv(visitor_id="v1"), ref("K", 99 * DAY), "visitor")
+    assert visitor["visitor_key"] == ""  # attributed: its click is its identity, as before
