@@ -25,11 +25,13 @@ from turnout.api.openapi import openapi_document
 from turnout.api.pool import ClientFactory, ClientPool
 from turnout.api.settings import ApiSettings
 from turnout.reports import format as fmt
+from turnout.reports import not_counted
 from turnout.reports.ab import Arm, compare_arms
 from turnout.reports.dimensions import DIMENSIONS
-from turnout.reports.errors import ParameterError, ReportError
+from turnout.reports.errors import FactsMissing, ParameterError, ReportError
 from turnout.reports.metrics import METRICS
-from turnout.reports.run import ReportResult, run_report
+from turnout.reports.query import Query
+from turnout.reports.run import ReportResult, execute, run_report
 from turnout.reports.spec import ReportSpec, build_spec, split_list, truthy
 from turnout.reports.timeline import fill
 from turnout.reports.workspaces import FactsCache, GraphFacts
@@ -43,6 +45,7 @@ ALLOWED: Final = {
     "timeline": _COMMON | {"bucket"},
     "leaderboard": _COMMON | {"dimension", "metric", "limit"},
     "ab": (_COMMON - {"format"}) | {"campaign", "rule", "control", "confidence"},
+    "not-counted": frozenset({"workspace", "from", "to", "tz", "format"}),
 }
 
 
@@ -100,11 +103,18 @@ class ReportApi:
 
         return await anyio.to_thread.run_sync(work)
 
+    async def run(self, query: Query) -> ReportResult:
+        def work() -> ReportResult:
+            with self.pool.client() as client:
+                return execute(client, query)
+
+        return await anyio.to_thread.run_sync(work)
+
     async def spec(self, request: Request, endpoint: str, workspace: str,
                    **fixed: Any) -> tuple[ReportSpec, GraphFacts]:
         params = request.query_params
         unknown = sorted(k for k in params if k not in ALLOWED[endpoint]
-                         and not (k.startswith("f.") and endpoint != "ab"))
+                         and not (k.startswith("f.") and endpoint not in ("ab", "not-counted")))
         if unknown:
             raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}")
         facts = await self.facts.get()
@@ -210,6 +220,12 @@ class ReportApi:
         return JSONResponse({**self.meta(spec, facts), "campaign": campaign, "rule": rule,
                              **body})
 
+    async def not_counted(self, request: Request) -> Response:
+        workspace = self.workspace(request)
+        spec, facts = await self.spec(request, "not-counted", workspace)
+        result = await self.run(not_counted.build_query(spec))
+        return await self.render(request, result, self.meta(spec, facts))
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -224,6 +240,8 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]
             return _error(exc.status, exc.reason)
         except ParameterError as exc:
             return _error(400, str(exc))
+        except FactsMissing as exc:
+            return _error(503, str(exc))
         except ReportError as exc:
             log.error("report failed: %s", exc)
             return _error(503 if exc.retriable else 500, "report store unavailable")
@@ -249,6 +267,7 @@ def create_app(settings: ApiSettings, client_factory: ClientFactory,
         Route("/api/v1/timeline", _guarded(api.timeline)),
         Route("/api/v1/leaderboard", _guarded(api.leaderboard)),
         Route("/api/v1/ab", _guarded(api.ab)),
+        Route("/api/v1/not-counted", _guarded(api.not_counted)),
     ]
     app = Starlette(routes=routes)
     app.state.api = api

@@ -67,7 +67,9 @@ def _responses(schema: str, csv: bool = True) -> dict[str, Any]:
         "400": {"description": "A parameter is unknown or malformed", "content": error},
         "401": {"description": "Missing or unknown API key", "content": error},
         "403": {"description": "The key belongs to another workspace", "content": error},
-        "503": {"description": "ClickHouse did not answer", "content": error},
+        "503": {"description": "ClickHouse did not answer, or the workspace's time zone and "
+                               "currency are not known (no graph loaded from Redis)",
+                "content": error},
     }
 
 
@@ -153,6 +155,12 @@ def openapi_document() -> dict[str, Any]:
                  _param("confidence", "Confidence level of the interval and the test",
                         {"type": "number", "default": 0.95, "minimum": 0.5,
                          "exclusiveMaximum": 1})], "AbTest", csv=False),
+            "/api/v1/not-counted": _operation(
+                "Conversions that count in no report, by reason (click_not_found, "
+                "visitor_not_found, outside_window), source, network, status and currency, "
+                "by the time the edge accepted them",
+                [*(p for p in common if p["name"] in ("workspace", "from", "to", "tz")),
+                 _format()], "Report"),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

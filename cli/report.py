@@ -77,6 +77,9 @@ def register(subparsers: Any) -> None:
     report.add_argument("--database", help="ClickHouse database (default: turnout)")
     report.add_argument("--sql", action="store_true",
                         help="print the SQL and its parameters instead of running it")
+    report.add_argument("--not-counted", action="store_true",
+                        help="list the conversions that count in no report, by reason "
+                        "(uses --from, --to and --tz only)")
     report.set_defaults(func=report_command)
 
     api = subparsers.add_parser("api", help="serve the HTTP report API")
@@ -132,7 +135,13 @@ def _from_api(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
     if not args.key:
         raise ParameterError("--api needs --key (or TURNOUT_API_KEY)")
-    url = args.api.rstrip("/") + "/api/v1/report?" + urllib.parse.urlencode(_query_string(args))
+    if args.not_counted:
+        path = "/api/v1/not-counted?"
+        pairs = [(k, v) for k, v in _query_string(args)
+                 if k in ("workspace", "from", "to", "tz", "format")]
+    else:
+        path, pairs = "/api/v1/report?", _query_string(args)
+    url = args.api.rstrip("/") + path + urllib.parse.urlencode(pairs)
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {args.key}"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -150,7 +159,8 @@ def _from_api(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     except (urllib.error.URLError, OSError) as exc:
         raise StoreError(f"{args.api}: {exc}") from None
     columns = tuple(Column(c["name"], c["role"], c["kind"],
-                           METRICS[c["name"]].places if c["name"] in METRICS else 0)
+                           METRICS[c["name"]].places if c["name"] in METRICS
+                           else 6 if c["kind"] == "money" else 0)
                     for c in body.pop("columns"))
     rows = [tuple(Decimal(v) if isinstance(v, str) and c.kind not in (None, "count") else v
                   for v, c in zip(row.values(), columns, strict=True))
@@ -188,7 +198,12 @@ def _direct(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
                       statuses=args.statuses, sort=args.sort, limit=args.limit,
                       offset=args.offset, include_bots=args.include_bots,
                       rollup=args.rollup == "parent")
-    query = build_query(spec)
+    if args.not_counted:
+        from turnout.reports import not_counted
+
+        query = not_counted.build_query(spec)
+    else:
+        query = build_query(spec)
     meta = {"workspace": spec.workspace, "timezone": spec.tz, "currency": currency,
             "from": spec.start.isoformat() if spec.start else None,
             "to": spec.end.isoformat() if spec.end else None}

@@ -42,6 +42,7 @@ from turnout.config.values import (
     to_epoch_ms,
 )
 from turnout.events import CONVERSION_STATUSES
+from turnout.limits import MAX_ATTRIBUTION_DAYS
 from turnout.splitter.types import Condition, ConditionKind
 
 _KINDS = frozenset(kind.value for kind in ConditionKind)
@@ -331,7 +332,8 @@ class _Checker:
                      "would never reach the tracker; set allow_permanent: true to use it")
         self._policy(f"{path}.bot_policy", c.bot_policy.action, c.bot_policy.url, BOT_ACTIONS)
         self._policy(f"{path}.inactive", c.inactive.action, c.inactive.url, INACTIVE_ACTIONS)
-        self._range(f"{path}.attribution_window_days", c.attribution_window_days, 1, 365)
+        self._range(f"{path}.attribution_window_days", c.attribution_window_days, 1,
+                    MAX_ATTRIBUTION_DAYS)
         self._range(f"{path}.unique_window_hours", c.unique_window_hours, 1, 24 * 365)
         rule_ids: dict[str, int] = {}
         for i, rule in enumerate(c.rules):

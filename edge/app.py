@@ -27,6 +27,7 @@ from turnout.edge.context import ContextCodec
 from turnout.edge.geo import GeoIP
 from turnout.edge.graph import GraphHolder
 from turnout.edge.metrics import Metrics
+from turnout.edge.money import CostRefusals
 from turnout.edge.observe import Observer
 from turnout.edge.quick import QuickRoute
 from turnout.edge.routes import Quick, QuickPaths, starlette_app, table
@@ -94,13 +95,16 @@ class EdgeApp:
         metrics = Metrics()
         emitter: Emitter = sink
         self.runtime = runtime = Runtime(settings, holder, observer, ids,
-                                         ContextCodec(settings.secret), emitter, metrics)
+                                         ContextCodec(settings.secrets), emitter, metrics)
         metrics.gauge("turnout_edge_graph_version", "Graph version being served.",
                       lambda: holder.version)
         metrics.gauge("turnout_edge_graph_swaps_total", "Graph versions swapped in.",
                       lambda: holder.swaps, "counter")
         metrics.gauge("turnout_edge_graph_store_connected", "1 while following Redis.",
                       lambda: int(holder.connected))
+        metrics.gauge("turnout_edge_click_cost_refused_total",
+                      "Clicks counted at cost 0 because their cost token was not an amount.",
+                      lambda: CostRefusals.total, "counter")
         stats = getattr(sink, "stats", None)
         if stats is not None and hasattr(stats, "prometheus"):
             metrics.sections.append(lambda: sink.stats.prometheus())

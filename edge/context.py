@@ -4,7 +4,7 @@ all signed (edge.signing)."""
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from typing import Final
 
 import msgspec
@@ -62,10 +62,11 @@ def _encode(contexts: list[LanderContext]) -> bytes:
 
 
 class ContextCodec:
-    def __init__(self, secret: bytes) -> None:
-        self._cookie = Signer(secret, "turnout-lp-context")
-        self._hop = Signer(secret, "turnout-double-meta")
-        self._cid = Signer(secret, "turnout-lp-cid")
+    def __init__(self, secrets: bytes | Sequence[bytes]) -> None:
+        """`secrets`: the first signs, all verify (edge.signing)."""
+        self._cookie = Signer(secrets, "turnout-lp-context")
+        self._hop = Signer(secrets, "turnout-double-meta")
+        self._cid = Signer(secrets, "turnout-lp-cid")
 
     def encode_contexts(self, contexts: list[LanderContext], keep: Container[str] = ()) -> str:
         return self.seal_contexts(contexts, keep).decode("ascii")

@@ -101,22 +101,37 @@ def cookie(header: str, name: str) -> str:
     return ""
 
 
+def _weight(value: str) -> int | None:
+    """An RFC 9110 qvalue in thousandths ("0.8" -> 800), or None when malformed."""
+    whole, _, fraction = value.partition(".")
+    if len(fraction) > 3 or not (fraction == "" or (fraction.isascii() and fraction.isdigit())):
+        return None
+    if whole == "0":
+        return int(fraction.ljust(3, "0"))
+    if whole == "1" and fraction.strip("0") == "":
+        return 1000
+    return None
+
+
 @lru_cache(maxsize=4096)
 def primary_language(header: str) -> str:
-    """The primary subtag of the most preferred language ("en" for "en-GB,en;q=0.8")."""
-    best, best_q = "", -1.0
+    """The primary subtag of the most preferred language ("en" for "en-GB,en;q=0.8").
+
+    `q=0` means "not acceptable", so such a language is never chosen; an item whose weight
+    is malformed is skipped; of equal weights the first wins.
+    """
+    best, best_q = "", 0
     for item in header[:512].split(","):
-        tag, _, attributes = item.partition(";")
-        tag = tag.strip().lower()
-        q = 1.0
-        attributes = attributes.strip()
-        if attributes.startswith("q="):
-            try:
-                q = float(attributes[2:])
-            except ValueError:
-                continue
-        primary = tag.split("-", 1)[0].split("_", 1)[0]
-        if q > best_q and _LANGUAGE.fullmatch(primary):
+        tag, *parameters = item.split(";")
+        q: int | None = 1000
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                q = _weight(value.strip())
+        if q is None or q <= best_q:
+            continue
+        primary = tag.strip().lower().split("-", 1)[0].split("_", 1)[0]
+        if _LANGUAGE.fullmatch(primary):
             best, best_q = primary, q
     return best
 

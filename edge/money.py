@@ -1,4 +1,9 @@
-"""Decimal money text -> integer micro-units, without floats and without Decimal."""
+"""Decimal money text -> integer micro-units, exactly or not at all.
+
+One parser for every amount the edge reads (a traffic source's `cost` token, a postback's
+`payout`, an event's `value`): ASCII digits, an optional `.` and decimals, nothing that would
+have to be rounded, cut or guessed. Its bounds are stated here once.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +14,77 @@ from typing import Final
 from turnout.config.compiled import CostModel
 from turnout.events import MICROS
 
-_AMOUNT: Final = re.compile(r"(\d{1,12})(?:\.(\d{1,6})\d*)?")
-MAX_MICROS: Final = 10**12 * MICROS
+MAX_WHOLE_DIGITS: Final = 10
+DECIMALS: Final = 6  # micro-units
+# The largest amount read: 9,999,999,999.999999. Int64 micros would hold 9.2e12, but a
+# ClickHouse sum over Int64 must not wrap either, so a single amount stays far below it.
+MAX_MICROS: Final = 10**MAX_WHOLE_DIGITS * MICROS - 1
+# The reference the parser is property-tested against (tests/unit/edge/test_money.py).
+_AMOUNT: Final = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+_ASCII_SPACE: Final = " \t"
+_DIGITS: Final = frozenset("0123456789")
+
+
+class AmountError(ValueError):
+    """Text that is not an amount the edge can store exactly; `str()` says why."""
+
+
+def amount_micros(text: str) -> int:
+    """Micro-units of a non-negative decimal ("12.5" -> 12_500_000); AmountError otherwise.
+
+    Decimals past the sixth are refused unless they are zeros ("1.50000000" is exact).
+    """
+    whole, dot, fraction = text.strip(_ASCII_SPACE).partition(".")
+    # `isdecimal` alone would take Arabic-Indic and other Unicode digits, which `int` reads.
+    if not whole or not whole.isascii() or not whole.isdigit() or (
+        dot and not (fraction and fraction.isascii() and fraction.isdigit())
+    ):
+        raise AmountError("must be a non-negative decimal amount (ASCII digits, e.g. 12.50)")
+    if len(whole.lstrip("0")) > MAX_WHOLE_DIGITS:
+        raise AmountError(f"must be below 1e{MAX_WHOLE_DIGITS}")
+    if len(fraction) > DECIMALS and fraction[DECIMALS:].strip("0"):
+        raise AmountError(f"has more than {DECIMALS} decimals")
+    return int(whole) * MICROS + int(fraction[:DECIMALS].ljust(DECIMALS, "0"))
 
 
 def parse_micros(text: str) -> int | None:
-    """Micro-units of a non-negative decimal ("12.5" -> 12_500_000); None when malformed.
-
-    Digits past the sixth decimal are cut (a traffic source's 0.0012345 bid is 1234 micros).
-    """
-    # The same as _AMOUNT.fullmatch (kept as the reference for tests), without the regex:
-    # `isdecimal` is exactly the set `\d` matches.
-    whole, dot, fraction = text.strip().partition(".")
-    if not (0 < len(whole) <= 12 and whole.isdecimal()):
+    """`amount_micros`, or None when the text is not an exact amount."""
+    try:
+        return amount_micros(text)
+    except AmountError:
         return None
-    micros = int(whole) * MICROS
-    if dot:
-        if not fraction.isdecimal():
-            return None
-        micros += int(fraction[:6].ljust(6, "0"))
-    return micros
+
+
+class CostRefusals:
+    """Clicks whose cost token was not an amount (counted at cost 0: see click_cost)."""
+
+    total = 0
 
 
 @lru_cache(maxsize=4096)  # a traffic source sends a few distinct bids many times over
 def _bid_micros(text: str) -> int:
-    # A bad bid from the source must not cost us the click: it is counted at 0.
-    return parse_micros(text) or 0
+    micros = parse_micros(text)
+    return -1 if micros is None else micros
 
 
 def click_cost(model: CostModel, cost_token: str) -> int:
-    """The cost of one click, as decided at the click (CPA/RevShare cost comes later)."""
+    """The cost of one click, as decided at the click (CPA/RevShare cost comes later).
+
+    A cost token that is not an exact amount does not cost us the click (the visitor is
+    redirected, the click counted at cost 0); it is counted in
+    `turnout_edge_click_cost_refused_total` and the raw token stays in the click's params.
+    """
     kind = model.type
     if kind == "cpc":
         return model.value_micros
     if kind == "url_param":
-        return _bid_micros(cost_token) if cost_token else 0
+        if not cost_token:
+            return 0
+        micros = _bid_micros(cost_token)
+        if micros < 0:
+            CostRefusals.total += 1
+            return 0
+        return micros
     if kind == "cpm":
         return model.value_micros // 1000
     return 0

@@ -25,7 +25,7 @@ from turnout.config.values import CURRENCIES
 from turnout.edge.addresses import parse_address
 from turnout.edge.errors import BadInput
 from turnout.edge.graph import Snapshot
-from turnout.edge.money import MAX_MICROS, parse_micros
+from turnout.edge.money import AmountError, amount_micros
 from turnout.events import Conversion
 
 CLICK_ID_NAMES: Final = ("clickid", "cid", "subid")
@@ -89,10 +89,10 @@ def status_of(raw: str, statuses: Mapping[str, str]) -> str:
 def payout_of(raw: str) -> int:
     if not raw:
         return 0
-    micros = parse_micros(raw)
-    if micros is None or micros > MAX_MICROS:
-        raise BadInput(400, "payout must be a non-negative decimal amount")
-    return micros
+    try:
+        return amount_micros(raw)
+    except AmountError as exc:
+        raise BadInput(400, f"payout {exc}") from None
 
 
 def currency_of(raw: str, default: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from turnout import env
 from turnout.connections import Connections
+from turnout.limits import DAY_MS, MAX_ATTRIBUTION_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,20 @@ DEFAULT_CITY_DB = _REPO_GEOIP / "GeoLite2-City-Test.mmdb"
 DEFAULT_ASN_DB = _REPO_GEOIP / "GeoLite2-ASN-Test.mmdb"
 DEFAULT_GRAPH_PREFIX = "turnout:graph"
 SECRET_VARIABLE = "TURNOUT_EDGE_SECRET"
+
+
+def signing_secrets(text: bytes) -> tuple[bytes, ...]:
+    """`TURNOUT_EDGE_SECRET`'s keys: comma-separated, or one a line in its `_FILE`."""
+    return tuple(key.strip() for line in text.splitlines() for key in line.split(b",")
+                 if key.strip())
+
+
+def max_attribution_ms(days: int) -> int:
+    if not 1 <= days <= MAX_ATTRIBUTION_DAYS:
+        raise env.SettingError(f"{env.PREFIX}EDGE_MAX_ATTRIBUTION_DAYS: must be 1-"
+                               f"{MAX_ATTRIBUTION_DAYS} (the longest window a campaign may "
+                               f"have), got {days}")
+    return days * DAY_MS
 
 
 def parse_networks(cidrs: tuple[str, ...], name: str) -> tuple[IPNetwork, ...]:
@@ -55,8 +70,10 @@ class EdgeSettings:
 
     Default: the MaxMind test database shipped in `edge/geoip/`"""
     secret: bytes = b""
-    """Signs the lander-click cookie and double-meta hops; set the same value on every edge.
-    Never logged.
+    """Keys that sign the lander-click cookie and double-meta hops; set the same value on
+    every edge. Several, comma-separated (or one a line in the `_FILE`): the first signs,
+    every one verifies, so a new key goes first and the old one is dropped a day later
+    (no cookie or hop in flight breaks). Never logged.
 
     Default: random per process (dev only: signed cookies do not survive a restart)"""
     secret_generated: bool = False
@@ -77,8 +94,9 @@ class EdgeSettings:
     """Longest header value read (user agent, cookies, X-Forwarded-For)."""
     max_body_bytes: int = 65536
     """Largest postback or event body accepted; larger gets 413."""
-    max_attribution_ms: int = 90 * 86_400_000
-    """Days after a click that its postbacks are still accepted; older click ids are refused."""
+    max_attribution_ms: int = MAX_ATTRIBUTION_DAYS * DAY_MS
+    """Days after a click that its postbacks are still accepted; older click ids are refused.
+    At most (and by default) the longest attribution window graph validation allows."""
     future_skew_ms: int = 300_000
     """How far ahead of the edge's clock a click id's timestamp may be (other hosts' clocks)."""
     geo_cache_size: int = 65536
@@ -93,8 +111,8 @@ class EdgeSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EdgeSettings:
         connections = Connections.from_env(environ)
-        secret = env.raw("edge_secret", environ)
-        generated = not secret
+        secret = env.raw("edge_secret", environ) or ""
+        generated = not signing_secrets(secret.encode())
         if generated:
             # Random per process: signed cookies will not survive a restart or cross workers
             # (the CLI generates one for all workers). Say so, never print the value.
@@ -124,13 +142,20 @@ class EdgeSettings:
             max_url_bytes=env.integer("edge_max_url_bytes", 4096, environ),
             max_header_bytes=env.integer("edge_max_header_bytes", 8192, environ),
             max_body_bytes=env.integer("edge_max_body_bytes", 65536, environ),
-            max_attribution_ms=env.integer("edge_max_attribution_days", 90, environ) * 86_400_000,
+            max_attribution_ms=max_attribution_ms(
+                env.integer("edge_max_attribution_days", MAX_ATTRIBUTION_DAYS, environ)
+            ),
             future_skew_ms=env.integer("edge_future_skew_ms", 300_000, environ),
             geo_cache_size=env.integer("edge_geo_cache_size", 65536, environ),
             ua_cache_size=env.integer("edge_ua_cache_size", 16384, environ),
             drain_seconds=env.number("edge_drain_seconds", 10.0, environ),
             access_log=env.flag("edge_access_log", False, environ),
         )
+
+    @property
+    def secrets(self) -> tuple[bytes, ...]:
+        """The signing keys in `secret`: the first signs, every one verifies."""
+        return signing_secrets(self.secret)
 
     def __repr__(self) -> str:  # the secret must never reach a log line
         return f"EdgeSettings(host={self.host!r}, port={self.port}, workers={self.workers})"

@@ -5,6 +5,10 @@ tag: about three times cheaper than HMAC-SHA256 here, and only the edge ever che
 Text form: base64url(payload) "." base64url(tag). Every use has
 its own key derived from the secret and a purpose, so a token minted for one purpose
 (a double-meta hop) is never accepted for another (the LP-click cookie).
+
+A signer holds a list of secrets: the first signs, every one verifies. Rotating is then
+"prepend the new secret, drop the old one once the longest token it signed has expired",
+and no lander cookie or hop in flight breaks on the way.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Sequence
 from typing import Final
 
 _MAC_BYTES: Final = 16
@@ -33,18 +38,24 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class Signer:
-    __slots__ = ("_key", "_keyed")
+def _mac_state(secret: bytes, purpose: str) -> hashlib.blake2b:
+    root = hashlib.blake2b(secret, digest_size=64, person=b"turnout-secret").digest()
+    key = hashlib.blake2b(purpose.encode(), key=root, digest_size=32,
+                          person=b"turnout-sign").digest()
+    # A keyed BLAKE2b hashes the key as its first block; copying a state that already has
+    # costs a third less than starting from the key for every token.
+    return hashlib.blake2b(key=key, digest_size=_MAC_BYTES)
 
-    def __init__(self, secret: bytes, purpose: str) -> None:
-        if not secret:
+
+class Signer:
+    __slots__ = ("_keyed", "_verifiers")
+
+    def __init__(self, secrets: bytes | Sequence[bytes], purpose: str) -> None:
+        keys = (secrets,) if isinstance(secrets, bytes) else tuple(secrets)
+        if not keys or not all(keys):
             raise ValueError("a signing secret is required")
-        root = hashlib.blake2b(secret, digest_size=64, person=b"turnout-secret").digest()
-        self._key = hashlib.blake2b(purpose.encode(), key=root, digest_size=32,
-                                    person=b"turnout-sign").digest()
-        # A keyed BLAKE2b hashes the key as its first block; copying a state that already
-        # has costs a third less than starting from the key for every token.
-        self._keyed = hashlib.blake2b(key=self._key, digest_size=_MAC_BYTES)
+        self._verifiers = tuple(_mac_state(key, purpose) for key in keys)
+        self._keyed = self._verifiers[0]
 
     def _mac(self, payload: bytes) -> bytes:
         state = self._keyed.copy()
@@ -59,7 +70,7 @@ class Signer:
         return _b64(payload) + b"." + _b64(self._mac(payload))
 
     def unsign(self, token: str) -> bytes | None:
-        """The payload, or None when the token is malformed or was not signed by us."""
+        """The payload, or None when the token is malformed or signed by none of our keys."""
         if not token or len(token) > MAX_TOKEN or token.count(".") != 1:
             return None
         body, mac = token.split(".")
@@ -68,6 +79,9 @@ class Signer:
             given = _unb64(mac)
         except ValueError:
             return None
-        if not hmac.compare_digest(given, self._mac(payload)):
-            return None
-        return payload
+        for keyed in self._verifiers:
+            state = keyed.copy()
+            state.update(payload)
+            if hmac.compare_digest(given, state.digest()):
+                return payload
+        return None

@@ -10,7 +10,10 @@ ingest.pipelines the holding and retrying. The rules:
   click the first status was attributed to, so it replaces that row instead of adding one.
 - A conversion more than the click's attribution window after the click is kept with
   in_window=0; one whose click never appears within the grace period is kept with
-  attributed=0. Neither carries revenue (see the conversions_latest view).
+  attributed=0. Neither carries revenue (see the conversions_latest view), and each says
+  why in `not_counted_reason` (NOT_COUNTED): nothing accepted is dropped silently.
+- A visitor conversion no click was found for keeps its visitor in `visitor_key`, part of
+  the table's sort key, so unknown visitors never replace one another's rows.
 - A conversion counts only in the workspace of its click (else `cross_workspace`) and,
   when a network reported it, only on a click of that network's offers, unless the network
   may convert other networks' offers (else `foreign_network`); see `refusal`.
@@ -37,6 +40,11 @@ STATUS_RANK: Final = {"pending": 0, "approved": 1, "declined": 2, "chargeback": 
 NETWORK_RANK: Final = 1 << 62
 CROSS_WORKSPACE: Final = "cross_workspace"
 FOREIGN_NETWORK: Final = "foreign_network"
+# not_counted_reason values: why a stored conversion counts in no report.
+CLICK_NOT_FOUND: Final = "click_not_found"
+VISITOR_NOT_FOUND: Final = "visitor_not_found"
+OUTSIDE_WINDOW: Final = "outside_window"
+NOT_COUNTED: Final = (CLICK_NOT_FOUND, VISITOR_NOT_FOUND, OUTSIDE_WINDOW)
 DIMENSION_NAMES: Final = tuple(name for name, _type in schema.CLICK_DIMENSIONS)
 # Columns a click look-up returns, in this order.
 LOOKUP_COLUMNS: Final = (
@@ -109,6 +117,8 @@ def _base(conversion: Conversion) -> dict[str, Any]:
         "ts": conversion.ts_ms,
         "source": conversion.source,
         "version": version(conversion),
+        "not_counted_reason": "",
+        "visitor_key": "",
     }
 
 
@@ -117,13 +127,15 @@ def attributed_row(conversion: Conversion, click: ClickRef, how: str) -> dict[st
     row.update(click.dimensions)
     if conversion.network_id:
         row["network_id"] = conversion.network_id
+    in_window = conversion.ts_ms - click.ts_ms <= click.window_ms
     row.update(
         click_id=click.click_id,
         attributed=True,
         attribution=how,
-        in_window=conversion.ts_ms - click.ts_ms <= click.window_ms,
+        in_window=in_window,
         click_ts=click.ts_ms,
         click_kind=click.kind,
+        not_counted_reason="" if in_window else OUTSIDE_WINDOW,
     )
     if not conversion.payout_given:
         row["payout_micros"] = click.offer_payout_micros
@@ -142,6 +154,8 @@ def unattributed_row(conversion: Conversion) -> dict[str, Any]:
         in_window=False,
         click_ts=0,
         click_kind="",
+        not_counted_reason=CLICK_NOT_FOUND if conversion.click_id else VISITOR_NOT_FOUND,
+        visitor_key="" if conversion.click_id else conversion.visitor_id,
     )
     return row
 

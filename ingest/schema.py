@@ -109,6 +109,8 @@ CONVERSIONS: Final[tuple[tuple[str, str], ...]] = (
     ("click_ts", _TS),
     ("click_kind", _LC),
     *CLICK_DIMENSIONS,
+    ("not_counted_reason", _LC),  # added by 0010_conversion_reasons.sql, so last
+    ("visitor_key", "String"),  # 0010 too
 )
 
 EVENTS: Final[tuple[tuple[str, str], ...]] = (

@@ -19,3 +19,10 @@ class StoreError(ReportError):
     """ClickHouse failed to answer the query."""
 
     retriable = True
+
+
+class FactsMissing(ReportError):
+    """The workspace's time zone and currency are not known (no graph loaded from Redis):
+    reporting anyway would answer in the wrong zone or currency, so the request is refused."""
+
+    retriable = True

@@ -1,8 +1,9 @@
 """What reports need from the campaign graph in Redis: workspace time zones and currencies,
 and the order of each rule's destinations (the A/B "first" control).
 
-Reports keep working without Redis: the last facts loaded stay in use, and a workspace
-nobody has described yet reports in UTC.
+Reports keep working through a Redis outage: the last facts loaded stay in use. A
+workspace whose facts were never loaded is refused (FactsMissing), never reported in UTC
+with no currency.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from turnout.config.follower import GraphFollower
 from turnout.config.model import DEFAULT_RULE_ID, Graph
+from turnout.reports.errors import FactsMissing
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,13 @@ class GraphFacts:
     rules: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     def workspace(self, workspace_id: str) -> WorkspaceFacts:
-        return self.workspaces.get(workspace_id, WorkspaceFacts())
+        facts = self.workspaces.get(workspace_id)
+        if facts is None:
+            why = ("no campaign graph could be loaded from Redis" if self.version is None
+                   else f"graph version {self.version} has no such workspace")
+            raise FactsMissing(f"the time zone and currency of workspace {workspace_id!r} "
+                               f"are unknown ({why})")
+        return facts
 
 
 def facts_from_graph(version: int | None, graph: Graph) -> GraphFacts:

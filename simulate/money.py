@@ -13,13 +13,13 @@ from typing import Final
 from turnout.config.compiled import CostModel
 from turnout.events import MICROS
 
-_AMOUNT: Final = re.compile(r"(\d{1,12})(?:\.(\d{1,6})\d*)?")
+_AMOUNT: Final = re.compile(r"0*([0-9]{1,10})(?:\.([0-9]{1,6})0*)?", re.ASCII)
 
 
 def amount_micros(text: str) -> int | None:
-    """A traffic source's decimal amount in micros; digits past the sixth decimal are cut.
-    None when it is not a plain non-negative decimal (the edge then counts the click at 0)."""
-    match = _AMOUNT.fullmatch(text.strip())
+    """A traffic source's decimal amount in micros: ASCII digits, below 1e10, at most six
+    decimals that are not zeros. None otherwise (the edge then counts the click at 0)."""
+    match = _AMOUNT.fullmatch(text.strip(" \t"))
     if match is None:
         return None
     whole, fraction = match.groups()

@@ -101,7 +101,7 @@ def _params(rng: random.Random, campaign: CompiledCampaign, mix: Mix,
             if roll < mix.no_cost + mix.bad_cost:
                 params.append((name, rng.choice(("n/a", "-0.01", "1e-3", ".5"))))
             else:
-                # Up to 7 decimals: the seventh is cut, never rounded.
+                # Up to 7 decimals: a seventh that is not 0 is refused (the click costs 0).
                 places = rng.randint(2, 7)
                 value = rng.randrange(1, 5 * 10**places)
                 params.append((name, f"{value // 10**places}.{value % 10**places:0{places}d}"))

@@ -201,7 +201,7 @@ CASES: list[tuple[str, Callable[[Data], object], list[str]]] = [
      ["campaigns[1].inactive.url: only used when action is url"]),
     ("bad windows", lambda d: d["campaigns"][0].update(attribution_window_days=0,
                                                        unique_window_hours=10_000),
-     ["campaigns[0].attribution_window_days: must be between 1 and 365, got 0",
+     ["campaigns[0].attribution_window_days: must be between 1 and 90, got 0",
       "campaigns[0].unique_window_hours: must be between 1 and 8760, got 10000"]),
     # cross-workspace references
     ("cross-workspace network", lambda d: (

@@ -25,8 +25,10 @@ def test_no_params():
 
 
 @pytest.mark.parametrize(("text", "micros"), [
-    ("0", 0), ("12.5", 12_500_000), ("0.0123", 12_300), ("0.0012345", 1234), ("7.", None),
+    ("0", 0), ("12.5", 12_500_000), ("0.0123", 12_300), ("0.001234", 1234), ("7.", None),
     ("-1", None), ("abc", None), ("", None), (" 3 ", 3_000_000),
+    # Exact or refused (issue #10, finding 6): nothing is cut.
+    ("0.0012345", None),
 ])
 def test_parse_micros(text, micros):
     assert parse_micros(text) == micros

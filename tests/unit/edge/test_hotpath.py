@@ -25,7 +25,6 @@ from turnout.edge.clicks import (
 from turnout.edge.errors import BadInput
 from turnout.edge.geo import GeoIP, Place
 from turnout.edge.inputs import MAX_PARAMS, _parse_ascii, _parse_pairs, parse_query
-from turnout.edge.money import _AMOUNT, MICROS, parse_micros
 from turnout.edge.observe import Observation, Observer, SeenVisitor
 from turnout.edge.settings import DEFAULT_ASN_DB, DEFAULT_CITY_DB, parse_networks
 from turnout.edge.useragent import Agent, UserAgents
@@ -191,24 +190,6 @@ def _outcome(parse, *args) -> dict[str, str] | str:
 def test_ascii_queries_parse_as_the_general_path_does(raw):
     assert _outcome(_parse_ascii, raw.decode().split("&")) == _outcome(_parse_pairs,
                                                                   raw.split(b"&"), True)
-
-
-def _reference_micros(text: str) -> int | None:
-    match = _AMOUNT.fullmatch(text.strip())
-    if match is None:
-        return None
-    whole, fraction = match.groups()
-    return int(whole) * MICROS + (int(fraction.ljust(6, "0")) if fraction else 0)
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.one_of(
-    st.text(max_size=20),
-    # Arabic-Indic digits too: `\d` and `isdecimal` both take every decimal digit.
-    st.from_regex(r"\s?[0-9\u0660-\u0669]{0,14}(\.[0-9]{0,9})?\s?", fullmatch=True),
-))
-def test_parse_micros_matches_the_pattern(text):
-    assert parse_micros(text) == _reference_micros(text)
 
 
 @pytest.fixture

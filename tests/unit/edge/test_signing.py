@@ -94,3 +94,44 @@ def test_seal_is_sign_as_bytes_and_plain_urlsafe_base64(payload):
     codec = ContextCodec(b"secret")
     contexts = [_context("C" * 26, len(payload) % 5)]
     assert codec.seal_contexts(contexts).decode("ascii") == codec.encode_contexts(contexts)
+
+
+def test_several_secrets_the_first_signs_every_one_verifies():
+    old, new = Signer(b"old-key", "p"), Signer([b"new-key", b"old-key"], "p")
+    in_flight = old.sign(b"payload")
+    assert new.unsign(in_flight) == b"payload"
+    fresh = new.sign(b"payload")
+    assert fresh == Signer(b"new-key", "p").sign(b"payload")
+    assert old.unsign(fresh) is None
+    assert Signer([b"new-key"], "p").unsign(in_flight) is None  # the old key dropped
+    assert Signer([b"new-key", b"old-key"], "other").unsign(in_flight) is None
+
+
+def test_rotation_keeps_an_in_flight_cookie_and_hop():
+    before = ContextCodec(b"old-key")
+    cookie, hop = before.encode_contexts([_context("C1")]), before.hop_token("https://x/", 200)
+    after = ContextCodec((b"new-key", b"old-key"))
+    assert after.decode_contexts(cookie) == [_context("C1")]
+    assert after.hop_url(hop, 100) == "https://x/"
+    assert ContextCodec(b"new-key").decode_contexts(cookie) == []
+    assert ContextCodec(b"new-key").hop_url(hop, 100) is None
+
+
+def test_the_secret_setting_is_a_list():
+    from turnout.edge.settings import EdgeSettings
+
+    def keys(**env: str) -> tuple[bytes, ...]:
+        return EdgeSettings.from_env(env).secrets
+
+    assert keys(TURNOUT_EDGE_SECRET="one") == (b"one",)
+    assert keys(TURNOUT_EDGE_SECRET="new, old,") == (b"new", b"old")
+    assert len(keys(TURNOUT_EDGE_SECRET=" , ")) == 1  # none given: a random one
+
+
+def test_the_secret_file_holds_one_key_a_line(tmp_path):
+    from turnout.edge.settings import EdgeSettings
+
+    path = tmp_path / "secret"
+    path.write_text("new\n\nold\n")
+    settings = EdgeSettings.from_env({"TURNOUT_EDGE_SECRET_FILE": str(path)})
+    assert settings.secrets == (b"new", b"old") and not settings.secret_generated

@@ -96,3 +96,24 @@ def test_refusal_keeps_conversions_in_their_clicks_workspace_and_network() -> No
                                click) is None
     # A click that names no network (a lander, a direct URL): any network of its workspace.
     assert attribution.refusal(foreign, ref("L", 99 * DAY)) is None
+
+
+def test_every_row_that_does_not_count_says_why() -> None:
+    inside = attribution.attributed_row(conv(), ref("K", 99 * DAY), "click_id")
+    late = attribution.attributed_row(conv(), ref("K", 100 * DAY - 2 * DAY, window=DAY),
+                                      "click_id")
+    by_id = attribution.unattributed_row(conv(click_id="K", visitor_id="v"))
+    by_visitor = attribution.unattributed_row(conv(visitor_id="v1"))
+    assert [r["not_counted_reason"] for r in (inside, late, by_id, by_visitor)] == [
+        "", "outside_window", "click_not_found", "visitor_not_found"]
+    assert set(attribution.NOT_COUNTED) == {"outside_window", "click_not_found",
+                                            "visitor_not_found"}
+
+
+def test_only_an_unattributed_visitor_conversion_keys_on_its_visitor() -> None:
+    # Two unknown visitors must not share (workspace, campaign, click_id, txid).
+    rows = [attribution.unattributed_row(conv(visitor_id=v)) for v in ("v1", "v2")]
+    assert [r["visitor_key"] for r in rows] == ["v1", "v2"]
+    assert attribution.unattributed_row(conv(click_id="K", visitor_id="v"))["visitor_key"] == ""
+    visitor = attribution.attributed_row(conv(visitor_id="v1"), ref("K", 99 * DAY), "visitor")
+    assert visitor["visitor_key"] == ""  # attributed: its click is its identity, as before

@@ -23,7 +23,8 @@ def test_amounts_are_read_as_the_edge_reads_them(text):
 def test_cost_models():
     assert money.click_cost(CostModel("cpc", 45_000), None) == 45_000
     assert money.click_cost(CostModel("cpm", 2_100_000), "9") == 2_100
-    assert money.click_cost(CostModel("url_param", 0), "0.0012345") == 1_234  # cut, not rounded
+    assert money.click_cost(CostModel("url_param", 0), "0.001234") == 1_234
+    assert money.click_cost(CostModel("url_param", 0), "0.0012345") == 0  # refused, not cut
     assert money.click_cost(CostModel("url_param", 0), "n/a") == 0
     assert money.click_cost(CostModel("url_param", 0), None) == 0
     assert money.click_cost(CostModel("cpa", 5_000_000), "1") == 0
