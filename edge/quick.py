@@ -34,6 +34,10 @@ class QuickRoute:
         self._methods = methods
         self._allow = ", ".join(methods).encode()
 
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return self._methods
+
     def respond(self, scope: Scope) -> Answer:
         """The answer for one of its methods (405 otherwise), counted by status; never
         raises for bad input (its 4xx) or a bug (a logged 500)."""

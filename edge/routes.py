@@ -23,6 +23,7 @@ from turnout.edge.endpoints import Endpoints
 from turnout.edge.errors import BadInput
 from turnout.edge.lpclick import LanderClickHandler
 from turnout.edge.metrics import RouteStats
+from turnout.edge.openapi import OpenApiEndpoint
 from turnout.edge.quick import QuickRoute
 from turnout.edge.redirect import ClickHandler
 from turnout.edge.refusals import Refusals, Refuse, json_refusal, text_refusal
@@ -61,7 +62,8 @@ def table(runtime: Runtime, sink_ready: Callable[[], bool]) -> tuple[Quick | Pag
     lander = QuickRoute(landers.answer, metrics.route("click"), "lander click handler",
                         CLICK_METHODS)
     hop = QuickRoute(landers.hop_answer, metrics.route("hop"), "hop handler", CLICK_METHODS)
-    return (
+    document = OpenApiEndpoint()
+    paths = (
         Quick("/c/{code:path}", click),
         Quick("/click", lander),
         Quick("/click/{n:path}", lander),
@@ -75,7 +77,14 @@ def table(runtime: Runtime, sink_ready: Callable[[], bool]) -> tuple[Quick | Pag
         Page("/healthz", ("GET", "HEAD"), endpoints.healthz),
         Page("/readyz", ("GET", "HEAD"), endpoints.readyz),
         Page("/metrics", ("GET", "HEAD"), endpoints.metrics),
+        Page("/openapi.json", ("GET", "HEAD"), document.serve),
     )
+    document.describe((entry.path, methods_of(entry)) for entry in paths)
+    return paths
+
+
+def methods_of(entry: Quick | Page) -> tuple[str, ...]:
+    return entry.route.methods if isinstance(entry, Quick) else entry.methods
 
 
 class QuickPaths:

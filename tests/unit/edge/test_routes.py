@@ -33,7 +33,7 @@ async def test_table_states_every_path_once(compiled: CompiledGraph):
         paths = table(app.runtime, lambda: True)
     assert [entry.path for entry in paths] == [
         "/c/{code:path}", "/click", "/click/{n:path}", "/r", "/postback", "/p.gif",
-        "/api/v1/events", "/healthz", "/readyz", "/metrics"]
+        "/api/v1/events", "/healthz", "/readyz", "/metrics", "/openapi.json"]
     methods = {entry.path: entry.methods for entry in paths if isinstance(entry, Page)}
     assert methods["/api/v1/events"] == ("POST",) and "POST" not in methods["/p.gif"]
 
