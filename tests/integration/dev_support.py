@@ -63,7 +63,10 @@ class DevRun:
         # Beside the data dir, so a test can tell whether dev wrote into its cwd.
         captures = data_dir.parent
         self.stdout_path, self.stderr_path = captures / "dev.stdout", captures / "dev.stderr"
-        environ = {**(os.environ if environ is None else environ),
+        # A short attribution grace: a postback on a lander click nobody clicked through
+        # waits that long for an LP click before it is written (ingest.lander_offers).
+        environ = {"TURNOUT_INGEST_ATTRIBUTION_GRACE_S": "2",
+                   **(os.environ if environ is None else environ),
                    "TURNOUT_DATA_DIR": str(data_dir)}
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import msgspec
+import pytest
 import redis.asyncio as aioredis
 
 from tests.integration.follower_support import (
@@ -23,6 +24,7 @@ from turnout.config.io import load_graph
 from turnout.config.model import Graph
 from turnout.config.store import GraphStore
 from turnout.local.services import free_port
+from turnout.reports.errors import FactsMissing
 from turnout.reports.workspaces import FactsCache, GraphFacts
 
 EXAMPLE = load_graph(EXAMPLES / "graph.yaml")
@@ -53,7 +55,8 @@ async def test_facts_follow_publishes_on_one_connection(tmp_path):
             await until(lambda: _version_is(facts, 1))
             acme = (await facts.get()).workspace("acme")
             assert (acme.timezone, acme.currency) == ("Europe/Berlin", "EUR")
-            assert (await facts.get()).workspace("nobody").timezone == "UTC"
+            with pytest.raises(FactsMissing):  # never answered in UTC with no currency
+                (await facts.get()).workspace("nobody")
 
             [before] = await clients_named(admin, "turnout-graph-facts")
             received = await connections_received(admin)
