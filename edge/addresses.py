@@ -11,6 +11,8 @@ import ipaddress
 from collections.abc import Sequence
 from functools import lru_cache
 
+from turnout.splitter.cidr import CidrIndex
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -40,36 +42,22 @@ def anonymise(address: IPAddress) -> str:
     return str(ipaddress.IPv6Address(int(address) & ~((1 << 80) - 1) & ((1 << 128) - 1)))
 
 
-def masks(networks: Sequence[IPNetwork]) -> tuple[tuple[int, int, int], ...]:
-    """(version, network int, mask int) triples for cheap membership tests on ints."""
-    return tuple(
-        (n.version, int(n.network_address), int(n.netmask)) for n in networks
-    )
-
-
-def contains(triples: tuple[tuple[int, int, int], ...], version: int, value: int) -> bool:
-    for net_version, network, mask in triples:
-        if net_version == version and value & mask == network:
-            return True
-    return False
-
-
 class ProxyTrust:
     """Decides the client address of a request from its peer and X-Forwarded-For."""
 
     def __init__(self, trusted: Sequence[IPNetwork], cache_size: int = 4096) -> None:
-        self._triples = masks(trusted)
+        self._trusted = CidrIndex(trusted)
         self.is_trusted = lru_cache(maxsize=cache_size)(self._is_trusted)
         # Behind a proxy the same few (peer, header) pairs repeat for every click of a visitor.
         self._forwarded = lru_cache(maxsize=cache_size)(self._walk)
 
     def _is_trusted(self, text: str) -> bool:
         address = parse_address(text)
-        return address is not None and contains(self._triples, address.version, int(address))
+        return address is not None and self._trusted.contains(address.version, int(address))
 
     def client(self, peer: str, forwarded_for: str | None) -> str:
         """The client address as text (unparsed when it is the peer itself)."""
-        if not forwarded_for or not self._triples or not self.is_trusted(peer):
+        if not forwarded_for or not self._trusted or not self.is_trusted(peer):
             return peer
         return self._forwarded(peer, forwarded_for)
 
@@ -83,7 +71,7 @@ class ProxyTrust:
                 # is the best we know.
                 return nearest
             text = str(address)
-            if not contains(self._triples, address.version, int(address)):
+            if not self._trusted.contains(address.version, int(address)):
                 return text
             nearest = text
         return nearest
