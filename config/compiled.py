@@ -164,6 +164,16 @@ class CompiledCampaign:
     unique_window_ms: int
     table: CampaignTable  # rules already in priority order, the default path last
 
+    def target(self, rule_id: str, destination_id: str) -> Target | None:
+        """Where a destination of one of its rules leads (None when the rule or the
+        destination is gone, or no longer chosen)."""
+        for rule in self.table.rules:
+            if rule.rule_id == rule_id:
+                for choice in rule.choices:
+                    if choice.destination.id == destination_id:
+                        return choice.destination.payload  # type: ignore[no-any-return]
+        return None
+
     def is_live(self, now_ms: int) -> bool:
         """Active and inside its schedule: clicks are split; otherwise `inactive` applies."""
         return (
@@ -176,7 +186,6 @@ class CompiledCampaign:
 @dataclass(frozen=True, slots=True)
 class CompiledGraph:
     version: int
-    graph: Graph  # the source, for recompiling (e.g. when the set of capped offers changes)
     capped_offers: frozenset[str]
     # Tracking domain -> code -> campaign: a workspace's domains serve its codes only, and
     # DEFAULT_DOMAIN (every other host) the codes of workspaces without domains.
@@ -189,6 +198,9 @@ class CompiledGraph:
     landers_by_id: dict[str, CompiledLander]
     funnels_by_id: dict[str, CompiledFunnel]
     workspaces_by_domain: dict[str, CompiledWorkspace]  # the owner of each tracking domain
+    # The source model when compiled from a whole graph (compile_graph); None where it was
+    # compiled from a published version's documents, as edges do, to save the memory.
+    graph: Graph | None = None
 
     @property
     def campaigns_by_code(self) -> dict[str, CompiledCampaign]:

@@ -82,9 +82,8 @@ class LanderClickHandler:
             return self._refuse(site, 400, "no click to continue (missing or invalid "
                                 "click context)")
         campaign = snapshot.graph.campaigns_by_id.get(context.campaign_id)
-        target: Target | None = snapshot.targets.get(
-            (context.campaign_id, context.rule_id, context.destination_id)
-        )
+        target: Target | None = None if campaign is None else campaign.target(
+            context.rule_id, context.destination_id)
         if campaign is None or target is None:
             return self._refuse(site, 410, "the campaign path of this click is gone")
         if now_ms - context.ts_ms > campaign.attribution_window_ms:
