@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final, TypeVar
 
@@ -155,6 +156,7 @@ class _Compiler:
         # built, so each distinct one is built once and shared.
         self._templates: dict[str, Template] = {}
         self._conditions: dict[tuple[object, ...], Condition] = {}
+        self._targets: dict[tuple[str, ...], Target] = {}
         self.workspaces = self._section("workspaces", graph.workspaces, self._workspace)
         self.sources = self._section("traffic_sources", graph.traffic_sources, self._source)
         self.networks = self._section("networks", graph.networks, self._network)
@@ -219,6 +221,7 @@ class _Compiler:
               reuse: Mapping[str, CompiledCampaign] | None = None) -> CompiledGraph:
         """Compile `campaigns`; the other campaigns in `order` come from `reuse`."""
         fresh = {c.id: self._campaign(c) for c in campaigns}
+        splitter.forget_parsed()
         kept = reuse or {}
         try:
             by_id = {i: fresh[i] if i in fresh else kept[i] for i in order}
@@ -298,7 +301,7 @@ class _Compiler:
         ordered = sorted(enumerate(c.rules), key=lambda pair: (pair[1].priority or 0, pair[0]))
         rules = [
             Rule(
-                id=rule.id,
+                id=sys.intern(rule.id),  # ids repeat across campaigns: one copy each
                 conditions=tuple(self._condition(spec) for spec in rule.conditions),
                 destinations=self._destinations(rule.destinations),
             )
@@ -334,7 +337,7 @@ class _Compiler:
             target = self._target(spec)
             compiled.append(
                 Destination(
-                    id=spec.id,
+                    id=sys.intern(spec.id),
                     weight=spec.weight,
                     available=target is not None and is_available(spec),
                     payload=target,
@@ -352,58 +355,57 @@ class _Compiler:
             current = self.offers[current].fallback_offer_id
         return None if current in seen else current
 
-    def _offer_target(self, offer_id: str, destination_id: str) -> Target:
-        offer = self.offers[offer_id]
-        return Target(
-            kind="offer",
-            destination_id=destination_id,
-            url=offer.url,
-            offer_id=offer.id,
-            network_id=offer.network_id,
-            payout_micros=offer.payout_micros,
-            currency=offer.currency,
-        )
+    def _shared_target(self, key: tuple[str, ...], build: Callable[[], Target]) -> Target:
+        """Targets are immutable and hold no destination id: destinations leading to the
+        same place share one (a 10,000-campaign graph has 240,000 destinations but a few
+        hundred places to go)."""
+        target = self._targets.get(key)
+        if target is None:
+            target = self._targets[key] = build()
+        return target
 
-    def _cta_targets(self, offer_ids: Sequence[str], destination_id: str) -> tuple[Target, ...]:
-        return tuple(
-            self._offer_target(self._serving(offer_id) or offer_id, destination_id)
-            for offer_id in offer_ids
-        )
+    def _offer_target(self, offer_id: str) -> Target:
+        def build() -> Target:
+            offer = self.offers[offer_id]
+            return Target(kind="offer", url=offer.url, offer_id=offer.id,
+                          network_id=offer.network_id, payout_micros=offer.payout_micros,
+                          currency=offer.currency)
+
+        return self._shared_target(("offer", offer_id), build)
+
+    def _cta_targets(self, offer_ids: Sequence[str]) -> tuple[Target, ...]:
+        return tuple(self._offer_target(self._serving(offer_id) or offer_id)
+                     for offer_id in offer_ids)
 
     def _target(self, spec: model.Destination) -> Target | None:
         if spec.kind == "url":
-            assert spec.url is not None  # validated
-            return Target(kind="url", destination_id=spec.id, url=self._template(spec.url))
-        assert spec.ref is not None  # validated
+            url = spec.url
+            assert url is not None  # validated
+            return self._shared_target(
+                ("url", url), lambda: Target(kind="url", url=self._template(url)))
+        ref = spec.ref
+        assert ref is not None  # validated
         if spec.kind == "offer":
-            serving = self._serving(spec.ref)
-            return None if serving is None else self._offer_target(serving, spec.id)
+            serving = self._serving(ref)
+            return None if serving is None else self._offer_target(serving)
         if spec.kind == "lander":
-            lander = self.landers[spec.ref]
-            return Target(
-                kind="lander",
-                destination_id=spec.id,
-                url=lander.url,
-                lander_id=lander.id,
-                next_offers=self._cta_targets(spec.offers, spec.id),
-            )
-        funnel = self.funnels[spec.ref]
+            lander = self.landers[ref]
+            return self._shared_target(("lander", ref, *spec.offers), lambda: Target(
+                kind="lander", url=lander.url, lander_id=lander.id,
+                next_offers=self._cta_targets(spec.offers)))
+        return self._shared_target(("funnel", ref), lambda: self._funnel_target(ref))
+
+    def _funnel_target(self, funnel_id: str) -> Target:
+        funnel = self.funnels[funnel_id]
         first, *rest = (self.landers[lander_id] for lander_id in funnel.lander_ids)
         return Target(
             kind="funnel",
-            destination_id=spec.id,
             url=first.url,
             lander_id=first.id,
             funnel_id=funnel.id,
-            next_offers=self._cta_targets(funnel.offer_ids, spec.id),
+            next_offers=self._cta_targets(funnel.offer_ids),
             funnel_landers=tuple(
-                Target(
-                    kind="lander",
-                    destination_id=spec.id,
-                    url=lander.url,
-                    lander_id=lander.id,
-                    funnel_id=funnel.id,
-                )
+                Target(kind="lander", url=lander.url, lander_id=lander.id, funnel_id=funnel.id)
                 for lander in rest
             ),
         )

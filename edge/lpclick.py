@@ -118,7 +118,8 @@ class LanderClickHandler:
             lp_click_id = rt.ids.new(now_ms)
             stub = click_stub(kind="lp_click", campaign=campaign,
                               graph_version=context.graph_version, rule_id=context.rule_id,
-                              target=following, funnel_step=context.step + 1)
+                              destination_id=context.destination_id, target=following,
+                              funnel_step=context.step + 1)
             # Reported under the lander it was made on and the offer it leads to.
             stub.lander_id = lander_at(target, context.step)
             stub.funnel_id = target.funnel_id

@@ -13,8 +13,8 @@ import msgspec
 import redis.asyncio as aioredis
 
 from turnout.config.errors import StoreUnavailable
-from turnout.config.model import Graph
 from turnout.config.manifest import manifest_of
+from turnout.config.model import Graph
 from turnout.config.store import GraphKeys, GraphStore, VersionInfo
 from turnout.local.services import Service, valkey
 
