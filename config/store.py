@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
@@ -44,6 +44,7 @@ from turnout.config.manifest import (
     changes_between,
     decode_all,
     manifest_of,
+    manifest_since,
 )
 from turnout.config.model import Graph
 from turnout.config.validate import validate
@@ -60,6 +61,25 @@ local version = tonumber(ARGV[1])
 if version > current and redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('SET', KEYS[1], ARGV[1])
   redis.call('PUBLISH', ARGV[2], ARGV[1])
+  return version
+end
+return current
+"""
+
+# KEYS: seq, current, record, manifest. ARGV: version, record, manifest, channel. Puts back
+# a version under its own number (after Redis lost it): the counter never hands it out
+# again, and the pointer moves to it unless something newer is current.
+_RESTORE: Final = """
+local version = tonumber(ARGV[1])
+if tonumber(redis.call('GET', KEYS[1]) or '0') < version then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('SET', KEYS[3], ARGV[2], 'NX')
+redis.call('SET', KEYS[4], ARGV[3], 'NX')
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if version > current then
+  redis.call('SET', KEYS[2], ARGV[1])
+  redis.call('PUBLISH', ARGV[4], ARGV[1])
   return version
 end
 return current
@@ -132,6 +152,29 @@ class VersionDocument(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def restores(self) -> int | None:
         return self.info.restores
+
+
+@dataclass(frozen=True, slots=True)
+class Since:
+    """What a graph about to be published is known to be: version `version`'s graph,
+    except perhaps for the entities of the `changed` ids (by section, removed ones too)."""
+
+    version: int
+    changed: Mapping[str, Collection[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A version just published: its record, its manifest, and the documents of the
+    entities the version before did not name (all of them for a first version)."""
+
+    info: VersionInfo
+    manifest: Manifest
+    documents: dict[str, bytes]
+
+    @property
+    def version(self) -> int:
+        return self.info.version
 
 
 _ENCODER: Final = msgspec.json.Encoder()
@@ -217,6 +260,20 @@ def validated(graph: Graph) -> tuple[Manifest, dict[str, bytes]]:
         return manifest_of(graph)
 
 
+def validated_since(graph: Graph, base: Manifest, changed: Mapping[str, Collection[str]]
+                    ) -> tuple[Manifest, dict[str, bytes], Changes]:
+    """`validated` for a graph that equals `base`'s (a valid one) except for the `changed`
+    ids: only those entities are encoded again, and validation is scoped to what their
+    changes can affect (config.validate); also what changed, exactly."""
+    with paused_gc():
+        manifest, documents = manifest_since(graph, base, changed)
+        changes = changes_between(base, manifest)
+        problems = validate(graph, changes.by_section())
+        if problems:
+            raise GraphInvalid(problems)
+        return manifest, documents, changes
+
+
 def check_compiles(graph: Graph, changes: Changes) -> None:
     """Prove every edge can load a validated `graph`: compile what an edge following the
     version before would compile: everything when `changes` touch a shared entity (as for a
@@ -243,38 +300,46 @@ class GraphStore:
         self._advance = redis.register_script(_ADVANCE)
         self._claim = redis.register_script(_CLAIM)
         self._prune = redis.register_script(_PRUNE)
+        self._restore = redis.register_script(_RESTORE)
 
     async def publish(self, graph: Graph, note: str = "", actor: str = "") -> int:
         """Validate, prove it compiles, and publish; returns the new version. Raises
         GraphInvalid (with every problem) and writes nothing when the graph has any."""
-        return await self._publish(graph, note, actor, None, None)
+        published = await self._publish(graph, note, actor, None, None)
+        assert published is not None
+        return published.version
+
+    async def publish_since(self, graph: Graph, since: Since | None, note: str = "",
+                            actor: str = "") -> Published | None:
+        """`publish`, unless nothing changed (None). With `since` naming the current
+        version, only what changed is encoded and validated (see validated_since); on any
+        other current version the whole graph is."""
+        return await self._publish(graph, note, actor, None, None, since, if_changed=True)
 
     async def _publish(self, graph: Graph, note: str, actor: str,
-                       rolled_back_from: int | None, restores: int | None) -> int:
-        manifest, documents = await asyncio.to_thread(validated, graph)
+                       rolled_back_from: int | None, restores: int | None,
+                       since: Since | None = None, if_changed: bool = False
+                       ) -> Published | None:
         keys = self.keys
         with _reachable():
             base = await self.current_version()
             base_manifest = None if base is None else await self._manifest_or_none(base)
-        changes = changes_between(base_manifest, manifest)
+        if since is not None and base == since.version and base_manifest is not None:
+            manifest, documents, changes = await asyncio.to_thread(
+                validated_since, graph, base_manifest, since.changed)
+        else:
+            manifest, documents = await asyncio.to_thread(validated, graph)
+            changes = changes_between(base_manifest, manifest)
+        if if_changed and changes.empty:
+            return None
         await asyncio.to_thread(check_compiles, graph, changes)
         held = set() if base_manifest is None else set(base_manifest.digests())
+        fresh = {d: documents[d] for d in documents if d not in held}
         with _reachable():
-            await self._write(documents, [d for d in documents if d not in held])
+            await self._write(fresh, fresh)
             version = int(await self.redis.incr(keys.seq))
-            digests = list(documents)
-            for _ in range(3):
-                missing: list[str] = []
-                for chunk in _chunks(digests, 5000):
-                    found = await self._claim(
-                        keys=[keys.entities], args=[version, keys.entity_prefix, *chunk])
-                    missing.extend(d.decode() if isinstance(d, bytes) else d for d in found)
-                if not missing:
-                    break
-                await self._write(documents, missing)  # pruned under us: write them again
-                digests = missing
-            else:
-                raise ConfigError(f"entity documents of version {version} keep vanishing")
+            await self._claim_all(version, list(dict.fromkeys(manifest.digests())),
+                                  documents, graph)
             info = VersionInfo(
                 version=version, published_at_ms=time.time_ns() // 1_000_000, note=note,
                 actor=actor, base=None if base_manifest is None else base, changes=changes,
@@ -284,13 +349,59 @@ class GraphStore:
             await self.redis.set(keys.manifest(version), _ENCODER.encode(manifest), nx=True)
             current = int(await self._advance(keys=[keys.current, keys.manifest(version)],
                                               args=[version, self.channel]))
-            await self._prune(
-                keys=[keys.entities, keys.pruned],
-                args=[current - self.retain + 1, keys.version_prefix, keys.manifest_prefix,
-                      keys.entity_prefix])
-        return version
+            await self._prune_before(current)
+        return Published(info, manifest, fresh)
 
-    async def _write(self, documents: dict[str, bytes], digests: Iterable[str]) -> None:
+    async def _claim_all(self, version: int, digests: list[str], documents: dict[str, bytes],
+                         graph: Graph | None) -> None:
+        """Mark every document of a version as named by it, writing any that is gone (pruned
+        under us) again: from `documents`, else encoded from `graph`."""
+        keys = self.keys
+        for _ in range(3):
+            missing: list[str] = []
+            for chunk in _chunks(digests, 5000):
+                found = await self._claim(
+                    keys=[keys.entities], args=[version, keys.entity_prefix, *chunk])
+                missing.extend(d.decode() if isinstance(d, bytes) else d for d in found)
+            if not missing:
+                return
+            if graph is not None and any(d not in documents for d in missing):
+                documents = {**manifest_of(graph)[1], **documents}
+            await self._write(documents, missing)
+            digests = missing
+        raise ConfigError(f"entity documents of version {version} keep vanishing")
+
+    async def _prune_before(self, current: int) -> None:
+        keys = self.keys
+        await self._prune(
+            keys=[keys.entities, keys.pruned],
+            args=[current - self.retain + 1, keys.version_prefix, keys.manifest_prefix,
+                  keys.entity_prefix])
+
+    async def restore(self, info: VersionInfo, manifest: Manifest,
+                      documents: Mapping[str, bytes]) -> int:
+        """Put a version back under its own number (Redis lost it; the control plane keeps
+        every version): its documents, record and manifest; the counter moves past it and
+        the pointer to it, unless a newer version is current. Returns the current version.
+        `documents` must hold every document the manifest names."""
+        keys = self.keys
+        digests = list(dict.fromkeys(manifest.digests()))
+        absent = [d for d in digests if d not in documents]
+        if absent:
+            raise ConfigError(f"version {info.version}: {len(absent)} entity document(s) "
+                              f"to restore are missing, e.g. {absent[0]}")
+        version = info.version
+        with _reachable():
+            await self._write(dict(documents), digests)
+            await self._claim_all(version, digests, dict(documents), None)
+            current = int(await self._restore(
+                keys=[keys.seq, keys.current, keys.version(version), keys.manifest(version)],
+                args=[version, _ENCODER.encode(info), _ENCODER.encode(manifest),
+                      self.channel]))
+            await self._prune_before(current)
+        return current
+
+    async def _write(self, documents: Mapping[str, bytes], digests: Iterable[str]) -> None:
         pipe = self.redis.pipeline(transaction=False)
         pending = 0
         for digest in digests:
@@ -374,5 +485,7 @@ class GraphStore:
         """Publish a new version whose graph is `to_version`'s; returns its number."""
         graph = await self.load(to_version)
         current = await self.current_version()
-        return await self._publish(graph, note or f"rollback to version {to_version}", actor,
-                                   current, to_version)
+        published = await self._publish(graph, note or f"rollback to version {to_version}",
+                                        actor, current, to_version)
+        assert published is not None
+        return published.version
