@@ -9,8 +9,10 @@ import psycopg
 import pytest
 
 from tests.integration.control_support import empty_database
+from turnout.cli.main import main
 from turnout.control.errors import ControlUnavailable
 from turnout.control.migrate import MigrationError, load_migrations, migrate
+from turnout.errors import EXIT_OK, EXIT_UNAVAILABLE
 from turnout.local.services import free_port
 
 
@@ -66,3 +68,16 @@ def test_an_unreachable_server_is_unavailable_without_the_password() -> None:
         migrate(url)
     assert raised.value.retriable
     assert "hunter2" not in str(raised.value)
+
+
+def test_the_command_migrates_postgres_when_it_is_configured(
+        postgres_url: str, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    url = empty_database(postgres_url)
+    names = [m.name for m in load_migrations()]
+    assert main(["migrate", "--only", "postgres", "--postgres-url", url]) == EXIT_OK
+    assert capsys.readouterr().out.splitlines() == [f"postgres: applied {n}" for n in names]
+    monkeypatch.setenv("TURNOUT_POSTGRES_URL", url)
+    assert main(["migrate", "--only", "postgres"]) == EXIT_OK
+    assert capsys.readouterr().out == "postgres: up to date\n"
+    monkeypatch.setenv("TURNOUT_POSTGRES_URL", f"postgresql://x@127.0.0.1:{free_port()}/x")
+    assert main(["migrate", "--only", "postgres"]) == EXIT_UNAVAILABLE

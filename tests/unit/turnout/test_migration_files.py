@@ -46,3 +46,8 @@ def test_pending_skips_what_was_applied_and_refuses_a_changed_file(tmp_path: Pat
     assert pending([one, two], {1: one.checksum}) == [two]
     with pytest.raises(MigrationError, match=r"0001_a\.sql changed after it was applied"):
         pending([one, two], {1: two.checksum})
+
+
+def test_both_packaged_folders_load() -> None:
+    assert [m.version for m in ingest_migrations()][:2] == [1, 2]
+    assert control_migrations()[0].name.startswith("0001_")
