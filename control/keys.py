@@ -184,7 +184,7 @@ async def revoke(conn: psycopg.AsyncConnection, *, workspace_id: str, key_id: st
         rows = [StoredKey(**row) async for row in cur]
     before = next((key for key in rows if key.id == key_id), None)
     if before is None:
-        raise KeyNotFound(f"no key {key_id!r} in this workspace")
+        raise KeyNotFound("no such key in this workspace")
     if not may_grant(actor_role, before.role):
         raise RoleNotGranted(f"a {actor_role} key cannot revoke {before.role} keys")
     if before.revoked_at is not None:
