@@ -56,7 +56,7 @@ def audit_rows(url: str, entity_id: str) -> list[tuple]:
 
 
 async def test_create_list_revoke_with_one_audit_row_each(db, api):
-    app, http = api
+    _, http = api
     owner = await make_key(db, "acme", "owner")
     created = await http.post("/api/v1/keys", json={"role": "admin", "name": "ops"},
                               headers={**bearer(owner), "X-Request-Id": "req-create-1"})

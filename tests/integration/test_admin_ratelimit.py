@@ -37,7 +37,8 @@ def script(redis_url: str) -> Iterator[redis.commands.core.Script]:
     client.close()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(per_minute=st.integers(min_value=1, max_value=100_000),
        steps=st.lists(st.floats(min_value=-5, max_value=90, allow_nan=False), min_size=1,
                       max_size=40))
