@@ -43,6 +43,12 @@ class ApiSettings:
     """Seconds before workspace time zones and currencies are re-read from Redis."""
     access_log: bool = False
     """Log every request."""
+    publish_window_s: float = 0.25
+    """Seconds after the first change of a burst that its version is published: changes
+    within the window share one version."""
+    publish_watch_s: float = 1.0
+    """Seconds between checks that Redis still holds the latest version (a flushed Redis
+    gets it back from PostgreSQL)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
@@ -63,4 +69,8 @@ class ApiSettings:
             pool_size=max(1, env.integer("api_pool_size", d.pool_size, environ)),
             facts_ttl_s=env.number("api_facts_ttl_s", d.facts_ttl_s, environ),
             access_log=env.flag("api_access_log", d.access_log, environ),
+            publish_window_s=min(0.25, max(0.0, env.number("publish_window_s",
+                                                            d.publish_window_s, environ))),
+            publish_watch_s=max(0.05, env.number("publish_watch_s", d.publish_watch_s,
+                                                 environ)),
         )
