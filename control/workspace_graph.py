@@ -32,7 +32,7 @@ from turnout.control.graph_read import read_graph
 from turnout.control.graph_rows import tables_of
 from turnout.control.graph_write import RowsRefused, import_graph
 
-_INDEXED: Final = re.compile(r"\b(" + "|".join(SECTION_NAMES) + r")\[(\d+)\]")
+_INDEXED: Final = re.compile(r"\b(" + "|".join(SECTION_NAMES) + r")\[(\d+)\]((?:\.\w+|\[\d+\])*)")
 ANOTHER: Final = "another workspace"
 
 
@@ -107,7 +107,7 @@ def _relative(text: str, combined: Graph, positions: dict[tuple[str, str], int],
         entity = getattr(combined, section)[index]
         if workspace_of(entity) != workspace_id:
             return ANOTHER
-        return f"{section}[{positions[section, entity.id]}]"
+        return f"{section}[{positions[section, entity.id]}]{match.group(3)}"
 
     return _INDEXED.sub(local, text)
 
