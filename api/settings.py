@@ -24,6 +24,10 @@ class ApiSettings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     graph_prefix: str = DEFAULT_GRAPH_PREFIX
     """Key prefix of the published graph in Redis (workspace time zones and currencies)."""
+    graph_retain: int = 50
+    """Graph versions kept in Redis (records, manifests and the entity documents only they
+    name); older ones are pruned as new ones are published (`turnout graph publish` too).
+    The durable history is the control plane's."""
     api_keys: tuple[ApiKey, ...] = ()
     """Report API keys, one `workspace_id:sha256hex` per line (`turnout api-key` prints
     one); a secret, so usually TURNOUT_API_KEYS_FILE.
@@ -47,6 +51,7 @@ class ApiSettings:
             database=env.text("clickhouse_database", d.database, environ),
             redis_url=connections.redis_url,
             graph_prefix=env.text("graph_prefix", d.graph_prefix, environ),
+            graph_retain=max(1, env.integer("graph_retain", d.graph_retain, environ)),
             api_keys=parse_keys(env.raw("api_keys", environ)),
             pool_size=max(1, env.integer("api_pool_size", d.pool_size, environ)),
             facts_ttl_s=env.number("api_facts_ttl_s", d.facts_ttl_s, environ),

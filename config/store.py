@@ -9,10 +9,12 @@ Keys (prefix `p`, default `turnout:graph`):
   {p}:current         the published version; only ever moves forward (compare-and-set)
   {p}:published       pub/sub channel carrying each new current version number
 
-A publisher writes the documents its base (the current version) does not name, then,
-atomically, checks that every document of its manifest exists and marks each with its new
-version number (so pruning cannot take it), writes the record and the manifest (SET NX),
-and moves `current` to its version only if that is higher than what is there. Two racing
+A publisher takes a version number, writes the documents its base (the current version)
+does not name and marks every document of its manifest with the new number (so pruning,
+which takes documents whose mark is below the oldest kept version, cannot take them),
+writes the record and the manifest (SET NX), and moves `current` to its version only if
+that is higher than what is there. (Only when other publishers pushed its base out of
+retention meanwhile does it check each base document still exists, atomically.) Two racing
 publishers therefore never leave `current` on an older version or on a missing manifest.
 History is never rewritten: a rollback publishes a new version equal to the old one.
 
@@ -260,21 +262,17 @@ class GraphStore:
         await asyncio.to_thread(check_compiles, graph, changes)
         held = set() if base_manifest is None else set(base_manifest.digests())
         with _reachable():
-            await self._write(documents, [d for d in documents if d not in held])
             version = int(await self.redis.incr(keys.seq))
-            digests = list(documents)
-            for _ in range(3):
-                missing: list[str] = []
-                for chunk in _chunks(digests, 5000):
-                    found = await self._claim(
-                        keys=[keys.entities], args=[version, keys.entity_prefix, *chunk])
-                    missing.extend(d.decode() if isinstance(d, bytes) else d for d in found)
-                if not missing:
-                    break
-                await self._write(documents, missing)  # pruned under us: write them again
-                digests = missing
-            else:
-                raise ConfigError(f"entity documents of version {version} keep vanishing")
+            await self._write(documents, [d for d in documents if d not in held], version)
+            kept = [d for d in documents if d in held]
+            await self._mark(kept, version)
+            # The base's documents cannot have been pruned while the base was still kept:
+            # only when other publishers pushed it out of retention meanwhile is a check
+            # of each one needed.
+            current = await self.current_version() or 0
+            if base_manifest is not None and base is not None \
+                    and base < current - self.retain + 1:
+                await self._claim_each(documents, kept, version)
             info = VersionInfo(
                 version=version, published_at_ms=time.time_ns() // 1_000_000, note=note,
                 actor=actor, base=None if base_manifest is None else base, changes=changes,
@@ -290,17 +288,43 @@ class GraphStore:
                       keys.entity_prefix])
         return version
 
-    async def _write(self, documents: dict[str, bytes], digests: Iterable[str]) -> None:
+    async def _write(self, documents: dict[str, bytes], digests: Iterable[str],
+                     version: int) -> None:
+        """Write documents (SET NX), each marked with `version` in the same pipeline, so
+        one a crashed publish leaves behind is pruned like any other."""
         pipe = self.redis.pipeline(transaction=False)
         pending = 0
         for digest in digests:
             pipe.set(self.keys.entity(digest), documents[digest], nx=True)
+            pipe.zadd(self.keys.entities, {digest: version}, gt=True)
             pending += 1
             if pending == _CHUNK:
                 await pipe.execute()
                 pending = 0
         if pending:
             await pipe.execute()
+
+    async def _mark(self, digests: Sequence[str], version: int) -> None:
+        """Mark documents with `version` (ZADD GT: a score only ever rises), so pruning
+        keeps them as long as the version is kept."""
+        for chunk in _chunks(digests, 5000):
+            await self.redis.zadd(self.keys.entities, dict.fromkeys(chunk, version), gt=True)
+
+    async def _claim_each(self, documents: dict[str, bytes], digests: Sequence[str],
+                          version: int) -> None:
+        """Check each document exists (marking it) and write again any that is gone."""
+        keys = self.keys
+        for _ in range(3):
+            missing: list[str] = []
+            for chunk in _chunks(digests, 5000):
+                found = await self._claim(
+                    keys=[keys.entities], args=[version, keys.entity_prefix, *chunk])
+                missing.extend(d.decode() if isinstance(d, bytes) else d for d in found)
+            if not missing:
+                return
+            await self._write(documents, missing, version)
+            digests = missing
+        raise ConfigError(f"entity documents of version {version} keep vanishing")
 
     async def current_version(self) -> int | None:
         with _reachable():
