@@ -84,6 +84,8 @@ class Metrics:
         self._slot = slot
         self._keys: dict[tuple[str, int], str] = {}  # (route, status) -> its labels
         self._inherited: Sample | None = None  # the slot's predecessors' counters
+        self._last_good: dict[str | int, Sample] = {}  # gauge name or section index -> values
+        self._failing = False  # publishing failed last time (logged once, until it works)
         self._flusher: asyncio.Task[None] | None = None
 
     def route(self, name: str) -> RouteStats:
@@ -98,7 +100,8 @@ class Metrics:
                 **exposition.WORKER_FAMILIES}
 
     def sample(self) -> Sample:
-        """This process's values (a broken gauge or section is left out, never the rest)."""
+        """This process's values. A gauge or section that fails gives its last values (none
+        if it never worked): a counter must not drop out of the workers' sum for a scrape."""
         keys = self._keys
         requests: dict[str, int | float] = {}
         for route in self.routes.values():
@@ -109,16 +112,19 @@ class Metrics:
                         f'{{route="{route.route}",status="{status}"}}'
                 requests[key] = count
         sample: Sample = {REQUESTS: requests, REDIRECT_SECONDS: self.redirect_latency.series()}
+        last = self._last_good
         for name, (_, _, read) in self.gauges.items():
             try:
-                sample[name] = {"": read()}
+                last[name] = {name: {"": read()}}
             except Exception:
-                continue
-        for section in self.sections:
+                log.debug("gauge %s failed", name, exc_info=True)
+            sample.update(last.get(name, {}))
+        for index, section in enumerate(self.sections):
             try:
-                sample.update(exposition.parse(section()))
+                last[index] = exposition.parse(section())
             except Exception:
-                continue
+                log.debug("metrics section %d failed", index, exc_info=True)
+            sample.update(last.get(index, {}))
         return sample
 
     def render(self) -> str:
@@ -140,7 +146,13 @@ class Metrics:
         try:
             slot.write(exposition.added(self._inherited, sample) if self._inherited else sample)
         except (OSError, ValueError) as exc:
-            log.error("could not publish this worker's metrics: %s", exc)
+            if not self._failing:
+                log.error("could not publish this worker's metrics: %s", exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("publishing this worker's metrics works again")
+            self._failing = False
 
     def start(self) -> None:
         """With a slot, publish every FLUSH_SECONDS from now on (needs the running loop)."""

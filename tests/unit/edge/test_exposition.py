@@ -163,3 +163,18 @@ def test_parse_reads_back_what_render_writes(sample):
 def test_parse_refuses_what_is_not_a_sample_line(text):
     with pytest.raises(ValueError):
         exposition.parse(text)
+
+
+def test_a_section_that_fails_gives_its_last_values():
+    answers = iter(["turnout_sink_sent_total 4\n", None, "turnout_sink_sent_total 6\n"])
+
+    def flaky() -> str:
+        answer = next(answers)
+        if answer is None:
+            raise OSError("spool directory gone")
+        return answer
+
+    metrics = Metrics()
+    metrics.sections.append(flaky)
+    assert [metrics.sample()["turnout_sink_sent_total"] for _ in range(3)] == [
+        {"": 4}, {"": 4}, {"": 6}]
