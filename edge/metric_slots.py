@@ -73,9 +73,9 @@ def parent_file(path: Path, slots: int) -> Iterator[None]:
         path.unlink()  # a dead parent's with our pid: nobody uses it
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _PARENT)  # before another sees it
         os.pwrite(fd, _HEAD.pack(MAGIC, SLOT), 0)
         os.ftruncate(fd, HEADER + SLOT * slots)
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _PARENT)
         yield
     finally:
         with contextlib.suppress(FileNotFoundError):
