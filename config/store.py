@@ -35,11 +35,10 @@ import msgspec
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from turnout.config.compile import compile_version
+from turnout.config.compile_check import check_compiles
 from turnout.config.diff import graph_diff
 from turnout.config.errors import ConfigError, GraphInvalid, StoreUnavailable, VersionNotFound
 from turnout.config.manifest import (
-    CAMPAIGNS,
     Changes,
     Manifest,
     assemble,
@@ -217,19 +216,6 @@ def validated(graph: Graph) -> tuple[Manifest, dict[str, bytes]]:
         if problems:
             raise GraphInvalid(problems)
         return manifest_of(graph)
-
-
-def check_compiles(graph: Graph, changes: Changes) -> None:
-    """Prove every edge can load a validated `graph`: compile what an edge following the
-    version before would compile: everything when `changes` touch a shared entity (as for a
-    first version), else the campaigns they changed."""
-    chosen = graph.campaigns
-    if not changes.shared:
-        changed = set(changes.upserted.get(CAMPAIGNS, ()))
-        chosen = tuple(c for c in graph.campaigns if c.id in changed)
-    if chosen or changes.shared:
-        shared = msgspec.structs.replace(graph, campaigns=())
-        compile_version(shared, 0, chosen, [c.id for c in chosen])
 
 
 class GraphStore:
