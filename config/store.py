@@ -276,18 +276,14 @@ class GraphStore:
 
     async def _write(self, documents: dict[str, bytes], digests: Iterable[str],
                      version: int) -> None:
-        """Write documents (SET NX), each marked with `version` in the same pipeline, so
-        one a crashed publish leaves behind is pruned like any other."""
-        pipe = self.redis.pipeline(transaction=False)
-        pending = 0
-        for digest in digests:
-            pipe.set(self.keys.entity(digest), documents[digest], nx=True)
-            pipe.zadd(self.keys.entities, {digest: version}, gt=True)
-            pending += 1
-            if pending == _CHUNK:
-                await pipe.execute()
-                pending = 0
-        if pending:
+        """Write documents, each marked with `version` in the same pipeline, so one a
+        crashed publish leaves behind is pruned like any other. MSET may overwrite: a
+        document's key is its digest, so what is there is the same bytes."""
+        keys = self.keys
+        for chunk in _chunks(list(digests)):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.mset({keys.entity(d): documents[d] for d in chunk})
+            pipe.zadd(keys.entities, dict.fromkeys(chunk, version), gt=True)
             await pipe.execute()
 
     async def _mark(self, digests: Sequence[str], version: int) -> None:
