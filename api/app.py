@@ -286,7 +286,8 @@ def create_app(settings: ApiSettings, client_factory: ClientFactory,
     app.state.admin = admin
     app.state.graph_redis = redis = aioredis.from_url(settings.redis_url)
     app.state.publisher = Publisher(admin.connection,
-                                    GraphStore(redis, settings.graph_prefix),
+                                    GraphStore(redis, settings.graph_prefix,
+                                               settings.graph_retain),
                                     window_s=settings.publish_window_s,
                                     watch_s=settings.publish_watch_s)
     return app

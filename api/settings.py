@@ -25,6 +25,10 @@ class ApiSettings:
     graph_prefix: str = DEFAULT_GRAPH_PREFIX
     """Key prefix of the published graph in Redis (workspace time zones and currencies)."""
     postgres_url: str | None = None
+    graph_retain: int = 50
+    """Graph versions kept in Redis (records, manifests and the entity documents only they
+    name); older ones are pruned as new ones are published (`turnout graph publish` too).
+    The durable history is the control plane's."""
     api_keys: tuple[ApiKey, ...] = ()
     """Deprecated: report-only keys, one `workspace_id:sha256hex` per line (`turnout
     api-key` prints one); they open the report routes as viewer keys. Control-plane keys
@@ -62,6 +66,7 @@ class ApiSettings:
             redis_url=connections.redis_url,
             graph_prefix=env.text("graph_prefix", d.graph_prefix, environ),
             postgres_url=connections.postgres_url,
+            graph_retain=max(1, env.integer("graph_retain", d.graph_retain, environ)),
             api_keys=parse_keys(env.raw("api_keys", environ)),
             rate_per_minute=max(1, env.integer("api_rate_per_minute", d.rate_per_minute,
                                                environ)),

@@ -103,16 +103,17 @@ def _with_store(args: argparse.Namespace, action: Callable[[GraphStore], Awaitab
     import redis.asyncio as aioredis
 
     from turnout import env
-    from turnout.config.store import DEFAULT_PREFIX, GraphStore
+    from turnout.config.store import DEFAULT_PREFIX, DEFAULT_RETAIN, GraphStore
     from turnout.connections import Connections
 
     url = args.redis_url or Connections.from_env().redis_url
     prefix = args.prefix or env.text("graph_prefix", DEFAULT_PREFIX)
+    retain = max(1, env.integer("graph_retain", DEFAULT_RETAIN))
 
     async def run() -> T:
         client = aioredis.from_url(url)
         try:
-            return await action(GraphStore(client, prefix))
+            return await action(GraphStore(client, prefix, retain))
         finally:
             await client.aclose()
 
@@ -166,6 +167,16 @@ def _export(args: argparse.Namespace) -> int:
     return _guarded(args, action)
 
 
+def _changed(changes: Any) -> str:
+    """`3 campaigns, 1 offer changed; 1 lander removed`-style summary of a version."""
+    def part(counts: dict[str, tuple[str, ...]], verb: str) -> str:
+        items = [f"{len(ids)} {section.replace('_', ' ')}" for section, ids in counts.items()]
+        return f"{', '.join(items)} {verb}" if items else ""
+
+    said = [p for p in (part(changes.upserted, "changed"), part(changes.removed, "removed")) if p]
+    return "; ".join(said) or "no change"
+
+
 def _versions(args: argparse.Namespace) -> int:
     async def action(store: GraphStore) -> int:
         current = await store.current_version()
@@ -173,7 +184,9 @@ def _versions(args: argparse.Namespace) -> int:
             when = datetime.fromtimestamp(info.published_at_ms / 1000, UTC)
             mark = "*" if info.version == current else " "
             extra = f" (restores {info.restores})" if info.restores is not None else ""
-            print(f"{mark} {info.version:>5}  {when:%Y-%m-%d %H:%M:%S}Z  {info.note}{extra}")
+            by = f" by {info.actor}" if info.actor else ""
+            print(f"{mark} {info.version:>5}  {when:%Y-%m-%d %H:%M:%S}Z  "
+                  f"{_changed(info.changes):<24} {info.note}{extra}{by}")
         return 0
 
     return _guarded(args, action)

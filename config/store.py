@@ -9,10 +9,12 @@ Keys (prefix `p`, default `turnout:graph`):
   {p}:current         the published version; only ever moves forward (compare-and-set)
   {p}:published       pub/sub channel carrying each new current version number
 
-A publisher writes the documents its base (the current version) does not name, then,
-atomically, checks that every document of its manifest exists and marks each with its new
-version number (so pruning cannot take it), writes the record and the manifest (SET NX),
-and moves `current` to its version only if that is higher than what is there. Two racing
+A publisher takes a version number, writes the documents its base (the current version)
+does not name and marks every document of its manifest with the new number (so pruning,
+which takes documents whose mark is below the oldest kept version, cannot take them),
+writes the record and the manifest (SET NX), and moves `current` to its version only if
+that is higher than what is there. (Only when other publishers pushed its base out of
+retention meanwhile does it check each base document still exists, atomically.) Two racing
 publishers therefore never leave `current` on an older version or on a missing manifest.
 History is never rewritten: a rollback publishes a new version equal to the old one.
 
@@ -33,11 +35,10 @@ import msgspec
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from turnout.config.compile import compile_version
+from turnout.config.compile_check import check_compiles
 from turnout.config.diff import graph_diff
 from turnout.config.errors import ConfigError, GraphInvalid, StoreUnavailable, VersionNotFound
 from turnout.config.manifest import (
-    CAMPAIGNS,
     Changes,
     Manifest,
     assemble,
@@ -274,19 +275,6 @@ def validated_since(graph: Graph, base: Manifest, changed: Mapping[str, Collecti
         return manifest, documents, changes
 
 
-def check_compiles(graph: Graph, changes: Changes) -> None:
-    """Prove every edge can load a validated `graph`: compile what an edge following the
-    version before would compile: everything when `changes` touch a shared entity (as for a
-    first version), else the campaigns they changed."""
-    chosen = graph.campaigns
-    if not changes.shared:
-        changed = set(changes.upserted.get(CAMPAIGNS, ()))
-        chosen = tuple(c for c in graph.campaigns if c.id in changed)
-    if chosen or changes.shared:
-        shared = msgspec.structs.replace(graph, campaigns=())
-        compile_version(shared, 0, chosen, [c.id for c in chosen])
-
-
 class GraphStore:
     def __init__(self, redis: aioredis.Redis, prefix: str = DEFAULT_PREFIX,
                  retain: int = DEFAULT_RETAIN) -> None:
@@ -336,10 +324,19 @@ class GraphStore:
         held = set() if base_manifest is None else set(base_manifest.digests())
         fresh = {d: documents[d] for d in documents if d not in held}
         with _reachable():
-            await self._write(fresh, fresh)
             version = int(await self.redis.incr(keys.seq))
-            await self._claim_all(version, list(dict.fromkeys(manifest.digests())),
-                                  documents, graph)
+            await self._write(fresh, fresh, version)
+            kept = [d for d in dict.fromkeys(manifest.digests()) if d in held]
+            await self._mark(kept, version)
+            # The base's documents cannot have been pruned while the base was still kept:
+            # only when other publishers pushed it out of retention meanwhile is a check
+            # of each one needed.
+            current = await self.current_version() or 0
+            if base_manifest is not None and base is not None \
+                    and base < current - self.retain + 1:
+                if any(d not in documents for d in kept):  # encoded only what changed
+                    documents = {**manifest_of(graph)[1], **documents}
+                await self._claim_each(documents, kept, version)
             info = VersionInfo(
                 version=version, published_at_ms=time.time_ns() // 1_000_000, note=note,
                 actor=actor, base=None if base_manifest is None else base, changes=changes,
@@ -351,25 +348,6 @@ class GraphStore:
                                               args=[version, self.channel]))
             await self._prune_before(current)
         return Published(info, manifest, fresh)
-
-    async def _claim_all(self, version: int, digests: list[str], documents: dict[str, bytes],
-                         graph: Graph | None) -> None:
-        """Mark every document of a version as named by it, writing any that is gone (pruned
-        under us) again: from `documents`, else encoded from `graph`."""
-        keys = self.keys
-        for _ in range(3):
-            missing: list[str] = []
-            for chunk in _chunks(digests, 5000):
-                found = await self._claim(
-                    keys=[keys.entities], args=[version, keys.entity_prefix, *chunk])
-                missing.extend(d.decode() if isinstance(d, bytes) else d for d in found)
-            if not missing:
-                return
-            if graph is not None and any(d not in documents for d in missing):
-                documents = {**manifest_of(graph)[1], **documents}
-            await self._write(documents, missing)
-            digests = missing
-        raise ConfigError(f"entity documents of version {version} keep vanishing")
 
     async def _prune_before(self, current: int) -> None:
         keys = self.keys
@@ -392,8 +370,7 @@ class GraphStore:
                               f"to restore are missing, e.g. {absent[0]}")
         version = info.version
         with _reachable():
-            await self._write(dict(documents), digests)
-            await self._claim_all(version, digests, dict(documents), None)
+            await self._write(documents, digests, version)
             current = int(await self._restore(
                 keys=[keys.seq, keys.current, keys.version(version), keys.manifest(version)],
                 args=[version, _ENCODER.encode(info), _ENCODER.encode(manifest),
@@ -401,17 +378,39 @@ class GraphStore:
             await self._prune_before(current)
         return current
 
-    async def _write(self, documents: Mapping[str, bytes], digests: Iterable[str]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pending = 0
-        for digest in digests:
-            pipe.set(self.keys.entity(digest), documents[digest], nx=True)
-            pending += 1
-            if pending == _CHUNK:
-                await pipe.execute()
-                pending = 0
-        if pending:
+    async def _write(self, documents: Mapping[str, bytes], digests: Iterable[str],
+                     version: int) -> None:
+        """Write documents, each marked with `version` in the same pipeline, so one a
+        crashed publish leaves behind is pruned like any other. MSET may overwrite: a
+        document's key is its digest, so what is there is the same bytes."""
+        keys = self.keys
+        for chunk in _chunks(list(digests)):
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.mset({keys.entity(d): documents[d] for d in chunk})
+            pipe.zadd(keys.entities, dict.fromkeys(chunk, version), gt=True)
             await pipe.execute()
+
+    async def _mark(self, digests: Sequence[str], version: int) -> None:
+        """Mark documents with `version` (ZADD GT: a score only ever rises), so pruning
+        keeps them as long as the version is kept."""
+        for chunk in _chunks(digests, 5000):
+            await self.redis.zadd(self.keys.entities, dict.fromkeys(chunk, version), gt=True)
+
+    async def _claim_each(self, documents: dict[str, bytes], digests: Sequence[str],
+                          version: int) -> None:
+        """Check each document exists (marking it) and write again any that is gone."""
+        keys = self.keys
+        for _ in range(3):
+            missing: list[str] = []
+            for chunk in _chunks(digests, 5000):
+                found = await self._claim(
+                    keys=[keys.entities], args=[version, keys.entity_prefix, *chunk])
+                missing.extend(d.decode() if isinstance(d, bytes) else d for d in found)
+            if not missing:
+                return
+            await self._write(documents, missing, version)
+            digests = missing
+        raise ConfigError(f"entity documents of version {version} keep vanishing")
 
     async def current_version(self) -> int | None:
         with _reachable():

@@ -52,8 +52,10 @@ def default_sink() -> Any:
 
 class EdgeApp:
     def __init__(self, settings: EdgeSettings, sink_factory: SinkFactory = default_sink,
-                 holder: GraphHolder | None = None, graph_wait: float = 5.0) -> None:
+                 holder: GraphHolder | None = None, graph_wait: float = 5.0,
+                 metrics: Metrics | None = None) -> None:
         self.settings = settings
+        self._metrics = metrics  # a worker's of `--workers N` has its slot (edge.server)
         self._sink_factory = sink_factory
         self._holder = holder
         self._graph_wait = graph_wait
@@ -92,7 +94,7 @@ class EdgeApp:
         holder = self._holder or GraphHolder(settings.redis_url, settings.graph_prefix,
                                              settings.default_workspace)
         self.sink = sink = self._sink_factory()
-        metrics = Metrics()
+        metrics = self._metrics if self._metrics is not None else Metrics()
         emitter: Emitter = sink
         self.runtime = runtime = Runtime(settings, holder, observer, ids,
                                          ContextCodec(settings.secrets), emitter, metrics)
@@ -110,6 +112,7 @@ class EdgeApp:
             metrics.sections.append(lambda: sink.stats.prometheus())
         await sink.start()
         self._sink_running = True
+        metrics.start()
         await holder.start(self._graph_wait)
         paths = table(runtime, lambda: self._sink_running)
         self._router = starlette_app(paths)
@@ -124,6 +127,8 @@ class EdgeApp:
         if self.sink is not None and self._sink_running:
             self._sink_running = False
             await self.sink.close(self.settings.drain_seconds)
+        if self.runtime is not None:
+            await self.runtime.metrics.close()  # after the sink: its last counts are in
         if self._geo is not None:
             self._geo.close()
 

@@ -7,17 +7,23 @@ uvicorn's own proxy-header handling is off: the edge applies trusted proxies its
 (edge.addresses), and uvicorn's would rewrite the client address from any peer it trusts
 by default. The access log is off unless asked for, because it would log client
 addresses and query strings (postback secrets among them).
+
+With several workers the parent creates the file where they add their metrics up
+(edge.metric_slots) before uvicorn starts them, and removes it when they are gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 
 import uvicorn
 
+from turnout.edge import metric_slots
 from turnout.edge.app import EdgeApp
+from turnout.edge.metrics import Metrics
 from turnout.edge.settings import SECRET_VARIABLE, EdgeSettings
 
 log = logging.getLogger(__name__)
@@ -35,7 +41,20 @@ def configure_logging() -> None:
 def create_app() -> EdgeApp:
     """The uvicorn factory: each worker process builds its own app from the environment."""
     configure_logging()
-    return EdgeApp(EdgeSettings.from_env())
+    settings = EdgeSettings.from_env()
+    return EdgeApp(settings, metrics=worker_metrics(settings))
+
+
+def worker_metrics(settings: EdgeSettings) -> Metrics:
+    """A worker's Metrics: with several workers, in a slot of the parent's file."""
+    if settings.workers <= 1:
+        return Metrics()
+    try:
+        slot = metric_slots.WorkerSlot.claim(metric_slots.path_for(os.getppid()))
+    except (OSError, metric_slots.SlotFileError) as exc:
+        log.warning("no shared metrics file (%s): /metrics answers for this worker only", exc)
+        return Metrics()
+    return Metrics(slot)
 
 
 def ensure_shared_secret() -> None:
@@ -47,6 +66,18 @@ def ensure_shared_secret() -> None:
 
 
 def run(settings: EdgeSettings) -> None:
+    with contextlib.ExitStack() as stack:
+        if settings.workers > 1:
+            shared = metric_slots.path_for(os.getpid())
+            try:
+                stack.enter_context(metric_slots.parent_file(shared, settings.workers))
+            except OSError as exc:
+                log.warning("cannot create %s (%s): each worker's /metrics will answer for "
+                            "itself only", shared, exc.strerror)
+        _serve(settings)
+
+
+def _serve(settings: EdgeSettings) -> None:
     uvicorn.run(
         "turnout.edge.server:create_app",
         factory=True,

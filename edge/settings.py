@@ -52,7 +52,9 @@ class EdgeSettings:
     port: int = 8080
     """Port the edge listens on."""
     workers: int = 1
-    """Worker processes (one per core); they share the port."""
+    """Worker processes (one per core); they share the port. `/metrics` answers for all of
+    them, whichever answers the scrape (added up in a file in `/dev/shm`, at most 1 s
+    stale; docs/decisions.md)."""
     redis_url: str = "redis://127.0.0.1:6379/0"
     graph_prefix: str = DEFAULT_GRAPH_PREFIX
     """Key prefix of the published graph in Redis (versions, current pointer, pub/sub

@@ -145,9 +145,10 @@ class EdgeProcess:
 
 
 @contextlib.asynccontextmanager
-async def running_edge(stack: LocalStack, directory: Path) -> AsyncIterator[EdgeProcess]:
+async def running_edge(stack: LocalStack, directory: Path, extra_env: dict[str, str] | None = None
+                       ) -> AsyncIterator[EdgeProcess]:
     """A real `turnout edge` serving the example graph published under its own prefix."""
-    process = EdgeProcess(stack, directory)
+    process = EdgeProcess(stack, directory, extra_env=extra_env or {})
     process.version, process.graph = await publish(stack.redis_url, process.prefix)
     process.start()
     try:

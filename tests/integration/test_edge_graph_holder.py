@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
+import msgspec
 import redis.asyncio as aioredis
 
 from tests.integration.follower_support import (
@@ -68,3 +69,42 @@ async def test_holder_swaps_skips_a_broken_version_and_outlives_redis(tmp_path):
         finally:
             await holder.stop()
             await admin.aclose()
+
+
+async def test_holder_compiles_only_what_a_version_changed(tmp_path, redis_url):
+    prefix = f"test:{uuid.uuid4().hex}"
+    admin = aioredis.from_url(redis_url)
+    store = GraphStore(admin, prefix)
+    holder = GraphHolder(redis_url, prefix, recheck_seconds=0.2, max_backoff=0.2)
+    try:
+        await store.publish(EXAMPLE)
+        await holder.start(wait=5)
+        first = holder.snapshot
+        assert first is not None and holder.last_compiled == len(EXAMPLE.campaigns)
+        assert holder.last_change is None  # a first load is compiled whole
+
+        await store.publish(renamed(EXAMPLE, "renamed"))
+        await until(lambda: holder.version == 2)
+        second = holder.snapshot
+        assert second is not None and holder.last_compiled == 1
+        assert holder.last_change is not None
+        assert holder.last_change.upserted == {"campaigns": ("camp-a",)}
+        for cid, campaign in second.graph.campaigns_by_id.items():
+            same = campaign is first.graph.campaigns_by_id[cid]
+            assert same == (cid != "camp-a"), cid
+        assert second.graph.campaigns_by_id["camp-a"].name == "renamed"
+
+        # An offer's payout changes: exactly the campaigns leading to it are compiled.
+        offers = list(EXAMPLE.offers)
+        offers[0] = msgspec.structs.replace(offers[0], payout="99")
+        await store.publish(msgspec.structs.replace(EXAMPLE, offers=tuple(offers)))
+        await until(lambda: holder.version == 3)
+        third = holder.snapshot
+        assert third is not None
+        users = {c.id for c in third.graph.campaigns_by_id.values()
+                 if third.graph.campaigns_by_id[c.id] is not second.graph.campaigns_by_id[c.id]}
+        assert holder.last_compiled == len(users | {"camp-a"}) and users
+        assert third.graph.offers_by_id[offers[0].id].payout_micros == 99_000_000
+    finally:
+        await holder.stop()
+        await admin.aclose()

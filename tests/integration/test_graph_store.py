@@ -200,3 +200,36 @@ def test_cli_reports_unreachable_redis(capsys):
     url = f"redis://127.0.0.1:{free_port()}/0"
     assert main(["graph", "versions", "--redis-url", url]) == EXIT_UNAVAILABLE
     assert "Redis unavailable" in capsys.readouterr().err
+
+
+async def test_a_one_campaign_change_writes_one_document(store, client, prefix):
+    await store.publish(EXAMPLE)
+    before = {key async for key in client.scan_iter(match=f"{prefix}:entity:*")}
+    await store.publish(renamed(EXAMPLE, "only this one"))
+    after = {key async for key in client.scan_iter(match=f"{prefix}:entity:*")}
+    assert len(after - before) == 1
+    info = await store.info(2)
+    assert (info.base, info.changes.upserted, info.changes.removed) == (
+        1, {"campaigns": ("camp-a",)}, {})
+
+
+async def test_retention_prunes_old_versions_and_only_their_documents(client, prefix):
+    store = GraphStore(client, prefix, retain=3)
+    versions = [await store.publish(renamed(EXAMPLE, f"name {i}")) for i in range(6)]
+    assert [i.version for i in await store.versions()] == versions[-3:]
+    for gone in versions[:-3]:
+        with pytest.raises(VersionNotFound):
+            await store.load(gone)
+    with pytest.raises(VersionNotFound):
+        await store.rollback(versions[0])
+    for kept in versions[-3:]:
+        graph = await store.load(kept)
+        assert graph.campaigns[0].name == f"name {kept - 1}"
+    # Documents: the shared ones once, plus one renamed campaign per kept version.
+    shared = len(list((await store.manifest(versions[-1])).digests())) - 1
+    documents = [key async for key in client.scan_iter(match=f"{prefix}:entity:*")]
+    assert len(documents) == shared + 3
+    assert await client.zcard(f"{prefix}:entities") == shared + 3
+    # A rollback within retention brings the old graph back, sharing its documents.
+    again = await store.rollback(versions[-3])
+    assert (await store.load(again)).campaigns[0].name == f"name {versions[-3] - 1}"

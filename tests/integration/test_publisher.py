@@ -67,7 +67,7 @@ async def test_stored_graph_is_published_at_start_then_each_change(url, redis_ur
         await write(url, campaign)
         pub.changed("pubws", "key1", "rename camp-a", {"campaigns": [campaign.id]})
         took = await eventually(lambda: _current(store, 2))
-        assert took < 2.0
+        assert took < 5.0  # a window (0.25 s) and a publish, on a quiet machine
         assert (await store.load(2)).campaigns[0].name == "Renamed once"
         info = await store.info(2)
         assert (info.actor, info.note) == ("key1", "rename camp-a")
@@ -160,9 +160,9 @@ async def test_a_flushed_redis_gets_the_latest_version_back(url, redis_url, grap
         keys = [k async for k in client.scan_iter(match=f"{graph_prefix}:*")]
         await client.delete(*keys)
         await client.aclose()
-        took = await eventually(lambda: _current(pub.store, 2), timeout=5)
+        took = await eventually(lambda: _current(pub.store, 2), timeout=10)
         assert await pub.store.load(2) == graph
-        assert took < 2.0
+        assert took < 5.0  # watch_s is 0.1: ~0.1 s on a quiet machine
         # The counter went past it: the next change is version 3.
         await write(url, renamed(campaign, "after the flush"))
         pub.changed("pubws", "k", "rename again", {"campaigns": [campaign.id]})
