@@ -84,6 +84,10 @@ class Changes:
 
 _ORD: Final = "ord"  # staging column of entity tables: the rows' order, kept as `seq`
 _ANALYZE_AFTER: Final = 1000  # rows (staged, or entities written) that call for statistics
+# pg_advisory_xact_lock key of graph writes ("graph" in ASCII): single-entity writes share
+# it, so they run side by side; a graph import holds it alone, so no write lands between
+# its comparison and its changes.
+_GRAPH_LOCK: Final = 0x6772617068
 
 
 def _stage_name(table: Table) -> str:
@@ -101,9 +105,10 @@ def _same(table: Table) -> str:
 
 
 async def _prepare(conn: psycopg.AsyncConnection[Any], tables: Iterable[Table]) -> None:
-    """Empty staging tables for `tables`, in one round trip. They live as long as the
-    connection (a pooled one serves many writes) and empty themselves at each commit."""
-    statements, stages = [], []
+    """Deferred constraints, and empty staging tables for `tables`, in one round trip. The
+    tables live as long as the connection (a pooled one serves many writes) and empty
+    themselves at each commit."""
+    statements, stages = ["SET CONSTRAINTS ALL DEFERRED"], []
     for table in tables:
         extra = f", 0::bigint AS {_ORD}" if table.is_entity else ""
         statements.append(
@@ -201,14 +206,17 @@ async def _write(conn: psycopg.AsyncConnection[Any], kind: str, ids: list[str],
         f"ORDER BY {_ORD} ON CONFLICT (id) DO UPDATE SET {updates} RETURNING id, revision",
         params)
     changes.revisions[kind] = {row[0]: int(row[1]) for row in await cursor.fetchall()}
-    for table in reversed(parts):
-        await conn.execute(f"DELETE FROM {table.name} WHERE {table.owner} = ANY(%(ids)s::text[])",
-                           params)
-    for table in parts:
-        columns = ", ".join(table.columns)
-        await conn.execute(
-            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {_stage_name(table)} "
-            f"WHERE {table.owner} = ANY(%(ids)s::text[])", params)
+    if not parts:
+        return
+    async with conn.pipeline():  # the parts' statements in one round trip
+        for table in reversed(parts):
+            await conn.execute(
+                f"DELETE FROM {table.name} WHERE {table.owner} = ANY(%(ids)s::text[])", params)
+        for table in parts:
+            columns = ", ".join(table.columns)
+            await conn.execute(
+                f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM "
+                f"{_stage_name(table)} WHERE {table.owner} = ANY(%(ids)s::text[])", params)
 
 
 async def _analyze(conn: psycopg.AsyncConnection[Any], kinds: tuple[str, ...], rows: Rows,
@@ -223,6 +231,12 @@ async def _analyze(conn: psycopg.AsyncConnection[Any], kinds: tuple[str, ...], r
         for table in tables_of(kind):
             if rows[table.name]:
                 await conn.execute(f"ANALYZE {table.name}")
+
+
+async def lock_graph(conn: psycopg.AsyncConnection[Any], exclusive: bool) -> None:
+    """Until the transaction ends: alone (an import) or beside other single writes."""
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await conn.execute(f"SELECT {function}(%s)", (_GRAPH_LOCK,))
 
 
 def refused(exc: psycopg.Error) -> RowsRefused:
@@ -241,7 +255,7 @@ async def merge(conn: psycopg.AsyncConnection[Any], rows: Rows, kinds: Iterable[
     changes = Changes()
     try:
         async with conn.transaction():
-            await conn.execute("SET CONSTRAINTS ALL DEFERRED")
+            await lock_graph(conn, exclusive=scope.entity is None)
             tables = [table for kind in kinds for table in tables_of(kind)]
             await _prepare(conn, tables)
             for table in tables:

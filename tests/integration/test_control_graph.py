@@ -3,6 +3,7 @@ writes, revisions and archiving."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -246,3 +247,40 @@ async def test_a_workspace_time_zone_moves_its_local_schedules(conn) -> None:
         "SELECT starts_at, revision FROM campaigns WHERE id = 'summer'")
     new_york, revision = await cursor.fetchone()
     assert (new_york - berlin).total_seconds() == 6 * 3600 and revision == 2
+
+
+@pytest.mark.parametrize(("change", "constraint"), [
+    # Caught by the schema while the parts are written, and at the end (deferred).
+    (lambda d: msgspec.structs.replace(d, weight=-1), "destinations_weight"),
+    (lambda d: msgspec.structs.replace(d, ref="no-such-lander"), "destinations_lander_fkey"),
+])
+async def test_an_invalid_graph_is_refused_whole_by_the_schema(conn, change, constraint) -> None:
+    await import_graph(conn, EXAMPLE)
+    camp = EXAMPLE.campaigns[0]
+    bad = msgspec.structs.replace(camp, name="renamed", default=(
+        change(camp.default[0]), *camp.default[1:]))
+    graph = msgspec.structs.replace(EXAMPLE, campaigns=(bad, *EXAMPLE.campaigns[1:]))
+    assert validate(graph) != []
+    with pytest.raises(RowsRefused) as refused:
+        await import_graph(conn, graph)
+    assert refused.value.constraint == constraint
+    assert await read_graph(conn) == EXAMPLE  # nothing of it was kept
+
+
+async def test_concurrent_imports_do_not_interleave(postgres_url: str) -> None:
+    url = control_database(postgres_url)
+    first, second = generate(20, seed=1, workspaces=3), generate(20, seed=2, workspaces=2)
+
+    async def run(graph: model.Graph, before: float, hold: float) -> None:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            await asyncio.sleep(before)
+            async with conn.transaction():
+                await import_graph(conn, graph)
+                await asyncio.sleep(hold)  # still uncommitted: the other import must wait
+
+    await asyncio.gather(run(first, 0, 0.5), run(second, 0.1, 0))
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        back = await read_graph(conn)
+    for kind in KINDS:  # the second import saw the first one's graph and replaced it
+        assert sorted(getattr(back, kind), key=lambda e: e.id) == \
+            sorted(getattr(second, kind), key=lambda e: e.id), kind
