@@ -1,0 +1,1 @@
+"""The control plane: campaigns, lifecycle, keys, audit, on PostgreSQL."""
