@@ -17,6 +17,7 @@ COPY config ./config
 COPY edge ./edge
 COPY ingest ./ingest
 COPY reports ./reports
+COPY control ./control
 COPY api ./api
 COPY local ./local
 COPY simulate ./simulate
