@@ -21,6 +21,7 @@ from turnout.control.template_inputs import (
     OfferPick,
     SetupInputs,
     picked_id,
+    product_campaign,
 )
 from turnout.control.template_model import (
     COUNTRIES,
@@ -94,18 +95,19 @@ class _Checker:
         if first != path:
             self.add(f"{path}.id", f"new {kind} {new_id!r} is already defined at {first}")
 
-    def _one_of(self, path: str, has_id: bool, has_new: bool, what: str) -> bool:
-        if has_id == has_new:
-            self.add(path, f"give either the id of an existing {what} or a new one "
-                           f"({'not both' if has_id else 'neither was given'})")
+    def _one_of(self, path: str, existing: str | None, new: object, fields: str,
+                kind: str) -> bool:
+        """Exactly one of an existing entity's id and a new one: `fields` names the two."""
+        if (existing is None) == (new is None):
+            self.add(path, f"give either {fields} ({'not both' if new else 'neither was given'}"
+                           f"): the id of an existing {kind}, or a new one to create")
             return False
         return True
 
     def _source(self) -> None:
         i = self.inputs
-        if not self._one_of("traffic_source", i.traffic_source is not None,
-                            i.new_traffic_source is not None, "traffic source (traffic_source) "
-                            "or new_traffic_source"):
+        if not self._one_of("traffic_source", i.traffic_source, i.new_traffic_source,
+                            "traffic_source or new_traffic_source", "traffic source"):
             return
         if i.traffic_source is not None:
             self._slug("traffic_source", i.traffic_source)
@@ -122,7 +124,7 @@ class _Checker:
                     ) -> NewOffer | NewLander | None:
         """Checks the pick as far as offers and landers agree; the new entity to check
         further, if one is to be created."""
-        if not self._one_of(path, pick.id is not None, pick.new is not None, kind):
+        if not self._one_of(path, pick.id, pick.new, "id or new", kind):
             return None
         if pick.new is None:
             self._slug(f"{path}.id", picked_id(pick))
@@ -203,8 +205,7 @@ class _Checker:
     def _derived_ids(self, path: str, key: str) -> None:
         if self.template.layout != PER_PRODUCT:
             return
-        for field, built in (("campaign_id", f"{self.inputs.campaign_id}-{key}"),
-                             ("code", f"{self.inputs.code}_{key}")):
+        for field, built in product_campaign(self.inputs, key).items():
             if len(built) > _MAX_ID:
                 self.add(path, f"its campaign's {field} {built!r} ({field} + its id) is "
                                f"longer than {_MAX_ID} characters")

@@ -17,7 +17,13 @@ from turnout.config.model import (
     Rule,
     TrafficSource,
 )
-from turnout.control.template_inputs import OfferPick, SetupInputs, picked_id, products
+from turnout.control.template_inputs import (
+    OfferPick,
+    SetupInputs,
+    picked_id,
+    product_campaign,
+    products,
+)
 from turnout.control.template_model import (
     COUNTRIES,
     DEVICES,
@@ -83,10 +89,7 @@ class _Builder:
     def build(self) -> InstantiatedSetup:
         t, i = self.template, self.inputs
         if t.layout == PER_PRODUCT and OFFER in placeholders(t):
-            keys = [picked_id(pick) for pick in self.products]
-            campaigns = tuple(
-                self._campaign(f"{i.campaign_id}-{key}", f"{i.code}_{key}", f"{i.name} / {key}",
-                               [pick]) for key, pick in zip(keys, self.products, strict=True))
+            campaigns = tuple(map(self._product_campaign, self.products))
         else:
             campaigns = (self._campaign(i.campaign_id, i.code, i.name, self.products),)
         return InstantiatedSetup(traffic_sources=self._new_source(), offers=self._new_offers(),
@@ -162,6 +165,12 @@ class _Builder:
             attribution_window_days=t.attribution_window_days,
             unique_window_hours=t.unique_window_hours,
             rules=tuple(rules), default=tuple(default))
+
+    def _product_campaign(self, pick: OfferPick) -> Campaign:
+        ids = product_campaign(self.inputs, picked_id(pick))
+        label = picked_id(pick) if pick.new is None else pick.new.name
+        return self._campaign(ids["campaign_id"], ids["code"], f"{self.inputs.name} / {label}",
+                              [pick])
 
     def _page(self, url: str | None) -> str | None:
         return None if url is None else self._fill(url, None)

@@ -86,3 +86,8 @@ def picked_id(pick: OfferPick | LanderPick) -> str:
 def products(template: CampaignTemplate, inputs: SetupInputs) -> tuple[OfferPick, ...]:
     """The offers after the template's numbered offer slots."""
     return inputs.offers[slot_counts(template)["offer"]:]
+
+
+def product_campaign(inputs: SetupInputs, key: str) -> dict[str, str]:
+    """The id and code of the campaign of product `key`, in a per-product layout."""
+    return {"campaign_id": f"{inputs.campaign_id}-{key}", "code": f"{inputs.code}_{key}"}

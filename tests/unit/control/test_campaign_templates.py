@@ -157,19 +157,16 @@ def inputs_for(draw: st.DrawFn, template: CampaignTemplate) -> SetupInputs:
         payout=draw(st.sampled_from(["0", "1.5", "12.50"]))))
         for n in range(new_count)]
     picks = draw(st.permutations(picks))
-    landers = iter(range(100))
     split = template.layout == SPLIT_BY_PRODUCT
     built = []
-    for pick in picks:
+    for n, pick in enumerate(picks):
         lander = None
         if template.lander == "required" or (template.lander == "optional"
                                              and draw(st.booleans())):
-            lander = draw(st.one_of(
-                st.sampled_from(ONE_CTA_LANDERS).map(lambda lid: LanderPick(id=lid)),
-                st.just(None).map(lambda _: LanderPick(new=NewLander(
-                    id=f"new-lander-{(n := next(landers))}", name=f"Review {n}",
-                    url=f"https://lp.example.com/r{n}?cid={{lp_cid}}"))),
-            ))
+            lander = (LanderPick(id=draw(st.sampled_from(ONE_CTA_LANDERS))) if draw(st.booleans())
+                      else LanderPick(new=NewLander(
+                          id=f"new-lander-{n}", name=f"Review {n}",
+                          url=f"https://lp.example.com/r{n}?cid={{lp_cid}}")))
         targeting = {}
         if split and draw(st.booleans()):
             targeting = {
@@ -226,6 +223,8 @@ def test_any_picks_from_the_example_graph_validate(template, data):
     if template.layout == PER_PRODUCT:
         assert [c.id for c in setup.campaigns] == [f"tpl-{key}" for key in keys]
         assert [c.code for c in setup.campaigns] == [f"TPL_{key}" for key in keys]
+        assert [c.name for c in setup.campaigns] == [
+            f"{inputs.name} / {p.new.name if p.new else p.id}" for p in inputs.offers]
         for key, campaign in zip(keys, setup.campaigns, strict=True):
             assert campaign.rules == ()
             (only,) = campaign.default

@@ -66,8 +66,11 @@ def test_every_problem_is_listed_with_its_path():
         "safe_page", "traffic_source", "workspace",
     ]
     assert found["workspace"] == "must match [A-Za-z0-9_-]{1,64}, got 'acme ws'"
-    assert found["traffic_source"].endswith("(not both)")
-    assert found["offers[0]"].endswith("(neither was given)")
+    assert found["traffic_source"] == (
+        "give either traffic_source or new_traffic_source (not both): the id of an existing "
+        "traffic source, or a new one to create")
+    assert found["offers[0]"] == ("give either id or new (neither was given): the id of an "
+                                  "existing offer, or a new one to create")
     assert found["offers[1].new.url"] == "must be an absolute http(s) URL"
     assert found["offers[1].new.payout"] == "must be >= 0"
     assert found["offers[1].new.currency"] == "unknown ISO 4217 currency 'XXX'"
@@ -107,7 +110,7 @@ def test_every_problem_is_listed_with_its_path():
      "offers[0]", "an offer with id 'default' cannot be targeted"),
     # sources
     (("ecommerce", "own_site"), {"traffic_source": None},
-     "traffic_source", "give either the id of an existing traffic source"),
+     "traffic_source", "give either traffic_source or new_traffic_source (neither"),
     (("ecommerce", "own_site"), {"traffic_source": None,
                                  "new_traffic_source": NewTrafficSource(
                                      id="blog", name="Blog",
