@@ -50,18 +50,19 @@ END;
 $$;
 COMMENT ON FUNCTION is_timezone(text) IS 'Whether PostgreSQL knows the time zone name';
 
--- jsonb shapes the graph uses: an object of text values, an array of scalars.
+-- jsonb shapes the graph uses: an object of text values, an array of scalars (strict
+-- paths: lax ones would look inside nested arrays instead of refusing them).
 CREATE FUNCTION is_text_object(value jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT jsonb_typeof(value) = 'object'
-       AND NOT jsonb_path_exists(value, '$.* ? (@.type() != "string")')
+       AND NOT jsonb_path_exists(value, 'strict $.* ? (@.type() != "string")')
 $$;
 
 CREATE FUNCTION is_scalar_array(value jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT jsonb_typeof(value) = 'array'
        AND NOT jsonb_path_exists(
-           value, '$[*] ? (@.type() != "string" && @.type() != "number" && @.type() != "boolean")')
+           value, 'strict $[*] ? (@.type() != "string" && @.type() != "number" && @.type() != "boolean")')
 $$;
 
 CREATE FUNCTION bump_revision() RETURNS trigger
@@ -109,7 +110,7 @@ COMMENT ON TABLE workspaces IS 'Tenants: every other entity belongs to one';
 COMMENT ON COLUMN workspaces.seq IS 'Insertion order: the order read_graph lists them in';
 
 CREATE TABLE workspace_domains (
-    workspace_id slug NOT NULL REFERENCES workspaces ON DELETE CASCADE DEFERRABLE,
+    workspace_id text NOT NULL REFERENCES workspaces ON DELETE CASCADE DEFERRABLE,
     position integer NOT NULL CONSTRAINT workspace_domains_position CHECK (position >= 0),
     domain text NOT NULL CONSTRAINT workspace_domains_domain_format
         CHECK (domain ~ '^[^\s/:]+$'),
@@ -126,7 +127,7 @@ COMMENT ON TABLE workspace_domains IS
 
 CREATE TABLE traffic_sources (
     id slug PRIMARY KEY,
-    workspace_id slug NOT NULL REFERENCES workspaces DEFERRABLE,
+    workspace_id text NOT NULL REFERENCES workspaces DEFERRABLE,
     name text NOT NULL CONSTRAINT traffic_sources_name_present CHECK (btrim(name) <> ''),
     tokens jsonb NOT NULL DEFAULT '{}'
         CONSTRAINT traffic_sources_tokens_shape CHECK (is_text_object(tokens)),
@@ -142,14 +143,14 @@ COMMENT ON COLUMN traffic_sources.tokens IS 'Our token (sub1..sub10, cost, exter
 
 CREATE TABLE networks (
     id slug PRIMARY KEY,
-    workspace_id slug NOT NULL REFERENCES workspaces DEFERRABLE,
+    workspace_id text NOT NULL REFERENCES workspaces DEFERRABLE,
     name text NOT NULL CONSTRAINT networks_name_present CHECK (btrim(name) <> ''),
     secret text NOT NULL CONSTRAINT networks_secret_length CHECK (length(secret) >= 8),
     hmac_key text CONSTRAINT networks_hmac_key_length CHECK (length(hmac_key) >= 8),
     ip_allowlist cidr[] NOT NULL DEFAULT '{}',
     statuses jsonb NOT NULL DEFAULT '{}' CONSTRAINT networks_statuses_shape CHECK (
         is_text_object(statuses) AND NOT jsonb_path_exists(statuses,
-            '$.* ? (@ != "approved" && @ != "pending" && @ != "declined" && @ != "chargeback")')),
+            'strict $.* ? (@ != "approved" && @ != "pending" && @ != "declined" && @ != "chargeback")')),
     convert_other_offers boolean NOT NULL DEFAULT false,
     seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     revision bigint NOT NULL DEFAULT 1,
@@ -165,14 +166,14 @@ COMMENT ON COLUMN networks.statuses IS 'The status word of the network -> approv
 
 CREATE TABLE offers (
     id slug PRIMARY KEY,
-    workspace_id slug NOT NULL REFERENCES workspaces DEFERRABLE,
+    workspace_id text NOT NULL REFERENCES workspaces DEFERRABLE,
     name text NOT NULL CONSTRAINT offers_name_present CHECK (btrim(name) <> ''),
     url text NOT NULL,
-    network_id slug NOT NULL,
+    network_id text NOT NULL,
     payout amount NOT NULL DEFAULT 0,
     currency text REFERENCES currencies,
     daily_cap integer CONSTRAINT offers_daily_cap_positive CHECK (daily_cap > 0),
-    fallback_offer_id slug,
+    fallback_offer_id text,
     seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     revision bigint NOT NULL DEFAULT 1,
     created_at timestamptz NOT NULL DEFAULT now(),
@@ -190,7 +191,7 @@ COMMENT ON COLUMN offers.fallback_offer_id IS 'Takes the traffic while this offe
 
 CREATE TABLE landers (
     id slug PRIMARY KEY,
-    workspace_id slug NOT NULL REFERENCES workspaces DEFERRABLE,
+    workspace_id text NOT NULL REFERENCES workspaces DEFERRABLE,
     name text NOT NULL CONSTRAINT landers_name_present CHECK (btrim(name) <> ''),
     url text NOT NULL,
     cta_count integer NOT NULL DEFAULT 1
@@ -204,7 +205,7 @@ CREATE TABLE landers (
 
 CREATE TABLE funnels (
     id slug PRIMARY KEY,
-    workspace_id slug NOT NULL REFERENCES workspaces DEFERRABLE,
+    workspace_id text NOT NULL REFERENCES workspaces DEFERRABLE,
     name text NOT NULL CONSTRAINT funnels_name_present CHECK (btrim(name) <> ''),
     seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
     revision bigint NOT NULL DEFAULT 1,
@@ -214,10 +215,10 @@ CREATE TABLE funnels (
 );
 
 CREATE TABLE funnel_landers (
-    funnel_id slug NOT NULL,
+    funnel_id text NOT NULL,
     position integer NOT NULL CONSTRAINT funnel_landers_position CHECK (position >= 0),
-    workspace_id slug NOT NULL,
-    lander_id slug NOT NULL,
+    workspace_id text NOT NULL,
+    lander_id text NOT NULL,
     PRIMARY KEY (funnel_id, position),
     FOREIGN KEY (workspace_id, funnel_id) REFERENCES funnels (workspace_id, id)
         ON DELETE CASCADE DEFERRABLE,
@@ -226,10 +227,10 @@ CREATE TABLE funnel_landers (
 COMMENT ON TABLE funnel_landers IS 'The landers of a funnel, in the order they are shown';
 
 CREATE TABLE funnel_offers (
-    funnel_id slug NOT NULL,
+    funnel_id text NOT NULL,
     position integer NOT NULL CONSTRAINT funnel_offers_position CHECK (position >= 0),
-    workspace_id slug NOT NULL,
-    offer_id slug NOT NULL,
+    workspace_id text NOT NULL,
+    offer_id text NOT NULL,
     PRIMARY KEY (funnel_id, position),
     FOREIGN KEY (workspace_id, funnel_id) REFERENCES funnels (workspace_id, id)
         ON DELETE CASCADE DEFERRABLE,
@@ -241,11 +242,11 @@ COMMENT ON TABLE funnel_offers IS 'Where the CTAs of the last lander lead, in CT
 
 CREATE TABLE campaigns (
     id slug PRIMARY KEY,
-    workspace_id slug NOT NULL REFERENCES workspaces DEFERRABLE,
+    workspace_id text NOT NULL REFERENCES workspaces DEFERRABLE,
     name text NOT NULL CONSTRAINT campaigns_name_present CHECK (btrim(name) <> ''),
     code slug NOT NULL,
-    parent_id slug,
-    traffic_source_id slug NOT NULL,
+    parent_id text,
+    traffic_source_id text NOT NULL,
     cost_model text NOT NULL DEFAULT 'cpc' CONSTRAINT campaigns_cost_model_known
         CHECK (cost_model IN ('cpc', 'url_param', 'cpm', 'cpa', 'revshare', 'fixed_total')),
     cost_value amount NOT NULL DEFAULT 0,
@@ -312,25 +313,32 @@ CREATE FUNCTION check_default_domain_codes() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     workspace text;
-    only_campaign text;
     clash record;
 BEGIN
     IF TG_TABLE_NAME = 'campaigns' THEN
         workspace := NEW.workspace_id;
-        only_campaign := NEW.id;
-    ELSE  -- a domain was removed: the workspace may now be on the default domain
+    ELSE  -- a domain was removed (or moved): the workspace may be on the default domain now
         workspace := OLD.workspace_id;
     END IF;
     IF EXISTS (SELECT 1 FROM workspace_domains d WHERE d.workspace_id = workspace) THEN
-        RETURN NULL;
+        RETURN NULL;  -- its codes are served on its own domains only
     END IF;
-    SELECT c.id, c.code, o.id AS other, o.workspace_id AS other_workspace INTO clash
-      FROM campaigns c
-      JOIN campaigns o ON o.code = c.code AND o.workspace_id <> c.workspace_id
-     WHERE c.workspace_id = workspace
-       AND (only_campaign IS NULL OR c.id = only_campaign)
-       AND NOT EXISTS (SELECT 1 FROM workspace_domains d WHERE d.workspace_id = o.workspace_id)
-     LIMIT 1;
+    IF TG_TABLE_NAME = 'campaigns' THEN
+        SELECT NEW.id, NEW.code, o.id AS other, o.workspace_id AS other_workspace INTO clash
+          FROM campaigns o
+         WHERE o.code = NEW.code AND o.workspace_id <> NEW.workspace_id
+           AND NOT EXISTS (SELECT 1 FROM workspace_domains d
+                            WHERE d.workspace_id = o.workspace_id)
+         LIMIT 1;
+    ELSE
+        SELECT c.id, c.code, o.id AS other, o.workspace_id AS other_workspace INTO clash
+          FROM campaigns c
+          JOIN campaigns o ON o.code = c.code AND o.workspace_id <> c.workspace_id
+         WHERE c.workspace_id = workspace
+           AND NOT EXISTS (SELECT 1 FROM workspace_domains d
+                            WHERE d.workspace_id = o.workspace_id)
+         LIMIT 1;
+    END IF;
     IF FOUND THEN
         RAISE EXCEPTION 'duplicate tracking code % on the default domain: campaigns % and % '
                         '(workspace %)', clash.code, clash.id, clash.other, clash.other_workspace
@@ -351,13 +359,17 @@ CREATE CONSTRAINT TRIGGER workspace_domains_default_domain_code
 -- Rules, conditions and destinations are parts of their campaign: they carry no revision
 -- of their own; the writers rewrite them and update the campaign row (a new revision).
 CREATE TABLE rules (
-    campaign_id slug NOT NULL REFERENCES campaigns ON DELETE CASCADE DEFERRABLE,
+    campaign_id text NOT NULL,
     id slug NOT NULL,
     position integer CONSTRAINT rules_position CHECK (position >= 0),
+    workspace_id text NOT NULL,
     name text NOT NULL DEFAULT '',
     priority integer,
     PRIMARY KEY (campaign_id, id),
     UNIQUE (campaign_id, position),
+    UNIQUE (workspace_id, campaign_id, id),
+    CONSTRAINT rules_campaign_fkey FOREIGN KEY (workspace_id, campaign_id)
+        REFERENCES campaigns (workspace_id, id) ON DELETE CASCADE DEFERRABLE,
     -- The default path is the rule 'default': after every other, nameless, unconditional.
     CONSTRAINT rules_default_path CHECK ((id = 'default') = (position IS NULL)),
     CONSTRAINT rules_default_plain CHECK (id <> 'default' OR (name = '' AND priority IS NULL))
@@ -366,8 +378,8 @@ COMMENT ON TABLE rules IS 'The rules of a campaign in file order (run by priorit
     'this order), and its default path as the rule named default';
 
 CREATE TABLE conditions (
-    campaign_id slug NOT NULL,
-    rule_id slug NOT NULL CONSTRAINT conditions_not_on_default CHECK (rule_id <> 'default'),
+    campaign_id text NOT NULL,
+    rule_id text NOT NULL CONSTRAINT conditions_not_on_default CHECK (rule_id <> 'default'),
     position integer NOT NULL CONSTRAINT conditions_position CHECK (position >= 0),
     kind text NOT NULL CONSTRAINT conditions_kind_known CHECK (kind IN (
         'country', 'region', 'city', 'device', 'os', 'browser', 'language', 'hour',
@@ -384,25 +396,25 @@ COMMENT ON COLUMN conditions.value_list IS
     'The values as written: strings, numbers (hours, ASNs) and booleans (bot)';
 
 CREATE TABLE destinations (
-    campaign_id slug NOT NULL,
-    rule_id slug NOT NULL,
+    campaign_id text NOT NULL,
+    rule_id text NOT NULL,
     id slug NOT NULL,
     position integer NOT NULL CONSTRAINT destinations_position CHECK (position >= 0),
-    workspace_id slug NOT NULL,
+    workspace_id text NOT NULL,
     weight integer NOT NULL DEFAULT 1 CONSTRAINT destinations_weight CHECK (weight >= 0),
     kind text NOT NULL CONSTRAINT destinations_kind_known
         CHECK (kind IN ('offer', 'lander', 'funnel', 'url')),
-    offer_id slug,
-    lander_id slug,
-    funnel_id slug,
+    offer_id text,
+    lander_id text,
+    funnel_id text,
     url text,
     paused boolean NOT NULL DEFAULT false,
     PRIMARY KEY (campaign_id, rule_id, id),
     UNIQUE (campaign_id, rule_id, position),
     UNIQUE (workspace_id, campaign_id, rule_id, id, kind),
-    FOREIGN KEY (campaign_id, rule_id) REFERENCES rules ON DELETE CASCADE DEFERRABLE,
-    CONSTRAINT destinations_campaign_workspace FOREIGN KEY (workspace_id, campaign_id)
-        REFERENCES campaigns (workspace_id, id) ON DELETE CASCADE DEFERRABLE,
+    -- The rule's workspace is the campaign's: the references below stay inside it.
+    CONSTRAINT destinations_rule_fkey FOREIGN KEY (workspace_id, campaign_id, rule_id)
+        REFERENCES rules (workspace_id, campaign_id, id) ON DELETE CASCADE DEFERRABLE,
     CONSTRAINT destinations_offer_fkey FOREIGN KEY (workspace_id, offer_id)
         REFERENCES offers (workspace_id, id) DEFERRABLE,
     CONSTRAINT destinations_lander_fkey FOREIGN KEY (workspace_id, lander_id)
@@ -420,19 +432,21 @@ COMMENT ON TABLE destinations IS 'Weighted destinations of each rule (and of the
     'path), in order; weight 0 or paused: never chosen';
 
 CREATE TABLE destination_offers (
-    campaign_id slug NOT NULL,
-    rule_id slug NOT NULL,
-    destination_id slug NOT NULL,
+    campaign_id text NOT NULL,
+    rule_id text NOT NULL,
+    destination_id text NOT NULL,
     position integer NOT NULL CONSTRAINT destination_offers_position CHECK (position >= 0),
-    workspace_id slug NOT NULL,
+    workspace_id text NOT NULL,
     kind text NOT NULL DEFAULT 'lander'
         CONSTRAINT destination_offers_of_landers CHECK (kind = 'lander'),
-    offer_id slug NOT NULL,
+    offer_id text NOT NULL,
     PRIMARY KEY (campaign_id, rule_id, destination_id, position),
-    FOREIGN KEY (workspace_id, campaign_id, rule_id, destination_id, kind)
+    CONSTRAINT destination_offers_destination_fkey
+        FOREIGN KEY (workspace_id, campaign_id, rule_id, destination_id, kind)
         REFERENCES destinations (workspace_id, campaign_id, rule_id, id, kind)
         ON DELETE CASCADE DEFERRABLE,
-    FOREIGN KEY (workspace_id, offer_id) REFERENCES offers (workspace_id, id) DEFERRABLE
+    CONSTRAINT destination_offers_offer_fkey FOREIGN KEY (workspace_id, offer_id)
+        REFERENCES offers (workspace_id, id) DEFERRABLE
 );
 COMMENT ON TABLE destination_offers IS 'Where the CTAs of a lander destination lead '
     '(/click/1 .. /click/N), in order; lander destinations only';
@@ -450,7 +464,7 @@ CREATE INDEX campaigns_traffic_source ON campaigns (traffic_source_id);
 
 CREATE TABLE api_keys (
     id slug PRIMARY KEY,
-    workspace_id slug NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+    workspace_id text NOT NULL REFERENCES workspaces ON DELETE CASCADE,
     name text NOT NULL DEFAULT '',
     role text NOT NULL CONSTRAINT api_keys_role_known
         CHECK (role IN ('owner', 'admin', 'editor', 'viewer')),
@@ -503,7 +517,7 @@ COMMENT ON TABLE graph_versions IS 'Every published version: who, why, which ent
 COMMENT ON COLUMN graph_versions.changed IS 'Entity ids by kind: {"campaigns": ["c1"], ...}';
 
 CREATE TABLE campaign_templates (
-    workspace_id slug NOT NULL REFERENCES workspaces ON DELETE CASCADE,
+    workspace_id text NOT NULL REFERENCES workspaces ON DELETE CASCADE,
     id slug NOT NULL,
     name text NOT NULL CONSTRAINT campaign_templates_name_present CHECK (btrim(name) <> ''),
     body jsonb NOT NULL
