@@ -3,8 +3,11 @@ splitter tables built. Done once per published version, never per click."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Final, TypeVar
 
 from turnout import splitter
 from turnout.config import model
@@ -23,15 +26,25 @@ from turnout.config.compiled import (
     Target,
 )
 from turnout.config.domains import DEFAULT_DOMAIN, normal_domain
-from turnout.config.errors import GraphInvalid
+from turnout.config.errors import ConfigError, GraphInvalid
+from turnout.config.manifest import CAMPAIGNS, Changes
 from turnout.config.model import DEFAULT_RULE_ID, Graph
 from turnout.config.templates import POSTBACK_MACROS, Template
 from turnout.config.validate import condition_key, condition_values, is_available, validate
 from turnout.config.values import to_epoch_ms, to_micros
 from turnout.events import CONVERSION_STATUSES
+from turnout.gc_pause import paused_gc
 from turnout.splitter.types import Condition, ConditionKind, Destination, Rule
 
 _DAY_MS = 86_400_000
+E = TypeVar("E")
+C = TypeVar("C")
+# Graph section -> the CompiledGraph dict holding its compiled entities.
+_COMPILED_SECTIONS: Final = {
+    "workspaces": "workspaces_by_id", "traffic_sources": "traffic_sources_by_id",
+    "networks": "networks_by_id", "offers": "offers_by_id", "landers": "landers_by_id",
+    "funnels": "funnels_by_id",
+}
 _HOUR_MS = 3_600_000
 
 
@@ -44,10 +57,71 @@ def compile_graph(
     along the fallback chain that is not capped); with none, destinations pointing at it
     directly become unavailable, and lander CTAs keep it (the visitor already chose).
     """
-    problems = validate(graph)
-    if problems:
-        raise GraphInvalid(problems)
-    return _Compiler(graph, version, capped_offers).build()
+    with paused_gc():
+        problems = validate(graph)
+        if problems:
+            raise GraphInvalid(problems)
+        compiler = _Compiler(graph, version, capped_offers)
+        compiled = compiler.build(graph.campaigns, (c.id for c in graph.campaigns))
+    return dataclasses.replace(compiled, graph=graph)
+
+
+def compile_version(shared: Graph, version: int, campaigns: Iterable[model.Campaign],
+                    order: Sequence[str], capped_offers: frozenset[str] = frozenset()
+                    ) -> CompiledGraph:
+    """Compile a published version without validating it again (its publisher did) and
+    without keeping its models: `shared` holds every section but campaigns, and
+    `campaigns` are consumed one at a time, so a caller decoding them lazily never holds
+    all of them at once. `order` lists the version's campaign ids."""
+    with paused_gc():
+        return _Compiler(shared, version, capped_offers).build(campaigns, order)
+
+
+def campaigns_affected(previous: CompiledGraph, changes: Changes) -> set[str]:
+    """The campaigns of `previous` to compile again for a version with `changes`: those it
+    changed, and those whose compiled form embeds an entity it changed or removed (their
+    workspace, traffic source, offers, landers and funnels). Networks are not embedded:
+    postbacks look them up by id."""
+    touched = {(section, i) for section in (*changes.upserted, *changes.removed)
+               if section != CAMPAIGNS for i in changes.ids(section)}
+    affected = set(changes.upserted.get(CAMPAIGNS, ()))
+    if touched:
+        for campaign in previous.campaigns_by_id.values():
+            if not touched.isdisjoint(_embedded(campaign)):
+                affected.add(campaign.id)
+    return affected - set(changes.removed.get(CAMPAIGNS, ()))
+
+
+def recompile(previous: CompiledGraph, shared: Graph, version: int, changes: Changes,
+              campaigns: Iterable[model.Campaign], order: Sequence[str]) -> CompiledGraph:
+    """`previous` moved to a new version: the shared entities `changes` touched are
+    compiled again (the others are reused as they are), and so are `campaigns`, which must
+    be the new models of every campaign in `campaigns_affected(previous, changes)`; every
+    other campaign in `order` is reused. The result equals a full compile of the version."""
+    stale = {(section, i) for section in (*changes.upserted, *changes.removed)
+             if section != CAMPAIGNS for i in changes.ids(section)}
+    with paused_gc():
+        compiler = _Compiler(shared, version, previous.capped_offers, previous, stale)
+        return compiler.build(campaigns, order, previous.campaigns_by_id)
+
+
+def _embedded(campaign: CompiledCampaign) -> Iterator[tuple[str, str]]:
+    yield "workspaces", campaign.workspace.id
+    yield "traffic_sources", campaign.traffic_source.id
+    for rule in campaign.table.rules:
+        for choice in rule.choices:
+            yield from _target_entities(choice.destination.payload)
+
+
+def _target_entities(target: Target) -> Iterator[tuple[str, str]]:
+    if target.offer_id:
+        yield "offers", target.offer_id
+    if target.lander_id:
+        yield "landers", target.lander_id
+    if target.funnel_id:
+        yield "funnels", target.funnel_id
+    for step in (*target.next_offers, *target.funnel_landers):
+        yield from _target_entities(step)
 
 
 def _networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:
@@ -67,38 +141,62 @@ def _codes(workspaces: Iterable[CompiledWorkspace], campaigns: Iterable[Compiled
 
 
 class _Compiler:
-    def __init__(self, graph: Graph, version: int, capped: frozenset[str]) -> None:
+    """Compiles the shared entities of `graph` (every section but campaigns) on creation,
+    reusing those of `previous` that are not `stale`; `build` then compiles campaigns."""
+
+    def __init__(self, graph: Graph, version: int, capped: frozenset[str],
+                 previous: CompiledGraph | None = None,
+                 stale: set[tuple[str, str]] | None = None) -> None:
         self.graph = graph
         self.version = version
         self.capped = capped
+        self._previous = previous
+        self._stale = stale or set()
         # Campaigns share URLs and conditions by the thousand; both are immutable once
         # built, so each distinct one is built once and shared.
         self._templates: dict[str, Template] = {}
         self._conditions: dict[tuple[object, ...], Condition] = {}
-        self.workspaces = {w.id: self._workspace(w) for w in graph.workspaces}
-        self.sources = {s.id: self._source(s) for s in graph.traffic_sources}
-        self.networks = {n.id: self._network(n) for n in graph.networks}
-        self.offers = {o.id: self._offer(o) for o in graph.offers}
-        self.landers = {
-            lander.id: CompiledLander(
-                id=lander.id,
-                workspace_id=lander.workspace,
-                name=lander.name,
-                url=self._template(lander.url),
-                cta_count=lander.cta_count,
-            )
-            for lander in graph.landers
-        }
-        self.funnels = {
-            f.id: CompiledFunnel(
-                id=f.id,
-                workspace_id=f.workspace,
-                name=f.name,
-                lander_ids=f.landers,
-                offer_ids=f.offers,
-            )
-            for f in graph.funnels
-        }
+        self._targets: dict[tuple[str, ...], Target] = {}
+        self.workspaces = self._section("workspaces", graph.workspaces, self._workspace)
+        self.sources = self._section("traffic_sources", graph.traffic_sources, self._source)
+        self.networks = self._section("networks", graph.networks, self._network)
+        self.offers = self._section("offers", graph.offers, self._offer,
+                                    lambda o: ("workspaces", o.workspace))
+        self.landers = self._section("landers", graph.landers, self._lander)
+        self.funnels = self._section("funnels", graph.funnels, self._funnel)
+
+    def _section(self, section: str, entities: Sequence[E], compile_one: Callable[[E], C],
+                 depends: Callable[[E], tuple[str, str]] | None = None) -> dict[str, C]:
+        kept: Mapping[str, C] = {} if self._previous is None else getattr(
+            self._previous, _COMPILED_SECTIONS[section])
+        stale = self._stale
+        out: dict[str, C] = {}
+        for entity in entities:
+            key = entity.id  # type: ignore[attr-defined]
+            reused = kept.get(key)
+            if (reused is None or (section, key) in stale
+                    or (depends is not None and depends(entity) in stale)):
+                reused = compile_one(entity)
+            out[key] = reused
+        return out
+
+    def _lander(self, lander: model.Lander) -> CompiledLander:
+        return CompiledLander(
+            id=lander.id,
+            workspace_id=lander.workspace,
+            name=lander.name,
+            url=self._template(lander.url),
+            cta_count=lander.cta_count,
+        )
+
+    def _funnel(self, f: model.Funnel) -> CompiledFunnel:
+        return CompiledFunnel(
+            id=f.id,
+            workspace_id=f.workspace,
+            name=f.name,
+            lander_ids=f.landers,
+            offer_ids=f.offers,
+        )
 
     def _template(self, text: str) -> Template:
         template = self._templates.get(text)
@@ -119,14 +217,21 @@ class _Compiler:
             )
         return condition
 
-    def build(self) -> CompiledGraph:
-        campaigns = {c.id: self._campaign(c) for c in self.graph.campaigns}
+    def build(self, campaigns: Iterable[model.Campaign], order: Iterable[str],
+              reuse: Mapping[str, CompiledCampaign] | None = None) -> CompiledGraph:
+        """Compile `campaigns`; the other campaigns in `order` come from `reuse`."""
+        fresh = {c.id: self._campaign(c) for c in campaigns}
+        splitter.forget_parsed()
+        kept = reuse or {}
+        try:
+            by_id = {i: fresh[i] if i in fresh else kept[i] for i in order}
+        except KeyError as exc:
+            raise ConfigError(f"campaign {exc.args[0]!r} was neither compiled nor kept") from None
         return CompiledGraph(
             version=self.version,
-            graph=self.graph,
             capped_offers=self.capped,
-            codes=_codes(self.workspaces.values(), campaigns.values()),
-            campaigns_by_id=campaigns,
+            codes=_codes(self.workspaces.values(), by_id.values()),
+            campaigns_by_id=by_id,
             workspaces_by_id=self.workspaces,
             traffic_sources_by_id=self.sources,
             networks_by_id=self.networks,
@@ -196,7 +301,7 @@ class _Compiler:
         ordered = sorted(enumerate(c.rules), key=lambda pair: (pair[1].priority or 0, pair[0]))
         rules = [
             Rule(
-                id=rule.id,
+                id=sys.intern(rule.id),  # ids repeat across campaigns: one copy each
                 conditions=tuple(self._condition(spec) for spec in rule.conditions),
                 destinations=self._destinations(rule.destinations),
             )
@@ -232,7 +337,7 @@ class _Compiler:
             target = self._target(spec)
             compiled.append(
                 Destination(
-                    id=spec.id,
+                    id=sys.intern(spec.id),
                     weight=spec.weight,
                     available=target is not None and is_available(spec),
                     payload=target,
@@ -250,58 +355,57 @@ class _Compiler:
             current = self.offers[current].fallback_offer_id
         return None if current in seen else current
 
-    def _offer_target(self, offer_id: str, destination_id: str) -> Target:
-        offer = self.offers[offer_id]
-        return Target(
-            kind="offer",
-            destination_id=destination_id,
-            url=offer.url,
-            offer_id=offer.id,
-            network_id=offer.network_id,
-            payout_micros=offer.payout_micros,
-            currency=offer.currency,
-        )
+    def _shared_target(self, key: tuple[str, ...], build: Callable[[], Target]) -> Target:
+        """Targets are immutable and hold no destination id: destinations leading to the
+        same place share one (a 10,000-campaign graph has 240,000 destinations but a few
+        hundred places to go)."""
+        target = self._targets.get(key)
+        if target is None:
+            target = self._targets[key] = build()
+        return target
 
-    def _cta_targets(self, offer_ids: Sequence[str], destination_id: str) -> tuple[Target, ...]:
-        return tuple(
-            self._offer_target(self._serving(offer_id) or offer_id, destination_id)
-            for offer_id in offer_ids
-        )
+    def _offer_target(self, offer_id: str) -> Target:
+        def build() -> Target:
+            offer = self.offers[offer_id]
+            return Target(kind="offer", url=offer.url, offer_id=offer.id,
+                          network_id=offer.network_id, payout_micros=offer.payout_micros,
+                          currency=offer.currency)
+
+        return self._shared_target(("offer", offer_id), build)
+
+    def _cta_targets(self, offer_ids: Sequence[str]) -> tuple[Target, ...]:
+        return tuple(self._offer_target(self._serving(offer_id) or offer_id)
+                     for offer_id in offer_ids)
 
     def _target(self, spec: model.Destination) -> Target | None:
         if spec.kind == "url":
-            assert spec.url is not None  # validated
-            return Target(kind="url", destination_id=spec.id, url=self._template(spec.url))
-        assert spec.ref is not None  # validated
+            url = spec.url
+            assert url is not None  # validated
+            return self._shared_target(
+                ("url", url), lambda: Target(kind="url", url=self._template(url)))
+        ref = spec.ref
+        assert ref is not None  # validated
         if spec.kind == "offer":
-            serving = self._serving(spec.ref)
-            return None if serving is None else self._offer_target(serving, spec.id)
+            serving = self._serving(ref)
+            return None if serving is None else self._offer_target(serving)
         if spec.kind == "lander":
-            lander = self.landers[spec.ref]
-            return Target(
-                kind="lander",
-                destination_id=spec.id,
-                url=lander.url,
-                lander_id=lander.id,
-                next_offers=self._cta_targets(spec.offers, spec.id),
-            )
-        funnel = self.funnels[spec.ref]
+            lander = self.landers[ref]
+            return self._shared_target(("lander", ref, *spec.offers), lambda: Target(
+                kind="lander", url=lander.url, lander_id=lander.id,
+                next_offers=self._cta_targets(spec.offers)))
+        return self._shared_target(("funnel", ref), lambda: self._funnel_target(ref))
+
+    def _funnel_target(self, funnel_id: str) -> Target:
+        funnel = self.funnels[funnel_id]
         first, *rest = (self.landers[lander_id] for lander_id in funnel.lander_ids)
         return Target(
             kind="funnel",
-            destination_id=spec.id,
             url=first.url,
             lander_id=first.id,
             funnel_id=funnel.id,
-            next_offers=self._cta_targets(funnel.offer_ids, spec.id),
+            next_offers=self._cta_targets(funnel.offer_ids),
             funnel_landers=tuple(
-                Target(
-                    kind="lander",
-                    destination_id=spec.id,
-                    url=lander.url,
-                    lander_id=lander.id,
-                    funnel_id=funnel.id,
-                )
+                Target(kind="lander", url=lander.url, lander_id=lander.id, funnel_id=funnel.id)
                 for lander in rest
             ),
         )

@@ -23,13 +23,14 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 class Target:
     """Where a destination sends the visitor: the payload of a splitter Destination.
 
+    Targets are shared: every destination leading to the same place holds the same one
+    (the destination's own id is the splitter Destination's).
     For a lander, `next_offers` are where its CTAs lead (`/click/n` -> next_offers[n-1]).
     For a funnel, `url`/`lander_id` are its first lander, `funnel_landers` the landers of
     the following steps and `next_offers` the offers of the last lander's CTAs.
     """
 
     kind: str  # offer | lander | funnel | url
-    destination_id: str
     url: Template
     offer_id: str = ""
     lander_id: str = ""
@@ -164,6 +165,16 @@ class CompiledCampaign:
     unique_window_ms: int
     table: CampaignTable  # rules already in priority order, the default path last
 
+    def target(self, rule_id: str, destination_id: str) -> Target | None:
+        """Where a destination of one of its rules leads (None when the rule or the
+        destination is gone, or no longer chosen)."""
+        for rule in self.table.rules:
+            if rule.rule_id == rule_id:
+                for choice in rule.choices:
+                    if choice.destination.id == destination_id:
+                        return choice.destination.payload  # type: ignore[no-any-return]
+        return None
+
     def is_live(self, now_ms: int) -> bool:
         """Active and inside its schedule: clicks are split; otherwise `inactive` applies."""
         return (
@@ -176,7 +187,6 @@ class CompiledCampaign:
 @dataclass(frozen=True, slots=True)
 class CompiledGraph:
     version: int
-    graph: Graph  # the source, for recompiling (e.g. when the set of capped offers changes)
     capped_offers: frozenset[str]
     # Tracking domain -> code -> campaign: a workspace's domains serve its codes only, and
     # DEFAULT_DOMAIN (every other host) the codes of workspaces without domains.
@@ -189,6 +199,9 @@ class CompiledGraph:
     landers_by_id: dict[str, CompiledLander]
     funnels_by_id: dict[str, CompiledFunnel]
     workspaces_by_domain: dict[str, CompiledWorkspace]  # the owner of each tracking domain
+    # The source model when compiled from a whole graph (compile_graph); None where it was
+    # compiled from a published version's documents, as edges do, to save the memory.
+    graph: Graph | None = None
 
     @property
     def campaigns_by_code(self) -> dict[str, CompiledCampaign]:

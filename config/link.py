@@ -41,6 +41,16 @@ class SubscribedLink:
                 pass
         return reply
 
+    async def mget(self, keys: list[str]) -> list[bytes | None]:
+        """MGET on this connection, like `get`. An array reply is told apart from a pushed
+        message by the push's shape (values here are JSON documents, never `message`)."""
+        async with asyncio.timeout(self._timeout):
+            await self._connection.send_command("MGET", *keys)
+            while _is_push(reply := await self._read(None), b"message") or _is_push(
+                    reply, b"subscribe"):
+                pass
+        return reply  # type: ignore[no-any-return]
+
     async def message(self, timeout: float) -> bytes | None:
         """The next message published on the channel, or None after `timeout` seconds."""
         if not self._messages:

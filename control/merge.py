@@ -42,15 +42,23 @@ class Scope:
     workspace_ids: tuple[str, ...] | None = None
     entity: tuple[str, str] | None = None  # (kind, id)
 
-    def where(self, kind: str) -> tuple[str, dict[str, Any]]:
-        """SQL condition on the entity table (alias t) and its parameters."""
+    def where(self, table: Table) -> tuple[str, dict[str, Any]]:
+        """SQL condition on stored rows of `table` (alias t) in scope, and its parameters."""
         if self.entity is not None:
-            return "t.id = %(entity)s", {"entity": self.entity[1]}
-        if self.workspace_ids is not None:
-            column = "t.id" if kind == "workspaces" else "t.workspace_id"
-            return f"{column} = ANY(%(workspaces)s::text[])", {
-                "workspaces": list(self.workspace_ids)}
-        return "true", {}
+            return f"t.{table.owner} = %(entity)s", {"entity": self.entity[1]}
+        if self.workspace_ids is None:
+            return "true", {}
+        column = "t.id" if table.kind == "workspaces" else "t.workspace_id"
+        entity = f"{column} = ANY(%(workspaces)s::text[])"
+        params = {"workspaces": list(self.workspace_ids)}
+        if table.is_entity:
+            return entity, params
+        return f"t.{table.owner} IN (SELECT t.id FROM {table.kind} t WHERE {entity})", params
+
+    def staged_where(self, table: Table) -> tuple[str, dict[str, Any]]:
+        """A condition on the stored rows a staged row may equal: for one entity, its own
+        rows (an index look-up), so tiny stagings are never planned as table scans."""
+        return self.where(table) if self.entity is not None else ("true", {})
 
 
 @dataclass(slots=True)
@@ -75,7 +83,7 @@ class Changes:
 
 
 _ORD: Final = "ord"  # staging column of entity tables: the rows' order, kept as `seq`
-_ANALYZE_AFTER: Final = 1000  # entities written in one merge that call for fresh statistics
+_ANALYZE_AFTER: Final = 1000  # rows (staged, or entities written) that call for statistics
 
 
 def _stage_name(table: Table) -> str:
@@ -92,36 +100,49 @@ def _same(table: Table) -> str:
     return f"{keys} AND ROW({row[0]}) IS NOT DISTINCT FROM ROW({row[1]})"
 
 
+async def _prepare(conn: psycopg.AsyncConnection[Any], tables: Iterable[Table]) -> None:
+    """Deferred constraints, and empty staging tables for `tables`, in one round trip. The
+    tables live as long as the connection (a pooled one serves many writes) and empty
+    themselves at each commit."""
+    statements, stages = ["SET CONSTRAINTS ALL DEFERRED"], []
+    for table in tables:
+        extra = f", 0::bigint AS {_ORD}" if table.is_entity else ""
+        statements.append(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_stage_name(table)} ON COMMIT DELETE ROWS AS "
+            f"SELECT {', '.join(table.columns)}{extra} FROM {table.name} WITH NO DATA")
+        stages.append(_stage_name(table))
+    # Empty already, unless this is the second merge of a transaction (TRUNCATE would cost
+    # new files and catalog rows on every write).
+    statements.extend(f"DELETE FROM {stage}" for stage in stages)
+    await conn.execute(";\n".join(statements).encode())
+
+
 async def _stage(conn: psycopg.AsyncConnection[Any], table: Table, rows: list[Any]) -> None:
-    stage, columns = _stage_name(table), ", ".join(table.columns)
-    extra = f", 0::bigint AS {_ORD}" if table.is_entity else ""
-    await conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "
-                       f"SELECT {columns}{extra} FROM {table.name} WITH NO DATA")
-    await conn.execute(f"TRUNCATE {stage}")
     if not rows:
         return
+    columns = ", ".join(table.columns)
     copied = f"{columns}, {_ORD}" if table.is_entity else columns
-    async with conn.cursor().copy(f"COPY {stage} ({copied}) FROM STDIN") as copy:
+    async with conn.cursor().copy(f"COPY {_stage_name(table)} ({copied}) FROM STDIN") as copy:
         if table.is_entity:
             for i, row in enumerate(rows):
                 await copy.write_row((*row, i))
         else:
             for row in rows:
                 await copy.write_row(row)
-    await conn.execute(f"ANALYZE {stage}")
+    if len(rows) >= _ANALYZE_AFTER:  # the diffs of a bulk merge are planned on these
+        await conn.execute(f"ANALYZE {_stage_name(table)}")
 
 
 def _touched_sql(kind: str, scope: Scope) -> tuple[str, dict[str, Any]]:
     """Ids of the `kind` entities whose rows differ between staging and the tables."""
-    entity, *parts = tables_of(kind)
-    where, params = scope.where(kind)
-    in_scope = f"SELECT t.id FROM {entity.name} t WHERE {where}"
-    branches = []
-    for table in (entity, *parts):
+    branches, params = [], {}
+    for table in tables_of(kind):
         stage, owner = _stage_name(table), table.owner
-        stored = where if table.is_entity else f"t.{owner} IN ({in_scope})"
+        stored, found = scope.where(table)
+        near, also = scope.staged_where(table)
+        params.update(found, **also)
         branches.append(f"SELECT s.{owner} FROM {stage} s WHERE NOT EXISTS "
-                        f"(SELECT 1 FROM {table.name} t WHERE {_same(table)})")
+                        f"(SELECT 1 FROM {table.name} t WHERE {near} AND {_same(table)})")
         branches.append(f"SELECT t.{owner} FROM {table.name} t WHERE {stored} AND NOT EXISTS "
                         f"(SELECT 1 FROM {stage} s WHERE {_same(table)})")
     return "\nUNION\n".join(branches), params
@@ -156,7 +177,7 @@ async def _refuse_foreign(conn: psycopg.AsyncConnection[Any], kind: str, scope: 
     unique per kind across workspaces)."""
     if scope.workspace_ids is None or not staged:
         return
-    where, params = scope.where(kind)
+    where, params = scope.where(tables_of(kind)[0])
     cursor = await conn.execute(
         f"SELECT t.id FROM {tables_of(kind)[0].name} t "
         f"WHERE t.id = ANY(%(staged)s::text[]) AND NOT ({where})",
@@ -181,14 +202,17 @@ async def _write(conn: psycopg.AsyncConnection[Any], kind: str, ids: list[str],
         f"ORDER BY {_ORD} ON CONFLICT (id) DO UPDATE SET {updates} RETURNING id, revision",
         params)
     changes.revisions[kind] = {row[0]: int(row[1]) for row in await cursor.fetchall()}
-    for table in reversed(parts):
-        await conn.execute(f"DELETE FROM {table.name} WHERE {table.owner} = ANY(%(ids)s::text[])",
-                           params)
-    for table in parts:
-        columns = ", ".join(table.columns)
-        await conn.execute(
-            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {_stage_name(table)} "
-            f"WHERE {table.owner} = ANY(%(ids)s::text[])", params)
+    if not parts:
+        return
+    async with conn.pipeline():  # the parts' statements in one round trip
+        for table in reversed(parts):
+            await conn.execute(
+                f"DELETE FROM {table.name} WHERE {table.owner} = ANY(%(ids)s::text[])", params)
+        for table in parts:
+            columns = ", ".join(table.columns)
+            await conn.execute(
+                f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM "
+                f"{_stage_name(table)} WHERE {table.owner} = ANY(%(ids)s::text[])", params)
 
 
 async def _analyze(conn: psycopg.AsyncConnection[Any], kinds: tuple[str, ...], rows: Rows,
@@ -221,10 +245,10 @@ async def merge(conn: psycopg.AsyncConnection[Any], rows: Rows, kinds: Iterable[
     changes = Changes()
     try:
         async with conn.transaction():
-            await conn.execute("SET CONSTRAINTS ALL DEFERRED")
-            for kind in kinds:
-                for table in tables_of(kind):
-                    await _stage(conn, table, rows[table.name])
+            tables = [table for kind in kinds for table in tables_of(kind)]
+            await _prepare(conn, tables)
+            for table in tables:
+                await _stage(conn, table, rows[table.name])
             staged = {kind: set(owners(rows, kind)) for kind in kinds}
             for kind in kinds:
                 await _refuse_foreign(conn, kind, scope, staged[kind])

@@ -147,7 +147,7 @@ def default_payout(target: Target | None) -> int:
 
 
 def click_stub(*, kind: str, campaign: CompiledCampaign, graph_version: int, rule_id: str,
-               target: Target | None, funnel_step: int) -> Click:
+               destination_id: str, target: Target | None, funnel_step: int) -> Click:
     """The part of a click event that is the same for every click down one path of a
     graph version; `fill_click` completes a copy of it. The campaign click handler keeps
     one per path, which saves passing 45 fields per click."""
@@ -161,7 +161,7 @@ def click_stub(*, kind: str, campaign: CompiledCampaign, graph_version: int, rul
         campaign_code=campaign.code,
         graph_version=graph_version,
         rule_id=rule_id,
-        destination_id=target.destination_id if target is not None else "",
+        destination_id=destination_id,
         destination_kind=target.kind if target is not None else "",
         offer_id=target.offer_id if target is not None else "",
         offer_payout_micros=default_payout(target),

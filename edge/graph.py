@@ -3,21 +3,42 @@
 Requests read `holder.snapshot` once and use that object to the end, so no request ever
 mixes two versions. A background task follows the graph store (turnout.config.follower);
 while Redis is away the last snapshot stays in use.
+
+A new version is compiled in a worker thread, so requests keep flowing meanwhile, and only
+as far as it changed: the campaigns it changed, and those embedding a shared entity
+(workspace, traffic source, offer, lander, funnel) it changed, are compiled again; every
+other compiled campaign is reused as it is (config.compile.recompile). The first version
+is compiled whole, decoding one campaign at a time. Campaign models are not kept, only the
+compiled campaigns and the small models of the shared entities.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
-from turnout.config.compile import compile_graph
-from turnout.config.compiled import CompiledGraph, CompiledNetwork, CompiledWorkspace, Target
-from turnout.config.follower import Backoff, GraphFollower
-from turnout.config.store import VersionDocument
+import redis.exceptions
+
+from turnout.config.compile import campaigns_affected, compile_version, recompile
+from turnout.config.compiled import CompiledGraph, CompiledNetwork, CompiledWorkspace
+from turnout.config.follower import Backoff, DocumentsMissing, GraphFollower, VersionUpdate
+from turnout.config.manifest import (
+    CAMPAIGNS,
+    SHARED_SECTIONS,
+    Changes,
+    Manifest,
+    changes_between,
+    decode_entity,
+)
+from turnout.config.model import Campaign, Entity, Graph
 from turnout.edge.clicks import source_slots
 
 log = logging.getLogger(__name__)
@@ -29,8 +50,6 @@ class Snapshot:
 
     graph: CompiledGraph
     loaded_at_ms: int
-    # (campaign id, rule id, destination id) -> Target: where /click continues from.
-    targets: dict[tuple[str, str, str], Target] = field(default_factory=dict)
     networks_by_secret: dict[str, CompiledNetwork] = field(default_factory=dict)
     workspaces_by_pixel_key: dict[str, CompiledWorkspace] = field(default_factory=dict)
     fallback_workspace: CompiledWorkspace | None = None
@@ -43,12 +62,8 @@ class Snapshot:
 
 
 def snapshot_of(graph: CompiledGraph, default_workspace: str = "") -> Snapshot:
-    targets: dict[tuple[str, str, str], Target] = {}
-    for campaign in graph.campaigns_by_id.values():
-        for rule in campaign.table.rules:
-            for choice in rule.choices:
-                key = (campaign.id, rule.rule_id, choice.destination.id)
-                targets[key] = choice.destination.payload
+    """The snapshot of a compiled graph: its indexes are over the shared entities only, so
+    building one costs nothing like the graph's size in campaigns."""
     workspaces = graph.workspaces_by_id
     fallback = workspaces.get(default_workspace)
     if fallback is None and len(workspaces) == 1:
@@ -56,12 +71,32 @@ def snapshot_of(graph: CompiledGraph, default_workspace: str = "") -> Snapshot:
     return Snapshot(
         graph=graph,
         loaded_at_ms=time.time_ns() // 1_000_000,
-        targets=targets,
         networks_by_secret={n.secret: n for n in graph.networks_by_id.values() if n.secret},
         workspaces_by_pixel_key={w.pixel_key: w for w in workspaces.values() if w.pixel_key},
         fallback_workspace=fallback,
         token_slots={s.id: source_slots(s.params) for s in graph.traffic_sources_by_id.values()},
     )
+
+
+_UNREACHABLE: Final = (redis.exceptions.RedisError, OSError)
+_TRIM_AFTER: Final = 1000  # campaigns compiled, above which the heap is trimmed
+_FETCH_CHUNK: Final = 500  # campaign documents fetched and decoded at a time
+
+
+def _release_free_memory() -> None:
+    """Hand the heap glibc keeps after a big build (the version's documents, the decoded
+    campaigns) back to the system: measured on a 10,000-campaign graph, 241 -> 176 MB RSS."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+
+
+@dataclass(slots=True)
+class _Held:
+    """What the holder keeps to apply the next version: the installed version's manifest
+    and the models of its shared entities by digest."""
+
+    manifest: Manifest | None = None
+    shared: dict[str, Entity] = field(default_factory=dict)
 
 
 class GraphHolder:
@@ -70,10 +105,13 @@ class GraphHolder:
         self.snapshot: Snapshot | None = None
         self._default_workspace = default_workspace
         self._follower = GraphFollower(redis_url, prefix, poll_interval=recheck_seconds,
-                                       backoff=Backoff(cap=max_backoff))
+                                       backoff=Backoff(cap=max_backoff), prefetch=False)
         self._task: asyncio.Task[None] | None = None
         self._loaded = asyncio.Event()
+        self._held = _Held()
         self.swaps = 0
+        self.last_change: Changes | None = None  # what the installed version changed
+        self.last_compiled = 0  # campaigns compiled for it
 
     @property
     def connected(self) -> bool:
@@ -98,10 +136,10 @@ class GraphHolder:
         self.snapshot = snapshot_of(graph, self._default_workspace)
         self.swaps += 1
         self._loaded.set()
-        # Objects alive now (the graph, caches, modules) move out of the collector's way;
-        # the previous graph is unfrozen first so it can be collected.
-        gc.unfreeze()
-        gc.collect()
+        # Move what is alive now (the graph, caches, modules) out of the collector's way,
+        # so collections under load never walk the graph. No full collection here: on a
+        # big graph it stops the loop for a second. Compiled graphs hold no cycles, so a
+        # replaced one is freed by reference counting, frozen or not.
         gc.freeze()
 
     @property
@@ -110,17 +148,83 @@ class GraphHolder:
         return 0 if snapshot is None else snapshot.version
 
     async def _follow(self) -> None:
-        async with contextlib.aclosing(self._follower.follow()) as documents:
-            async for document in documents:
-                await self._take(document)
+        async with contextlib.aclosing(self._follower.follow_updates()) as updates:
+            async for update in updates:
+                try:
+                    await self._take(update)
+                except _UNREACHABLE:
+                    self._follower.retry()  # the next connection hands it out again
+                except DocumentsMissing as exc:
+                    log.error("graph version %d cannot be loaded; keeping version %d: %s",
+                              update.version, self.version, exc)
 
-    async def _take(self, document: VersionDocument) -> None:
-        version = document.version
+    async def _take(self, update: VersionUpdate) -> None:
+        version = update.version
+        held = self._held
+        previous = None if self.snapshot is None or held.manifest is None else self.snapshot.graph
+        shared, models = await self._shared(update)
+        build = _Build(update, asyncio.get_running_loop(), shared, held.manifest, previous)
         try:
-            compiled = await asyncio.to_thread(compile_graph, document.graph, version)
+            compiled = await asyncio.to_thread(build.run)
+        except (*_UNREACHABLE, DocumentsMissing):
+            raise
         except Exception as exc:  # a graph that breaks the compiler must not stop the follower
             log.error("graph version %d does not compile; keeping version %d: %s",
                       version, self.version, exc)
             return
+        self._held = _Held(update.manifest, models)
+        self.last_change, self.last_compiled = build.changes, build.compiled
         self.install(compiled)
-        log.info("serving graph version %d", version)
+        if build.changes is None or build.compiled > _TRIM_AFTER:
+            _release_free_memory()  # a big build leaves the allocator with freed heap
+        log.info("serving graph version %d (%d campaign(s) compiled)", version, build.compiled)
+
+    async def _shared(self, update: VersionUpdate) -> tuple[Graph, dict[str, Entity]]:
+        """The version's shared entities (every section but campaigns), decoding only those
+        the installed version does not have."""
+        manifest, held = update.manifest, self._held.shared
+        entries = [(section, d) for section in SHARED_SECTIONS
+                   for _, d in manifest.entries(section)]
+        fetched = await update.complete([d for _, d in entries if d not in held])
+        models = {d: held.get(d) or decode_entity(section, fetched[d]) for section, d in entries}
+        shared = Graph(**{section: tuple(models[d] for _, d in manifest.entries(section))
+                          for section in SHARED_SECTIONS})
+        return shared, models
+
+
+class _Build:
+    """One version's compile, run in a worker thread: what changed since the installed
+    version, which campaigns that makes to compile, their documents fetched a chunk at a
+    time over the follower's connection (on the event loop) and decoded one at a time, so
+    a first load never holds every document or model at once."""
+
+    def __init__(self, update: VersionUpdate, loop: asyncio.AbstractEventLoop, shared: Graph,
+                 installed: Manifest | None, previous: CompiledGraph | None) -> None:
+        self.update, self.loop, self.shared = update, loop, shared
+        self.installed, self.previous = installed, previous
+        self.changes: Changes | None = None
+        self.compiled = 0
+
+    def run(self) -> CompiledGraph:
+        manifest, previous = self.update.manifest, self.previous
+        entries = manifest.entries(CAMPAIGNS)
+        order = [i for i, _ in entries]
+        if previous is None:
+            return compile_version(self.shared, self.update.version, self._campaigns(entries),
+                                   order)
+        self.changes = changes = changes_between(self.installed, manifest)
+        affected = campaigns_affected(previous, changes)
+        chosen = [(i, d) for i, d in entries if i in affected]
+        return recompile(previous, self.shared, self.update.version, changes,
+                         self._campaigns(chosen), order)
+
+    def _campaigns(self, entries: Sequence[tuple[str, str]]) -> Iterator[Campaign]:
+        for start in range(0, len(entries), _FETCH_CHUNK):
+            digests = [d for _, d in entries[start:start + _FETCH_CHUNK]]
+            documents = asyncio.run_coroutine_threadsafe(
+                self.update.complete(digests), self.loop).result()
+            for digest in digests:
+                campaign = decode_entity(CAMPAIGNS, documents.pop(digest))
+                assert isinstance(campaign, Campaign)
+                self.compiled += 1
+                yield campaign

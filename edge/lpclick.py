@@ -82,9 +82,8 @@ class LanderClickHandler:
             return self._refuse(site, 400, "no click to continue (missing or invalid "
                                 "click context)")
         campaign = snapshot.graph.campaigns_by_id.get(context.campaign_id)
-        target: Target | None = snapshot.targets.get(
-            (context.campaign_id, context.rule_id, context.destination_id)
-        )
+        target: Target | None = None if campaign is None else campaign.target(
+            context.rule_id, context.destination_id)
         if campaign is None or target is None:
             return self._refuse(site, 410, "the campaign path of this click is gone")
         if now_ms - context.ts_ms > campaign.attribution_window_ms:
@@ -119,7 +118,8 @@ class LanderClickHandler:
             lp_click_id = rt.ids.new(now_ms)
             stub = click_stub(kind="lp_click", campaign=campaign,
                               graph_version=context.graph_version, rule_id=context.rule_id,
-                              target=following, funnel_step=context.step + 1)
+                              destination_id=context.destination_id, target=following,
+                              funnel_step=context.step + 1)
             # Reported under the lander it was made on and the offer it leads to.
             stub.lander_id = lander_at(target, context.step)
             stub.funnel_id = target.funnel_id

@@ -155,7 +155,7 @@ class ClickHandler:
                                 _UNIQUE_HEAD + remembered.encode() + site.visitor_tail))
         if target.next_offers or target.funnel_landers:
             context = LanderContext(click_id, campaign.id, snapshot.version, choice.rule_id,
-                                    target.destination_id, 0, now_ms, params)
+                                    choice.destination.id, 0, now_ms, params)
             url = render(target.url, click_id, campaign, target, seen, tokens, now_ms,
                          partial(rt.codec.cid_token, context, facts.keep))
             if not head:
@@ -206,6 +206,7 @@ class ClickHandler:
             stub = facts.stubs[id(choice)] = click_stub(
                 kind="click", campaign=campaign, graph_version=snapshot.version,
                 rule_id=BOT_RULE if choice is None else choice.rule_id,
+                destination_id="" if choice is None else choice.destination.id,
                 target=None if choice is None else choice.destination.payload, funnel_step=0,
             )
         event = fill_click(stub, campaign.workspace.raw_ip, click_id, now_ms, seen, tokens,

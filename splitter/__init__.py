@@ -7,7 +7,12 @@ from turnout.splitter.conditions import check
 from turnout.splitter.decide import decide
 from turnout.splitter.errors import SplitterError
 from turnout.splitter.groups import GROUPS, ISO_COUNTRIES
-from turnout.splitter.predicates import Predicate, compile_condition, compile_conditions
+from turnout.splitter.predicates import (
+    Predicate,
+    compile_condition,
+    compile_conditions,
+    forget_parsed,
+)
 from turnout.splitter.table import CampaignTable, CompiledRule, build_table
 from turnout.splitter.types import Choice, Condition, ConditionKind, Destination, Rule, Visitor
 
@@ -29,4 +34,5 @@ __all__ = [
     "compile_condition",
     "compile_conditions",
     "decide",
+    "forget_parsed",
 ]

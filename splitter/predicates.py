@@ -20,9 +20,11 @@ K = ConditionKind
 
 
 # Campaigns repeat conditions (the same countries, devices, hours) far more often than
-# they invent them, so a build parses each distinct condition once. Bounded like the
-# interned tables: clearing only costs re-parsing.
-_MAX_TESTS = 100_000
+# they invent them, so a build parses each distinct condition once while it is recent.
+# Small on purpose: on a 10,000-campaign graph 4,096 entries keep most of the gain (full
+# compile 3.0 s; 2.8 s unbounded, 3.7 s without) while the parsed tests a build leaves
+# behind stop costing an edge ~19 MB of fragmented heap. Clearing only costs re-parsing.
+_MAX_TESTS = 4096
 _tests: dict[Condition, Test] = {}
 
 
@@ -39,6 +41,12 @@ def _parsed(condition: Condition) -> tuple[Test | None, list[str]]:
             _tests.clear()
         _tests[condition] = test
     return test, problems
+
+
+def forget_parsed() -> None:
+    """Drop the parsed conditions: a build that is done needs them no more (they hold the
+    expanded country sets and so on; the compiled campaigns keep what they use)."""
+    _tests.clear()
 
 
 def tests_of(conditions: Sequence[Condition]) -> list[Test]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import accumulate
 from zlib import crc32
 
@@ -82,8 +81,6 @@ class CampaignTable:
     timezone: str
 
 
-# An edge reloading a published graph rebuilds mostly the same rules: remember their salts.
-@lru_cache(maxsize=1 << 16)
 def rule_salt(campaign_id: str, rule_id: str) -> tuple[int, int]:
     """(32-bit CRC seed, odd 64-bit multiplier) for one rule, stable everywhere."""
     digest = hashlib.blake2b(

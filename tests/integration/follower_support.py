@@ -13,8 +13,9 @@ import msgspec
 import redis.asyncio as aioredis
 
 from turnout.config.errors import StoreUnavailable
+from turnout.config.manifest import manifest_of
 from turnout.config.model import Graph
-from turnout.config.store import GraphKeys, GraphStore, VersionDocument
+from turnout.config.store import GraphKeys, GraphStore, VersionInfo
 from turnout.local.services import Service, valkey
 
 EXAMPLES = Path(__file__).parents[2] / "config" / "examples"
@@ -49,12 +50,17 @@ async def publish_retrying(store: GraphStore, graph: Graph) -> int:
 
 
 async def publish_silently(client: aioredis.Redis, prefix: str, graph: Graph) -> int:
-    """What a publish whose notice was lost leaves behind: a document and the pointer on
-    it, and nothing on the channel. (No validation: a test may store a broken graph.)"""
+    """What a publish whose notice was lost leaves behind: its documents, record and
+    manifest, the pointer on it, and nothing on the channel. (No validation: a test may
+    store a broken graph.)"""
     keys = GraphKeys(prefix)
     version = int(await client.incr(keys.seq))
-    document = VersionDocument(version=version, published_at_ms=0, graph=graph)
-    await client.set(keys.version(version), msgspec.json.encode(document))
+    manifest, documents = manifest_of(graph)
+    for digest, document in documents.items():
+        await client.set(keys.entity(digest), document)
+    info = VersionInfo(version=version, published_at_ms=0)
+    await client.set(keys.version(version), msgspec.json.encode(info))
+    await client.set(keys.manifest(version), msgspec.json.encode(manifest))
     await client.set(keys.current, version)
     return version
 

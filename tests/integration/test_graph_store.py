@@ -81,9 +81,17 @@ async def test_publish_read_back_versions_diff_rollback(store, client, prefix):
     assert await store.diff(2, 3) == [
         "campaigns[camp-a].name: 'Campaign A v2' -> 'Campaign A'"
     ]
-    # Version documents are immutable JSON holding the whole graph.
-    raw = await client.get(f"{prefix}:version:1")
-    assert msgspec.json.decode(raw)["graph"]["campaigns"][0]["code"] == "CAMP_A"
+    # A version is a record and a manifest; each entity is a document of its own, shared
+    # by the versions that did not change it.
+    manifests = [msgspec.json.decode(await client.get(f"{prefix}:manifest:{n}"))["sections"]
+                 for n in (1, 2)]
+    (_, digest), *_ = manifests[0]["campaigns"]
+    entity = msgspec.json.decode(await client.get(f"{prefix}:entity:{digest}"))
+    assert entity["code"] == "CAMP_A"
+    assert manifests[0]["offers"] == manifests[1]["offers"]
+    assert manifests[0]["campaigns"][0] != manifests[1]["campaigns"][0]
+    assert manifests[0]["campaigns"][1:] == manifests[1]["campaigns"][1:]
+    assert (await store.info(2)).changes.upserted == {"campaigns": ("camp-a",)}
 
 
 async def test_invalid_graph_publishes_nothing(store, client, prefix):

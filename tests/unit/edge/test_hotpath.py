@@ -48,7 +48,8 @@ def seen(place: Place = PLACE, agent: Agent = AGENT, visitor_id: str = "01M7YPGT
 
 def click_event(*, kind: str, click_id: str, parent_click_id: str, now_ms: int,
                 campaign: CompiledCampaign, graph_version: int, rule_id: str,
-                target: Target | None, funnel_step: int, seen: Observation, tokens: Tokens,
+                destination_id: str, target: Target | None, funnel_step: int,
+                seen: Observation, tokens: Tokens,
                 bot_reason: str, cost_micros: int) -> Click:
     """A click event in one go, every field from its source: what stub + fill must equal."""
     place, agent = seen.place, seen.agent
@@ -58,7 +59,7 @@ def click_event(*, kind: str, click_id: str, parent_click_id: str, now_ms: int,
         workspace_id=campaign.workspace.id, campaign_id=campaign.id,
         parent_campaign_id=campaign.parent_id or "", campaign_code=campaign.code,
         graph_version=graph_version, rule_id=rule_id,
-        destination_id=target.destination_id if target is not None else "",
+        destination_id=destination_id,
         destination_kind=target.kind if target is not None else "",
         offer_id=target.offer_id if target is not None else "",
         offer_payout_micros=default_payout(target),
@@ -116,10 +117,13 @@ def test_fill_click_equals_click_event(compiled: CompiledGraph):
                         expected = click_event(
                             kind=kind, click_id=CLICK_ID, parent_click_id=parent,
                             now_ms=1_700_000, campaign=campaign, graph_version=7,
-                            rule_id=rule.rule_id, target=target, funnel_step=step, seen=seen(),
+                            rule_id=rule.rule_id, destination_id=choice.destination.id,
+                            target=target, funnel_step=step, seen=seen(),
                             tokens=tokens, bot_reason=bot_reason, cost_micros=4000)
                         stub = click_stub(kind=kind, campaign=campaign, graph_version=7,
-                                          rule_id=rule.rule_id, target=target, funnel_step=step)
+                                          rule_id=rule.rule_id,
+                                          destination_id=choice.destination.id, target=target,
+                                          funnel_step=step)
                         got = fill_click(stub, raw_ip, CLICK_ID, 1_700_000, seen(), tokens,
                                          bot_reason, 4000, parent)
                         assert got == expected
