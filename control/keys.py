@@ -24,10 +24,12 @@ from psycopg.rows import dict_row
 
 from turnout.control import audit
 from turnout.control.errors import ControlError
+from turnout.roles import ROLES, rank
 
-# Ascending: each role can do everything the ones before it can.
-ROLES: Final = ("viewer", "editor", "admin", "owner")
-_RANK: Final = {role: rank for rank, role in enumerate(ROLES)}
+__all__ = ["ROLES", "KeyNotFound", "KeyRefused", "LastOwnerKey", "RoleNotGranted",
+           "StoredKey", "create", "find", "has_owner_key", "key_id_of", "list_keys",
+           "matches", "may_grant", "new_token", "prefix_of", "revoke", "token_hash", "touch"]
+
 TOKEN_PREFIX: Final = "tk_"
 _ID_CHARS: Final = 12
 _TOKEN: Final = re.compile(r"^tk_([a-z2-7]{12})_([A-Za-z0-9_-]{43})$")
@@ -79,13 +81,6 @@ class StoredKey:
 
 def _iso(at: dt.datetime | None) -> str | None:
     return None if at is None else at.isoformat()
-
-
-def rank(role: str) -> int:
-    try:
-        return _RANK[role]
-    except KeyError:
-        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}") from None
 
 
 def may_grant(actor_role: str, role: str) -> bool:
@@ -184,7 +179,7 @@ async def revoke(conn: psycopg.AsyncConnection, *, workspace_id: str, key_id: st
         rows = [StoredKey(**row) async for row in cur]
     before = next((key for key in rows if key.id == key_id), None)
     if before is None:
-        raise KeyNotFound(f"no key {key_id!r} in this workspace")
+        raise KeyNotFound("no such key in this workspace")
     if not may_grant(actor_role, before.role):
         raise RoleNotGranted(f"a {actor_role} key cannot revoke {before.role} keys")
     if before.revoked_at is not None:

@@ -30,11 +30,15 @@ PROBLEM_SCHEMA: Final = {
             "properties": {"path": {"type": "string"}, "message": {"type": "string"}}}}}}
 
 
+def _auth_responses(route: AdminRoute) -> dict[str, Any]:
+    return {"401": _problem("No key, or a malformed, unknown, expired or revoked one"),
+            "429": _problem("Over the key's rate limit (see Retry-After)")}
+
+
 def _operation(route: AdminRoute, schemas: dict[type, Any], path: str) -> dict[str, Any]:
     responses: dict[str, Any] = {
-        "401": _problem("No key, or a malformed, unknown, expired or revoked one"),
+        **_auth_responses(route),
         "403": _problem(f"The key's role is below {route.min_role}"),
-        "429": _problem("Over the key's rate limit (see Retry-After)"),
         "503": _problem("PostgreSQL is out of reach"),
     }
     ok: dict[str, Any] = {"description": "OK"}
@@ -67,7 +71,10 @@ def merge_admin(document: dict[str, Any], table: list[AdminRoute]) -> dict[str, 
     paths = document.setdefault("paths", {})
     for route in table:
         path = _CONVERTOR.sub(r"{\1}", route.path)
-        if route.method.lower() in paths.get(path, {}):
+        described = paths.get(path, {}).get(route.method.lower())
+        if described is not None:  # the report routes: their own document, our auth
+            described["x-min-role"] = route.min_role
+            described["responses"].update(_auth_responses(route))
             continue
         paths.setdefault(path, {})[route.method.lower()] = _operation(route, schemas, path)
     found = document.setdefault("components", {}).setdefault("schemas", {})

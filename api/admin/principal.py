@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from turnout.api.problems import Problem
-from turnout.control.keys import ROLES, rank
+from turnout.roles import ROLES, rank
 
 __all__ = ["ROLES", "Principal", "at_least", "principal_of", "rank"]
 
