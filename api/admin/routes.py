@@ -32,6 +32,9 @@ ROUTE_MODULES: Final = (
     "turnout.api.admin.keys_routes",
     "turnout.api.admin.audit_routes",
     "turnout.api.admin.versions_routes",
+    "turnout.api.admin.lifecycle_routes",
+    "turnout.api.admin.templates_routes",
+    "turnout.api.admin.entities",
 )
 PREFIX: Final = "/api/v1"
 
