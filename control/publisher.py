@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 Connect = Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]]
 DEFAULT_WINDOW_S: Final = 0.25
 DEFAULT_WATCH_S: Final = 1.0
+STOP_TIMEOUT_S: Final = 10.0  # for the task to finish a publish under way
 CATCH_UP_ACTOR: Final = "publisher"
 _UNREACHABLE: Final = (ControlUnavailable, StoreUnavailable)
 
@@ -96,6 +97,7 @@ class Publisher:
         self._failures = 0
         self._retry_at = 0.0
         self._ready = asyncio.Event()
+        self._stopping = False
 
     # -- the interface writers and the app use ---------------------------------------
 
@@ -139,13 +141,21 @@ class Publisher:
         if self._task is None:
             return
         task, self._task = self._task, None
+        # A flag, not only a cancel: a cancel that lands in a PostgreSQL call can come out
+        # as psycopg's own error, which the loop survives by design.
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await asyncio.shield(task)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._ready.is_set() and self._pending:
-            with contextlib.suppress(ConfigError, ControlError):
+            with contextlib.suppress(ConfigError, ControlError, psycopg.Error):
                 async with self._lock:
                     await self._publish_pending(raise_errors=False)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
     async def ready(self, timeout: float) -> bool:
         """Wait until the stored graph has been read (and anything unpublished published)."""
@@ -168,7 +178,7 @@ class Publisher:
     async def _run(self) -> None:
         await self._load_once()
         watch_at = 0.0
-        while True:
+        while not self._stopping:
             now = time.monotonic()
             if now >= watch_at:
                 watch_at = now + self.watch_s
@@ -192,7 +202,7 @@ class Publisher:
         return max(self._pending.since + self.window_s, self._retry_at)
 
     async def _load_once(self, raise_errors: bool = False) -> None:
-        while not self._ready.is_set():
+        while not self._ready.is_set() and not self._stopping:
             async with self._lock:
                 if self._ready.is_set():
                     return

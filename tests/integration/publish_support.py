@@ -10,15 +10,20 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import clickhouse_connect
+import httpx
 import psycopg
 import redis.asyncio as aioredis
 
+from turnout.api.server import serve
+from turnout.api.settings import ApiSettings
 from turnout.config.manifest import manifest_of
 from turnout.config.model import Graph
 from turnout.config.store import GraphStore, VersionInfo
 from turnout.control import db, versions
 from turnout.control.graph_patch import workspace_of
 from turnout.control.publisher import Publisher
+from turnout.local.services import free_port
 
 
 def prefix() -> str:
@@ -65,3 +70,29 @@ async def record_version(url: str, graph: Graph, version: int = 1, actor: str = 
             info=info, manifest=manifest, changed={}, workspaces={
                 w.id: part for w in graph.workspaces},
             documents=versions.documents_of(manifest, documents, owner)))
+
+
+@contextlib.asynccontextmanager
+async def api_server(settings: ApiSettings) -> AsyncIterator[str]:
+    """`turnout api` (real uvicorn, the publisher started, report facts read from the
+    published graph) on a free port; its URL."""
+    dsn, database = settings.clickhouse_dsn, settings.database
+    port = free_port()
+    task = asyncio.create_task(serve(
+        settings, lambda: clickhouse_connect.get_client(dsn=dsn, database=database),
+        "127.0.0.1", port))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(400):
+                if task.done():
+                    task.result()
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{url}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        yield url
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
