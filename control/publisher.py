@@ -235,8 +235,10 @@ class Publisher:
         self._held = _Held(graph, latest, dirty, known)
         self.last_version = latest
         if dirty:
-            log.warning("publishing changes stored but never published: %s",
-                        {s: len(i) for s, i in dirty.items()})
+            # Without any version yet this is the first publish, not a catch-up.
+            (log.info if latest is None else log.warning)(
+                "publishing changes stored but never published: %s",
+                {s: len(i) for s, i in dirty.items()})
             self._pending.add(Change("", CATCH_UP_ACTOR, "changes stored but not published",
                                      {s: tuple(i) for s, i in dirty.items()}),
                               time.monotonic())
