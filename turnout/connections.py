@@ -1,4 +1,4 @@
-"""Where the three backing services are: one variable each points at an external one."""
+"""Where the backing services are: one variable each points at an external one."""
 
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ class Connections:
     Default: `chdb://` + TURNOUT_DATA_DIR + `/chdb`"""
     data_dir: Path
     """Local state, resolved against the working directory: the edge's event spool, the
-    embedded chdb, Valkey and tansu data of `turnout dev`, and its logs."""
+    embedded chdb, Valkey, tansu and PostgreSQL data of `turnout dev`, and its logs."""
+    postgres_url: str | None = None
+    """PostgreSQL of the control plane, `postgresql://user:pass@host:5432/turnout` (a libpq
+    URI); unset: no control plane, and `turnout migrate` applies only the ClickHouse
+    migrations. Never logged (it may carry a password)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Connections:
@@ -32,4 +36,5 @@ class Connections:
             kafka_bootstrap=env.text("kafka_bootstrap", "127.0.0.1:9092", environ),
             clickhouse_dsn=env.text("clickhouse_dsn", f"chdb://{data_dir / 'chdb'}", environ),
             data_dir=data_dir,
+            postgres_url=env.raw("postgres_url", environ) or None,
         )

@@ -37,3 +37,10 @@ def kafka_bootstrap(stack: LocalStack) -> str:
 def clickhouse_dsn(stack: LocalStack) -> str:
     """chdb allows one data path per process: every test in this session shares it."""
     return stack.clickhouse_dsn
+
+
+@pytest.fixture(scope="session")
+def postgres_url(stack: LocalStack) -> str:
+    """The stack's PostgreSQL server (superuser, `postgres` database); tests that change
+    tables make a database of their own on it (tests/integration/control_support.py)."""
+    return stack.postgres_url

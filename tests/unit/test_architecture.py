@@ -1,4 +1,4 @@
-"""Dependencies point one way: contracts <- splitter <- config <- {edge, ingest, reports}
+"""Dependencies point one way: contracts <- splitter <- config <- {edge, ingest, reports, control}
 <- api <- {local, simulate} <- cli. A module may import its own part and the parts of
 lower layers only; parts of one layer do not import each other."""
 
@@ -17,13 +17,14 @@ LAYERS = {
     "turnout.edge": 3,
     "turnout.ingest": 3,
     "turnout.reports": 3,
+    "turnout.control": 3,
     "turnout.api": 4,
     "turnout.local": 5,
     "turnout.simulate": 5,
     "turnout.cli": 6,
 }
-OLD_TOP_LEVEL = {"edge", "ingest", "splitter", "config", "reports", "api", "cli", "local",
-                 "simulate"}
+OLD_TOP_LEVEL = {"edge", "ingest", "splitter", "config", "reports", "control", "api", "cli",
+                 "local", "simulate"}
 
 
 def package_dirs() -> dict[str, str]:

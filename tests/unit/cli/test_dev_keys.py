@@ -52,7 +52,7 @@ def test_keys_from_a_keys_file_travel_on_with_the_new_ones(tmp_path: Path, monke
     monkeypatch.setenv("TURNOUT_API_KEYS_FILE", str(keys_file))
     monkeypatch.setenv("TURNOUT_API_KEYS", "ignored:" + "0" * 64)
     idle = Service("idle", 1, [], ping_redis, tmp_path)
-    tokens, env = _dev_environ(LocalStack(tmp_path, idle, idle), examples.GRAPH)
+    tokens, env = _dev_environ(LocalStack(tmp_path, idle, idle, idle), examples.GRAPH)
     assert "TURNOUT_API_KEYS_FILE" not in env
     ring = KeyRing(parse_keys(env["TURNOUT_API_KEYS"]))
     assert ring.workspace_for(old) == "acme" and ring.workspace_for(tokens["acme"]) == "acme"
