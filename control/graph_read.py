@@ -9,9 +9,7 @@ not part of the graph.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from typing import Any, Final
 
 import msgspec
@@ -20,6 +18,7 @@ import psycopg
 from turnout.config import model
 from turnout.config.model import Entity, Graph
 from turnout.control.graph_rows import BY_NAME, KINDS
+from turnout.gc_pause import paused_gc
 
 _WORKSPACES: Final = """
 SELECT coalesce(json_agg(json_build_object(
@@ -143,20 +142,6 @@ _GRAPH: Final = msgspec.json.Decoder(Graph)
 _ENTITIES: Final = {name: msgspec.json.Decoder(tuple[cls, ...]) for name, cls in model.SECTIONS}
 
 
-@contextmanager
-def no_gc_pauses() -> Iterator[None]:
-    """Build a large object tree without the cyclic collector: it would run every few
-    hundred allocations and walk the whole tree each time (5x the decode of a 10,000
-    campaign graph); the structs hold no cycles for it to find."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _filter(kind: str, workspace_ids: Collection[str] | None, entity_id: str | None
             ) -> tuple[str, dict[str, Any]]:
     clauses, params = ["true"], {}
@@ -189,7 +174,7 @@ async def read_graph(conn: psycopg.AsyncConnection[Any],
         await conn.execute("SET LOCAL work_mem = '64MB'")
         row = await (await conn.execute(statement, params)).fetchone()
     assert row is not None
-    with no_gc_pauses():
+    with paused_gc():  # 450,000 structs at 10,000 campaigns: 5x faster without it
         return _GRAPH.decode(row[0])
 
 

@@ -15,9 +15,9 @@ import psycopg
 
 from turnout.config.model import Entity, Graph
 from turnout.control.errors import ControlError
-from turnout.control.graph_read import no_gc_pauses
 from turnout.control.graph_rows import KINDS, Rows, graph_rows, instant, kind_of, tables_of
 from turnout.control.merge import Changes, RowsRefused, Scope, merge, refused, scope_of
+from turnout.gc_pause import paused_gc
 
 __all__ = ["Changes", "RowsRefused", "StaleRevision", "archive_campaign", "delete_entity",
            "import_graph", "upsert_entity"]
@@ -43,7 +43,7 @@ async def import_graph(conn: psycopg.AsyncConnection[Any], graph: Graph,
         if outside:
             raise RowsRefused(f"the graph has entities of workspaces {', '.join(outside)}, "
                               "outside the import's")
-    with no_gc_pauses():
+    with paused_gc():
         rows = graph_rows(graph)
     return await merge(conn, rows, KINDS, scope_of(workspace_ids))
 

@@ -101,9 +101,10 @@ def _same(table: Table) -> str:
 
 
 async def _prepare(conn: psycopg.AsyncConnection[Any], tables: Iterable[Table]) -> None:
-    """Empty staging tables for `tables`, in one round trip. They live as long as the
-    connection (a pooled one serves many writes) and empty themselves at each commit."""
-    statements, stages = [], []
+    """Deferred constraints, and empty staging tables for `tables`, in one round trip. The
+    tables live as long as the connection (a pooled one serves many writes) and empty
+    themselves at each commit."""
+    statements, stages = ["SET CONSTRAINTS ALL DEFERRED"], []
     for table in tables:
         extra = f", 0::bigint AS {_ORD}" if table.is_entity else ""
         statements.append(
@@ -201,14 +202,17 @@ async def _write(conn: psycopg.AsyncConnection[Any], kind: str, ids: list[str],
         f"ORDER BY {_ORD} ON CONFLICT (id) DO UPDATE SET {updates} RETURNING id, revision",
         params)
     changes.revisions[kind] = {row[0]: int(row[1]) for row in await cursor.fetchall()}
-    for table in reversed(parts):
-        await conn.execute(f"DELETE FROM {table.name} WHERE {table.owner} = ANY(%(ids)s::text[])",
-                           params)
-    for table in parts:
-        columns = ", ".join(table.columns)
-        await conn.execute(
-            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {_stage_name(table)} "
-            f"WHERE {table.owner} = ANY(%(ids)s::text[])", params)
+    if not parts:
+        return
+    async with conn.pipeline():  # the parts' statements in one round trip
+        for table in reversed(parts):
+            await conn.execute(
+                f"DELETE FROM {table.name} WHERE {table.owner} = ANY(%(ids)s::text[])", params)
+        for table in parts:
+            columns = ", ".join(table.columns)
+            await conn.execute(
+                f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM "
+                f"{_stage_name(table)} WHERE {table.owner} = ANY(%(ids)s::text[])", params)
 
 
 async def _analyze(conn: psycopg.AsyncConnection[Any], kinds: tuple[str, ...], rows: Rows,
@@ -241,7 +245,6 @@ async def merge(conn: psycopg.AsyncConnection[Any], rows: Rows, kinds: Iterable[
     changes = Changes()
     try:
         async with conn.transaction():
-            await conn.execute("SET CONSTRAINTS ALL DEFERRED")
             tables = [table for kind in kinds for table in tables_of(kind)]
             await _prepare(conn, tables)
             for table in tables:

@@ -246,3 +246,21 @@ async def test_a_workspace_time_zone_moves_its_local_schedules(conn) -> None:
         "SELECT starts_at, revision FROM campaigns WHERE id = 'summer'")
     new_york, revision = await cursor.fetchone()
     assert (new_york - berlin).total_seconds() == 6 * 3600 and revision == 2
+
+
+@pytest.mark.parametrize(("change", "constraint"), [
+    # Caught by the schema while the parts are written, and at the end (deferred).
+    (lambda d: msgspec.structs.replace(d, weight=-1), "destinations_weight"),
+    (lambda d: msgspec.structs.replace(d, ref="no-such-lander"), "destinations_lander_fkey"),
+])
+async def test_an_invalid_graph_is_refused_whole_by_the_schema(conn, change, constraint) -> None:
+    await import_graph(conn, EXAMPLE)
+    camp = EXAMPLE.campaigns[0]
+    bad = msgspec.structs.replace(camp, name="renamed", default=(
+        change(camp.default[0]), *camp.default[1:]))
+    graph = msgspec.structs.replace(EXAMPLE, campaigns=(bad, *EXAMPLE.campaigns[1:]))
+    assert validate(graph) != []
+    with pytest.raises(RowsRefused) as refused:
+        await import_graph(conn, graph)
+    assert refused.value.constraint == constraint
+    assert await read_graph(conn) == EXAMPLE  # nothing of it was kept
