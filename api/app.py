@@ -87,8 +87,9 @@ class ReportApi:
                                                  settings.facts_ttl_s)
         self.facts = facts
         if settings.api_keys:
-            log.warning("TURNOUT_API_KEYS is deprecated: its keys open the report routes "
-                        "only; create control-plane keys with `turnout key create`")
+            # INFO, not WARNING: `turnout dev` still configures its report keys this way.
+            log.info("TURNOUT_API_KEYS (deprecated) opens the report routes only; "
+                     "control-plane keys come from `turnout key create`")
 
     async def aclose(self) -> None:
         """Stop the facts follower, if this API started one."""

@@ -114,7 +114,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
     if created_workspace:
         print(f"workspace {args.workspace} created in the control plane (import a graph "
               "to fill it in)", file=sys.stderr)
-    _print_created(key.public(), token)
+    _print_created(key.audited(), token)
     return 0
 
 

@@ -29,6 +29,7 @@ class AuditEntry:
     at: dt.datetime
     workspace_id: str | None
     actor: str
+    """The API key id, `bootstrap` (the command line) or `governor`."""
     action: str
     entity_kind: str
     entity_id: str

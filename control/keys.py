@@ -17,8 +17,9 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
+import msgspec
 import psycopg
 from psycopg.rows import dict_row
 
@@ -26,14 +27,14 @@ from turnout.control import audit
 from turnout.control.errors import ControlError
 from turnout.roles import ROLES, rank
 
-__all__ = ["ROLES", "KeyNotFound", "KeyRefused", "LastOwnerKey", "RoleNotGranted",
+__all__ = ["ROLES", "Key", "KeyNotFound", "KeyRefused", "LastOwnerKey", "Role", "RoleNotGranted",
            "StoredKey", "create", "find", "has_owner_key", "key_id_of", "list_keys",
            "matches", "may_grant", "new_token", "prefix_of", "revoke", "token_hash", "touch"]
 
 TOKEN_PREFIX: Final = "tk_"
 _ID_CHARS: Final = 12
 _TOKEN: Final = re.compile(r"^tk_([a-z2-7]{12})_([A-Za-z0-9_-]{43})$")
-_COLUMNS: Final = ("id, workspace_id, name, role, key_hash, prefix, created_at, expires_at, "
+_COLUMNS: Final = ("id, workspace_id, name, role, prefix, created_at, expires_at, "
                    "last_used_at, revoked_at, rate_per_minute")
 
 
@@ -53,34 +54,45 @@ class LastOwnerKey(KeyRefused):
     """Revoking it would leave the workspace without an owner key."""
 
 
-@dataclass(frozen=True, slots=True)
-class StoredKey:
+Role = Literal["viewer", "editor", "admin", "owner"]
+
+
+class Key(msgspec.Struct, frozen=True, kw_only=True):
+    """An API key as it may be shown and audited: everything but its hash."""
+
     id: str
     workspace_id: str
     name: str
-    role: str
-    key_hash: bytes
+    role: Role
     prefix: str
+    """`tk_<id>`: how the key's token starts, to tell keys apart."""
     created_at: dt.datetime
     expires_at: dt.datetime | None
     last_used_at: dt.datetime | None
+    """Up to a minute late: uses are written once a minute."""
     revoked_at: dt.datetime | None
     rate_per_minute: int | None
 
     def usable(self, now: dt.datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
-    def public(self) -> dict[str, Any]:
-        """What may be shown and audited: everything but the hash and the last use."""
-        return {"id": self.id, "workspace_id": self.workspace_id, "name": self.name,
-                "role": self.role, "prefix": self.prefix,
-                "created_at": self.created_at.isoformat(),
-                "expires_at": _iso(self.expires_at), "revoked_at": _iso(self.revoked_at),
-                "rate_per_minute": self.rate_per_minute}
+    def audited(self) -> dict[str, Any]:
+        """The key in its audit rows: everything shown but the last use (not a change)."""
+        shown: dict[str, Any] = msgspec.to_builtins(self)
+        del shown["last_used_at"]
+        return shown
 
 
-def _iso(at: dt.datetime | None) -> str | None:
-    return None if at is None else at.isoformat()
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """A key with the hash its token is checked against."""
+
+    key: Key
+    key_hash: bytes
+
+
+def _key(row: dict[str, Any]) -> Key:
+    return Key(**row)
 
 
 def may_grant(actor_role: str, role: str) -> bool:
@@ -107,8 +119,8 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def matches(key: StoredKey, token: str) -> bool:
-    return hmac.compare_digest(key.key_hash, token_hash(token))
+def matches(stored: StoredKey, token: str) -> bool:
+    return hmac.compare_digest(stored.key_hash, token_hash(token))
 
 
 def prefix_of(key_id: str) -> str:
@@ -117,16 +129,20 @@ def prefix_of(key_id: str) -> str:
 
 async def find(conn: psycopg.AsyncConnection, key_id: str) -> StoredKey | None:
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE id = %s", (key_id,))
+        await cur.execute(f"SELECT {_COLUMNS}, key_hash FROM api_keys WHERE id = %s",
+                          (key_id,))
         row = await cur.fetchone()
-    return None if row is None else StoredKey(**row)
+    if row is None:
+        return None
+    key_hash = bytes(row.pop("key_hash"))
+    return StoredKey(_key(row), key_hash)
 
 
-async def list_keys(conn: psycopg.AsyncConnection, workspace_id: str) -> list[StoredKey]:
+async def list_keys(conn: psycopg.AsyncConnection, workspace_id: str) -> list[Key]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE workspace_id = %s "
                           "ORDER BY created_at, id", (workspace_id,))
-        return [StoredKey(**row) async for row in cur]
+        return [_key(row) async for row in cur]
 
 
 async def has_owner_key(conn: psycopg.AsyncConnection, workspace_id: str) -> bool:
@@ -142,7 +158,7 @@ async def create(conn: psycopg.AsyncConnection, *, workspace_id: str, role: str,
                  name: str = "", expires_at: dt.datetime | None = None,
                  rate_per_minute: int | None = None, actor: str,
                  actor_role: str | None = None,
-                 request_id: str | None = None) -> tuple[StoredKey, str]:
+                 request_id: str | None = None) -> tuple[Key, str]:
     """Store a new key and its audit row on `conn` (the caller's transaction); return it
     with its token, which exists nowhere else from now on. `actor_role` None: no role check
     (the bootstrap of a workspace's first key, from the command line)."""
@@ -159,15 +175,15 @@ async def create(conn: psycopg.AsyncConnection, *, workspace_id: str, role: str,
              expires_at, rate_per_minute))
         row = await cur.fetchone()
     assert row is not None
-    key = StoredKey(**row)
+    key = _key(row)
     await audit.record(conn, workspace_id=workspace_id, actor=actor, action="create",
-                       entity_kind="key", entity_id=key.id, before=None, after=key.public(),
+                       entity_kind="key", entity_id=key.id, before=None, after=key.audited(),
                        request_id=request_id)
     return key, token
 
 
 async def revoke(conn: psycopg.AsyncConnection, *, workspace_id: str, key_id: str,
-                 actor: str, actor_role: str, request_id: str | None = None) -> StoredKey:
+                 actor: str, actor_role: str, request_id: str | None = None) -> Key:
     """Revoke a key of the workspace, with its audit row. Revoking an already revoked key
     changes nothing and writes nothing (it is still revoked)."""
     # The target and the workspace's owner keys, locked in id order: two revocations at
@@ -176,7 +192,7 @@ async def revoke(conn: psycopg.AsyncConnection, *, workspace_id: str, key_id: st
         await cur.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE workspace_id = %s AND "
                           "(id = %s OR role = 'owner') ORDER BY id FOR UPDATE",
                           (workspace_id, key_id))
-        rows = [StoredKey(**row) async for row in cur]
+        rows = [_key(row) async for row in cur]
     before = next((key for key in rows if key.id == key_id), None)
     if before is None:
         raise KeyNotFound("no such key in this workspace")
@@ -194,10 +210,10 @@ async def revoke(conn: psycopg.AsyncConnection, *, workspace_id: str, key_id: st
                           f"RETURNING {_COLUMNS}", (key_id,))
         row = await cur.fetchone()
     assert row is not None
-    after = StoredKey(**row)
+    after = _key(row)
     await audit.record(conn, workspace_id=workspace_id, actor=actor, action="revoke",
-                       entity_kind="key", entity_id=key_id, before=before.public(),
-                       after=after.public(), request_id=request_id)
+                       entity_kind="key", entity_id=key_id, before=before.audited(),
+                       after=after.audited(), request_id=request_id)
     return after
 
 

@@ -7,7 +7,7 @@ rows about API keys only admin keys and up, as only they may list keys.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Final
+from typing import Final
 
 import msgspec
 from starlette.requests import Request
@@ -25,21 +25,8 @@ PARAMETERS: Final = frozenset({"entity_kind", "entity_id", "since", "until", "cu
 DEFAULT_LIMIT: Final = 100
 
 
-class AuditOut(msgspec.Struct, kw_only=True):
-    id: int
-    at: dt.datetime
-    actor: str
-    """The API key id, or `governor`."""
-    action: str
-    entity_kind: str
-    entity_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    request_id: str | None
-
-
 class AuditPage(msgspec.Struct, kw_only=True):
-    items: list[AuditOut]
+    items: list[audit.AuditEntry]
     next_cursor: str | None
     """Pass as `cursor` for the next (older) page; null on the last one."""
 
@@ -83,11 +70,8 @@ async def list_audit(request: Request) -> Response:
             since=_time("since", params.get("since")), until=_time("until", params.get("until")),
             before_id=_integer("cursor", params.get("cursor"), 1, 2**63 - 1), limit=limit,
             without_kinds=() if at_least(principal, "admin") else ("key",))
-    items = [AuditOut(id=r.id, at=r.at, actor=r.actor, action=r.action,
-                      entity_kind=r.entity_kind, entity_id=r.entity_id, before=r.before,
-                      after=r.after, request_id=r.request_id) for r in rows]
-    cursor = str(items[-1].id) if len(items) == limit else None
-    return json_response(AuditPage(items=items, next_cursor=cursor))
+    cursor = str(rows[-1].id) if len(rows) == limit else None
+    return json_response(AuditPage(items=rows, next_cursor=cursor))
 
 
 ROUTES: list[AdminRoute] = [

@@ -101,11 +101,12 @@ class AdminAuth:
                 raise Problem.unauthorized("malformed API key: expected tk_<id>_<secret>")
             return legacy
         try:
-            key = await self.admin.keys.get(key_id)
+            stored = await self.admin.keys.get(key_id)
         except ControlUnavailable as exc:
             raise Problem.unavailable(exc) from None
-        if key is None or not keys.matches(key, token):
+        if stored is None or not keys.matches(stored, token):
             raise Problem.unauthorized("unknown API key")
+        key = stored.key
         if key.revoked_at is not None:
             raise Problem.unauthorized("this API key was revoked")
         if not key.usable(dt.datetime.now(dt.UTC)):

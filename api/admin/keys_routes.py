@@ -5,7 +5,7 @@ to its creation and nowhere else, ever."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from starlette.requests import Request
@@ -19,46 +19,22 @@ from turnout.api.admin.state import admin_state, connection
 from turnout.api.problems import Problem
 from turnout.control import keys
 
-Role = Literal["viewer", "editor", "admin", "owner"]
-
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    role: Role
+    role: keys.Role
     name: Annotated[str, msgspec.Meta(max_length=200)] = ""
     expires_at: Annotated[dt.datetime, msgspec.Meta(tz=True)] | None = None
     rate_per_minute: Annotated[int, msgspec.Meta(gt=0, le=1_000_000)] | None = None
 
 
-class KeyOut(msgspec.Struct, kw_only=True):
-    id: str
-    workspace_id: str
-    name: str
-    role: Role
-    prefix: str
-    """`tk_<id>`: how the key's token starts, to tell keys apart."""
-    created_at: dt.datetime
-    expires_at: dt.datetime | None
-    last_used_at: dt.datetime | None
-    """Up to a minute late: uses are written once a minute."""
-    revoked_at: dt.datetime | None
-    rate_per_minute: int | None
-
-
 class KeyCreated(msgspec.Struct, kw_only=True):
-    key: KeyOut
+    key: keys.Key
     token: str
     """The key itself: shown this once, stored only as a hash."""
 
 
 class KeyList(msgspec.Struct, kw_only=True):
-    items: list[KeyOut]
-
-
-def _out(key: keys.StoredKey) -> KeyOut:
-    return KeyOut(id=key.id, workspace_id=key.workspace_id, name=key.name, role=key.role,  # type: ignore[arg-type]
-                  prefix=key.prefix, created_at=key.created_at, expires_at=key.expires_at,
-                  last_used_at=key.last_used_at, revoked_at=key.revoked_at,
-                  rate_per_minute=key.rate_per_minute)
+    items: list[keys.Key]
 
 
 def _problem(exc: keys.KeyRefused) -> Problem:
@@ -73,16 +49,16 @@ async def list_keys(request: Request) -> Response:
     principal = principal_of(request)
     async with connection(request) as conn:
         found = await keys.list_keys(conn, principal.workspace_id)
-    return json_response(KeyList(items=[_out(k) for k in found]))
+    return json_response(KeyList(items=found))
 
 
 async def show_key(request: Request) -> Response:
     principal = principal_of(request)
     async with connection(request) as conn:
-        key = await keys.find(conn, request.path_params["id"])
-    if key is None or key.workspace_id != principal.workspace_id:
+        stored = await keys.find(conn, request.path_params["id"])
+    if stored is None or stored.key.workspace_id != principal.workspace_id:
         raise Problem(404, detail="no such key in this workspace")
-    return json_response(_out(key))
+    return json_response(stored.key)
 
 
 async def create_key(request: Request, body: KeyCreate) -> Response:
@@ -99,7 +75,7 @@ async def create_key(request: Request, body: KeyCreate) -> Response:
                 request_id=request_id_of(request))
     except keys.KeyRefused as exc:
         raise _problem(exc) from None
-    return json_response(KeyCreated(key=_out(key), token=token), status=201,
+    return json_response(KeyCreated(key=key, token=token), status=201,
                          headers={"Cache-Control": "no-store"})
 
 
@@ -114,7 +90,7 @@ async def revoke_key(request: Request) -> Response:
     except keys.KeyRefused as exc:
         raise _problem(exc) from None
     admin_state(request).keys.forget(key_id)
-    return json_response(_out(key))
+    return json_response(key)
 
 
 ROUTES: list[AdminRoute] = [
@@ -122,8 +98,8 @@ ROUTES: list[AdminRoute] = [
                response=KeyList),
     AdminRoute("POST", "/api/v1/keys", create_key, "admin",
                "Create a key (its token is shown once)", body=KeyCreate, response=KeyCreated),
-    AdminRoute("GET", "/api/v1/keys/{id}", show_key, "admin", "One API key", response=KeyOut),
+    AdminRoute("GET", "/api/v1/keys/{id}", show_key, "admin", "One API key", response=keys.Key),
     AdminRoute("DELETE", "/api/v1/keys/{id}", revoke_key, "admin",
                "Revoke a key (at once in this process, within TURNOUT_API_KEY_CACHE_S in "
-               "others)", response=KeyOut),
+               "others)", response=keys.Key),
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import clickhouse_connect
@@ -18,6 +18,7 @@ from turnout.api.admin.ratelimit import RateLimiter
 from turnout.api.app import close_app, create_app
 from turnout.api.settings import ApiSettings
 from turnout.control import keys
+from turnout.ingest.migrate import migrate as migrate_clickhouse
 from turnout.reports.workspaces import GraphFacts, StaticFacts, WorkspaceFacts
 
 
@@ -45,6 +46,18 @@ def bearer(token: str) -> dict[str, str]:
 def facts_for(*workspaces: str) -> StaticFacts:
     return StaticFacts(GraphFacts(1, {w: WorkspaceFacts("UTC", "USD") for w in workspaces},
                                   {}))
+
+
+@contextlib.contextmanager
+def clickhouse_database(dsn: str, prefix: str) -> Iterator[tuple[str, str]]:
+    """A migrated, empty ClickHouse database for the report routes: (dsn, database)."""
+    database = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = clickhouse_connect.get_client(dsn=dsn)
+    migrate_clickhouse(admin, database)
+    try:
+        yield dsn, database
+    finally:
+        admin.command(f"DROP DATABASE IF EXISTS {database}")
 
 
 @contextlib.asynccontextmanager

@@ -7,27 +7,29 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import clickhouse_connect
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.admin_support import admin_app, bearer, facts_for, make_key, make_workspaces
+from tests.integration.admin_support import (
+    admin_app,
+    bearer,
+    clickhouse_database,
+    facts_for,
+    make_key,
+    make_workspaces,
+)
 from tests.integration.control_support import control_database
 from turnout.api.admin import token_bucket
 from turnout.api.admin.ratelimit import TAKE
-from turnout.ingest.migrate import migrate as migrate_clickhouse
 from turnout.local.services import free_port
 
 
 @pytest.fixture(scope="module")
 def chdb_database(clickhouse_dsn: str) -> Iterator[tuple[str, str]]:
-    database = f"admin_rate_{uuid.uuid4().hex[:8]}"
-    admin = clickhouse_connect.get_client(dsn=clickhouse_dsn)
-    migrate_clickhouse(admin, database)
-    yield clickhouse_dsn, database
-    admin.command(f"DROP DATABASE IF EXISTS {database}")
+    with clickhouse_database(clickhouse_dsn, "admin_rate") as database:
+        yield database
 
 
 @pytest.fixture(scope="module")

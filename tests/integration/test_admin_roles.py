@@ -17,11 +17,9 @@ have no /api/v1 route outside the table (the table is the only way a route gets 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
-import clickhouse_connect
 import psycopg
 import pytest
 from starlette.routing import Route
@@ -29,6 +27,7 @@ from starlette.routing import Route
 from tests.integration.admin_support import (
     admin_app,
     bearer,
+    clickhouse_database,
     facts_for,
     make_key,
     make_workspaces,
@@ -39,7 +38,6 @@ from tests.integration.publish_support import record_version
 from turnout.api.admin.principal import ROLES, rank
 from turnout.api.admin.routes import AdminRoute, table
 from turnout.control.graph_write import import_graph
-from turnout.ingest.migrate import migrate as migrate_clickhouse
 
 A, B = "acme", "beta"
 PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
@@ -114,11 +112,8 @@ def order(route: AdminRoute) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def chdb_database(clickhouse_dsn: str) -> Iterator[tuple[str, str]]:
-    database = f"admin_roles_{uuid.uuid4().hex[:8]}"
-    admin = clickhouse_connect.get_client(dsn=clickhouse_dsn)
-    migrate_clickhouse(admin, database)
-    yield clickhouse_dsn, database
-    admin.command(f"DROP DATABASE IF EXISTS {database}")
+    with clickhouse_database(clickhouse_dsn, "admin_roles") as database:
+        yield database
 
 
 @pytest.fixture(scope="module")

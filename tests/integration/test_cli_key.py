@@ -7,14 +7,12 @@ import asyncio
 import contextlib
 import io
 import uuid
-from collections.abc import AsyncIterator
 
-import httpx
 import psycopg
 import pytest
 
 from tests.integration.control_support import control_database
-from turnout.api.server import serve
+from tests.integration.e2e_support import serving
 from turnout.api.settings import ApiSettings
 from turnout.cli.main import main
 from turnout.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_UNAVAILABLE
@@ -29,27 +27,9 @@ def run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@contextlib.asynccontextmanager
-async def running_api(postgres: str, redis_url: str) -> AsyncIterator[str]:
+def running_api(postgres: str, redis_url: str) -> contextlib.AbstractAsyncContextManager[str]:
     settings = ApiSettings(postgres_url=postgres, redis_url=redis_url, key_cache_s=0.0)
-    port = free_port()
-    task = asyncio.create_task(serve(settings, lambda: None, "127.0.0.1", port,
-                                     StaticFacts(GraphFacts(1, {}, {}))))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(200):
-                if task.done():
-                    task.result()
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{url}/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
-        yield url
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return serving(settings, lambda: None, StaticFacts(GraphFacts(1, {}, {})))
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ import pytest
 from turnout.api.admin.key_cache import KeyCache
 from turnout.api.admin.key_usage import KeyUsage
 from turnout.control.errors import ControlUnavailable
-from turnout.control.keys import StoredKey
+from turnout.control.keys import Key, StoredKey
 
 NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-KEY = StoredKey("abcdefghijkl", "ws", "", "viewer", b"\0" * 32, "tk_abcdefghijkl", NOW,
-                None, None, None, None)
+KEY = StoredKey(Key(id="abcdefghijkl", workspace_id="ws", name="", role="viewer",
+                    prefix="tk_abcdefghijkl", created_at=NOW, expires_at=None,
+                    last_used_at=None, revoked_at=None, rate_per_minute=None), b"\0" * 32)
 
 
 class Lookup:
@@ -24,26 +25,26 @@ class Lookup:
         self.calls += 1
         if self.down:
             raise ControlUnavailable("PostgreSQL is unavailable: test")
-        return KEY if key_id == KEY.id else None
+        return KEY if key_id == KEY.key.id else None
 
 
 async def test_reads_once_per_ttl_and_forgets_on_demand():
     lookup = Lookup()
     cache = KeyCache(lookup, ttl_s=60)
-    assert [await cache.get(KEY.id) for _ in range(3)] == [KEY] * 3
+    assert [await cache.get(KEY.key.id) for _ in range(3)] == [KEY] * 3
     assert await cache.get("unknown") is None and await cache.get("unknown") is None
     assert lookup.calls == 2
-    cache.forget(KEY.id)
-    await cache.get(KEY.id)
+    cache.forget(KEY.key.id)
+    await cache.get(KEY.key.id)
     assert lookup.calls == 3
 
 
 async def test_known_keys_outlive_an_outage_unknown_ones_do_not():
     lookup = Lookup()
     cache = KeyCache(lookup, ttl_s=0)
-    assert await cache.get(KEY.id) == KEY
+    assert await cache.get(KEY.key.id) == KEY
     lookup.down = True
-    assert await cache.get(KEY.id) == KEY
+    assert await cache.get(KEY.key.id) == KEY
     with pytest.raises(ControlUnavailable):
         await cache.get("neverseen")
 

@@ -17,10 +17,9 @@ def stored(token: str, **changes) -> keys.StoredKey:
     assert key_id is not None
     now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     fields = dict(id=key_id, workspace_id="ws", name="", role="viewer",
-                  key_hash=keys.token_hash(token), prefix=keys.prefix_of(key_id),
-                  created_at=now, expires_at=None, last_used_at=None, revoked_at=None,
-                  rate_per_minute=None)
-    return keys.StoredKey(**{**fields, **changes})
+                  prefix=keys.prefix_of(key_id), created_at=now, expires_at=None,
+                  last_used_at=None, revoked_at=None, rate_per_minute=None)
+    return keys.StoredKey(keys.Key(**{**fields, **changes}), keys.token_hash(token))
 
 
 def test_tokens_parse_and_differ():
@@ -57,11 +56,13 @@ def test_the_hash_matches_its_token_only():
 def test_usable_until_revoked_or_expired():
     _, token = keys.new_token()
     now = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
-    assert stored(token).usable(now)
-    assert not stored(token, revoked_at=now).usable(now)
-    assert not stored(token, expires_at=now).usable(now)
-    assert stored(token, expires_at=now + dt.timedelta(seconds=1)).usable(now)
-    assert "key_hash" not in stored(token).public()
+    assert stored(token).key.usable(now)
+    assert not stored(token, revoked_at=now).key.usable(now)
+    assert not stored(token, expires_at=now).key.usable(now)
+    assert stored(token, expires_at=now + dt.timedelta(seconds=1)).key.usable(now)
+    audited = stored(token, last_used_at=now).key.audited()
+    assert "key_hash" not in audited and "last_used_at" not in audited
+    assert audited["created_at"] == "2025-01-01T00:00:00Z"
 
 
 def test_roles_ascend():
