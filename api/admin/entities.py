@@ -44,7 +44,7 @@ def _routes(kind: Kind) -> list[AdminRoute]:
         who = actor_of(request)
         page = await read(request, lambda conn: list_page(conn, who.workspace_id, section,
                                                           query))
-        return json_response(listing.page_body(query, page))
+        return listing.page_response(query, page)
 
     async def show(request: Request) -> Response:
         who = actor_of(request)
