@@ -16,7 +16,15 @@ import psycopg
 from turnout.config.model import Entity, Graph
 from turnout.control.errors import ControlError
 from turnout.control.graph_rows import KINDS, Rows, graph_rows, instant, kind_of, tables_of
-from turnout.control.merge import Changes, RowsRefused, Scope, merge, refused, scope_of
+from turnout.control.merge import (
+    Changes,
+    RowsRefused,
+    Scope,
+    lock_graph,
+    merge,
+    refused,
+    scope_of,
+)
 from turnout.gc_pause import paused_gc
 
 __all__ = ["Changes", "RowsRefused", "StaleRevision", "archive_campaign", "delete_entity",
@@ -72,6 +80,7 @@ async def upsert_entity(conn: psycopg.AsyncConnection[Any], entity: Entity,
     """Create or replace one entity (any kind, parts included); its revision after."""
     kind = kind_of(entity)
     async with conn.transaction():
+        await lock_graph(conn, exclusive=False)
         current = await _revision(conn, kind, entity.id, expected)
         zone = await _timezone(conn, entity.workspace) if kind == "campaigns" else "UTC"
         rows = Rows()
@@ -112,6 +121,7 @@ async def delete_entity(conn: psycopg.AsyncConnection[Any], kind: str, entity_id
     """Delete one entity of section `kind` with its parts; False when there was none.
     RowsRefused when something still references it."""
     async with conn.transaction():
+        await lock_graph(conn, exclusive=False)
         current = await _revision(conn, kind, entity_id, expected)
         if current is None:
             return False
@@ -129,6 +139,7 @@ async def archive_campaign(conn: psycopg.AsyncConnection[Any], campaign_id: str,
     """Take a campaign out of the graph for good, keeping its row (its clicks name it) and
     its code; its revision after. Archiving an archived campaign changes nothing."""
     async with conn.transaction():
+        await lock_graph(conn, exclusive=False)
         current = await _revision(conn, "campaigns", campaign_id, expected)
         if current is None:
             raise StaleRevision("campaigns", campaign_id, None)

@@ -84,6 +84,10 @@ class Changes:
 
 _ORD: Final = "ord"  # staging column of entity tables: the rows' order, kept as `seq`
 _ANALYZE_AFTER: Final = 1000  # rows (staged, or entities written) that call for statistics
+# pg_advisory_xact_lock key of graph writes ("graph" in ASCII): single-entity writes share
+# it, so they run side by side; a graph import holds it alone, so no write lands between
+# its comparison and its changes.
+_GRAPH_LOCK: Final = 0x6772617068
 
 
 def _stage_name(table: Table) -> str:
@@ -229,6 +233,12 @@ async def _analyze(conn: psycopg.AsyncConnection[Any], kinds: tuple[str, ...], r
                 await conn.execute(f"ANALYZE {table.name}")
 
 
+async def lock_graph(conn: psycopg.AsyncConnection[Any], exclusive: bool) -> None:
+    """Until the transaction ends: alone (an import) or beside other single writes."""
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await conn.execute(f"SELECT {function}(%s)", (_GRAPH_LOCK,))
+
+
 def refused(exc: psycopg.Error) -> RowsRefused:
     diag = exc.diag
     message = diag.message_primary or str(exc)
@@ -245,6 +255,7 @@ async def merge(conn: psycopg.AsyncConnection[Any], rows: Rows, kinds: Iterable[
     changes = Changes()
     try:
         async with conn.transaction():
+            await lock_graph(conn, exclusive=scope.entity is None)
             tables = [table for kind in kinds for table in tables_of(kind)]
             await _prepare(conn, tables)
             for table in tables:

@@ -3,6 +3,7 @@ writes, revisions and archiving."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -264,3 +265,22 @@ async def test_an_invalid_graph_is_refused_whole_by_the_schema(conn, change, con
         await import_graph(conn, graph)
     assert refused.value.constraint == constraint
     assert await read_graph(conn) == EXAMPLE  # nothing of it was kept
+
+
+async def test_concurrent_imports_do_not_interleave(postgres_url: str) -> None:
+    url = control_database(postgres_url)
+    first, second = generate(20, seed=1, workspaces=3), generate(20, seed=2, workspaces=2)
+
+    async def run(graph: model.Graph, before: float, hold: float) -> None:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            await asyncio.sleep(before)
+            async with conn.transaction():
+                await import_graph(conn, graph)
+                await asyncio.sleep(hold)  # still uncommitted: the other import must wait
+
+    await asyncio.gather(run(first, 0, 0.5), run(second, 0.1, 0))
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        back = await read_graph(conn)
+    for kind in KINDS:  # the second import saw the first one's graph and replaced it
+        assert sorted(getattr(back, kind), key=lambda e: e.id) == \
+            sorted(getattr(second, kind), key=lambda e: e.id), kind
