@@ -40,6 +40,7 @@ from turnout.control.graph_write import (
     archive_campaign,
     delete_entity,
 )
+from turnout.control.merge import lock_graph
 
 # Campaign ids the API's own paths use (POST /api/v1/campaigns/bulk/pause).
 RESERVED_IDS: Final = {"campaigns": frozenset({"bulk"})}
@@ -105,7 +106,9 @@ def _relative(problem: Problem) -> Problem:
 
 
 async def _lock(conn: psycopg.AsyncConnection[Any], kind: str, entity_id: str) -> None:
-    """Serialise writers of one id, also while it does not exist yet (two creates)."""
+    """Beside other single-entity writes, never inside an import (merge.lock_graph); and
+    alone on this id, also while it does not exist yet (two creates of one id)."""
+    await lock_graph(conn, exclusive=False)
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{kind}/{entity_id}",))
 
 
