@@ -74,9 +74,10 @@ async def test_crud_round_trip_of_every_kind(world: World) -> None:
         assert doc["revision"] == 1 and answer.headers["etag"] == '"1"'
         assert doc["workspace"] == A and contains(doc, body)
         path = f"/api/v1/{segment}/{body['id']}"
-        shown = await world.get(path)
+        shown = await world.get(path, role="editor")
         assert shown.json() == doc and shown.headers["etag"] == '"1"'
-        listed = (await world.get(f"/api/v1/{segment}?limit=1000")).json()["items"]
+        listed = (await world.get(f"/api/v1/{segment}?limit=1000", role="editor")
+                  ).json()["items"]
         # A campaign is listed without its rules and default path.
         assert {k: v for k, v in doc.items() if k not in ("rules", "default")} in listed
         # PUT the document back with a change (its revision in the body is fine).
@@ -88,7 +89,7 @@ async def test_crud_round_trip_of_every_kind(world: World) -> None:
         assert patched.status_code == 200, patched.text
         after = patched.json()
         assert after["revision"] == 3 and contains(after, change)
-        assert (await world.get(path)).json() == after
+        assert (await world.get(path, role="editor")).json() == after
         # Sending the same document again changes nothing: same revision, nothing published.
         calls = len(world.published)
         same = await world.send("PUT", path, _without_revision(after), revision=3)
@@ -457,3 +458,12 @@ async def test_the_stored_listing_is_the_campaign_without_its_paths(postgres_url
         expected = {k: v for k, v in document_of(campaign).items()
                     if k not in ("rules", "default")}
         assert orjson.loads(rows[campaign.id]) == expected, campaign.id
+
+
+async def test_viewers_read_networks_without_their_secrets(world: World) -> None:
+    for role, hidden in (("viewer", True), ("editor", False), ("owner", False)):
+        one = (await world.get("/api/v1/networks/beta-net", role=role)).json()
+        listed = (await world.get("/api/v1/networks", role=role)).json()["items"]
+        secrets = {one["secret"], one["hmac_key"],
+                   *(n["secret"] for n in listed)}
+        assert (secrets == {"***"}) is hidden, (role, secrets)
