@@ -165,8 +165,14 @@ async def _write(conn: psycopg.AsyncConnection[Any], entity: Entity,
     try:
         return await write_entity(conn, entity, workspace.timezone)
     except RowsRefused as exc:  # validation is first; this is the schema's last word
-        raise EntityConflict(f"refused by the database ({exc.constraint or exc.table}): "
-                             "the entities it names changed meanwhile; try again") from exc
+        raise _refused(exc) from exc
+
+
+def _refused(exc: RowsRefused) -> EntityConflict:
+    """The schema refused a write the checks let through: another write changed what it
+    names in between. Its message may name other workspaces' values: not passed on."""
+    return EntityConflict(f"refused by the database ({exc.constraint or exc.table}): the "
+                          "entities it names changed meanwhile; read them again and retry")
 
 
 async def create(conn: psycopg.AsyncConnection[Any], who: Actor, entity: Entity,
@@ -261,7 +267,10 @@ async def delete(conn: psycopg.AsyncConnection[Any], who: Actor, kind: str, enti
                 return await _archive(conn, who, before)
         elif found:
             raise EntityConflict(*entity_checks.in_use(kind, entity_id, found))
-        await delete_entity(conn, kind, entity_id, expected)
+        try:
+            await delete_entity(conn, kind, entity_id, expected)
+        except RowsRefused as exc:  # named meanwhile by a write the checks did not see yet
+            raise _refused(exc) from exc
         await _record(conn, who, "delete", kind, entity_id, before.document, None)
     return Written(kind, entity_id, "delete", None)
 
