@@ -4,6 +4,7 @@ publishing after commit, and lists (filters, sort, cursor)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -282,6 +283,14 @@ async def test_two_editors_with_the_same_revision(world: World) -> None:
     assert "revision" in second.json()["detail"]
     shown = (await world.get(path)).json()
     assert shown["payout"] == "13.00" and shown["revision"] == revision + 1
+    # At the same moment: one wins, the other is told, nothing is lost or mixed.
+    current = revision + 1
+    answers = await asyncio.gather(*(
+        world.send("PATCH", path, {"payout": payout}, revision=current, role=role)
+        for payout, role in (("20.00", "editor"), ("30.00", "admin"))))
+    assert sorted(a.status_code for a in answers) == [200, 412]
+    (won,) = [a.json() for a in answers if a.status_code == 200]
+    assert (await world.get(path)).json() == won and won["revision"] == current + 1
     # A stale delete changes nothing either.
     assert (await world.send("DELETE", "/api/v1/offers/vpn-us", revision=revision)
             ).status_code == 412
