@@ -40,6 +40,7 @@ from turnout.control.graph_write import (
     archive_campaign,
     delete_entity,
 )
+from turnout.control.merge import lock_graph
 
 # Campaign ids the API's own paths use (POST /api/v1/campaigns/bulk/pause).
 RESERVED_IDS: Final = {"campaigns": frozenset({"bulk"})}
@@ -105,7 +106,9 @@ def _relative(problem: Problem) -> Problem:
 
 
 async def _lock(conn: psycopg.AsyncConnection[Any], kind: str, entity_id: str) -> None:
-    """Serialise writers of one id, also while it does not exist yet (two creates)."""
+    """Beside other single-entity writes, never inside an import (merge.lock_graph); and
+    alone on this id, also while it does not exist yet (two creates of one id)."""
+    await lock_graph(conn, exclusive=False)
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{kind}/{entity_id}",))
 
 
@@ -162,8 +165,14 @@ async def _write(conn: psycopg.AsyncConnection[Any], entity: Entity,
     try:
         return await write_entity(conn, entity, workspace.timezone)
     except RowsRefused as exc:  # validation is first; this is the schema's last word
-        raise EntityConflict(f"refused by the database ({exc.constraint or exc.table}): "
-                             "the entities it names changed meanwhile; try again") from exc
+        raise _refused(exc) from exc
+
+
+def _refused(exc: RowsRefused) -> EntityConflict:
+    """The schema refused a write the checks let through: another write changed what it
+    names in between. Its message may name other workspaces' values: not passed on."""
+    return EntityConflict(f"refused by the database ({exc.constraint or exc.table}): the "
+                          "entities it names changed meanwhile; read them again and retry")
 
 
 async def create(conn: psycopg.AsyncConnection[Any], who: Actor, entity: Entity,
@@ -258,7 +267,10 @@ async def delete(conn: psycopg.AsyncConnection[Any], who: Actor, kind: str, enti
                 return await _archive(conn, who, before)
         elif found:
             raise EntityConflict(*entity_checks.in_use(kind, entity_id, found))
-        await delete_entity(conn, kind, entity_id, expected)
+        try:
+            await delete_entity(conn, kind, entity_id, expected)
+        except RowsRefused as exc:  # named meanwhile by a write the checks did not see yet
+            raise _refused(exc) from exc
         await _record(conn, who, "delete", kind, entity_id, before.document, None)
     return Written(kind, entity_id, "delete", None)
 

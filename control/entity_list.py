@@ -3,6 +3,11 @@
 Keyset pagination (`after` the last row's sort value and id) keeps a page as cheap at the
 10,000th row as at the first and stable while rows are added; the id breaks ties, so the
 order is total. The default order is insertion order, the one exports and read_graph use.
+
+A page of campaigns shows each campaign's own fields without its rules and default path:
+building the paths of 1,000 campaigns as JSON takes PostgreSQL half a second, even their
+own fields 8 ms, so each campaign keeps its fields as JSON text (`campaigns.listing`, by
+trigger) and a page joins those. GET /campaigns/{id} has everything.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
 import psycopg
 
-from turnout.control.entity_docs import Stored, read_many, table_of
+from turnout.control.entity_docs import read_many, table_of
 
 MAX_LIMIT: Final = 1000
 # Sort key -> (SQL expression, cast of a cursor value back to its type).
@@ -53,7 +59,7 @@ class ListQuery:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    items: list[Stored]
+    items: bytes  # a JSON array of the documents, each with its revision
     after: tuple[Any, str] | None  # where the next page starts; None: this was the last
 
 
@@ -61,7 +67,8 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
 
 
-def _statement(kind: str, query: ListQuery) -> tuple[str, dict[str, Any]]:
+def _page(kind: str, query: ListQuery) -> tuple[str, dict[str, Any]]:
+    """The page's ids and sort values, one more than asked (is there a next page?)."""
     column, cast = _SORTS[query.sort]
     where = ["e.workspace_id = %(workspace)s"]
     params: dict[str, Any] = {"limit": query.limit + 1}
@@ -82,9 +89,31 @@ def _statement(kind: str, query: ListQuery) -> tuple[str, dict[str, Any]]:
         where.append(f"({column}, e.id) {'<' if query.descending else '>'} "
                      f"(%(after)s::{cast}, %(after_id)s)")
         params["after"], params["after_id"] = query.after
-    statement = (f"SELECT e.id, {column} FROM {table_of(kind)} e WHERE {' AND '.join(where)} "
+    statement = (f"SELECT e.id, {column} AS sort_value FROM {table_of(kind)} e "
+                 f"WHERE {' AND '.join(where)} "
                  f"ORDER BY {column} {direction}, e.id {direction} LIMIT %(limit)s")
     return statement, params
+
+
+def _campaigns(query: ListQuery) -> tuple[str, dict[str, Any]]:
+    """The page of campaigns as one JSON array of their stored listings (migration 0002)
+    with their revisions, the number of rows found (limit + 1: there is a next page) and
+    the last shown row's [sort value, id]."""
+    page, params = _page("campaigns", query)
+    direction = "DESC" if query.descending else "ASC"
+    statement = f"""
+WITH page AS ({page}),
+ranked AS (SELECT id, sort_value,
+                  row_number() OVER (ORDER BY sort_value {direction}, id {direction}) AS n
+           FROM page)
+SELECT '[' || coalesce(string_agg('{{"revision":' || e.revision || ',' || substr(e.listing, 2),
+                                  ',' ORDER BY r.n) FILTER (WHERE r.n <= %(shown)s), '') || ']',
+       count(*),
+       (array_agg(json_build_array(r.sort_value, r.id)::text ORDER BY r.n DESC)
+        FILTER (WHERE r.n <= %(shown)s))[1]
+FROM ranked r JOIN campaigns e ON e.id = r.id
+"""
+    return statement, {**params, "shown": query.limit}
 
 
 def _plain(value: Any) -> Any:
@@ -94,12 +123,20 @@ def _plain(value: Any) -> Any:
 
 async def list_page(conn: psycopg.AsyncConnection[Any], workspace_id: str, kind: str,
                     query: ListQuery) -> Page:
-    statement, params = _statement(kind, query)
+    if kind == "campaigns":
+        statement, params = _campaigns(query)
+        cursor = await conn.execute(statement, {**params, "workspace": workspace_id})
+        row = await cursor.fetchone()
+        assert row is not None
+        items, found, last = row
+        after = tuple(orjson.loads(last)) if found > query.limit else None
+        return Page(items.encode(), after)  # type: ignore[arg-type]
+    statement, params = _page(kind, query)
     cursor = await conn.execute(statement, {**params, "workspace": workspace_id})
     rows = await cursor.fetchall()
     more = len(rows) > query.limit
     rows = rows[:query.limit]
-    found = await read_many(conn, workspace_id, kind, [row[0] for row in rows])
-    items = [found[row[0]] for row in rows if row[0] in found]
+    stored = await read_many(conn, workspace_id, kind, [row[0] for row in rows])
+    documents = [stored[row[0]].shown() for row in rows if row[0] in stored]
     after = (_plain(rows[-1][1]), rows[-1][0]) if more else None
-    return Page(items, after)
+    return Page(orjson.dumps(documents), after)

@@ -46,7 +46,7 @@ async def write_entity(conn: psycopg.AsyncConnection[Any], entity: Entity,
                        timezone: str) -> int:
     """Store `entity` (created or replaced, parts included); its revision after.
     `timezone`: the workspace's, which campaign schedules are read in. RowsRefused when
-    the schema refuses it."""
+    the schema refuses it. The caller holds merge.lock_graph (control/entities.py)."""
     rows = Rows()
     rows.add(entity, lambda _: timezone)
     table, *parts = tables_of(kind_of(entity))

@@ -8,9 +8,11 @@ handlers parse, call and answer.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgspec
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -21,13 +23,14 @@ from turnout.api.admin.routes import AdminRoute
 from turnout.api.admin.writes import (
     actor_of,
     entity_response,
+    hides_secrets,
     if_match,
     problem_of,
     read,
     write,
 )
 from turnout.config.errors import GraphInvalid
-from turnout.control import entities
+from turnout.control import audit, entities
 from turnout.control.entity_docs import read_one
 from turnout.control.entity_list import list_page
 
@@ -44,13 +47,16 @@ def _routes(kind: Kind) -> list[AdminRoute]:
         who = actor_of(request)
         page = await read(request, lambda conn: list_page(conn, who.workspace_id, section,
                                                           query))
-        return json_response(listing.page_body(query, page))
+        if section == "networks" and hides_secrets(request):
+            page = dataclasses.replace(page, items=orjson.dumps(audit.mask(
+                orjson.loads(page.items))))
+        return listing.page_response(query, page)
 
     async def show(request: Request) -> Response:
         who = actor_of(request)
         stored = await read(request, lambda conn: read_one(conn, who.workspace_id, section,
                                                            _id(request)))
-        return entity_response(stored)
+        return entity_response(stored, masked=section == "networks" and hides_secrets(request))
 
     async def create(request: Request, body: Any) -> Response:
         entity = _entity(request, body, None)

@@ -65,6 +65,13 @@ def _patch_type(struct: type) -> type:
     return patch
 
 
+def _summary(read: type) -> type:
+    """A campaign as lists show it: every field but its rules and default path."""
+    fields = [(f.name, f.type) if f.required else (f.name, f.type, f.default)
+              for f in msgspec.structs.fields(read) if f.name not in ("rules", "default")]
+    return msgspec.defstruct("CampaignSummary", fields, kw_only=True, module=__name__)
+
+
 def _kind(section: str, singular: str) -> Kind:
     entity = dict(model.SECTIONS)[section]
     name = entity.__name__
@@ -73,7 +80,8 @@ def _kind(section: str, singular: str) -> Kind:
                              bases=(entity,), kw_only=True, module=__name__)
     read = msgspec.defstruct(f"{name}Read", [("revision", int)], bases=(entity,),
                              kw_only=True, omit_defaults=False, module=__name__)
-    page = msgspec.defstruct(f"{name}Page", [("items", list[read]),  # type: ignore[valid-type]
+    listed = read if entity is not model.Campaign else _summary(read)
+    page = msgspec.defstruct(f"{name}Page", [("items", list[listed]),  # type: ignore[valid-type]
                                              ("next_cursor", str | None)],
                              kw_only=True, module=__name__)
     patch = msgspec.defstruct(f"{name}Patch", [("revision", int | None | msgspec.UnsetType,

@@ -115,7 +115,7 @@ async def campaign_children(request: Request) -> Response:
         await read_one(conn, who.workspace_id, "campaigns", _id(request))  # 404 if none
         return await list_page(conn, who.workspace_id, "campaigns", query)
 
-    return json_response(listing.page_body(query, await read(request, children)))
+    return listing.page_response(query, await read(request, children))
 
 
 def _bulk(action: str) -> Any:

@@ -1,7 +1,8 @@
 """List parameters of the entity routes: `limit` (1..1000, default 100), `cursor` (opaque,
 from the previous page's `next_cursor`), `sort` (`name`, `-updated_at`, …; default:
 creation order), `q` (id, name or code contains), and for campaigns `status` (one or a
-comma list) and `parent`. Anything else is a 400 naming the parameter.
+comma list) and `parent`. Anything else is a 400 naming the parameter. Campaigns are
+listed without their rules and default path (control/entity_list.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Final
 
 import orjson
 from starlette.datastructures import QueryParams
+from starlette.responses import Response
 
 from turnout.api.problems import Problem
 from turnout.config.model import STATUSES
@@ -75,6 +77,8 @@ def list_query(kind: str, params: QueryParams, *, parent: str | None = None) -> 
         after=None if cursor is None else _decode_cursor(cursor, key, descending))
 
 
-def page_body(query: ListQuery, page: Page) -> dict[str, Any]:
-    return {"items": [stored.shown() for stored in page.items],
-            "next_cursor": None if page.after is None else encode_cursor(query, page.after)}
+def page_response(query: ListQuery, page: Page) -> Response:
+    """`{"items": [...], "next_cursor": ...}`, the items as the store encoded them."""
+    cursor = None if page.after is None else encode_cursor(query, page.after)
+    body = b'{"items":' + page.items + b',"next_cursor":' + orjson.dumps(cursor) + b"}"
+    return Response(body, media_type="application/json")

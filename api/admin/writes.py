@@ -15,10 +15,11 @@ from starlette.responses import Response
 
 from turnout.api.admin.auth import request_id_of
 from turnout.api.admin.bodies import json_response
-from turnout.api.admin.principal import principal_of
+from turnout.api.admin.principal import at_least, principal_of
 from turnout.api.admin.state import connection
 from turnout.api.problems import Problem
 from turnout.config.errors import GraphInvalid
+from turnout.control import audit
 from turnout.control.entities import Actor, Written
 from turnout.control.entity_docs import Stored
 from turnout.control.entity_errors import EntityConflict, EntityNotFound
@@ -114,6 +115,14 @@ async def read(request: Request, operation: Callable[[psycopg.AsyncConnection[An
         raise problem_of(exc) from None
 
 
-def entity_response(stored: Stored, status: int = 200) -> Response:
-    return json_response(stored.shown(), status=status,
+def hides_secrets(request: Request) -> bool:
+    """Viewer keys read networks without their postback secret and HMAC key (masked as
+    the audit log masks them): a viewer reads reports and settings, and with a network's
+    secret anyone can post conversions."""
+    return not at_least(principal_of(request), "editor")
+
+
+def entity_response(stored: Stored, status: int = 200, *, masked: bool = False) -> Response:
+    document = stored.shown()
+    return json_response(audit.mask(document) if masked else document, status=status,
                          headers={"ETag": f'"{stored.revision}"'})

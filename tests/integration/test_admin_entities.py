@@ -4,12 +4,23 @@ publishing after commit, and lists (filters, sort, cursor)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
+import orjson
+import psycopg
 import pytest
 
+from benchmarks.big_graph import generate
+from tests.integration.control_support import control_database
 from tests.integration.entities_support import A, World, entity_world, new_request_id
+from turnout.config import model
+from turnout.control.entity_docs import document_of
+from turnout.control.entity_write import write_entity
+from turnout.control.graph_read import read_graph
+from turnout.control.graph_write import import_graph
 
 # One new entity per kind, in the order they can be created (each may name the earlier).
 NEW: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
@@ -64,10 +75,12 @@ async def test_crud_round_trip_of_every_kind(world: World) -> None:
         assert doc["revision"] == 1 and answer.headers["etag"] == '"1"'
         assert doc["workspace"] == A and contains(doc, body)
         path = f"/api/v1/{segment}/{body['id']}"
-        shown = await world.get(path)
+        shown = await world.get(path, role="editor")
         assert shown.json() == doc and shown.headers["etag"] == '"1"'
-        listed = (await world.get(f"/api/v1/{segment}?limit=1000")).json()["items"]
-        assert doc in listed
+        listed = (await world.get(f"/api/v1/{segment}?limit=1000", role="editor")
+                  ).json()["items"]
+        # A campaign is listed without its rules and default path.
+        assert {k: v for k, v in doc.items() if k not in ("rules", "default")} in listed
         # PUT the document back with a change (its revision in the body is fine).
         replaced = await world.send("PUT", path, {**doc, "name": doc["name"] + "!"},
                                     revision=1)
@@ -77,7 +90,7 @@ async def test_crud_round_trip_of_every_kind(world: World) -> None:
         assert patched.status_code == 200, patched.text
         after = patched.json()
         assert after["revision"] == 3 and contains(after, change)
-        assert (await world.get(path)).json() == after
+        assert (await world.get(path, role="editor")).json() == after
         # Sending the same document again changes nothing: same revision, nothing published.
         calls = len(world.published)
         same = await world.send("PUT", path, _without_revision(after), revision=3)
@@ -270,6 +283,14 @@ async def test_two_editors_with_the_same_revision(world: World) -> None:
     assert "revision" in second.json()["detail"]
     shown = (await world.get(path)).json()
     assert shown["payout"] == "13.00" and shown["revision"] == revision + 1
+    # At the same moment: one wins, the other is told, nothing is lost or mixed.
+    current = revision + 1
+    answers = await asyncio.gather(*(
+        world.send("PATCH", path, {"payout": payout}, revision=current, role=role)
+        for payout, role in (("20.00", "editor"), ("30.00", "admin"))))
+    assert sorted(a.status_code for a in answers) == [200, 412]
+    (won,) = [a.json() for a in answers if a.status_code == 200]
+    assert (await world.get(path)).json() == won and won["revision"] == current + 1
     # A stale delete changes nothing either.
     assert (await world.send("DELETE", "/api/v1/offers/vpn-us", revision=revision)
             ).status_code == 412
@@ -428,3 +449,30 @@ async def test_patch_is_a_json_merge_patch(world: World) -> None:
         assert refused.status_code == 422, (patch, refused.text)
         assert refused.json()["errors"][0]["path"] == where, (patch, refused.json())
     assert await world.revision(path) == revision + 1
+
+
+async def test_the_stored_listing_is_the_campaign_without_its_paths(postgres_url: str) -> None:
+    """campaigns.listing (kept by trigger, migration 0002) must say what graph_read says
+    of the same campaign, for every writer: import, and the single-entity writer."""
+    graph = generate(40)
+    async with await psycopg.AsyncConnection.connect(control_database(postgres_url)) as conn:
+        await import_graph(conn, graph)
+        changed = msgspec.structs.replace(graph.campaigns[0], name="Changed", budget="12.50",
+                                          schedule=model.Schedule(end="2031-01-01T00:00:00"))
+        await write_entity(conn, changed, "UTC")
+        stored = await read_graph(conn)
+        rows = dict(await (await conn.execute("SELECT id, listing FROM campaigns")).fetchall())
+    assert stored.campaigns[0] == changed
+    for campaign in stored.campaigns:
+        expected = {k: v for k, v in document_of(campaign).items()
+                    if k not in ("rules", "default")}
+        assert orjson.loads(rows[campaign.id]) == expected, campaign.id
+
+
+async def test_viewers_read_networks_without_their_secrets(world: World) -> None:
+    for role, hidden in (("viewer", True), ("editor", False), ("owner", False)):
+        one = (await world.get("/api/v1/networks/beta-net", role=role)).json()
+        listed = (await world.get("/api/v1/networks", role=role)).json()["items"]
+        secrets = {one["secret"], one["hmac_key"],
+                   *(n["secret"] for n in listed)}
+        assert (secrets == {"***"}) is hidden, (role, secrets)
