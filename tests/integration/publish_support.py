@@ -11,11 +11,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import clickhouse_connect
-import httpx
 import psycopg
 import redis.asyncio as aioredis
 
-from turnout.api.server import serve
+from tests.integration.e2e_support import serving
 from turnout.api.settings import ApiSettings
 from turnout.config.manifest import manifest_of
 from turnout.config.model import Graph
@@ -23,7 +22,6 @@ from turnout.config.store import GraphStore, VersionInfo
 from turnout.control import db, versions
 from turnout.control.graph_patch import workspace_of
 from turnout.control.publisher import Publisher
-from turnout.local.services import free_port
 
 
 def prefix() -> str:
@@ -77,22 +75,7 @@ async def api_server(settings: ApiSettings) -> AsyncIterator[str]:
     """`turnout api` (real uvicorn, the publisher started, report facts read from the
     published graph) on a free port; its URL."""
     dsn, database = settings.clickhouse_dsn, settings.database
-    port = free_port()
-    task = asyncio.create_task(serve(
-        settings, lambda: clickhouse_connect.get_client(dsn=dsn, database=database),
-        "127.0.0.1", port))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(400):
-                if task.done():
-                    task.result()
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{url}/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
+    async with serving(settings, lambda: clickhouse_connect.get_client(dsn=dsn,
+                                                                       database=database),
+                       None) as url:
         yield url
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -17,18 +17,21 @@ import asyncio
 import contextlib
 import statistics
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import clickhouse_connect
 import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from tests.integration.admin_support import bearer, make_key, make_workspaces
+from tests.integration.admin_support import (
+    bearer,
+    clickhouse_database,
+    make_key,
+    make_workspaces,
+)
 from tests.integration.control_support import control_database
 from tests.integration.edge_support import DESKTOP, EdgeProcess
 from tests.integration.publish_support import api_server, eventually, prefix
@@ -38,7 +41,6 @@ from turnout.config import examples
 from turnout.config.io import load_graph
 from turnout.config.store import GraphStore
 from turnout.control.migrate import migrate
-from turnout.ingest.migrate import migrate as migrate_clickhouse
 from turnout.local.services import LocalStack, postgres
 
 US = {"X-Forwarded-For": "214.78.0.1", "User-Agent": DESKTOP}
@@ -47,11 +49,8 @@ EXAMPLE = load_graph(examples.GRAPH)
 
 @pytest.fixture(scope="module")
 def chdb_database(clickhouse_dsn: str) -> Iterator[tuple[str, str]]:
-    database = f"admin_publish_{uuid.uuid4().hex[:8]}"
-    admin = clickhouse_connect.get_client(dsn=clickhouse_dsn)
-    migrate_clickhouse(admin, database)
-    yield clickhouse_dsn, database
-    admin.command(f"DROP DATABASE IF EXISTS {database}")
+    with clickhouse_database(clickhouse_dsn, "admin_publish") as found:
+        yield found
 
 
 @dataclass
@@ -235,8 +234,18 @@ async def test_postgres_stopped_admin_answers_503_edges_and_reports_keep_working
             report = await world.api.get("/api/v1/report", params={"group_by": "campaign"})
             assert report.status_code == 200, report.text  # reports need no PostgreSQL
             server.start()
-            answer = await world.act("camp-a", "pause")  # the pool reconnects by itself
-            assert answer.status_code == 200, answer.text
+
+            async def paused_again() -> bool:  # the pool reconnects by itself
+                read = await world.api.get("/api/v1/campaigns/camp-a")
+                if read.status_code == 503:
+                    return False
+                answer = await world.api.post("/api/v1/campaigns/camp-a/pause", headers={
+                    "If-Match": f'"{read.json()["revision"]}"'})
+                assert answer.status_code == 200, answer.text
+                return True
+
+            took = await eventually(paused_again, timeout=60, step=0.5)
+            print(f"\nwrites work again {took:.1f} s after PostgreSQL restarted")
             await eventually(lambda: served(world, 404), timeout=10)
     finally:
         server.stop()

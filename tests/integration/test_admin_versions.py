@@ -5,10 +5,8 @@ key sees and changes its own workspace only, a rollback brings one workspace bac
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import clickhouse_connect
 import msgspec
 import psycopg
 import pytest
@@ -16,6 +14,7 @@ import pytest
 from tests.integration.admin_support import (
     admin_app,
     bearer,
+    clickhouse_database,
     facts_for,
     make_key,
     make_workspaces,
@@ -26,7 +25,6 @@ from turnout.config import examples
 from turnout.config.io import dump_graph, load_graph
 from turnout.config.model import Graph
 from turnout.config.store import GraphStore
-from turnout.ingest.migrate import migrate as migrate_clickhouse
 
 A, B = "acme", "beta"
 YAML = {"Content-Type": "application/yaml"}
@@ -34,11 +32,8 @@ YAML = {"Content-Type": "application/yaml"}
 
 @pytest.fixture(scope="module")
 def chdb_database(clickhouse_dsn: str) -> Iterator[tuple[str, str]]:
-    database = f"admin_versions_{uuid.uuid4().hex[:8]}"
-    admin = clickhouse_connect.get_client(dsn=clickhouse_dsn)
-    migrate_clickhouse(admin, database)
-    yield clickhouse_dsn, database
-    admin.command(f"DROP DATABASE IF EXISTS {database}")
+    with clickhouse_database(clickhouse_dsn, "admin_versions") as found:
+        yield found
 
 
 @pytest.fixture
