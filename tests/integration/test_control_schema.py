@@ -159,8 +159,14 @@ BAD_ROWS = [
     ("audit row saying nothing",
      "INSERT INTO audit (actor, action, entity_kind, entity_id) VALUES ('k', 'update', "
      "'offers', 'x')", "audit_before_or_after"),
-    ("graph version zero", "INSERT INTO graph_versions (version, actor, graph) VALUES "
+    ("graph version zero", "INSERT INTO graph_versions (version, actor, manifest) VALUES "
      "(0, 'k', '{}')", "graph_versions_positive"),
+    ("graph version delta without a base", "INSERT INTO graph_versions (version, actor, depth) "
+     "VALUES (2, 'k', 1)", "graph_versions_whole_or_delta"),
+    ("graph version deeper than 100", "INSERT INTO graph_versions (version, actor, depth, "
+     "base) VALUES (2, 'k', 101, 1)", "graph_versions_depth"),
+    ("graph document digest", "INSERT INTO graph_documents (digest, section, workspace_id, "
+     "document) VALUES ('XYZ', 'campaigns', 'w', '{}')", "graph_documents_digest_format"),
 ]
 
 
