@@ -1,7 +1,8 @@
-"""The report API: Starlette endpoints over the one report builder.
+"""The report API and the admin API: one Starlette app under /api/v1.
 
-Every /api/v1 endpoint needs `Authorization: Bearer <token>`; the token's workspace is the
-only workspace the request can read (a `workspace` parameter naming another one is 403).
+Every /api/v1 route is in the one route table (api/admin/routes.py) and needs
+`Authorization: Bearer <key>` (api/admin/auth.py); the key's workspace is the only
+workspace a report can read (a `workspace` parameter naming another one is 403).
 ClickHouse is called from worker threads through a small client pool.
 """
 
@@ -16,10 +17,18 @@ from typing import Any, Final, Protocol
 import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from turnout.api import problems, report_routes
+from turnout.api.admin import routes as admin_routes
+from turnout.api.admin.auth import AdminAuth
+from turnout.api.admin.openapi import merge_admin
+from turnout.api.admin.principal import principal_of
+from turnout.api.admin.ratelimit import RateLimiter
+from turnout.api.admin.state import AdminState
 from turnout.api.keys import KeyRing
 from turnout.api.openapi import openapi_document
 from turnout.api.pool import ClientFactory, ClientPool
@@ -68,16 +77,16 @@ class ReportApi:
     def __init__(self, settings: ApiSettings, client_factory: ClientFactory,
                  facts: FactsSource | None = None) -> None:
         self.settings = settings
-        self.keys = KeyRing(settings.api_keys)
         self.pool = ClientPool(client_factory, settings.pool_size)
         self._own_facts: FactsCache | None = None
         if facts is None:
             facts = self._own_facts = FactsCache(settings.redis_url, settings.graph_prefix,
                                                  settings.facts_ttl_s)
         self.facts = facts
-        if not settings.api_keys:
-            log.warning("no API keys configured (TURNOUT_API_KEYS): every report request "
-                        "will be refused; create one with `turnout api-key --workspace ID`")
+        if settings.api_keys:
+            # INFO, not WARNING: `turnout dev` still configures its report keys this way.
+            log.info("TURNOUT_API_KEYS (deprecated) opens the report routes only; "
+                     "control-plane keys come from `turnout key create`")
 
     async def aclose(self) -> None:
         """Stop the facts follower, if this API started one."""
@@ -85,16 +94,31 @@ class ReportApi:
             await self._own_facts.aclose()
 
     def workspace(self, request: Request) -> str:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Denied(401, "missing bearer token")
-        workspace = self.keys.workspace_for(token.strip())
-        if workspace is None:
-            raise Denied(401, "unknown API key")
+        workspace = principal_of(request).workspace_id
         asked = request.query_params.get("workspace")
         if asked and asked != workspace:
             raise Denied(403, "this key does not give access to that workspace")
         return workspace
+
+    async def handle(self, name: str, request: Request) -> Response:
+        """Run the report endpoint `name` (a key of ALLOWED), its errors as JSON answers."""
+        try:
+            return await self._endpoints[name](request)
+        except Denied as exc:
+            return _error(exc.status, exc.reason)
+        except ParameterError as exc:
+            return _error(400, str(exc))
+        except FactsMissing as exc:
+            return _error(503, str(exc))
+        except ReportError as exc:
+            log.error("report failed: %s", exc)
+            return _error(503 if exc.retriable else 500, "report store unavailable")
+
+    @property
+    def _endpoints(self) -> dict[str, Callable[[Request], Awaitable[Response]]]:
+        return {"report": self.report, "timeline": self.timeline,
+                "leaderboard": self.leaderboard, "ab": self.ab,
+                "not-counted": self.not_counted}
 
     async def query(self, spec: ReportSpec) -> ReportResult:
         def work() -> ReportResult:
@@ -231,28 +255,15 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _guarded(handler: Callable[[Request], Awaitable[Response]]
-             ) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except Denied as exc:
-            return _error(exc.status, exc.reason)
-        except ParameterError as exc:
-            return _error(400, str(exc))
-        except FactsMissing as exc:
-            return _error(503, str(exc))
-        except ReportError as exc:
-            log.error("report failed: %s", exc)
-            return _error(503 if exc.retriable else 500, "report store unavailable")
-
-    return endpoint
-
-
 def create_app(settings: ApiSettings, client_factory: ClientFactory,
-               facts: FactsSource | None = None) -> Starlette:
+               facts: FactsSource | None = None,
+               limiter: RateLimiter | None = None) -> Starlette:
+    """The API app; close it with `close_app`. `limiter`: the rate limiter to use instead of
+    one on settings.redis_url."""
     api = ReportApi(settings, client_factory, facts)
-    document = orjson.dumps(openapi_document())
+    admin = AdminState(settings, limiter)
+    table = admin_routes.table()
+    document = orjson.dumps(merge_admin(openapi_document(), table))
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -263,12 +274,18 @@ def create_app(settings: ApiSettings, client_factory: ClientFactory,
     routes = [
         Route("/healthz", healthz),
         Route("/openapi.json", openapi),
-        Route("/api/v1/report", _guarded(api.report)),
-        Route("/api/v1/timeline", _guarded(api.timeline)),
-        Route("/api/v1/leaderboard", _guarded(api.leaderboard)),
-        Route("/api/v1/ab", _guarded(api.ab)),
-        Route("/api/v1/not-counted", _guarded(api.not_counted)),
+        *admin_routes.starlette_routes(table),
     ]
-    app = Starlette(routes=routes)
+    auth = Middleware(AdminAuth, admin=admin, legacy=KeyRing(settings.api_keys),
+                      legacy_paths=report_routes.PATHS)
+    app = Starlette(routes=routes, middleware=[auth])
+    problems.install(app)
     app.state.api = api
+    app.state.admin = admin
     return app
+
+
+async def close_app(app: Starlette) -> None:
+    """Stop what the app started: the facts follower, key-use writes, pools."""
+    await app.state.api.aclose()
+    await app.state.admin.aclose()

@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from turnout.api.app import FactsSource, create_app
+from turnout.api.app import FactsSource, close_app, create_app
 from turnout.api.pool import ClientFactory
 from turnout.api.settings import ApiSettings
 
@@ -47,7 +47,7 @@ async def serve(settings: ApiSettings, client_factory: ClientFactory,
         await task
         raise
     finally:
-        await app.state.api.aclose()
+        await close_app(app)
 
 
 def client_factory(settings: ApiSettings) -> ClientFactory:

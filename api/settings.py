@@ -28,11 +28,19 @@ class ApiSettings:
     """Graph versions kept in Redis (records, manifests and the entity documents only they
     name); older ones are pruned as new ones are published (`turnout graph publish` too).
     The durable history is the control plane's."""
+    postgres_url: str | None = None
     api_keys: tuple[ApiKey, ...] = ()
-    """Report API keys, one `workspace_id:sha256hex` per line (`turnout api-key` prints
-    one); a secret, so usually TURNOUT_API_KEYS_FILE.
+    """Deprecated: report-only keys, one `workspace_id:sha256hex` per line (`turnout
+    api-key` prints one); they open the report routes as viewer keys. Control-plane keys
+    (`turnout key create`) open everything their role allows.
 
-    Default: none (every report request is refused)"""
+    Default: none"""
+    rate_per_minute: int = 600
+    """Requests a minute an API key may make when it has no rate of its own (token bucket
+    in Redis: bursts up to this many, refilled at this rate)."""
+    key_cache_s: float = 5.0
+    """Seconds an API key read from PostgreSQL is trusted before it is read again: how long
+    a revocation by another API process takes to apply."""
     pool_size: int = 4
     """ClickHouse clients, i.e. report queries running at once."""
     facts_ttl_s: float = 30.0
@@ -52,7 +60,11 @@ class ApiSettings:
             redis_url=connections.redis_url,
             graph_prefix=env.text("graph_prefix", d.graph_prefix, environ),
             graph_retain=max(1, env.integer("graph_retain", d.graph_retain, environ)),
+            postgres_url=connections.postgres_url,
             api_keys=parse_keys(env.raw("api_keys", environ)),
+            rate_per_minute=max(1, env.integer("api_rate_per_minute", d.rate_per_minute,
+                                               environ)),
+            key_cache_s=max(0.0, env.number("api_key_cache_s", d.key_cache_s, environ)),
             pool_size=max(1, env.integer("api_pool_size", d.pool_size, environ)),
             facts_ttl_s=env.number("api_facts_ttl_s", d.facts_ttl_s, environ),
             access_log=env.flag("api_access_log", d.access_log, environ),

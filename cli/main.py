@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "turnout.cli.graph",
     "turnout.cli.edge",
     "turnout.cli.ingest",
+    "turnout.cli.key",
     "turnout.cli.migrate",
     "turnout.cli.report",
     "turnout.cli.simulate",

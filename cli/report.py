@@ -1,4 +1,4 @@
-"""`turnout report`, `turnout api` and `turnout api-key`.
+"""`turnout report`, `turnout api` and `turnout api-key` (deprecated: `turnout key`).
 
 `turnout report` reads ClickHouse directly (TURNOUT_CLICKHOUSE_DSN), or asks a running
 report API when given `--api URL --key TOKEN` (the default when TURNOUT_API_URL is set).
@@ -24,12 +24,14 @@ class ApiClientSettings:
     """Where `turnout report` finds a running report API (instead of reading ClickHouse)."""
 
     url: str | None = None
-    """Base URL of a running report API (`http://127.0.0.1:8081`): `turnout report` asks it
-    instead of reading ClickHouse; `--direct` reads ClickHouse anyway.
+    """Base URL of a running `turnout api` (`http://127.0.0.1:8081`): `turnout report` asks
+    it instead of reading ClickHouse (`--direct` reads ClickHouse anyway); `turnout key`
+    and the other control-plane verbs talk to it.
 
     Default: unset (read ClickHouse)"""
     key: str | None = None
-    """The API key `turnout report` sends to that API (made by `turnout api-key`).
+    """The API key `turnout report` and `turnout key|campaign|...` send to that API (made
+    by `turnout key create`).
 
     Default: unset"""
 
@@ -89,7 +91,8 @@ def register(subparsers: Any) -> None:
     api.add_argument("--database", help="ClickHouse database (default: turnout)")
     api.set_defaults(func=api_command)
 
-    key = subparsers.add_parser("api-key", help="make a report API key for a workspace")
+    key = subparsers.add_parser(
+        "api-key", help="deprecated: make a report-only key (use `turnout key create`)")
     key.add_argument("--workspace", required=True, help="the workspace the key may read")
     key.set_defaults(func=api_key_command)
 
@@ -148,7 +151,8 @@ def _from_api(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
             body = orjson.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:
-            reason = orjson.loads(exc.read() or b"{}").get("error", exc.reason)
+            answer = orjson.loads(exc.read() or b"{}")
+            reason = answer.get("error") or answer.get("detail") or exc.reason
         except orjson.JSONDecodeError:  # a proxy's HTML page, say
             reason = exc.reason
         if exc.code == 400:

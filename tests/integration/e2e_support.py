@@ -79,18 +79,9 @@ async def caught_up(probe: Callable[[], dict[str, Any]], expected: dict[str, Any
 
 
 @contextlib.asynccontextmanager
-async def report_api(dsn: str, database: str, redis_url: str, prefix: str, workspace: str,
-                     token: str) -> AsyncIterator[str]:
-    """The report API (real uvicorn) on a free port, reading this process's chdb; its URL."""
-    settings = ApiSettings(clickhouse_dsn=dsn, database=database, redis_url=redis_url,
-                           graph_prefix=prefix, api_keys=parse_keys(key_line(workspace, token)),
-                           pool_size=2)
-
-    def clients() -> Any:
-        return clickhouse_connect.get_client(dsn=dsn, database=database)
-
+async def serving(settings: ApiSettings, clients: Any, facts: Any) -> AsyncIterator[str]:
+    """`turnout api` (real uvicorn) on a free port until the block ends; its URL."""
     port = free_port()
-    facts = FactsCache(redis_url, prefix, 30.0)
     task = asyncio.create_task(serve(settings, clients, "127.0.0.1", port, facts))
     url = f"http://127.0.0.1:{port}"
     try:
@@ -107,6 +98,24 @@ async def report_api(dsn: str, database: str, redis_url: str, prefix: str, works
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@contextlib.asynccontextmanager
+async def report_api(dsn: str, database: str, redis_url: str, prefix: str, workspace: str,
+                     token: str) -> AsyncIterator[str]:
+    """The report API (real uvicorn) on a free port, reading this process's chdb; its URL."""
+    settings = ApiSettings(clickhouse_dsn=dsn, database=database, redis_url=redis_url,
+                           graph_prefix=prefix, api_keys=parse_keys(key_line(workspace, token)),
+                           pool_size=2)
+
+    def clients() -> Any:
+        return clickhouse_connect.get_client(dsn=dsn, database=database)
+
+    facts = FactsCache(redis_url, prefix, 30.0)
+    try:
+        async with serving(settings, clients, facts) as url:
+            yield url
+    finally:
         await facts.aclose()
 
 

@@ -22,7 +22,8 @@ def test_splitter_json_is_one_object():
     assert figures["decisions_per_s"] > 0 and figures["ratio"] > 0
 
 
-@pytest.mark.parametrize("name", ["splitter", "edge", "reports", "graph_publish", "control_graph"])
+@pytest.mark.parametrize("name", ["splitter", "edge", "reports", "graph_publish",
+                                  "control_graph", "api_auth"])
 def test_every_owned_benchmark_has_json(name):
     argv = [sys.executable, "-m", f"benchmarks.{name}", "--help"]
     out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout

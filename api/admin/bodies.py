@@ -1,0 +1,63 @@
+"""JSON in and out of the admin API: request bodies decoded into msgspec Structs (every
+refusal a Problem at its field path), responses encoded by msgspec (Structs, datetimes)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from turnout.api.problems import Problem
+
+MAX_BODY: Final = 4 * 1024 * 1024
+T = TypeVar("T")
+
+_AT: Final = re.compile(r"^(.*) - at `\$(.*)`$")
+_FIELD: Final = re.compile(r"^Object (?:contains unknown|missing required) field `([^`]+)`$")
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+def error_path(message: str) -> tuple[str, str]:
+    """msgspec's `Expected `int`, got `str` - at `$.rules[1].weight`` as the graph-validation
+    style (path, message): ("rules[1].weight", "Expected `int`, got `str`"). Unknown and
+    missing fields name the field itself in the path."""
+    match = _AT.match(message)
+    text, path = (match.group(1), match.group(2).removeprefix(".")) if match else (message, "")
+    field = _FIELD.match(text)
+    if field:
+        path = f"{path}.{field.group(1)}" if path else field.group(1)
+    return path, text
+
+
+def decode(data: bytes, into: type[T]) -> T:
+    """`data` as `into`; malformed JSON is 400, a body of the wrong shape 422 with its path."""
+    try:
+        return msgspec.json.decode(data, type=into)
+    except msgspec.ValidationError as exc:
+        raise Problem(422, detail="the body does not match its schema",
+                      errors=[error_path(str(exc))]) from None
+    except msgspec.DecodeError as exc:
+        raise Problem(400, detail=f"the body is not JSON: {exc}") from None
+
+
+async def read_body(request: Request, into: type[T]) -> T:
+    if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        raise Problem(413, detail=f"bodies are at most {MAX_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise Problem(413, detail=f"bodies are at most {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return decode(b"".join(chunks), into)
+
+
+def json_response(content: Any, status: int = 200,
+                  headers: Mapping[str, str] | None = None) -> Response:
+    """`content` (Structs, dicts, lists, datetimes...) as application/json."""
+    return Response(_ENCODER.encode(content), status_code=status, headers=headers,
+                    media_type="application/json")

@@ -1,0 +1,43 @@
+"""The admin routes in /openapi.json: every route of the table, its role, its schemas."""
+
+from __future__ import annotations
+
+import re
+
+from turnout.api.admin.openapi import merge_admin
+from turnout.api.admin.routes import table
+from turnout.api.openapi import openapi_document
+
+
+def refs(value: object) -> list[str]:
+    if isinstance(value, dict):
+        found = [value["$ref"]] if isinstance(value.get("$ref"), str) else []
+        return found + [r for v in value.values() for r in refs(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in refs(v)]
+    return []
+
+
+def test_every_route_is_described_with_its_role():
+    routes = table()
+    doc = merge_admin(openapi_document(), routes)
+    for route in routes:
+        path = re.sub(r"\{(\w+)(?::\w+)?\}", r"{\1}", route.path)
+        operation = doc["paths"][path][route.method.lower()]
+        assert operation["x-min-role"] == route.min_role
+        assert "401" in operation["responses"] and "429" in operation["responses"]
+        if route.body is not None:
+            schema = operation["requestBody"]["content"]["application/json"]["schema"]
+            name = schema["$ref"].rsplit("/", 1)[1]
+            assert name == route.body.__name__
+            assert doc["components"]["schemas"][name]["additionalProperties"] is False
+    schemas = doc["components"]["schemas"]
+    assert all(ref.rsplit("/", 1)[1] in schemas for ref in refs(doc))
+
+
+def test_the_key_body_is_the_validating_struct():
+    doc = merge_admin(openapi_document(), table())
+    create = doc["components"]["schemas"]["KeyCreate"]
+    assert create["required"] == ["role"]
+    assert sorted(create["properties"]["role"]["enum"]) == ["admin", "editor", "owner", "viewer"]
+    assert create["properties"]["rate_per_minute"]["anyOf"][0]["exclusiveMinimum"] == 0
