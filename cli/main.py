@@ -21,6 +21,7 @@ from turnout.errors import (
 # Modules that expose `register(subparsers)`. Heavy imports stay inside the handlers so
 # `turnout --help` and `turnout graph validate` start fast.
 COMMAND_MODULES = (
+    "turnout.cli.campaign",
     "turnout.cli.dev",
     "turnout.cli.graph",
     "turnout.cli.edge",

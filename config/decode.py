@@ -24,7 +24,7 @@ _AT = re.compile(r"^(?P<message>.*?)(?: - at `(?:`(?P<key>key)` in `)?\$(?P<path
 _FIELD = re.compile(r"^Object (?P<what>contains unknown|missing required) field `(?P<name>[^`]*)`$")
 
 
-def _problem_from(exc: msgspec.ValidationError, prefix: str) -> Problem:
+def problem_from(exc: msgspec.ValidationError, prefix: str) -> Problem:
     match = _AT.match(str(exc))
     assert match is not None  # the pattern accepts any text
     message, path = match["message"], match["path"] or ""
@@ -72,7 +72,7 @@ class Sections:
             try:
                 decoded.append(msgspec.convert(item, kind))
             except msgspec.ValidationError as exc:
-                self.problems.append(_problem_from(exc, f"{name}[{index}]"))
+                self.problems.append(problem_from(exc, f"{name}[{index}]"))
         self._sections[name] = tuple(decoded)
 
     def graph(self) -> Graph:

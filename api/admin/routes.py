@@ -31,6 +31,9 @@ ROUTE_MODULES: Final = (
     "turnout.api.report_routes",
     "turnout.api.admin.keys_routes",
     "turnout.api.admin.audit_routes",
+    "turnout.api.admin.lifecycle_routes",
+    "turnout.api.admin.templates_routes",
+    "turnout.api.admin.entities",
 )
 PREFIX: Final = "/api/v1"
 
