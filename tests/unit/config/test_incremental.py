@@ -226,3 +226,17 @@ def test_an_offer_change_recompiles_exactly_the_campaigns_leading_to_it():
                     for r in c.table.rules for t in (ch.destination.payload for ch in r.choices))}
     assert users and affected == users
     assert result.offers_by_id[offer].payout_micros == 77_500_000
+
+
+def test_a_compiled_graph_holds_no_reference_cycles():
+    """Edges freeze the heap after a swap instead of collecting (edge.graph): a replaced
+    graph must be freed by reference counting alone."""
+    import gc
+
+    graph = generate(60, seed=2, workspaces=2)
+    gc.collect()
+    compiled = published(graph, 1)
+    updated, _ = incremental(graph, compiled, reprice_offer(random.Random(3), graph), 2)
+    gc.collect()
+    del compiled, updated
+    assert gc.collect() == 0
