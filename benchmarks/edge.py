@@ -44,6 +44,7 @@ from turnout.config import examples
 from turnout.local.services import stop_process
 
 CODE = "CAMP_A"
+EDGES = ("edge", "edge_base")
 SETTLE_S = 1.0  # between a target's closed-loop and paced runs: its sink drains
 
 
@@ -128,9 +129,16 @@ def tree_cpu_seconds(root: int) -> float:
     return total
 
 
-def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["taskset", "-c", "1", *argv], env=env, cwd=wrk.ROOT,
+def start(argv: list[str], env: dict[str, str], cwd: Path = wrk.ROOT
+          ) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["taskset", "-c", "1", *argv], env=env, cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def edge_argv(tree: Path, port: int) -> list[str]:
+    """The edge of a source tree, run by that tree's own virtualenv (the baseline's) or ours."""
+    python = tree / ".venv" / "bin" / "python" if tree != wrk.ROOT else Path(sys.executable)
+    return [str(python), "-m", "turnout.cli.main", "edge", "--port", str(port)]
 
 
 def scrape(base: str) -> str:
@@ -143,7 +151,7 @@ def timed(name: str, process: subprocess.Popen[bytes], base: str, path: str,
           ) -> dict[str, Any]:
     """One wrk run against a started target, with its CPU per request (and, for the edge,
     its own handler-time p99 and the clicks it sent, over this run alone)."""
-    before = scrape(base) if name == "edge" else ""
+    before = scrape(base) if name in EDGES else ""
     profiler = None
     if profile:
         # --nonblocking: sampling must not pause the loop it is looking at; --threads:
@@ -160,7 +168,7 @@ def timed(name: str, process: subprocess.Popen[bytes], base: str, path: str,
     if profiler is not None:
         profiler.wait(30)
         result["profiled"] = True
-    if name == "edge":
+    if name in EDGES:
         after = scrape(base)
         result["server_p99_ms"] = server_p99_ms(after, before)
         result["events_sent"] = clicks_sent(after) - clicks_sent(before)
@@ -174,7 +182,7 @@ def measure(name: str, process: subprocess.Popen[bytes], port: int, path: str,
     the offered rate of its paced run."""
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_http(port, "/readyz" if name == "edge" else path)
+        wait_http(port, "/readyz" if name in EDGES else path)
         wrk.run(base, path, 3, args.connections)  # warm every cache the ring touches
         closed = timed(name, process, base, path, args, None)
         time.sleep(SETTLE_S)
@@ -219,7 +227,7 @@ def nginx_target(port: int, workdir: Path) -> list[str] | None:
 
 
 def run_round(env: dict[str, str], path: str, workdir: Path, args: argparse.Namespace,
-              rate: float | None) -> dict[str, dict[str, dict[str, Any]]]:
+              rate: float | None, number: int) -> dict[str, dict[str, dict[str, Any]]]:
     """Every target closed-loop then paced; `rate` None: half of this round's bare rate."""
     from turnout.local.services import free_port
 
@@ -234,10 +242,13 @@ def run_round(env: dict[str, str], path: str, workdir: Path, args: argparse.Name
                          lambda rps: paced_rate(rps, rate)))
     offered = round_["paced"]["bare"]["offered_rps"]
 
-    port = free_port()
-    edge = start([sys.executable, "-m", "turnout.cli.main", "edge", "--port", str(port)],
-                 {**env, "TURNOUT_EDGE_PORT": str(port)})
-    keep("edge", measure("edge", edge, port, path, args, lambda _: offered))
+    edges = [("edge", wrk.ROOT)] + ([("edge_base", args.baseline)] if args.baseline else [])
+    if number % 2:
+        edges.reverse()  # neither edge always runs right after bare uvicorn
+    for name, tree in edges:
+        port = free_port()
+        edge = start(edge_argv(tree, port), {**env, "TURNOUT_EDGE_PORT": str(port)}, tree)
+        keep(name, measure(name, edge, port, path, args, lambda _: offered))
 
     port = free_port()
     argv = nginx_target(port, workdir)
@@ -256,17 +267,21 @@ def report(title: str, rounds: dict[str, dict[str, dict[str, Any]]],
               f"{'max ms':>7} {'late':>6} {'CPU us/req':>10}  notes")
         for name, r in rounds[mode].items():
             notes = ""
-            if name == "edge":
+            if name in EDGES:
                 notes = (f"server-side p99 <= {r.get('server_p99_ms')} ms, "
                          f"{r.get('events_sent', 0):.0f} clicks sent")
             print(f"    {name:6} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
                   f"{r['p999_ms']:>8.2f} {r['max_ms']:>7.1f} {r.get('late_sends', 0):>6.0f} "
                   f"{r['cpu_us']:>10.1f}  {notes}")
-    print(f"  edge / bare: closed-loop rate {ratios['closed_rate_edge_vs_bare']:.2f} "
-          f"(CPU per request {ratios['closed_cpu_bare_vs_edge']:.2f}); paced p99 "
-          f"{ratios['paced_p99_edge_vs_bare']:.2f}x, "
-          f"p99.9 {ratios['paced_p999_edge_vs_bare']:.2f}x, "
-          f"p50 {ratios['paced_p50_edge_minus_bare_ms']:+.2f} ms")
+    for suffix, label in (("", "edge"), ("@base", "edge_base")):
+        if f"closed_rate_edge_vs_bare{suffix}" not in ratios:
+            continue
+        r = {name.removesuffix(suffix): value for name, value in ratios.items()
+             if name.endswith(suffix) and "@" not in name.removesuffix(suffix)}
+        print(f"  {label} / bare: closed-loop rate {r['closed_rate_edge_vs_bare']:.2f}"
+              f" (CPU per request {r['closed_cpu_bare_vs_edge']:.2f}); paced p99 "
+              f"{r['paced_p99_edge_vs_bare']:.2f}x, p99.9 {r['paced_p999_edge_vs_bare']:.2f}x, "
+              f"p50 {r['paced_p50_edge_minus_bare_ms']:+.2f} ms")
 
 
 def report_goals(goals: dict[str, dict[str, Any]]) -> None:
@@ -284,6 +299,9 @@ def main() -> int:
                         help="measure every target this many times, alternating (3)")
     parser.add_argument("--rate", type=float,
                         help="offered req/s of the paced runs (half of bare's closed-loop rate)")
+    parser.add_argument("--baseline", type=Path,
+                        help="another source tree (a git worktree with its own .venv): its "
+                        "edge is measured too, as edge_base, in the same rounds")
     parser.add_argument("--profile", help="py-spy the edge during its paced runs (raw format, "
                         "threads named) into this file; those runs' figures are disturbed")
     parser.add_argument("--json", action="store_true",
@@ -293,6 +311,9 @@ def main() -> int:
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return 0
+    if args.baseline and not (args.baseline / ".venv" / "bin" / "python").exists():
+        print(f"--baseline {args.baseline}: no .venv/bin/python there", file=sys.stderr)
+        return 2
     if shutil.which("wrk") is None:
         print("wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu)", file=sys.stderr)
         return 2
@@ -311,7 +332,7 @@ def main() -> int:
         env = {**os.environ, **stack.environ(), "TURNOUT_EDGE_TRUSTED_PROXIES": "127.0.0.1/32",
                "TURNOUT_EDGE_SECRET": "benchmark-secret-not-for-production"}
         for number in range(args.rounds):
-            round_ = run_round(env, f"/c/{CODE}", Path(tmp), args, rate)
+            round_ = run_round(env, f"/c/{CODE}", Path(tmp), args, rate, number)
             rate = round_["paced"]["bare"]["offered_rps"]  # every later round: the same
             rounds.append(round_)
             if not args.json:

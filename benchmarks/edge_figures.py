@@ -21,6 +21,7 @@ GOALS: Final = {
     "paced_p99_edge_vs_bare": ("<=", 1.5),
     "paced_p50_edge_minus_bare_ms": ("<=", 0.5),
 }
+BASELINE: Final = "edge_base"  # --baseline: another tree's edge, in the same rounds
 MEDIAN_KEYS: Final = ("rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "cpu_us",
                       "late_sends", "max_lag_ms", "server_p99_ms", "events_sent")
 
@@ -35,17 +36,26 @@ def paced_rate(bare_closed_rps: float, override: float | None) -> float:
     return bare_closed_rps / 2
 
 
-def ratios(round_: Round) -> dict[str, float]:
-    """Edge against bare uvicorn within one round."""
+def versus_bare(round_: Round, edge: str = "edge") -> dict[str, float]:
+    """An edge target against bare uvicorn within one round."""
     closed, paced = round_["closed"], round_["paced"]
-    out = {
-        "closed_rate_edge_vs_bare": closed["edge"]["rps"] / closed["bare"]["rps"],
+    return {
+        "closed_rate_edge_vs_bare": closed[edge]["rps"] / closed["bare"]["rps"],
         # Bare over edge CPU per request: the rate ratio with core 1 to itself.
-        "closed_cpu_bare_vs_edge": closed["bare"]["cpu_us"] / closed["edge"]["cpu_us"],
-        "paced_p50_edge_minus_bare_ms": paced["edge"]["p50_ms"] - paced["bare"]["p50_ms"],
-        "paced_p99_edge_vs_bare": paced["edge"]["p99_ms"] / paced["bare"]["p99_ms"],
-        "paced_p999_edge_vs_bare": paced["edge"]["p999_ms"] / paced["bare"]["p999_ms"],
+        "closed_cpu_bare_vs_edge": closed["bare"]["cpu_us"] / closed[edge]["cpu_us"],
+        "paced_p50_edge_minus_bare_ms": paced[edge]["p50_ms"] - paced["bare"]["p50_ms"],
+        "paced_p99_edge_vs_bare": paced[edge]["p99_ms"] / paced["bare"]["p99_ms"],
+        "paced_p999_edge_vs_bare": paced[edge]["p999_ms"] / paced["bare"]["p999_ms"],
     }
+
+
+def ratios(round_: Round) -> dict[str, float]:
+    """The edge against bare uvicorn (and the baseline edge's, suffixed `@base`)."""
+    closed = round_["closed"]
+    out = versus_bare(round_)
+    if BASELINE in closed:
+        out |= {f"{name}@base": value for name, value in versus_bare(round_, BASELINE).items()}
+        out["closed_cpu_edge_vs_base"] = closed["edge"]["cpu_us"] / closed[BASELINE]["cpu_us"]
     if "nginx" in closed:
         out["closed_rate_bare_vs_nginx"] = closed["bare"]["rps"] / closed["nginx"]["rps"]
     return out

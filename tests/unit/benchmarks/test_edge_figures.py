@@ -121,3 +121,15 @@ def test_server_p99_counts_only_the_requests_between_two_scrapes():
     assert server_p99_ms(after, before) == 0.25
     assert server_p99_ms(before, before) is None
     assert clicks_sent(after) - clicks_sent(before) == 2000
+
+
+def test_a_baseline_edge_gets_the_same_ratios_suffixed():
+    round_ = a_round(14_000, 0.9, 3.5)
+    round_["closed"]["edge_base"] = figures(10_000, 5, 12, 60)
+    round_["paced"]["edge_base"] = figures(10_000, 1.5, 6)
+    r = ratios(round_)
+    assert r["closed_rate_edge_vs_bare"] == pytest.approx(0.7)
+    assert r["closed_rate_edge_vs_bare@base"] == pytest.approx(0.5)
+    assert r["paced_p99_edge_vs_bare@base"] == pytest.approx(3.0)
+    assert r["closed_cpu_edge_vs_base"] == pytest.approx(45 / 60)
+    assert set(summarise([round_])["goals"]) == set(GOALS)
