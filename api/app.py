@@ -16,6 +16,7 @@ from typing import Any, Final, Protocol
 
 import anyio.to_thread
 import orjson
+import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -33,6 +34,8 @@ from turnout.api.keys import KeyRing
 from turnout.api.openapi import openapi_document
 from turnout.api.pool import ClientFactory, ClientPool
 from turnout.api.settings import ApiSettings
+from turnout.config.store import GraphStore
+from turnout.control.publisher import Publisher
 from turnout.reports import format as fmt
 from turnout.reports import not_counted
 from turnout.reports.ab import Arm, compare_arms
@@ -282,10 +285,24 @@ def create_app(settings: ApiSettings, client_factory: ClientFactory,
     problems.install(app)
     app.state.api = api
     app.state.admin = admin
+    app.state.graph_redis = redis = aioredis.from_url(settings.redis_url)
+    app.state.publisher = Publisher(admin.connection,
+                                    GraphStore(redis, settings.graph_prefix,
+                                               settings.graph_retain),
+                                    window_s=settings.publish_window_s,
+                                    watch_s=settings.publish_watch_s)
     return app
 
 
+async def start_app(app: Starlette) -> None:
+    """Start what serving needs: the publisher (it also puts back a graph Redis lost)."""
+    await app.state.publisher.start()
+
+
 async def close_app(app: Starlette) -> None:
-    """Stop what the app started: the facts follower, key-use writes, pools."""
+    """Stop what the app started: the publisher (after publishing what is pending), the
+    facts follower, key-use writes, pools."""
+    await app.state.publisher.stop()
+    await app.state.graph_redis.aclose()
     await app.state.api.aclose()
     await app.state.admin.aclose()

@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from turnout.api.app import FactsSource, close_app, create_app
+from turnout.api.app import FactsSource, close_app, create_app, start_app
 from turnout.api.pool import ClientFactory
 from turnout.api.settings import ApiSettings
 
@@ -39,6 +39,7 @@ async def serve(settings: ApiSettings, client_factory: ClientFactory,
                             log_level="info", access_log=settings.access_log,
                             lifespan="off", server_header=False)
     server = _Server(config, handle_signals)
+    await start_app(app)
     task = asyncio.ensure_future(server.serve())
     try:
         await asyncio.shield(task)

@@ -24,11 +24,11 @@ class ApiSettings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     graph_prefix: str = DEFAULT_GRAPH_PREFIX
     """Key prefix of the published graph in Redis (workspace time zones and currencies)."""
+    postgres_url: str | None = None
     graph_retain: int = 50
     """Graph versions kept in Redis (records, manifests and the entity documents only they
     name); older ones are pruned as new ones are published (`turnout graph publish` too).
     The durable history is the control plane's."""
-    postgres_url: str | None = None
     api_keys: tuple[ApiKey, ...] = ()
     """Deprecated: report-only keys, one `workspace_id:sha256hex` per line (`turnout
     api-key` prints one); they open the report routes as viewer keys. Control-plane keys
@@ -47,6 +47,12 @@ class ApiSettings:
     """Seconds before workspace time zones and currencies are re-read from Redis."""
     access_log: bool = False
     """Log every request."""
+    publish_window_s: float = 0.25
+    """Seconds after the first change of a burst that its version is published: changes
+    within the window share one version."""
+    publish_watch_s: float = 1.0
+    """Seconds between checks that Redis still holds the latest version (a flushed Redis
+    gets it back from PostgreSQL)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
@@ -59,8 +65,8 @@ class ApiSettings:
             database=env.text("clickhouse_database", d.database, environ),
             redis_url=connections.redis_url,
             graph_prefix=env.text("graph_prefix", d.graph_prefix, environ),
-            graph_retain=max(1, env.integer("graph_retain", d.graph_retain, environ)),
             postgres_url=connections.postgres_url,
+            graph_retain=max(1, env.integer("graph_retain", d.graph_retain, environ)),
             api_keys=parse_keys(env.raw("api_keys", environ)),
             rate_per_minute=max(1, env.integer("api_rate_per_minute", d.rate_per_minute,
                                                environ)),
@@ -68,4 +74,8 @@ class ApiSettings:
             pool_size=max(1, env.integer("api_pool_size", d.pool_size, environ)),
             facts_ttl_s=env.number("api_facts_ttl_s", d.facts_ttl_s, environ),
             access_log=env.flag("api_access_log", d.access_log, environ),
+            publish_window_s=min(0.25, max(0.0, env.number("publish_window_s",
+                                                            d.publish_window_s, environ))),
+            publish_watch_s=max(0.05, env.number("publish_watch_s", d.publish_watch_s,
+                                                 environ)),
         )

@@ -68,14 +68,22 @@ class ApiClient:
                 headers: dict[str, str] | None = None) -> Any:
         """The decoded JSON answer (None for an empty one)."""
         data = None if body is None else orjson.dumps(body)
+        raw = self.send(method, path, data, "application/json", headers=headers)
+        return orjson.loads(raw) if raw else None
+
+    def send(self, method: str, path: str, data: bytes | None = None,
+             content_type: str | None = None, accept: str = "application/json",
+             headers: dict[str, str] | None = None) -> bytes:
+        """The answer's bytes, for bodies that are not JSON (a YAML graph)."""
         request = urllib.request.Request(
             self.url + path, data=data, method=method,
-            headers={"Authorization": f"Bearer {self.key}", "Accept": "application/json",
-                     **({"Content-Type": "application/json"} if data is not None else {}),
+            headers={"Authorization": f"Bearer {self.key}", "Accept": accept,
+                     **({"Content-Type": content_type} if data is not None and content_type
+                        else {}),
                      **(headers or {})})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                raw = response.read()
+                raw: bytes = response.read()
         except urllib.error.HTTPError as exc:
             message = _message(exc.code, exc.read(), exc.reason)
             if exc.code >= 500 or exc.code == 429:
@@ -83,4 +91,4 @@ class ApiClient:
             raise ApiRefused(exc.code, message) from None
         except (urllib.error.URLError, OSError) as exc:
             raise ApiUnavailable(f"{self.url}: {exc}") from None
-        return orjson.loads(raw) if raw else None
+        return raw

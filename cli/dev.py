@@ -1,10 +1,11 @@
 """`turnout dev`: the whole local stack on embedded defaults, for a newcomer's first run.
 
-Valkey and tansu from their wheels, the example graph published, the ClickHouse schema
-migrated (chdb under the data dir), then the edge and one ingest+API process (chdb
-allows one data path per process, so ingest and the API share one). Ctrl-C stops all in
-dependency order: the edge (it flushes into Kafka), ingest once it has stored that, then
-tansu and Valkey.
+Valkey, tansu and PostgreSQL from their wheels; the ClickHouse (chdb under the data dir)
+and control-plane schemas migrated; an owner key per workspace of the example graph
+(`turnout key create --bootstrap`); the ingest+API process (chdb allows one data path per
+process, so ingest and the API share one); the graph imported through the admin API, which
+publishes it; then the edge. Ctrl-C stops all in dependency order: the edge (it flushes
+into Kafka), ingest once it has stored that, then PostgreSQL, tansu and Valkey.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/1
 EXAMPLE_GRAPH = examples.GRAPH
 
 if TYPE_CHECKING:
+    from turnout.cli.dev_control import Imported
     from turnout.config.model import Campaign, Graph, Network
 
 
@@ -53,26 +55,9 @@ def _port(preferred: int) -> int:
     return preferred if preferred and port_is_free(preferred) else free_port()
 
 
-async def _publish(redis_url: str, graph_path: Path) -> tuple[int, bool]:
-    """Publish the graph unless the current version already equals it."""
-    from redis.asyncio import Redis
-
-    from turnout.config.io import load_graph
-    from turnout.config.store import GraphStore
-
-    graph = load_graph(graph_path)
-    redis = Redis.from_url(redis_url)
-    try:
-        store = GraphStore(redis)
-        current = await store.load_current()
-        if current is not None and current[1] == graph:
-            return current[0], False
-        return await store.publish(graph, note=f"turnout dev: {graph_path.name}"), True
-    finally:
-        await redis.aclose()
-
-
 def run(args: argparse.Namespace) -> int:
+    from turnout.cli import dev_control
+    from turnout.config.io import load_graph
     from turnout.topics import ensure_topics
 
     connections = Connections.from_env()
@@ -85,36 +70,41 @@ def run(args: argparse.Namespace) -> int:
     code = 0
     try:
         require_chdb()
+        graph = load_graph(args.graph)
         with local_stack(connections.data_dir, persist_redis=True) as stack:
             asyncio.run(ensure_topics(stack.kafka_bootstrap))
-            version, fresh = asyncio.run(_publish(stack.redis_url, args.graph))
             edge_port, api_port = _port(args.edge_port), _port(args.api_port)
-            tokens, env = _dev_environ(stack, args.graph)
+            env = _dev_environ(stack)
             _run_once([*turnout, "migrate"], env)
+            tokens = {w.id: dev_control.owner_key(turnout, env, w.id) for w in graph.workspaces}
             run_dir = stack.data_dir / "run"
-            # In dependency order: the edge produces into Kafka, ingest consumes it.
-            children = [
-                Service("edge", edge_port,
-                        [*turnout, "edge", "--host", "127.0.0.1", "--port", str(edge_port)],
-                        http_ok, run_dir, env=env),
-                Service("ingest-api", api_port,
-                        [*turnout, "ingest", "--api", "--api-host", "127.0.0.1",
-                         "--api-port", str(api_port)],
-                        http_ok, run_dir, env=env),
-            ]
+            api = f"http://127.0.0.1:{api_port}"
+            # Stopped in dependency order: the edge produces into Kafka, ingest consumes it.
+            edge = Service("edge", edge_port,
+                           [*turnout, "edge", "--host", "127.0.0.1", "--port", str(edge_port)],
+                           http_ok, run_dir, env=env)
+            ingest = Service("ingest-api", api_port,
+                             [*turnout, "ingest", "--api", "--api-host", "127.0.0.1",
+                              "--api-port", str(api_port)],
+                             http_ok, run_dir, env=env)
+            children = [edge, ingest]
             try:
-                for child in children:
-                    child.start(timeout=60)
-                _print_banner(stack, version, fresh, edge_port, api_port, args.graph, tokens)
+                ingest.start(timeout=60)
+                imported = dev_control.import_graph(api, tokens, graph)
+                edge.start(timeout=60)  # the graph is published: it is ready at once
+                campaign = graph.campaigns[0]
+                revision = dev_control.revision(api, tokens[campaign.workspace], campaign.id)
+                _print_banner(stack, imported, edge_port, api_port, graph, tokens, revision)
                 code = _watch(children, stop, run_dir)
                 print("\nstopping…", flush=True)
             finally:
                 code = _stop_children(children, stack, env) or code
-            # Leaving the block stops tansu, then Valkey: only now nobody needs them.
+            # Leaving the block stops PostgreSQL, tansu, then Valkey: only now nobody
+            # needs them.
     except ServiceError as exc:
         print(f"turnout dev: {exc}", file=sys.stderr)
         return 1
-    print("stopped: edge, ingest+api, tansu, valkey", flush=True)
+    print("stopped: edge, ingest+api, postgres, tansu, valkey", flush=True)
     return code
 
 
@@ -173,28 +163,13 @@ def _catch_up(stack: LocalStack, env: dict[str, str]) -> None:
               "they go with tansu's memory", file=sys.stderr)
 
 
-def _dev_environ(stack: LocalStack, graph_path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """Children's environment: the stack's settings and the report API keys of
-    `graph_keys`. Returns the new tokens by workspace and the environment."""
-    from turnout import env as settings_env
-
-    tokens, keys = graph_keys(graph_path, settings_env.raw("api_keys"))
-    env = {**os.environ, **stack.environ(), "TURNOUT_API_KEYS": keys}
-    # The keys now travel in TURNOUT_API_KEYS; a _FILE variable would win over it.
-    env.pop("TURNOUT_API_KEYS_FILE", None)
-    return tokens, env
-
-
-def graph_keys(graph_path: Path, configured: str | None) -> tuple[dict[str, str], str]:
-    """A fresh token for each workspace of the graph (a key opens one workspace), and the
-    key lines to configure: those `configured` already, then the new ones."""
-    from turnout.api.keys import key_line, new_token
-    from turnout.config.io import load_graph
-
-    tokens = {workspace.id: new_token() for workspace in load_graph(graph_path).workspaces}
-    lines = [configured.strip()] if configured and configured.strip() else []
-    lines += [key_line(workspace, token) for workspace, token in tokens.items()]
-    return tokens, "\n".join(lines)
+def _dev_environ(stack: LocalStack) -> dict[str, str]:
+    """Children's environment: the stack's settings. Keys are the control plane's, so the
+    deprecated report-only ones are left out."""
+    env = {**os.environ, **stack.environ()}
+    for name in ("TURNOUT_API_KEYS", "TURNOUT_API_KEYS_FILE"):
+        env.pop(name, None)
+    return env
 
 
 def _run_once(argv: list[str], env: dict[str, str]) -> None:
@@ -205,40 +180,44 @@ def _run_once(argv: list[str], env: dict[str, str]) -> None:
         raise ServiceError(f"{' '.join(argv[2:])} failed:\n{result.stdout}{result.stderr}")
 
 
-def _print_banner(stack: LocalStack, version: int, fresh: bool, edge_port: int, api_port: int,
-                  graph_path: Path, tokens: dict[str, str]) -> None:
-    from turnout.config.io import load_graph
-
-    graph = load_graph(graph_path)
+def _print_banner(stack: LocalStack, imported: Imported, edge_port: int, api_port: int,
+                  graph: Graph, tokens: dict[str, str], revision: int) -> None:
     edge = f"http://127.0.0.1:{edge_port}"
     api = f"http://127.0.0.1:{api_port}"
     first = graph.campaigns[0]
     network = _example_network(graph, first)
     workspace = first.workspace
+    token = tokens[workspace]
     width = max(len(name) for name in tokens)
+    state = "imported and published" if imported.fresh else "unchanged"
     lines = [
         "",
-        f"turnout is running (graph version {version}{' published' if fresh else ', unchanged'})",
-        f"  edge      {edge}        (/healthz /readyz /metrics)",
-        f"  report API {api}        (/openapi.json)",
-        f"  valkey    {stack.redis_url}",
-        f"  kafka     {stack.kafka_bootstrap} (tansu)",
+        f"turnout is running (graph version {imported.version}, {state})",
+        f"  edge       {edge}        (/healthz /readyz /metrics)",
+        f"  admin API  {api}        (/api/v1/campaigns /api/v1/versions ... /openapi.json)",
+        f"  report API {api}        (/api/v1/report)",
+        f"  postgres   {stack.postgres_url}",
+        f"  valkey     {stack.redis_url}",
+        f"  kafka      {stack.kafka_bootstrap} (tansu)",
         f"  clickhouse {stack.clickhouse_dsn}",
-        f"  logs      {stack.data_dir / 'run'}",
+        f"  logs       {stack.data_dir / 'run'}",
         "",
         "campaign links:",
         *(f"  {edge}/c/{c.code}" for c in graph.campaigns),
         "",
-        "report API keys for this run (one per workspace):",
-        *(f"  {name:<{width}}  {token}" for name, token in tokens.items()),
+        "owner keys for this run (one per workspace; shown once; admin and report APIs):",
+        *(f"  {name:<{width}}  {key}" for name, key in tokens.items()),
         "",
         "try it:",
         f"  curl -si -A '{BROWSER}' -H 'X-Forwarded-For: 214.78.0.1' \\\n"
         f"       '{edge}/c/{first.code}?sub1=test' | grep -i location",
         f"  curl -s{_from_allowed(network)} '{edge}/postback?clickid=<CLICK ID FROM Location>"
         f"&payout=12.50&txid=t1&secret={network.secret}'",
-        f"  export TURNOUT_API_URL={api} TURNOUT_API_KEY={tokens[workspace]}",
+        f"  curl -X POST -H 'Authorization: Bearer {token}' -H 'If-Match: {revision}' \\\n"
+        f"       {api}/api/v1/campaigns/{first.id}/pause",
+        f"  export TURNOUT_API_URL={api} TURNOUT_API_KEY={token}",
         f"  {_turnout_command()} report --workspace {workspace} --group-by campaign,country",
+        f"  {_turnout_command()} campaign list",
         "",
         "Ctrl-C stops everything.",
     ]

@@ -1,4 +1,12 @@
-"""`turnout graph validate|publish|export|versions|diff|rollback`."""
+"""`turnout graph validate|publish|export|versions|diff|rollback`, `turnout import|export`.
+
+With an admin API configured (`--api`/TURNOUT_API_URL and `--key`/TURNOUT_API_KEY) every
+verb is a call of it (cli/graph_api.py): `graph publish FILE` and `import FILE` are an
+import of the key's workspace, `graph export` and `export` what the API exports, `graph
+validate` a dry-run import. Without one, the graph verbs work on Redis directly (a stack
+without the control plane, or a look at what edges were sent); `import` and `export`
+need the API.
+"""
 
 from __future__ import annotations
 
@@ -10,39 +18,57 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from turnout.errors import EXIT_BAD_INPUT
+from turnout.errors import EXIT_BAD_INPUT, EXIT_USAGE
 
 if TYPE_CHECKING:
+    from turnout.cli.api_client import ApiClient
     from turnout.config.model import Graph
     from turnout.config.store import GraphStore
 
 T = TypeVar("T")
+DIRECT_WARNING = ("note: publishing straight to Redis. A running control plane (turnout api) "
+                  "publishes what PostgreSQL holds at its next change, replacing this; set "
+                  "TURNOUT_API_URL and TURNOUT_API_KEY to import through it instead.")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    graph = subparsers.add_parser("graph", help="validate, publish and inspect campaign graphs")
+    graph = subparsers.add_parser("graph", help="validate, publish and inspect campaign graphs",
+                                  description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = graph.add_subparsers(dest="graph_command", metavar="COMMAND", required=True)
-    redis = argparse.ArgumentParser(add_help=False)
-    redis.add_argument("--redis-url", help="default: TURNOUT_REDIS_URL or the local Redis")
+    api = argparse.ArgumentParser(add_help=False)
+    api.add_argument("--api", help="admin API base URL (default: TURNOUT_API_URL)")
+    api.add_argument("--key", help="an API key (default: TURNOUT_API_KEY)")
+    redis = argparse.ArgumentParser(add_help=False, parents=[api])
+    redis.add_argument("--redis-url", help="without an API: Redis (default: "
+                                           "TURNOUT_REDIS_URL or the local Redis)")
     redis.add_argument("--prefix", default=None,
-                       help="key prefix (default: TURNOUT_GRAPH_PREFIX or turnout:graph)")
+                       help="without an API: key prefix (default: TURNOUT_GRAPH_PREFIX or "
+                            "turnout:graph)")
 
-    validate = commands.add_parser("validate", help="check a YAML/JSON graph file")
+    validate = commands.add_parser("validate", parents=[api],
+                                   help="check a YAML/JSON graph file (with an API: a dry-run "
+                                        "import, with the diff)")
     validate.add_argument("file", type=Path, help="the graph (.yaml, .yml or .json)")
     validate.set_defaults(func=_validate)
 
-    publish = commands.add_parser("publish", parents=[redis], help="publish a new version")
+    publish = commands.add_parser("publish", parents=[redis],
+                                  help="publish a graph file (with an API: import it)")
     publish.add_argument("file", type=Path, help="the graph (.yaml, .yml or .json)")
     publish.add_argument("--note", default="", help="a note stored with the version")
     publish.set_defaults(func=_publish)
 
-    export = commands.add_parser("export", parents=[redis], help="print a version's graph")
-    export.add_argument("--version", type=int, default=None, help="default: the current one")
+    export = commands.add_parser("export", parents=[redis],
+                                 help="print the graph (with an API: the workspace's)")
+    export.add_argument("--version", type=int, default=None,
+                        help="without an API: this version (default: the current one)")
     export.add_argument("--format", choices=("yaml", "json"), default="yaml",
                         help="output format (default yaml)")
     export.set_defaults(func=_export)
 
     versions = commands.add_parser("versions", parents=[redis], help="list published versions")
+    versions.add_argument("--limit", type=int, default=100,
+                          help="with an API: at most this many, newest first (default 100)")
     versions.set_defaults(func=_versions)
 
     diff = commands.add_parser("diff", parents=[redis], help="what changed from A to B")
@@ -51,11 +77,48 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     diff.set_defaults(func=_diff)
 
     rollback = commands.add_parser(
-        "rollback", parents=[redis], help="publish a new version equal to version N"
-    )
+        "rollback", parents=[redis],
+        help="bring back version N's graph as a new version (with an API: the workspace's "
+             "entities only)")
     rollback.add_argument("version", type=int, help="the version to restore")
     rollback.add_argument("--note", default="", help="a note stored with the new version")
     rollback.set_defaults(func=_rollback)
+
+    importing = subparsers.add_parser(
+        "import", parents=[api], help="make the key's workspace equal a graph file (the API)")
+    importing.add_argument("file", type=Path, help="the graph (.yaml, .yml or .json)")
+    importing.add_argument("--dry-run", action="store_true",
+                           help="only print its problems and what it would change")
+    importing.add_argument("--note", default="", help="a note stored with the version")
+    importing.set_defaults(func=_import)
+
+    exporting = subparsers.add_parser(
+        "export", parents=[api], help="write the key's workspace as a graph file (the API)")
+    exporting.add_argument("--format", choices=("yaml", "json"), default="yaml",
+                           help="output format (default yaml)")
+    exporting.add_argument("--out", type=Path, help="the file to write (default: stdout)")
+    exporting.set_defaults(func=_export_api)
+
+
+def _client(args: argparse.Namespace, required: bool = False) -> ApiClient | None:
+    """The API client when one is configured (flags or environment), else None."""
+    from turnout.cli.api_client import ApiClient
+    from turnout.cli.report import ApiClientSettings
+
+    settings = ApiClientSettings.from_env()
+    if not required and not (args.api or settings.url):
+        return None
+    return ApiClient.from_args(args.api, args.key)
+
+
+def _direct_only(args: argparse.Namespace, *flags: str) -> int | None:
+    """EXIT_USAGE when a Redis-only flag was given with an API."""
+    given = [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f, None) is not None]
+    if given:
+        print(f"turnout graph: {', '.join(given)} only work without an API (TURNOUT_API_URL); "
+              "the API answers for the key's workspace", file=sys.stderr)
+        return EXIT_USAGE
+    return None
 
 
 def _load(path: Path) -> Graph | None:
@@ -92,6 +155,11 @@ def _summary(graph: Graph) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if client is not None:
+        from turnout.cli import graph_api
+
+        return graph_api.validate(client, args.file)
     graph = _load(args.file)
     if graph is None:
         return EXIT_BAD_INPUT
@@ -135,9 +203,16 @@ def _guarded(args: argparse.Namespace, action: Callable[[GraphStore], Awaitable[
 
 
 def _publish(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if client is not None:
+        from turnout.cli import graph_api
+
+        return _direct_only(args, "redis_url", "prefix") or graph_api.publish(
+            client, args.file, args.note)
     graph = _load(args.file)
     if graph is None:
         return EXIT_BAD_INPUT
+    print(DIRECT_WARNING, file=sys.stderr)
 
     async def action(store: GraphStore) -> int:
         version = await store.publish(graph, note=args.note)
@@ -148,6 +223,12 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if client is not None:
+        from turnout.cli import graph_api
+
+        return _direct_only(args, "redis_url", "prefix", "version") or graph_api.export(
+            client, args.format, None)
     from turnout.config.errors import VersionNotFound
     from turnout.config.io import dump_graph
 
@@ -178,6 +259,13 @@ def _changed(changes: Any) -> str:
 
 
 def _versions(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if client is not None:
+        from turnout.cli import graph_api
+
+        return _direct_only(args, "redis_url", "prefix") or graph_api.versions(
+            client, args.limit)
+
     async def action(store: GraphStore) -> int:
         current = await store.current_version()
         for info in await store.versions():
@@ -193,6 +281,13 @@ def _versions(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if client is not None:
+        from turnout.cli import graph_api
+
+        return _direct_only(args, "redis_url", "prefix") or graph_api.diff(
+            client, args.a, args.b)
+
     async def action(store: GraphStore) -> int:
         changes = await store.diff(args.a, args.b)
         print("\n".join(changes) if changes else "no changes")
@@ -202,8 +297,33 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if client is not None:
+        from turnout.cli import graph_api
+
+        return _direct_only(args, "redis_url", "prefix") or graph_api.rollback(
+            client, args.version, args.note)
+
     async def action(store: GraphStore) -> int:
         print(await store.rollback(args.version, note=args.note))
         return 0
 
     return _guarded(args, action)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from turnout.cli import graph_api
+
+    client = _client(args, required=True)
+    assert client is not None
+    if args.dry_run:
+        return graph_api.validate(client, args.file)
+    return graph_api.publish(client, args.file, args.note)
+
+
+def _export_api(args: argparse.Namespace) -> int:
+    from turnout.cli import graph_api
+
+    client = _client(args, required=True)
+    assert client is not None
+    return graph_api.export(client, args.format, args.out)

@@ -62,6 +62,11 @@ class Changes(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     def empty(self) -> bool:
         return not self.upserted and not self.removed
 
+    def by_section(self) -> dict[str, frozenset[str]]:
+        """Every id touched (upserted or removed), by section; untouched sections left out."""
+        return {section: self.ids(section) for section in SECTION_NAMES
+                if section in self.upserted or section in self.removed}
+
     def count(self) -> int:
         return sum(map(len, self.upserted.values())) + sum(map(len, self.removed.values()))
 
@@ -89,6 +94,31 @@ def manifest_of(graph: Graph) -> tuple[Manifest, dict[str, bytes]]:
             digest = digest_of(section, document)
             documents[digest] = document
             entries.append((entity.id, digest))  # type: ignore[attr-defined]
+        sections[section] = tuple(entries)
+    return Manifest(sections), documents
+
+
+def manifest_since(graph: Graph, base: Manifest, changed: Mapping[str, Iterable[str]]
+                   ) -> tuple[Manifest, dict[str, bytes]]:
+    """`manifest_of(graph)` for a graph that equals `base`'s except for the `changed` ids
+    (by section): only those entities, and any id `base` lacks, are encoded again; the
+    documents returned are theirs."""
+    documents: dict[str, bytes] = {}
+    sections: dict[str, tuple[tuple[str, str], ...]] = {}
+    for section in SECTION_NAMES:
+        known = base.by_id(section)
+        fresh = frozenset(changed.get(section, ()))
+        entries = []
+        seen: set[str] = set()
+        for entity in getattr(graph, section):
+            entity_id = entity.id  # type: ignore[attr-defined]
+            digest = known.get(entity_id)
+            if digest is None or entity_id in fresh or entity_id in seen:
+                document = encode_entity(entity)
+                digest = digest_of(section, document)
+                documents[digest] = document
+            entries.append((entity_id, digest))
+            seen.add(entity_id)
         sections[section] = tuple(entries)
     return Manifest(sections), documents
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
@@ -45,6 +45,7 @@ from turnout.config.manifest import (
     changes_between,
     decode_all,
     manifest_of,
+    manifest_since,
 )
 from turnout.config.model import Graph
 from turnout.config.validate import validate
@@ -61,6 +62,25 @@ local version = tonumber(ARGV[1])
 if version > current and redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('SET', KEYS[1], ARGV[1])
   redis.call('PUBLISH', ARGV[2], ARGV[1])
+  return version
+end
+return current
+"""
+
+# KEYS: seq, current, record, manifest. ARGV: version, record, manifest, channel. Puts back
+# a version under its own number (after Redis lost it): the counter never hands it out
+# again, and the pointer moves to it unless something newer is current.
+_RESTORE: Final = """
+local version = tonumber(ARGV[1])
+if tonumber(redis.call('GET', KEYS[1]) or '0') < version then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('SET', KEYS[3], ARGV[2], 'NX')
+redis.call('SET', KEYS[4], ARGV[3], 'NX')
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if version > current then
+  redis.call('SET', KEYS[2], ARGV[1])
+  redis.call('PUBLISH', ARGV[4], ARGV[1])
   return version
 end
 return current
@@ -133,6 +153,29 @@ class VersionDocument(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def restores(self) -> int | None:
         return self.info.restores
+
+
+@dataclass(frozen=True, slots=True)
+class Since:
+    """What a graph about to be published is known to be: version `version`'s graph,
+    except perhaps for the entities of the `changed` ids (by section, removed ones too)."""
+
+    version: int
+    changed: Mapping[str, Collection[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A version just published: its record, its manifest, and the documents of the
+    entities the version before did not name (all of them for a first version)."""
+
+    info: VersionInfo
+    manifest: Manifest
+    documents: dict[str, bytes]
+
+    @property
+    def version(self) -> int:
+        return self.info.version
 
 
 _ENCODER: Final = msgspec.json.Encoder()
@@ -218,6 +261,20 @@ def validated(graph: Graph) -> tuple[Manifest, dict[str, bytes]]:
         return manifest_of(graph)
 
 
+def validated_since(graph: Graph, base: Manifest, changed: Mapping[str, Collection[str]]
+                    ) -> tuple[Manifest, dict[str, bytes], Changes]:
+    """`validated` for a graph that equals `base`'s (a valid one) except for the `changed`
+    ids: only those entities are encoded again, and validation is scoped to what their
+    changes can affect (config.validate); also what changed, exactly."""
+    with paused_gc():
+        manifest, documents = manifest_since(graph, base, changed)
+        changes = changes_between(base, manifest)
+        problems = validate(graph, changes.by_section())
+        if problems:
+            raise GraphInvalid(problems)
+        return manifest, documents, changes
+
+
 class GraphStore:
     def __init__(self, redis: aioredis.Redis, prefix: str = DEFAULT_PREFIX,
                  retain: int = DEFAULT_RETAIN) -> None:
@@ -231,26 +288,45 @@ class GraphStore:
         self._advance = redis.register_script(_ADVANCE)
         self._claim = redis.register_script(_CLAIM)
         self._prune = redis.register_script(_PRUNE)
+        self._restore = redis.register_script(_RESTORE)
 
     async def publish(self, graph: Graph, note: str = "", actor: str = "") -> int:
         """Validate, prove it compiles, and publish; returns the new version. Raises
         GraphInvalid (with every problem) and writes nothing when the graph has any."""
-        return await self._publish(graph, note, actor, None, None)
+        published = await self._publish(graph, note, actor, None, None)
+        assert published is not None
+        return published.version
+
+    async def publish_since(self, graph: Graph, since: Since | None, note: str = "",
+                            actor: str = "") -> Published | None:
+        """`publish`, unless nothing changed (None). With `since` naming the current
+        version, only what changed is encoded and validated (see validated_since); on any
+        other current version the whole graph is."""
+        return await self._publish(graph, note, actor, None, None, since, if_changed=True)
 
     async def _publish(self, graph: Graph, note: str, actor: str,
-                       rolled_back_from: int | None, restores: int | None) -> int:
-        manifest, documents = await asyncio.to_thread(validated, graph)
+                       rolled_back_from: int | None, restores: int | None,
+                       since: Since | None = None, if_changed: bool = False
+                       ) -> Published | None:
         keys = self.keys
         with _reachable():
             base = await self.current_version()
             base_manifest = None if base is None else await self._manifest_or_none(base)
-        changes = changes_between(base_manifest, manifest)
+        if since is not None and base == since.version and base_manifest is not None:
+            manifest, documents, changes = await asyncio.to_thread(
+                validated_since, graph, base_manifest, since.changed)
+        else:
+            manifest, documents = await asyncio.to_thread(validated, graph)
+            changes = changes_between(base_manifest, manifest)
+        if if_changed and changes.empty:
+            return None
         await asyncio.to_thread(check_compiles, graph, changes)
         held = set() if base_manifest is None else set(base_manifest.digests())
+        fresh = {d: documents[d] for d in documents if d not in held}
         with _reachable():
             version = int(await self.redis.incr(keys.seq))
-            await self._write(documents, [d for d in documents if d not in held], version)
-            kept = [d for d in documents if d in held]
+            await self._write(fresh, fresh, version)
+            kept = [d for d in dict.fromkeys(manifest.digests()) if d in held]
             await self._mark(kept, version)
             # The base's documents cannot have been pruned while the base was still kept:
             # only when other publishers pushed it out of retention meanwhile is a check
@@ -258,6 +334,8 @@ class GraphStore:
             current = await self.current_version() or 0
             if base_manifest is not None and base is not None \
                     and base < current - self.retain + 1:
+                if any(d not in documents for d in kept):  # encoded only what changed
+                    documents = {**manifest_of(graph)[1], **documents}
                 await self._claim_each(documents, kept, version)
             info = VersionInfo(
                 version=version, published_at_ms=time.time_ns() // 1_000_000, note=note,
@@ -268,13 +346,39 @@ class GraphStore:
             await self.redis.set(keys.manifest(version), _ENCODER.encode(manifest), nx=True)
             current = int(await self._advance(keys=[keys.current, keys.manifest(version)],
                                               args=[version, self.channel]))
-            await self._prune(
-                keys=[keys.entities, keys.pruned],
-                args=[current - self.retain + 1, keys.version_prefix, keys.manifest_prefix,
-                      keys.entity_prefix])
-        return version
+            await self._prune_before(current)
+        return Published(info, manifest, fresh)
 
-    async def _write(self, documents: dict[str, bytes], digests: Iterable[str],
+    async def _prune_before(self, current: int) -> None:
+        keys = self.keys
+        await self._prune(
+            keys=[keys.entities, keys.pruned],
+            args=[current - self.retain + 1, keys.version_prefix, keys.manifest_prefix,
+                  keys.entity_prefix])
+
+    async def restore(self, info: VersionInfo, manifest: Manifest,
+                      documents: Mapping[str, bytes]) -> int:
+        """Put a version back under its own number (Redis lost it; the control plane keeps
+        every version): its documents, record and manifest; the counter moves past it and
+        the pointer to it, unless a newer version is current. Returns the current version.
+        `documents` must hold every document the manifest names."""
+        keys = self.keys
+        digests = list(dict.fromkeys(manifest.digests()))
+        absent = [d for d in digests if d not in documents]
+        if absent:
+            raise ConfigError(f"version {info.version}: {len(absent)} entity document(s) "
+                              f"to restore are missing, e.g. {absent[0]}")
+        version = info.version
+        with _reachable():
+            await self._write(documents, digests, version)
+            current = int(await self._restore(
+                keys=[keys.seq, keys.current, keys.version(version), keys.manifest(version)],
+                args=[version, _ENCODER.encode(info), _ENCODER.encode(manifest),
+                      self.channel]))
+            await self._prune_before(current)
+        return current
+
+    async def _write(self, documents: Mapping[str, bytes], digests: Iterable[str],
                      version: int) -> None:
         """Write documents, each marked with `version` in the same pipeline, so one a
         crashed publish leaves behind is pruned like any other. MSET may overwrite: a
@@ -380,5 +484,7 @@ class GraphStore:
         """Publish a new version whose graph is `to_version`'s; returns its number."""
         graph = await self.load(to_version)
         current = await self.current_version()
-        return await self._publish(graph, note or f"rollback to version {to_version}", actor,
-                                   current, to_version)
+        published = await self._publish(graph, note or f"rollback to version {to_version}",
+                                        actor, current, to_version)
+        assert published is not None
+        return published.version

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from turnout import splitter
 from turnout.config import chains, templates
@@ -19,6 +19,7 @@ from turnout.config.model import (
     DESTINATION_KINDS,
     INACTIVE_ACTIONS,
     REDIRECT_MODES,
+    SECTIONS,
     STATUSES,
     TOKENS,
     Campaign,
@@ -79,8 +80,92 @@ def _condition_problems(spec: ConditionSpec) -> list[tuple[str, str]]:
             for message in splitter.check(condition)]
 
 
-def validate(graph: Graph) -> list[Problem]:
-    return _Checker(graph).run()
+def validate(graph: Graph, changed: Mapping[str, Collection[str]] | None = None
+             ) -> list[Problem]:
+    """Every problem of `graph`, each with its path.
+
+    `changed`: the ids, by section, that were added, changed or removed since a graph that
+    `graph` otherwise equals and that had no problem (the version published before). Only
+    the entities those ids can affect are then checked one by one: the changed ones, and
+    those that refer to a changed or removed one (every entity of a changed workspace).
+    The checks across the graph (ids, codes, domains, cycles, credentials) run in full.
+    The answer, and its order, are those of a full validation (a property test holds it
+    to that); at 10,000 campaigns a one-campaign change is checked in a few per cent of the time.
+    """
+    checker = _Checker(graph)
+    if changed is not None:
+        checker.chosen = affected(graph, changed)
+    return checker.run()
+
+
+def _destination_refs(destinations: Iterable[Destination]) -> Iterator[tuple[str, str]]:
+    for d in destinations:
+        if d.ref is not None:
+            yield _SECTION_OF_KIND.get(d.kind, d.kind), d.ref
+        for offer_id in d.offers:
+            yield "offers", offer_id
+
+
+def _campaign_refs(c: Campaign, sections: Collection[str]) -> Iterator[tuple[str, str]]:
+    """(section, id) of what a campaign refers to in `sections`, bar its workspace."""
+    if "traffic_sources" in sections:
+        yield "traffic_sources", c.traffic_source
+    if c.parent is not None and "campaigns" in sections:
+        yield "campaigns", c.parent
+    if not _DESTINATION_SECTIONS.isdisjoint(sections):
+        for rule in c.rules:
+            yield from _destination_refs(rule.destinations)
+        yield from _destination_refs(c.default)
+
+
+def _offer_refs(o: Offer, sections: Collection[str]) -> Iterator[tuple[str, str]]:
+    yield "networks", o.network
+    if o.fallback_offer is not None:
+        yield "offers", o.fallback_offer
+
+
+def _funnel_refs(f: Funnel, sections: Collection[str]) -> Iterator[tuple[str, str]]:
+    for lander_id in f.landers:
+        yield "landers", lander_id
+    for offer_id in f.offers:
+        yield "offers", offer_id
+
+
+_SECTION_OF_KIND: Final = {"offer": "offers", "lander": "landers", "funnel": "funnels"}
+_DESTINATION_SECTIONS: Final = frozenset(_SECTION_OF_KIND.values())
+# What each section's entities refer to besides their workspace (none: only that), given
+# the sections of interest (a campaign's destinations are only walked when they matter).
+_REFS: Final[dict[str, Callable[[Any, Collection[str]], Iterator[tuple[str, str]]]]] = {
+    "offers": _offer_refs, "funnels": _funnel_refs, "campaigns": _campaign_refs}
+# Which sections can refer to entities of a section (so need a look when one changes).
+_REFERRED_BY: Final = {
+    "traffic_sources": ("campaigns",), "networks": ("offers",),
+    "offers": ("offers", "funnels", "campaigns"), "landers": ("funnels", "campaigns"),
+    "funnels": ("campaigns",), "campaigns": ("campaigns",)}
+
+
+def affected(graph: Graph, changed: Mapping[str, Collection[str]]) -> dict[str, set[int]]:
+    """Per section, the indexes of the entities whose own checks can answer differently
+    after `changed` (see `validate`)."""
+    ids = {section: frozenset(found) for section, found in changed.items() if found}
+    spaces = ids.get("workspaces", frozenset())
+    wanted: dict[str, set[int]] = {}
+    for section, _ in SECTIONS:
+        items = getattr(graph, section)
+        mine = ids.get(section, frozenset())
+        watched = {s: ids[s] for s in _REFERRED_BY if s in ids and section in _REFERRED_BY[s]}
+        looked_at = watched.keys()
+        refs = _REFS.get(section)
+        chosen = wanted[section] = set()
+        owned = spaces if section != "workspaces" else frozenset()
+        for i, item in enumerate(items):
+            touched = item.id in mine or (owned and item.workspace in owned)
+            if not touched and watched and refs is not None:
+                touched = any(ref in watched[s] for s, ref in refs(item, looked_at)
+                              if s in watched)
+            if touched:
+                chosen.add(i)
+    return wanted
 
 
 class _Checker:
@@ -98,32 +183,43 @@ class _Checker:
         # distinct one is checked once.
         self._condition_found: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
         self._template_found: dict[tuple[str, frozenset[str]], list[str]] = {}
+        # Per section, the indexes of the entities to check one by one (None: all).
+        self.chosen: dict[str, set[int]] | None = None
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
 
     def run(self) -> list[Problem]:
         g = self.graph
-        for i, workspace in enumerate(g.workspaces):
+        for i, workspace in self._each("workspaces"):
             self._workspace(f"workspaces[{i}]", workspace)
-        for i, source in enumerate(g.traffic_sources):
+        for i, source in self._each("traffic_sources"):
             self._source(f"traffic_sources[{i}]", source)
-        for i, network in enumerate(g.networks):
+        for i, network in self._each("networks"):
             self._network(f"networks[{i}]", network)
-        for i, offer in enumerate(g.offers):
+        for i, offer in self._each("offers"):
             self._offer(f"offers[{i}]", offer)
-        for i, lander in enumerate(g.landers):
+        for i, lander in self._each("landers"):
             self._lander(f"landers[{i}]", lander)
-        for i, funnel in enumerate(g.funnels):
+        for i, funnel in self._each("funnels"):
             self._funnel(f"funnels[{i}]", funnel)
         self._domains(g.workspaces)
-        for i, campaign in enumerate(g.campaigns):
+        for i, campaign in self._each("campaigns"):
             self._campaign(f"campaigns[{i}]", campaign)
         self._codes(g.campaigns)
         self._cycles("campaigns", g.campaigns, lambda c: c.parent, "parent")
         self._cycles("offers", g.offers, lambda o: o.fallback_offer, "fallback_offer")
         self.problems.extend(duplicate_credentials(g))
         return self.problems
+
+    def _each(self, section: str) -> Iterator[tuple[int, Any]]:
+        """(index, entity) of the section's entities to check one by one, in order."""
+        items = getattr(self.graph, section)
+        if self.chosen is None:
+            yield from enumerate(items)
+            return
+        for i in sorted(self.chosen.get(section, ())):
+            yield i, items[i]
 
     # -- shared pieces -------------------------------------------------------------
 

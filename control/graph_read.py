@@ -9,7 +9,7 @@ not part of the graph.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 import msgspec
@@ -142,9 +142,12 @@ _GRAPH: Final = msgspec.json.Decoder(Graph)
 _ENTITIES: Final = {name: msgspec.json.Decoder(tuple[cls, ...]) for name, cls in model.SECTIONS}
 
 
-def _filter(kind: str, workspace_ids: Collection[str] | None, entity_id: str | None
-            ) -> tuple[str, dict[str, Any]]:
+def _filter(kind: str, workspace_ids: Collection[str] | None, entity_id: str | None,
+            entity_ids: Collection[str] | None = None) -> tuple[str, dict[str, Any]]:
     clauses, params = ["true"], {}
+    if entity_ids is not None:
+        clauses.append(f"e.id = ANY(%(ids_{kind})s::text[])")
+        params[f"ids_{kind}"] = list(entity_ids)
     if workspace_ids is not None:
         column = "e.id" if kind == "workspaces" else "e.workspace_id"
         clauses.append(f"{column} = ANY(%(workspaces)s::text[])")
@@ -156,8 +159,9 @@ def _filter(kind: str, workspace_ids: Collection[str] | None, entity_id: str | N
 
 
 def _section(kind: str, workspace_ids: Collection[str] | None = None,
-             entity_id: str | None = None) -> tuple[str, dict[str, Any]]:
-    where, params = _filter(kind, workspace_ids, entity_id)
+             entity_id: str | None = None, entity_ids: Collection[str] | None = None
+             ) -> tuple[str, dict[str, Any]]:
+    where, params = _filter(kind, workspace_ids, entity_id, entity_ids)
     return SECTION_SQL[kind].format(where=where), params
 
 
@@ -176,6 +180,24 @@ async def read_graph(conn: psycopg.AsyncConnection[Any],
     assert row is not None
     with paused_gc():  # 450,000 structs at 10,000 campaigns: 5x faster without it
         return _GRAPH.decode(row[0])
+
+
+async def read_sections(conn: psycopg.AsyncConnection[Any],
+                        ids: Mapping[str, Collection[str]]) -> Graph:
+    """The stored entities of the given ids (by section), as a graph of only them, in one
+    statement; ids with no entity (deleted, or an archived campaign) are left out."""
+    parts, params = [], {}
+    for kind in KINDS:
+        if ids.get(kind):
+            query, found = _section(kind, entity_ids=ids[kind])
+            parts.append(f"'{kind}', ({query})")
+            params.update(found)
+    if not parts:
+        return Graph()
+    statement = "SELECT json_build_object(" + ", ".join(parts) + ")::text"
+    row = await (await conn.execute(statement, params)).fetchone()
+    assert row is not None
+    return _GRAPH.decode(row[0])
 
 
 async def read_entity(conn: psycopg.AsyncConnection[Any], kind: str, entity_id: str

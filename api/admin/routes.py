@@ -31,6 +31,7 @@ ROUTE_MODULES: Final = (
     "turnout.api.report_routes",
     "turnout.api.admin.keys_routes",
     "turnout.api.admin.audit_routes",
+    "turnout.api.admin.versions_routes",
     "turnout.api.admin.lifecycle_routes",
     "turnout.api.admin.templates_routes",
     "turnout.api.admin.entities",

@@ -66,6 +66,8 @@ async def admin_app(postgres: str, redis_url: str, clickhouse: tuple[str, str],
                     ) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
     """The whole API app (admin and report routes) with its own rate-limit buckets."""
     dsn, database = clickhouse
+    # A graph of its own in Redis: the app's publisher writes there.
+    settings.setdefault("graph_prefix", f"test:graph:{uuid.uuid4().hex[:8]}")
     config = ApiSettings(postgres_url=postgres, redis_url=redis_url, clickhouse_dsn=dsn,
                          database=database, pool_size=1, **settings)
     limiter = RateLimiter(redis_url, prefix=f"test:ratelimit:{uuid.uuid4().hex[:8]}:")

@@ -30,6 +30,8 @@ class Banner:
     workspace: str
     token: str
     tokens: dict[str, str]
+    pause: str  # the URL of the banner's pause command
+    if_match: str  # and the revision it sends
     postback_from: str = ""  # the X-Forwarded-For the banner's postback is sent with
 
 
@@ -39,16 +41,18 @@ def parse_banner(text: str) -> Banner:
         assert match is not None, f"{pattern!r} not in the banner:\n{text}"
         return match.group(1)
 
-    keys = text.split("report API keys for this run (one per workspace):\n", 1)[1]
-    tokens = dict(re.findall(r"^  (\S+)\s+(tok_\S+)$", keys.split("\n\n", 1)[0], re.M))
+    keys = text.split("owner keys for this run", 1)[1].split("\n", 1)[1]
+    tokens = dict(re.findall(r"^  (\S+)\s+(tk_\S+)$", keys.split("\n\n", 1)[0], re.M))
     return Banner(
         edge=one(r"edge\s+(http://\S+)"),
         api=one(r"report API\s+(http://\S+)"),
         campaign_code=one(r"'http://[^/]+/c/([^?']+)\?"),
         secret=one(r"&secret=([^'&\s]+)"),
         workspace=one(r"report --workspace (\S+)"),
-        token=one(r"TURNOUT_API_KEY=(tok_\S+)"),
+        token=one(r"TURNOUT_API_KEY=(tk_\S+)"),
         tokens=tokens,
+        pause=one(r"(?m)^\s+(http://\S+/pause)$"),
+        if_match=one(r"-H 'If-Match: (\d+)'"),
         postback_from=next(iter(re.findall(r"-H 'X-Forwarded-For: (\S+)' '[^']*/postback", text)),
                            ""),
     )
@@ -137,6 +141,26 @@ def click_and_convert(banner: Banner) -> str:
             headers=forwarded)
         assert postback.status_code == 200, postback.text
     return click_id
+
+
+def pause_as_printed(banner: Banner) -> None:
+    """The banner's curl: POST the pause with its key and If-Match."""
+    response = httpx.post(banner.pause, timeout=10, headers={
+        "Authorization": f"Bearer {banner.token}", "If-Match": banner.if_match})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "paused"
+
+
+def wait_until_not_served(banner: Banner, timeout: float = 10.0) -> float:
+    """Seconds until the edge stops serving the banner's campaign (404)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        response = httpx.get(f"{banner.edge}/c/{banner.campaign_code}", timeout=10,
+                             headers={"User-Agent": BROWSER, "X-Forwarded-For": US_IP})
+        if response.status_code == 404:
+            return time.monotonic() - started
+        time.sleep(0.02)
+    raise AssertionError(f"the edge still serves {banner.campaign_code} after {timeout}s")
 
 
 def wait_for_report_row(banner: Banner, clicks: int = 1, conversions: int = 1,

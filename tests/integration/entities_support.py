@@ -1,9 +1,8 @@
 """A world for the entity routes: a control database holding the example graph
 (workspace acme) and an empty workspace beta, keys of every role, the API app on it.
 
-Until control/publisher.py is part of the app, the app gets a recorder at
-app.state.publisher (the routes only call `changed`); when the app has a publisher of its
-own, that one is used and `World.published` stays empty.
+The app's publisher (control/publisher.py) is wrapped in a recorder at
+app.state.publisher: `World.published` lists what the routes told it, and it publishes.
 """
 
 from __future__ import annotations
@@ -30,11 +29,18 @@ A, B = "acme", "beta"
 
 @dataclass
 class Recorder:
+    """The app's publisher, noting each `changed` call before passing it on."""
+
+    inner: Any
     calls: list[tuple[str, str, str, dict[str, list[str]]]] = field(default_factory=list)
 
     def changed(self, workspace_id: str, actor: str, note: str,
                 entities: dict[str, list[str]]) -> None:
         self.calls.append((workspace_id, actor, note, entities))
+        self.inner.changed(workspace_id, actor, note, entities)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 @dataclass
@@ -94,7 +100,6 @@ async def entity_world(postgres_url: str, redis_url: str, clickhouse_dsn: str
     # Reports are not asked here: the ClickHouse database is never opened.
     async with admin_app(url, redis_url, (clickhouse_dsn, "entities_unused"),
                          facts_for(A, B), rate_per_minute=1_000_000) as (app, http):
-        recorder = Recorder()
-        if getattr(app.state, "publisher", None) is None:
-            app.state.publisher = recorder
+        recorder = Recorder(app.state.publisher)
+        app.state.publisher = recorder
         yield World(url, http, keys, foreign, recorder)

@@ -34,6 +34,7 @@ from tests.integration.admin_support import (
 )
 from tests.integration.control_support import control_database
 from tests.integration.e2e_support import example_in_workspace
+from tests.integration.publish_support import record_version
 from turnout.api.admin.principal import ROLES, rank
 from turnout.api.admin.routes import AdminRoute, table
 from turnout.control.graph_write import import_graph
@@ -67,10 +68,17 @@ async def _key_seed(url: str) -> str:
     return token.split("_")[1]
 
 
+async def _version_seed(url: str) -> str:
+    """A recorded graph version holding workspace A (B was in none)."""
+    await record_version(url, GRAPH)
+    return "1"
+
+
 # Path segment before a parameter -> an id of that kind in workspace A.
 SEEDS: dict[str, Seed] = {
     **{kind.replace("_", "-"): _graph_seed(kind) for kind in GRAPH_KINDS},
     "keys": _key_seed,
+    "versions": _version_seed,
 }
 
 

@@ -23,7 +23,7 @@ def test_splitter_json_is_one_object():
 
 
 @pytest.mark.parametrize("name", ["splitter", "edge", "reports", "graph_publish",
-                                  "control_graph", "api_auth"])
+                                  "control_graph", "api_auth", "admin"])
 def test_every_owned_benchmark_has_json(name):
     argv = [sys.executable, "-m", f"benchmarks.{name}", "--help"]
     out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout
