@@ -159,8 +159,10 @@ BAD_ROWS = [
     ("audit row saying nothing",
      "INSERT INTO audit (actor, action, entity_kind, entity_id) VALUES ('k', 'update', "
      "'offers', 'x')", "audit_before_or_after"),
-    ("graph version zero", "INSERT INTO graph_versions (version, actor, graph) VALUES "
+    ("graph version zero", "INSERT INTO graph_versions (version, actor, manifest) VALUES "
      "(0, 'k', '{}')", "graph_versions_positive"),
+    ("graph version with neither manifest nor base", "INSERT INTO graph_versions "
+     "(version, actor) VALUES (5, 'k')", "graph_versions_whole_or_delta"),
 ]
 
 
