@@ -6,7 +6,10 @@
 -- parsing, the splitter and the event all do their work, and every cache sees what a
 -- production edge sees: many repeats of a few hundred addresses and agents.
 -- benchmarks/edge_handler.py builds the same ring in Python (request_ring): keep in step.
--- Usage: wrk -s benchmarks/edge.lua http://HOST:PORT -- /c/CODE
+-- benchmarks/edge_paced.lua sends this same ring at a fixed rate.
+-- Usage: wrk -t1 -s benchmarks/edge.lua http://HOST:PORT -- /c/CODE
+-- After wrk's report it prints one line, `turnout-wrk {json}` (done() below), that
+-- benchmarks/wrk.py reads: latency percentiles in microseconds, p99.9 included.
 
 local ips = {
   "214.78.0.1", "2.125.160.216", "89.160.20.113", "175.16.199.1", "202.196.224.1",
@@ -83,4 +86,30 @@ end
 function request()
   counter = (counter + 1) % ring
   return requests[counter]
+end
+
+-- The figures, one JSON line: wrk's latency of a request runs from its first write to
+-- the end of its response (c->start is set after any delay()), so pacing is not in it.
+-- late_sends and max_lag_us are the paced script's (edge_paced.lua); 0 here.
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function done(summary, latency, requests)
+  local late, lag = 0, 0
+  for _, thread in ipairs(threads) do
+    late = late + (thread:get("late_sends") or 0)
+    lag = math.max(lag, thread:get("max_lag_us") or 0)
+  end
+  local errors = summary.errors
+  io.write(string.format(
+    'turnout-wrk {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, '
+      .. '"p99_us": %d, "p999_us": %d, "max_us": %d, "mean_us": %.1f, '
+      .. '"status_errors": %d, "socket_errors": %d, "timeouts": %d, '
+      .. '"late_sends": %d, "max_lag_us": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency:percentile(99.9), latency.max, latency.mean,
+    errors.status, errors.connect + errors.read + errors.write, errors.timeout, late, lag))
 end

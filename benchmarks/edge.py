@@ -1,17 +1,25 @@
-"""Redirect throughput: the full edge against a bare uvicorn 302 (and nginx, if present).
+"""Redirect throughput and paced latency: the full edge against a bare uvicorn 302 (and nginx).
 
-    python -m benchmarks.edge [--duration 10] [--connections 64] [--rounds 1]
-                              [--profile FILE] [--json]
+    python -m benchmarks.edge [--duration 10] [--connections 64] [--rounds 3]
+                              [--rate N] [--profile FILE] [--json]
 
 wrk runs on core 0 (`taskset -c 0`), the server under test on core 1, one target at a
-time, every target driven by the same Lua script (benchmarks/edge.lua: the same request
-ring of X-Forwarded-For addresses, user agents, browser headers and query strings) and
-answering with the same status and headers (two cookies, a Location). The full edge runs
-against a real local stack (Valkey with the example graph published, tansu Kafka), so
-GeoIP, UA parsing, the splitter and the event sink all do their work. Besides rate and
-latency, each target's CPU time per request is measured from /proc: on a shared machine
-the rate also depends on who else wanted core 1, the CPU per request much less.
-Needs wrk: `apt-get install -y wrk`."""
+time, every target driven by the same request ring (benchmarks/edge.lua: X-Forwarded-For
+addresses, user agents, browser headers and query strings) and answering with the same
+status and headers (two cookies, a Location). The full edge runs against a real local
+stack (Valkey with the example graph published, tansu Kafka), so GeoIP, UA parsing, the
+splitter and the event sink all do their work.
+
+Each target is measured twice per round: closed loop (every connection sends its next
+request as soon as it has the answer: the rate it can sustain) and paced
+(benchmarks/edge_paced.lua: the same ring, all connections together offering a fixed
+rate: the latency a client sees at a load the server can carry). The offered rate is
+`--rate`, or half of bare uvicorn's closed-loop rate in the first round, the same for
+every target and round. Figures per round, medians over rounds, and the edge-to-bare
+ratios of issue #14's goals (benchmarks/edge_figures.py). Besides rate and latency, each
+target's CPU time per request is measured from /proc: on a shared machine the rate also
+depends on who else wanted core 1, the CPU per request much less.
+Needs wrk: `apt-get install -y wrk` (and nginx-light for the nginx target)."""
 
 from __future__ import annotations
 
@@ -20,23 +28,24 @@ import asyncio
 import http.client
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks import wrk
+from benchmarks.edge_figures import clicks_sent, paced_rate, server_p99_ms, summarise
 from turnout.config import examples
 from turnout.local.services import stop_process
 
-ROOT = Path(__file__).resolve().parent.parent
-LUA = ROOT / "benchmarks" / "edge.lua"
 CODE = "CAMP_A"
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+EDGES = ("edge", "edge_base")
+SETTLE_S = 1.0  # between a target's closed-loop and paced runs: its sink drains
 
 
 # What the edge answers a typical /c/CAMP_A click with (a new visitor sent to a lander):
@@ -98,20 +107,6 @@ def wait_http(port: int, path: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"port {port} did not answer {path} in {timeout}s")
 
 
-def run_wrk(url: str, path: str, duration: int, connections: int) -> dict[str, float]:
-    argv = ["taskset", "-c", "0", "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
-            "--latency", "-s", str(LUA), url, "--", path]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
-    for label, key in (("50%", "p50_ms"), ("99%", "p99_ms")):
-        match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)\b", out)
-        result[key] = float(match.group(1)) * _UNITS[match.group(2)]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    result["bad_responses"] = int(errors.group(1)) if errors else 0
-    result["requests"] = int(re.search(r"(\d+) requests in", out).group(1))
-    return result
-
-
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -134,46 +129,66 @@ def tree_cpu_seconds(root: int) -> float:
     return total
 
 
-def server_p99_ms(metrics: str) -> float | None:
-    """The upper bound of the histogram bucket holding the 99th percentile of handler time."""
-    buckets = [(float("inf") if le == "+Inf" else float(le), int(n)) for le, n in re.findall(
-        r'turnout_edge_redirect_seconds_bucket\{le="([^"]+)"\} (\d+)', metrics)]
-    if not buckets or buckets[-1][1] == 0:
-        return None
-    total = buckets[-1][1]
-    return next(le * 1000 for le, n in buckets if n >= 0.99 * total)
-
-
-def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["taskset", "-c", "1", *argv], env=env, cwd=ROOT,
+def start(argv: list[str], env: dict[str, str], cwd: Path = wrk.ROOT
+          ) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["taskset", "-c", "1", *argv], env=env, cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def edge_argv(tree: Path, port: int) -> list[str]:
+    """The edge of a source tree, run by that tree's own virtualenv (the baseline's) or ours."""
+    python = tree / ".venv" / "bin" / "python" if tree != wrk.ROOT else Path(sys.executable)
+    return [str(python), "-m", "turnout.cli.main", "edge", "--port", str(port)]
+
+
+def scrape(base: str) -> str:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def timed(name: str, process: subprocess.Popen[bytes], base: str, path: str,
+          args: argparse.Namespace, rate: float | None, profile: str | None = None
+          ) -> dict[str, Any]:
+    """One wrk run against a started target, with its CPU per request (and, for the edge,
+    its own handler-time p99 and the clicks it sent, over this run alone)."""
+    before = scrape(base) if name in EDGES else ""
+    profiler = None
+    if profile:
+        # --nonblocking: sampling must not pause the loop it is looking at; --threads:
+        # every stack names its thread, so the event loop's can be told from the pool's.
+        profiler = subprocess.Popen(
+            [str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking",
+             "--threads", "-r", "500", "-f", "raw", "-o", profile, "--pid", str(process.pid),
+             "--duration", str(args.duration)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cpu = tree_cpu_seconds(process.pid)
+    result = wrk.run(base, path, args.duration, args.connections, rate)
+    # CPU per answered request: what the server spent, whoever else shared its core.
+    result["cpu_us"] = (tree_cpu_seconds(process.pid) - cpu) / max(1, result["requests"]) * 1e6
+    if profiler is not None:
+        profiler.wait(30)
+        result["profiled"] = True
+    if name in EDGES:
+        after = scrape(base)
+        result["server_p99_ms"] = server_p99_ms(after, before)
+        result["events_sent"] = clicks_sent(after) - clicks_sent(before)
+    return result
+
+
 def measure(name: str, process: subprocess.Popen[bytes], port: int, path: str,
-            args: argparse.Namespace) -> dict[str, float]:
+            args: argparse.Namespace, pace: Callable[[float], float]
+            ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(closed-loop, paced) figures of one target; `pace` turns its closed-loop rate into
+    the offered rate of its paced run."""
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_http(port, "/readyz" if name == "edge" else path)
-        run_wrk(base, path, 3, args.connections)  # warm every cache the ring touches
-        profiler = None
-        if name == "edge" and args.profile:
-            profiler = subprocess.Popen(
-                [str(Path(sys.executable).with_name("py-spy")), "record", "-r", "250", "-f",
-                 "raw", "-o", args.profile, "--pid", str(process.pid), "--duration",
-                 str(args.duration)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cpu = tree_cpu_seconds(process.pid)
-        result = run_wrk(base, path, args.duration, args.connections)
-        # CPU per answered request: what the server spent, whoever else shared its core.
-        result["cpu_us"] = (tree_cpu_seconds(process.pid) - cpu) / result["requests"] * 1e6
-        if profiler is not None:
-            profiler.wait(30)
-        if name == "edge":
-            with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
-                metrics = response.read().decode()
-            result["server_p99_ms"] = server_p99_ms(metrics)
-            sent = re.findall(r'turnout_sink_sent_total\{topic="turnout.clicks"\} (\d+)', metrics)
-            result["events_sent"] = int(sent[0]) if sent else 0
-        return result
+        wait_http(port, "/readyz" if name in EDGES else path)
+        wrk.run(base, path, 3, args.connections)  # warm every cache the ring touches
+        closed = timed(name, process, base, path, args, None)
+        time.sleep(SETTLE_S)
+        profile = args.profile if name == "edge" and args.profile else None
+        paced = timed(name, process, base, path, args, pace(closed["rps"]), profile)
+        return closed, paced
     finally:
         stop_process(process, 30)
 
@@ -211,56 +226,68 @@ def nginx_target(port: int, workdir: Path) -> list[str] | None:
     return [nginx, "-c", str(conf), "-p", str(workdir)]
 
 
-def run_round(env: dict[str, str], path: str, workdir: Path, args: argparse.Namespace
-              ) -> dict[str, dict[str, float]]:
+def run_round(env: dict[str, str], path: str, workdir: Path, args: argparse.Namespace,
+              rate: float | None, number: int) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every target closed-loop then paced; `rate` None: half of this round's bare rate."""
     from turnout.local.services import free_port
 
-    results: dict[str, dict[str, float]] = {}
-    port = free_port()
-    bare = start([sys.executable, "-m", "benchmarks.edge", "--serve-bare", str(port)], env)
-    results["bare"] = measure("bare", bare, port, path, args)
+    round_: dict[str, dict[str, dict[str, Any]]] = {"closed": {}, "paced": {}}
+
+    def keep(target: str, figures: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        round_["closed"][target], round_["paced"][target] = figures
 
     port = free_port()
-    edge = start([sys.executable, "-m", "turnout.cli.main", "edge", "--port", str(port)],
-                 {**env, "TURNOUT_EDGE_PORT": str(port)})
-    results["edge"] = measure("edge", edge, port, path, args)
+    bare = start([sys.executable, "-m", "benchmarks.edge", "--serve-bare", str(port)], env)
+    keep("bare", measure("bare", bare, port, path, args,
+                         lambda rps: paced_rate(rps, rate)))
+    offered = round_["paced"]["bare"]["offered_rps"]
+
+    edges = [("edge", wrk.ROOT)] + ([("edge_base", args.baseline)] if args.baseline else [])
+    if number % 2:
+        edges.reverse()  # neither edge always runs right after bare uvicorn
+    for name, tree in edges:
+        port = free_port()
+        edge = start(edge_argv(tree, port), {**env, "TURNOUT_EDGE_PORT": str(port)}, tree)
+        keep(name, measure(name, edge, port, path, args, lambda _: offered))
 
     port = free_port()
     argv = nginx_target(port, workdir)
     if argv is not None:
-        results["nginx"] = measure("nginx", start(argv, env), port, path, args)
-    return results
+        keep("nginx", measure("nginx", start(argv, env), port, path, args, lambda _: offered))
+    return round_
 
 
-def summarise(results: dict[str, dict[str, float]]) -> dict[str, Any]:
-    bare, edge = results["bare"], results["edge"]
-    summary: dict[str, Any] = {
-        "results": results,
-        "edge_vs_bare": edge["rps"] / bare["rps"],
-        # CPU per request, bare over edge: the rate ratio a machine with nothing else on
-        # the server's core would show, when the server is CPU-bound (it is, at 64 conns).
-        "edge_vs_bare_cpu": bare["cpu_us"] / edge["cpu_us"],
-        "goal_met": edge["rps"] >= 0.5 * bare["rps"] and edge["p99_ms"] < 5,
-    }
-    if "nginx" in results:
-        summary["bare_vs_nginx"] = bare["rps"] / results["nginx"]["rps"]
-    return summary
+def report(title: str, rounds: dict[str, dict[str, dict[str, Any]]],
+           ratios: dict[str, float]) -> None:
+    print(title)
+    for mode, heading in (("closed", "closed loop"), ("paced", "paced")):
+        offered = rounds[mode]["bare"].get("offered_rps")
+        print(f"  {heading}" + (f", {offered:.0f} req/s offered" if offered else ""))
+        print(f"    {'target':6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'p99.9 ms':>8} "
+              f"{'max ms':>7} {'late':>6} {'CPU us/req':>10}  notes")
+        for name, r in rounds[mode].items():
+            notes = ""
+            if name in EDGES:
+                notes = (f"server-side p99 <= {r.get('server_p99_ms')} ms, "
+                         f"{r.get('events_sent', 0):.0f} clicks sent")
+            print(f"    {name:6} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
+                  f"{r['p999_ms']:>8.2f} {r['max_ms']:>7.1f} {r.get('late_sends', 0):>6.0f} "
+                  f"{r['cpu_us']:>10.1f}  {notes}")
+    for suffix, label in (("", "edge"), ("@base", "edge_base")):
+        if f"closed_rate_edge_vs_bare{suffix}" not in ratios:
+            continue
+        r = {name.removesuffix(suffix): value for name, value in ratios.items()
+             if name.endswith(suffix) and "@" not in name.removesuffix(suffix)}
+        print(f"  {label} / bare: closed-loop rate {r['closed_rate_edge_vs_bare']:.2f}"
+              f" (CPU per request {r['closed_cpu_bare_vs_edge']:.2f}); paced p99 "
+              f"{r['paced_p99_edge_vs_bare']:.2f}x, p99.9 {r['paced_p999_edge_vs_bare']:.2f}x, "
+              f"p50 {r['paced_p50_edge_minus_bare_ms']:+.2f} ms")
 
 
-def report(summary: dict[str, Any]) -> None:
-    print(f"{'target':8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10}  notes")
-    for name, r in summary["results"].items():
-        notes = ""
-        if name == "edge":
-            notes = (f"server-side p99 <= {r.get('server_p99_ms')} ms, "
-                     f"{r.get('events_sent', 0)} clicks sent to Kafka")
-        print(f"{name:8} {r['rps']:>10.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
-              f"{r['cpu_us']:>10.1f}  {notes}")
-    print(f"edge / bare = {summary['edge_vs_bare']:.2f} by rate, "
-          f"{summary['edge_vs_bare_cpu']:.2f} by CPU per request "
-          f"(goal >= 0.50 with p99 < 5 ms: {'met' if summary['goal_met'] else 'NOT met'})")
-    if "bare_vs_nginx" in summary:
-        print(f"bare uvicorn / nginx = {summary['bare_vs_nginx']:.2f}")
+def report_goals(goals: dict[str, dict[str, Any]]) -> None:
+    for name, goal in goals.items():
+        print(f"  goal {name} {goal['goal']}: {goal['value']:.2f} "
+              f"{'met' if goal['met'] else 'NOT met'}")
 
 
 def main() -> int:
@@ -268,9 +295,15 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
     parser.add_argument("--connections", type=int, default=64,
                         help="wrk connections held open (64)")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="measure every target this many times, alternating")
-    parser.add_argument("--profile", help="py-spy the edge during its runs (raw format) here")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure every target this many times, alternating (3)")
+    parser.add_argument("--rate", type=float,
+                        help="offered req/s of the paced runs (half of bare's closed-loop rate)")
+    parser.add_argument("--baseline", type=Path,
+                        help="another source tree (a git worktree with its own .venv): its "
+                        "edge is measured too, as edge_base, in the same rounds")
+    parser.add_argument("--profile", help="py-spy the edge during its paced runs (raw format, "
+                        "threads named) into this file; those runs' figures are disturbed")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object of the figures instead of the table")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
@@ -278,6 +311,9 @@ def main() -> int:
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return 0
+    if args.baseline and not (args.baseline / ".venv" / "bin" / "python").exists():
+        print(f"--baseline {args.baseline}: no .venv/bin/python there", file=sys.stderr)
+        return 2
     if shutil.which("wrk") is None:
         print("wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu)", file=sys.stderr)
         return 2
@@ -287,7 +323,8 @@ def main() -> int:
     from turnout.local.services import local_stack
     from turnout.topics import ensure_topics
 
-    rounds = []
+    rounds: list[dict[str, Any]] = []
+    rate = args.rate
     with tempfile.TemporaryDirectory(prefix="turnout-bench-") as tmp, \
             local_stack(Path(tmp) / "stack") as stack:
         asyncio.run(ensure_topics(stack.kafka_bootstrap))
@@ -295,15 +332,23 @@ def main() -> int:
         env = {**os.environ, **stack.environ(), "TURNOUT_EDGE_TRUSTED_PROXIES": "127.0.0.1/32",
                "TURNOUT_EDGE_SECRET": "benchmark-secret-not-for-production"}
         for number in range(args.rounds):
-            summary = summarise(run_round(env, f"/c/{CODE}", Path(tmp), args))
-            rounds.append(summary)
+            round_ = run_round(env, f"/c/{CODE}", Path(tmp), args, rate, number)
+            rate = round_["paced"]["bare"]["offered_rps"]  # every later round: the same
+            rounds.append(round_)
             if not args.json:
-                if args.rounds > 1:
-                    print(f"-- round {number + 1} of {args.rounds}")
-                report(summary)
+                report(f"round {number + 1} of {args.rounds}", round_,
+                       summarise([round_])["ratios"])
+    summary = summarise(rounds)
     if args.json:
-        print(json.dumps({"graph_version": version, "connections": args.connections,
-                          "duration_s": args.duration, "rounds": rounds}, indent=2))
+        print(json.dumps({"benchmark": "edge", "graph_version": version,
+                          "connections": args.connections, "duration_s": args.duration,
+                          "offered_rps": rate,
+                          "rate_from": "--rate" if args.rate else "half of bare's closed-loop "
+                                       "rate in round 1",
+                          "rounds": rounds, **summary}, indent=2))
+    else:
+        report(f"medians of {args.rounds} rounds", summary["medians"], summary["ratios"])
+        report_goals(summary["goals"])
     return 0
 
 

@@ -123,21 +123,34 @@ def manifest_since(graph: Graph, base: Manifest, changed: Mapping[str, Iterable[
     return Manifest(sections), documents
 
 
-def changes_between(old: Manifest | None, new: Manifest) -> Changes:
-    """What `new` changed relative to `old` (everything, when there is no `old`)."""
-    upserted: dict[str, tuple[str, ...]] = {}
+Entries = tuple[tuple[str, str], ...]
+
+
+def entry_changes(old: Manifest | None, new: Manifest
+                  ) -> tuple[dict[str, Entries], dict[str, tuple[str, ...]]]:
+    """Per section, the (id, digest) entries of `new` that `old` does not have (added or
+    changed, in graph order), and the ids of `old` that `new` lacks; sections without
+    either are left out."""
+    upserted: dict[str, Entries] = {}
     removed: dict[str, tuple[str, ...]] = {}
     for section in SECTION_NAMES:
         before = {} if old is None else old.by_id(section)
         after = new.entries(section)
-        changed = tuple(i for i, digest in after if before.get(i) != digest)
+        changed = tuple((i, d) for i, d in after if before.get(i) != d)
         kept = {i for i, _ in after}
         gone = tuple(i for i in before if i not in kept)
         if changed:
             upserted[section] = changed
         if gone:
             removed[section] = gone
-    return Changes(upserted=upserted, removed=removed)
+    return upserted, removed
+
+
+def changes_between(old: Manifest | None, new: Manifest) -> Changes:
+    """What `new` changed relative to `old` (everything, when there is no `old`)."""
+    upserted, removed = entry_changes(old, new)
+    return Changes(upserted={s: tuple(i for i, _ in e) for s, e in upserted.items()},
+                   removed=removed)
 
 
 def missing_documents(have: Manifest | None, want: Manifest) -> list[str]:

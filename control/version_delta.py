@@ -13,9 +13,7 @@ from typing import Final
 
 import msgspec
 
-from turnout.config.manifest import SECTION_NAMES, Changes, Manifest
-
-Entries = tuple[tuple[str, str], ...]
+from turnout.config.manifest import SECTION_NAMES, Changes, Entries, Manifest, entry_changes
 
 
 class Delta(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True,
@@ -44,18 +42,7 @@ DECODER: Final = msgspec.json.Decoder(Delta)
 
 
 def between(base: Manifest, manifest: Manifest) -> Delta:
-    upserted: dict[str, Entries] = {}
-    removed: dict[str, tuple[str, ...]] = {}
-    for section in SECTION_NAMES:
-        before = base.by_id(section)
-        after = manifest.entries(section)
-        changed = tuple((i, d) for i, d in after if before.get(i) != d)
-        kept = {i for i, _ in after}
-        gone = tuple(i for i in before if i not in kept)
-        if changed:
-            upserted[section] = changed
-        if gone:
-            removed[section] = gone
+    upserted, removed = entry_changes(base, manifest)
     return Delta(upserted=upserted, removed=removed)
 
 

@@ -46,7 +46,7 @@ class Step:
     params: tuple[tuple[str, str], ...]
     cost_micros: int  # what the click costs if the edge counts it
     lp_clicks: int = 0  # lander -> offer clicks to make after it (when on a lander)
-    follow_hop: bool = False  # follow a double-meta page to learn the click id
+    follow_hop: bool = False  # follow double-meta pages: the click id, the LP click's offer
 
 
 @dataclass(frozen=True, slots=True)

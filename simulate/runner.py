@@ -75,6 +75,13 @@ def meta_target(body: str) -> str:
     return html.unescape(match.group(1)) if match else ""
 
 
+def target_of(response: httpx.Response) -> str:
+    """Where an answer sends the browser: its redirect, or its meta refresh page's URL."""
+    if response.status_code == 200:
+        return meta_target(response.text)
+    return response.headers.get("location", "") if response.status_code in REDIRECTS else ""
+
+
 def new_client(base_url: str, timeout: float = 30.0,
                transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
     """One keep-alive connection that never keeps cookies itself (each visitor carries its
@@ -183,8 +190,7 @@ class Simulator:
             # belongs to an earlier click (and /click would continue that one).
             if not record.is_bot and step.lp_clicks and "tc" in cookies:
                 lander_base = {**base, "host": domain} if domain else base
-                await self._lander_clicks(client, step.lp_clicks, record, campaign,
-                                          lander_base, jar)
+                await self._lander_clicks(client, step, record, campaign, lander_base, jar)
 
     async def _counted(self, client: Client, visitor: VisitorPlan, step: Step,
                        campaign: CompiledCampaign, response: httpx.Response,
@@ -201,9 +207,7 @@ class Simulator:
                 self._anomaly(f"bot on {campaign.code}: HTTP {status}, expected {expected}")
                 return None
             return record
-        target = response.headers.get("location", "") if status in REDIRECTS else ""
-        if status == 200:
-            target = meta_target(response.text)
+        target = target_of(response)
         if not target:
             self._anomaly(f"click on {campaign.code}: HTTP {status} without a destination")
             return None
@@ -211,37 +215,46 @@ class Simulator:
         if fallback is not None and target == fallback.render({}):
             self.outcome.requests["fallback"] += 1
             return None
-        if target.startswith("/r?") and step.follow_hop:
-            # Double meta refresh: the page points at the edge's own hop; a browser
-            # follows it to the destination, which names the click.
-            hop = await self._get(client, "hop", "GET", target, headers)
-            target = meta_target(hop.text) if hop is not None and hop.status_code == 200 else ""
-            if not target:
-                self._anomaly(f"hop of {campaign.code} led nowhere")
+        if step.follow_hop:
+            target = await self._through_hop(client, target, headers, campaign.code)
         record.click_id = click_id_in(target)
         record.network_id = self.network_of(target)
         if not record.click_id and not target.startswith("/r?"):
             self._anomaly(f"no click id in the destination {target!r}")
         return record
 
-    async def _lander_clicks(self, client: Client, count: int, click: ClickRecord,
+    async def _through_hop(self, client: Client, target: str, headers: dict[str, str],
+                           code: str) -> str:
+        """Where `target` leads: itself, or behind the edge's hop (double meta refresh:
+        the page points at /r, which a browser follows to the destination) what the hop
+        names; the destination names the click and the offer reached."""
+        if not target.startswith("/r?"):
+            return target
+        hop = await self._get(client, "hop", "GET", target, headers)
+        target = meta_target(hop.text) if hop is not None and hop.status_code == 200 else ""
+        if not target:
+            self._anomaly(f"hop of {code} led nowhere")
+        return target
+
+    async def _lander_clicks(self, client: Client, step: Step, click: ClickRecord,
                              campaign: CompiledCampaign, base: dict[str, str],
                              jar: dict[str, str]) -> None:
         fallback = campaign.workspace.fallback_url
         refused = None if fallback is None else fallback.render({})
-        for _ in range(count):
+        for _ in range(step.lp_clicks):
             headers = {**base, "cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
             response = await self._get(client, "lp", "GET", "/click", headers,
                                        [("cid", click.click_id)] if click.click_id else [])
             if response is None:
                 return
             jar.update(_set_cookies(response))
-            status = response.status_code
-            target = response.headers.get("location", "") if status in REDIRECTS else ""
-            if status == 200:
-                target = meta_target(response.text)
+            target = target_of(response)
             if not target or target == refused:
                 return  # no further step on this path: not counted
+            # The edge stored the LP click already; the hop only says which offer it was
+            # to, which ingest credits and whose network alone may convert the click.
+            if step.follow_hop:
+                target = await self._through_hop(client, target, headers, campaign.code)
             click.network_id = self.network_of(target) or click.network_id
             self.outcome.ledger.lp_clicks.append(LpRecord(click.key, click.is_bot))
 

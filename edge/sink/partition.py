@@ -53,13 +53,13 @@ def murmur2_same_length(keys: Sequence[bytes], length: int) -> np.ndarray:
     h = np.full(len(keys), _SEED ^ length, dtype=np.uint32)
     n4 = length >> 2
     if n4:
-        words = np.ascontiguousarray(raw[:, : n4 * 4]).view("<u4")
+        # Every word's own mixing at once; only the chaining into h is word by word.
+        k = np.ascontiguousarray(raw[:, : n4 * 4]).view("<u4") * _M32
+        k ^= k >> np.uint32(24)
+        k *= _M32
         for i in range(n4):
-            k = words[:, i] * _M32
-            k ^= k >> np.uint32(24)
-            k *= _M32
             h *= _M32
-            h ^= k
+            h ^= k[:, i]
     tail = length & 3
     if tail:
         base = n4 * 4
@@ -75,6 +75,11 @@ def murmur2_same_length(keys: Sequence[bytes], length: int) -> np.ndarray:
     return h
 
 
+def _vector_partitions(keys: Sequence[bytes], length: int, count: int) -> list[int]:
+    hashes = murmur2_same_length(keys, length) & np.uint32(0x7FFFFFFF)
+    return (hashes % np.uint32(count)).tolist()
+
+
 def partitions_of(keys: Sequence[bytes], count: int) -> list[int]:
     """The partition index (0..count-1) of each key, as the Java client's default partitioner.
 
@@ -82,6 +87,8 @@ def partitions_of(keys: Sequence[bytes], count: int) -> list[int]:
     """
     if count == 1:
         return [0] * len(keys)
+    if len(keys) >= VECTOR_MIN and len(lengths := {len(key) for key in keys}) == 1:
+        return _vector_partitions(keys, lengths.pop(), count)  # click ids: one length
     by_length: dict[int, list[int]] = {}
     for index, key in enumerate(keys):
         by_length.setdefault(len(key), []).append(index)
@@ -91,8 +98,8 @@ def partitions_of(keys: Sequence[bytes], count: int) -> list[int]:
             for index in indexes:
                 out[index] = (murmur2(keys[index]) & 0x7FFFFFFF) % count
             continue
-        group = keys if len(indexes) == len(keys) else [keys[i] for i in indexes]
-        hashes = (murmur2_same_length(group, length) & np.uint32(0x7FFFFFFF)) % np.uint32(count)
-        for index, partition in zip(indexes, hashes.tolist(), strict=True):
+        group = [keys[i] for i in indexes]
+        for index, partition in zip(indexes, _vector_partitions(group, length, count),
+                                    strict=True):
             out[index] = partition
     return out

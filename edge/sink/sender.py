@@ -23,7 +23,7 @@ from typing import Any
 
 from turnout.edge.sink import batches
 from turnout.edge.sink.accumulator import Accumulator
-from turnout.edge.sink.batches import Record
+from turnout.edge.sink.batches import Record, Seal
 from turnout.edge.sink.connector import Connector
 from turnout.edge.sink.settings import SinkSettings
 from turnout.edge.sink.spooler import Spooler
@@ -39,8 +39,9 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 
 class Sender:
     def __init__(self, settings: SinkSettings, accumulator: Accumulator, connector: Connector,
-                 spooler: Spooler, counters: Counters) -> None:
+                 spooler: Spooler, counters: Counters, seal: Seal | None = None) -> None:
         self.settings = settings
+        self._seal = seal
         self.in_flight: set[asyncio.Task[None]] = set()
         self._accumulator = accumulator
         self._connector = connector
@@ -138,7 +139,7 @@ class Sender:
         submitted: batches.Submitted = []
         try:
             try:
-                await batches.submit(producer, records, submitted)
+                await batches.submit(producer, records, submitted, self._seal)
             except Exception as exc:  # what was not submitted is spooled by the caller
                 self._counters.note_error(exc)
             if submitted:

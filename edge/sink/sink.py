@@ -10,6 +10,7 @@ A thin facade, in the shape of aiokafka's producer, over:
 * replayer.py: the task that replays spooled segments once the broker answers.
 * connector.py: the producer and whether Kafka answers, reconnecting with backoff.
 * spooler.py: the size limit, drop counting and fsync around spool.py's segment files.
+* sealer.py: the worker thread that compresses record batches off the event loop.
 
 Every event emit() returns from is in the buffer, in a batch in flight or in the spool,
 never lost; an event leaves the sink's hands only when Kafka acked it.
@@ -43,6 +44,7 @@ from turnout.edge.sink.accumulator import Accumulator
 from turnout.edge.sink.connector import Connector, ProducerFactory
 from turnout.edge.sink.producer import make_producer
 from turnout.edge.sink.replayer import Replayer
+from turnout.edge.sink.sealer import Sealer
 from turnout.edge.sink.sender import Sender
 from turnout.edge.sink.settings import SinkSettings
 from turnout.edge.sink.spooler import Spooler
@@ -72,7 +74,10 @@ class EventSink:
         self._connector = connector = Connector(
             settings, producer_factory or make_producer, counters, on_up=self._broker_up
         )
-        self._sender = sender = Sender(settings, accumulator, connector, spooler, counters)
+        # With the idempotent producer aiokafka must build each batch itself (sealer.py).
+        self._sealer = None if settings.idempotence else Sealer()
+        self._sender = sender = Sender(settings, accumulator, connector, spooler, counters,
+                                       self._sealer)
         self._replayer = Replayer(settings, connector, sender, spooler, counters)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -122,6 +127,8 @@ class EventSink:
             if isinstance(result, Exception):
                 log.error("event sink task failed during close", exc_info=result)
         self._accumulator.spill(keep=0)
+        if self._sealer is not None:
+            self._sealer.close()
         await self._spooler.close()
         await self._connector.close(max(0.5, deadline - loop.time()))
 

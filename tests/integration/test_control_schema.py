@@ -161,8 +161,8 @@ BAD_ROWS = [
      "'offers', 'x')", "audit_before_or_after"),
     ("graph version zero", "INSERT INTO graph_versions (version, actor, manifest) VALUES "
      "(0, 'k', '{}')", "graph_versions_positive"),
-    ("graph version delta without a base", "INSERT INTO graph_versions (version, actor, depth) "
-     "VALUES (2, 'k', 1)", "graph_versions_whole_or_delta"),
+    ("graph version with neither manifest nor base", "INSERT INTO graph_versions "
+     "(version, actor) VALUES (5, 'k')", "graph_versions_whole_or_delta"),
     ("graph version deeper than 100", "INSERT INTO graph_versions (version, actor, depth, "
      "base) VALUES (2, 'k', 101, 1)", "graph_versions_depth"),
     ("graph document digest", "INSERT INTO graph_documents (digest, section, workspace_id, "

@@ -97,6 +97,9 @@ class _RecordingBatch:
     def close(self) -> None:
         self.inner.close()
 
+    def _build(self) -> Any:  # the sink builds (compresses) batches off the loop: sealer.py
+        return self.inner._build()
+
 
 async def _consume(
     bootstrap: str, prefix: str, enough: Callable[[Counter[str]], bool], timeout: float = 30.0

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.big_graph import generate
-from tests.unit.config.test_incremental import EDITS, _pick, _replace
+from tests.unit.config.test_incremental import EDITS, _pick, _replace, apply_edit
 from tests.unit.config.test_validate import BASE, CASES, Data
 from turnout.config import model
 from turnout.config.io import graph_from_builtins
@@ -126,7 +126,7 @@ def test_scoped_validation_equals_a_full_one(seed: int, size: int, edits: list[E
     before = generate(size, seed=seed, workspaces=3)
     after = before
     for edit in edits:
-        after = edit(rng, after)
+        after = apply_edit(edit, rng, after)
     assert_scoped_equals_full(before, after)
 
 

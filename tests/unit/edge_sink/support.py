@@ -4,6 +4,7 @@ scripted producer."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,13 @@ class _Batch:
         self.keys: list[bytes] = []
         self.limit = limit
         self.closed = False
+        self.built_in: str | None = None  # the thread that built it, if anyone did
+
+    def _build(self) -> bytes:
+        # aiokafka's BatchBuilder._build: closes, then compresses once (sealer.py).
+        self.closed = True
+        self.built_in = threading.current_thread().name
+        return b"".join(self.keys)
 
     def append(self, *, key: bytes, value: bytes, timestamp: int | None) -> object | None:
         if self.closed or len(self.keys) >= self.limit:
@@ -75,6 +83,7 @@ class ScriptedProducer:
         self.batches: list[tuple[str, int, list[bytes]]] = []
         self.partitions = partitions
         self.batch_limit = batch_limit
+        self.built_in: list[str | None] = []  # per batch sent: who had built it by then
         self.client = _Client()
 
     async def start(self) -> None:
@@ -93,6 +102,7 @@ class ScriptedProducer:
                          ) -> asyncio.Future[Any]:
         assert batch.closed and batch.keys
         self.batches.append((topic, partition, batch.keys))
+        self.built_in.append(batch.built_in)
         future = asyncio.get_running_loop().create_future()
         if self.hold:
             return future

@@ -35,3 +35,14 @@ def test_click_ids_take_the_vector_path_and_agree() -> None:
     keys += [b"short", b""]  # a second, small length group on the scalar path
     partitioner = DefaultPartitioner()
     assert partitions_of(keys, 3) == [partitioner(k, [0, 1, 2], [0, 1, 2]) for k in keys]
+
+
+@given(st.integers(0, 40), st.integers(2, 12), st.data())
+@settings(max_examples=100)
+def test_a_batch_of_one_key_length_agrees(length: int, count: int, data: st.DataObject) -> None:
+    # The whole-batch path (every click id has the same length), not the per-length one.
+    keys = data.draw(st.lists(st.binary(min_size=length, max_size=length),
+                              min_size=VECTOR_MIN, max_size=80))
+    partitioner = DefaultPartitioner()
+    ids = list(range(count))
+    assert partitions_of(keys, count) == [partitioner(k, ids, ids) for k in keys]

@@ -14,7 +14,9 @@ from tests.inprocess_edge import ListSink, in_process_edge
 from tests.two_domains import two_domain_graph
 from turnout.config.compile import compile_graph
 from turnout.config.compiled import CompiledGraph
-from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS
+from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS, Click
+from turnout.ingest import attribution, lander_offers
+from turnout.ingest.attribution import ClickRef
 from turnout.simulate.driver import simulate
 from turnout.simulate.plan import Mix
 from turnout.simulate.runner import Pacer, click_id_in, meta_target
@@ -92,6 +94,55 @@ async def test_same_seed_same_ground_truth(graph, edge):
             for _ in range(2)]
     first, second = ([row.as_dict() for row in run.rows] for run in runs)
     assert first == second
+
+
+def _as_stored(click: Click) -> ClickRef:
+    """An emitted click as ingest's look-ups return it (the dimensions attribution reads)."""
+    dimensions = {name: getattr(click, name, "") for name in attribution.DIMENSION_NAMES}
+    return ClickRef(click.click_id, click.ts_ms, click.kind, click.visitor_id,
+                    click.attribution_window_ms, dimensions, click.offer_payout_micros)
+
+
+async def test_the_ledger_knows_the_network_ingest_lets_convert_each_click(graph, edge):
+    """Ingest credits a lander click's conversion to the offer of its latest LP click and
+    refuses one of another network (foreign_network, to the DLQ). So the ledger must know
+    that network, also when the LP click's answer is a double-meta page (campaign
+    `summer`), and every conversion it counts must be one ingest keeps. It once kept ""
+    there (the hop not followed), sent a postback of a random network, and counted it."""
+    transport, sink = edge
+    result = await simulate("http://edge.test", graph, clicks=400, postbacks=400, seed=7,
+                            concurrency=4, transport=transport, mix=Mix(lp_click=1.0, hop=0.5))
+    assert result.outcome.anomalies == []
+    emitted = sink.of(TOPIC_CLICKS)
+    clicks = {c.click_id: _as_stored(c) for c in emitted if c.kind == "click"}
+    # Per campaign click, its LP clicks to an offer, newest first (as ingest reads them).
+    to_offers: dict[str, list[ClickRef]] = defaultdict(list)
+    for lp in reversed(emitted):
+        if lp.kind == "lp_click" and lp.offer_id:
+            to_offers[lp.parent_click_id].append(_as_stored(lp))
+
+    def as_ingest_sees(click: ClickRef, at_ms: int) -> ClickRef:
+        if not lander_offers.went_to_lander(click):
+            return click
+        return lander_offers.through(click, to_offers[click.click_id], at_ms)
+
+    known = [c for c in result.ledger.clicks if c.click_id]
+    assert {c.click_id: c.network_id for c in known} == {
+        c.click_id: as_ingest_sees(clicks[c.click_id], 2**62).dimensions["network_id"]
+        for c in known}
+    # The case that went wrong is exercised: LP clicks through a hop to another network's
+    # offer than the campaign click names (none).
+    through_hop = [c for c in known if c.campaign_id == "summer" and c.network_id
+                   and clicks[c.click_id].dimensions["destination_kind"] != "offer"]
+    assert through_hop
+    counted = [conversion for conversion in sink.of(TOPIC_CONVERSIONS)
+               if (conversion.click_id, conversion.txid) in result.ledger.conversions]
+    assert len(counted) == sum(len(h) for h in result.ledger.conversions.values())
+    refused = [(conversion.click_id, attribution.refusal(conversion, as_ingest_sees(
+        clicks[conversion.click_id], conversion.ts_ms))) for conversion in counted
+        if conversion.click_id in clicks]
+    assert [r for r in refused if r[1] is not None] == []
+    assert any(clicks[click_id].dimensions["network_id"] == "" for click_id, _ in refused)
 
 
 def test_click_ids_and_meta_pages():
