@@ -302,8 +302,9 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path,
                         help="another source tree (a git worktree with its own .venv): its "
                         "edge is measured too, as edge_base, in the same rounds")
-    parser.add_argument("--profile", help="py-spy the edge during its paced runs (raw format, "
-                        "threads named) into this file; those runs' figures are disturbed")
+    parser.add_argument("--profile", help="py-spy the edge during its paced run (raw format, "
+                        "threads named; the last round's) into this file, for "
+                        "benchmarks.profile_summary; those runs' figures are disturbed")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object of the figures instead of the table")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)

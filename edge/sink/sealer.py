@@ -2,10 +2,13 @@
 
 aiokafka builds a closed batch (compresses its records, computes the CRC) only when its
 sender takes it, inside one event-loop callback: with zstd that was the longest thing the
-loop did under load, ~0.5 ms per sink batch at 5,000 clicks/s, while requests waited.
+loop did under load, ~0.5 ms of CPU per sink batch at 5,000 clicks/s (three partitions,
+each compressed with cold caches), while requests waited; on the loop it is now ~15 µs.
 `BatchBuilder._build()` caches its result, so calling it first in a worker thread leaves
 aiokafka only the cached bytes to take. The thread mostly runs without the GIL (the
-codec releases it while compressing), so on a second core the loop keeps serving.
+codec releases it while compressing), so with a core to spare the loop keeps serving.
+On a single core the work is the same CPU, only moved: the OS may run the woken thread
+at once, and the loop then waits for it as before.
 
 Not with the idempotent producer: aiokafka stamps the producer id and sequence numbers
 into the batch header when it sends it, which must happen before the batch is built, so
