@@ -1,5 +1,5 @@
 """Dependencies point one way: contracts <- splitter <- config <- {edge, ingest, reports, control}
-<- api <- {local, simulate} <- cli. A module may import its own part and the parts of
+<- {api, governor} <- {local, simulate} <- cli. A module may import its own part and the parts of
 lower layers only; parts of one layer do not import each other."""
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ LAYERS = {
     "turnout.reports": 3,
     "turnout.control": 3,
     "turnout.api": 4,
+    "turnout.governor": 4,
     "turnout.local": 5,
     "turnout.simulate": 5,
     "turnout.cli": 6,
 }
 OLD_TOP_LEVEL = {"edge", "ingest", "splitter", "config", "reports", "control", "api", "cli",
-                 "local", "simulate"}
+                 "local", "simulate", "governor"}
 
 
 def package_dirs() -> dict[str, str]:
