@@ -11,7 +11,6 @@ campaign and cannot be referenced by a foreign key.
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
 
@@ -107,13 +106,10 @@ class Rule(msgspec.Struct, kw_only=True, frozen=True):
     enabled: bool
     dry_run: bool
     revision: int
-    created_at: dt.datetime
-    updated_at: dt.datetime
 
     def audited(self) -> dict[str, Any]:
         shown: dict[str, Any] = msgspec.to_builtins(self)
-        for name in ("revision", "created_at", "updated_at"):
-            del shown[name]
+        del shown["revision"]
         return shown
 
 
@@ -123,7 +119,7 @@ class RuleList(msgspec.Struct, kw_only=True):
 
 _COLUMNS: Final = ("id, workspace_id AS workspace, name, metric, op, value, window_hours, "
                    "scope, action, weight, min_clicks, cooldown_minutes, enabled, dry_run, "
-                   "revision, created_at, updated_at")
+                   "revision")
 
 
 def _shape_problems(fields: RuleFields, workspace_id: str) -> list[Problem]:

@@ -8,7 +8,6 @@ event (governor/webhooks.py plans each notification once, when it first sees it)
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
@@ -31,8 +30,7 @@ Event = Literal["budget.threshold", "cap.reached", "cap.lifted", "automation.act
                 "campaign.transition"]
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Secret = Annotated[str, msgspec.Meta(min_length=16, max_length=256)]
-_COLUMNS: Final = ("id, workspace_id AS workspace, url, events, enabled, revision, "
-                   "created_at, updated_at")
+_COLUMNS: Final = "id, workspace_id AS workspace, url, events, enabled, revision"
 
 
 class EndpointFields(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -62,13 +60,10 @@ class Endpoint(msgspec.Struct, kw_only=True, frozen=True):
     events: list[str]
     enabled: bool
     revision: int
-    created_at: dt.datetime
-    updated_at: dt.datetime
 
     def audited(self) -> dict[str, Any]:
         shown: dict[str, Any] = msgspec.to_builtins(self)
-        for name in ("revision", "created_at", "updated_at"):
-            del shown[name]
+        del shown["revision"]
         return {**shown, "secret": ""}  # masked by audit.record: the field, not its value
 
 
