@@ -28,6 +28,7 @@ from turnout.cli.report import ApiClientSettings
 from turnout.connections import Connections
 from turnout.edge.settings import EdgeSettings
 from turnout.edge.sink.settings import SinkSettings
+from turnout.governor.settings import GovernorSettings
 from turnout.governor.task_settings import AutomationSettings, WebhookSettings
 from turnout.ingest.settings import IngestSettings
 
@@ -43,8 +44,9 @@ SOURCES: Final[tuple[tuple[type, str, str], ...]] = (
     (IngestSettings, "Ingest", "ingest, migrate"),
     (ApiSettings, "Report API", "api, report, ingest --api"),
     (ApiClientSettings, "`turnout report` through a running API", "report"),
-    (AutomationSettings, "Governor: automation rules", "governor"),
-    (WebhookSettings, "Governor: webhooks", "governor"),
+    (GovernorSettings, "Governor", "governor, ingest --governor"),
+    (AutomationSettings, "Governor: automation rules", "governor, ingest --governor"),
+    (WebhookSettings, "Governor: webhooks", "governor, ingest --governor"),
 )
 
 

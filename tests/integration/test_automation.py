@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.automation_support import MINUTE_MS, NOW_MS, Governed, governed
 from tests.integration.entities_support import World, entity_world
-from tests.integration.governor_support import MINUTE_MS, NOW_MS, Governed, governed
 from turnout.governor.automation import automation_task
 from turnout.governor.task_settings import AutomationSettings
 

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import psycopg
 import pytest
 
+from tests.integration.automation_support import NOW_MS, Governed, governed
 from tests.integration.entities_support import World, entity_world
-from tests.integration.governor_support import NOW_MS, Governed, governed
 from tests.integration.webhook_support import receiver
 from turnout.governor import notify
 from turnout.governor.task_settings import WebhookSettings
