@@ -74,11 +74,35 @@ async def _version_seed(url: str) -> str:
     return "1"
 
 
+async def _automation_rule_seed(url: str) -> str:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        await conn.execute(
+            "INSERT INTO automation_rules (workspace_id, id, name, metric, op, value, "
+            "window_hours, scope, action) VALUES (%s, 'seed-rule', 'Seed', 'roi', '<', 0, 1, "
+            "'campaign', 'pause')", (A,))
+        await conn.execute(
+            "INSERT INTO automation_rule_targets (workspace_id, automation_rule_id, position, "
+            "scope, campaign_id) VALUES (%s, 'seed-rule', 0, 'campaign', %s)",
+            (A, GRAPH.campaigns[0].id))
+    return "seed-rule"
+
+
+async def _webhook_seed(url: str) -> str:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        await conn.execute(
+            "INSERT INTO webhook_endpoints (workspace_id, id, url, secret, events) VALUES "
+            "(%s, 'seed-hook', 'https://hooks.example.com/', repeat('s', 20), "
+            "'{cap.reached}')", (A,))
+    return "seed-hook"
+
+
 # Path segment before a parameter -> an id of that kind in workspace A.
 SEEDS: dict[str, Seed] = {
     **{kind.replace("_", "-"): _graph_seed(kind) for kind in GRAPH_KINDS},
     "keys": _key_seed,
     "versions": _version_seed,
+    "rules": _automation_rule_seed,
+    "webhooks": _webhook_seed,
 }
 
 
