@@ -11,8 +11,9 @@ A 2xx answer delivers it, for good: the state is in PostgreSQL, so a restarted g
 never sends it again. Timeouts, connection errors, 408, 429 and 5xx are retried after an
 exponential backoff with jitter, scheduled by the pass's time; after `attempts` attempts,
 or at once for any other answer (a 4xx or a redirect: the request itself is refused), the
-delivery is recorded as failed. Delivery is at least once: a governor killed between the
-answer and its record sends again, with the same `id`, which receivers deduplicate on.
+delivery is recorded as failed. Each attempt is recorded as soon as its answer arrives.
+Delivery is at least once: a governor killed between an answer and its record sends that
+one again, with the same `id`, which receivers deduplicate on.
 """
 
 from __future__ import annotations
@@ -141,9 +142,14 @@ class WebhookTask:
         if not due:
             return
         gate = asyncio.Semaphore(self.settings.concurrency)
-        attempts = await asyncio.gather(*(self._send(tick, gate, d) for d in due))
-        async with connection(tick.pool) as conn, conn.cursor() as cur:
-            await cur.executemany(_RECORD, [self._outcome(a, tick.now_ms) for a in attempts])
+        await asyncio.gather(*(self._deliver(tick, gate, d) for d in due))
+
+    async def _deliver(self, tick: Tick, gate: asyncio.Semaphore, due: Due) -> None:
+        """Send one delivery and record how it went at once, so a governor killed mid-batch
+        resends only what was in flight."""
+        attempt = await self._send(tick, gate, due)
+        async with connection(tick.pool) as conn:
+            await conn.execute(_RECORD, self._outcome(attempt, tick.now_ms))
 
     async def _send(self, tick: Tick, gate: asyncio.Semaphore, due: Due) -> Attempt:
         body = body_of(due.notification_id, due.event, due.workspace_id, due.at, due.data)
