@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "turnout.cli.dev",
     "turnout.cli.graph",
     "turnout.cli.edge",
+    "turnout.cli.fx",
     "turnout.cli.ingest",
     "turnout.cli.key",
     "turnout.cli.migrate",
