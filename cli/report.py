@@ -183,8 +183,8 @@ def _timezone(args: argparse.Namespace, redis_url: str, prefix: str) -> tuple[st
     """The workspace's zone and currency: the flags, else the graph in Redis."""
     from turnout.reports.workspaces import load_facts
 
-    if args.tz and args.currency:
-        return args.tz, args.currency
+    if args.tz and (args.currency or args.not_counted):  # not-counted converts nothing
+        return args.tz, args.currency or ""
     try:
         facts = asyncio.run(load_facts(redis_url, prefix)).workspace(args.workspace)
     except Exception as exc:  # Redis is optional here: say so; the builder refuses money
