@@ -36,6 +36,7 @@ ROUTE_MODULES: Final = (
     "turnout.api.admin.templates_routes",
     "turnout.api.admin.automation_routes",
     "turnout.api.admin.webhooks_routes",
+    "turnout.api.admin.fx_routes",
     "turnout.api.admin.entities",
 )
 PREFIX: Final = "/api/v1"

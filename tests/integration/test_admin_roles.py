@@ -159,8 +159,11 @@ async def world(postgres_url: str, redis_url: str, chdb_database) -> AsyncIterat
                             "workspace A, or Global(...) if those ids are not workspace-scoped)")
             if segment not in ids:
                 ids[segment] = await SEEDS[segment](url)
+    # Both workspaces may write the global exchange rates, so the matrix sees the roles
+    # alone; who may write them at all is test_fx_rates.py's.
     async with admin_app(url, redis_url, chdb_database, facts_for(A, B),
-                         rate_per_minute=1_000_000, key_cache_s=60.0) as (app, http):
+                         rate_per_minute=1_000_000, key_cache_s=60.0,
+                         fx_writers=(A, B)) as (app, http):
         yield app, http, routes, ids, keys, foreign
 
 
