@@ -104,6 +104,19 @@ def test_an_unnamed_currency_is_the_one_the_clicks_offer_pays_in() -> None:
     assert (orphan["currency"], orphan["currency_source"]) == ("GBP", "request")
 
 
+def test_an_event_from_an_older_edge_keeps_the_currency_it_names() -> None:
+    """Edges before currency_given wrote the workspace currency as if named; such an event
+    decodes, and nothing can tell it apart: it stays in that currency."""
+    from turnout.ingest import validate
+
+    raw = (b'{"v":1,"conversion_id":"01M7YPGTFDDHG53XPNTMQ98MHF","click_id":'
+           b'"01M7YPGTFDDHG53XPNTMQ98MHG","workspace_id":"w","currency":"EUR","ts_ms":1000}')
+    old = validate.conversion(raw)
+    click = ClickRef("K", 0, "click", "v", 0, ref("K", 0).dimensions, 12_000_000, "USD")
+    row = attribution.attributed_row(old, click, "click_id")
+    assert (row["currency"], row["currency_source"]) == ("EUR", "request")
+
+
 def test_a_network_conversion_outranks_any_page_conversion_of_the_same_txid() -> None:
     version = attribution.version
     network = version(conv(status="approved", ts_ms=1000, network_id="alpha"))
