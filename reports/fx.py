@@ -20,6 +20,8 @@ rate is imported, the next report converts it.
 
 from __future__ import annotations
 
+import decimal
+from decimal import Decimal
 from typing import Final
 
 # One row per (day, conversion currency) with both rates of the pair; joined LEFT, a
@@ -47,3 +49,17 @@ def converted(micros: str) -> str:
     return (f"if(currency IN ('', {{currency:String}}), {micros}, if(fx_found = 1,"
             f" toInt64(roundBankers(toDecimal256({micros}, 20) * fx_to"
             f" / if(fx_found = 1, fx_from, toDecimal128(1, 10)), 0)), 0))")
+
+
+_SQL_PLACES: Final = Decimal(1).scaleb(-30)  # the quotient's scale in converted()'s SQL
+_EXACT: Final = decimal.Context(prec=80)
+
+
+def convert_micros(micros: int, to_rate: Decimal, from_rate: Decimal) -> int:
+    """`converted()` in Python, to the same micro-unit: `micros` of a currency whose rate is
+    `from_rate` in the currency whose rate is `to_rate` (both against one base). ClickHouse
+    cuts the quotient to 30 places, then rounds half-even; so does this (simulate's ground
+    truth uses it to say what a report must show)."""
+    quotient = _EXACT.divide(_EXACT.multiply(Decimal(micros), to_rate), from_rate)
+    cut = quotient.quantize(_SQL_PLACES, rounding=decimal.ROUND_DOWN, context=_EXACT)
+    return int(cut.quantize(Decimal(1), rounding=decimal.ROUND_HALF_EVEN, context=_EXACT))
