@@ -116,3 +116,16 @@ def test_fx_rates_are_global_and_exact(ch: Any, database: str) -> None:
         ("fx_rates_latest", "currency", "LowCardinality(String)"),
         ("fx_rates_latest", "base", "LowCardinality(String)"),
         ("fx_rates_latest", "rate", "Decimal(38, 10)")]
+
+
+def test_offer_currency_columns_default_to_empty(ch: Any, database: str) -> None:
+    """0013: clicks keep their offer's currency, conversions where theirs came from (the
+    view shows it too); rows from before read as ''."""
+    columns = ch.query(
+        "SELECT table, name, type, default_expression FROM system.columns"
+        " WHERE database = {d:String} AND name IN ('offer_currency', 'currency_source')"
+        " ORDER BY table, name", parameters={"d": database}).result_rows
+    assert [tuple(r) for r in columns] == [
+        ("clicks", "offer_currency", "LowCardinality(String)", "''"),
+        ("conversions", "currency_source", "LowCardinality(String)", "''"),
+        ("conversions_latest", "currency_source", "LowCardinality(String)", "")]
