@@ -193,3 +193,61 @@ async def test_a_daily_budget_pauses_and_resumes_on_the_next_local_day(
             assert [a for _, a, _ in rows["audit"]] == ["pause", "resume"]
             assert (await status_of(env, camp))[0] == "active"
             assert budgets.metrics()["budget_transitions_total"] == 2
+
+
+async def test_cpa_overshoot_stays_within_the_stated_bound_as_conversions_keep_arriving(
+        postgres_url: str, redis_url: str, clickhouse_dsn: str) -> None:
+    """Conversions of served clicks arrive continuously (RATE a second, 1.00 each); each
+    becomes visible in ClickHouse LAG ms after it arrives; the governor passes every PASS
+    ms; edges follow the overlay FOLLOW ms after it changes. The campaign must stop within
+    T = LAG + PASS + FOLLOW of spend reaching the budget, and overshoot <= the conversions
+    of T plus those of clicks served before the stop that arrive later (LATE)."""
+    rate, lag, interval, follow, late, budget = 2, 3000, 2000, 1000, 3, 30
+    ws = unique_ws()
+    camp = f"{ws}-cpa"
+    graph = money_graph(ws, campaigns={camp: {
+        "cost_model": {"type": "cpa", "value": "1.00"},
+        "budget": {"amount": f"{budget}.00", "thresholds": [{"at": 100, "action": "pause"}]}}})
+    start = ms(NOW)
+    async with governed(postgres_url, redis_url, clickhouse_dsn, graph) as env:
+        counting = Counting()
+        budgets, caps = budget_task(counting), caps_task(counting)
+        arrivals: list[int] = []  # arrival instants of the conversions (ms)
+        inserted = 0
+        stop_at: int | None = None
+        now = start
+        while stop_at is None or now < stop_at + lag + interval:
+            step = now + 1000 // rate  # one arrival per 1/RATE s while the campaign serves
+            if stop_at is None or step <= stop_at:
+                arrivals.append(step)
+            if (now - start) % interval == 0:
+                visible = [a for a in arrivals[inserted:] if a <= now - lag]
+                for a in visible:
+                    moment = dt.datetime.fromtimestamp(a / 1000, dt.UTC)
+                    insert_cpa(env, ws, camp, moment - dt.timedelta(seconds=10), 1,
+                               start=inserted)
+                    inserted += 1
+                for task in (budgets, caps):
+                    await task.tick(env.tick(now))
+                blocked = (await overlay.read(env.redis, env.prefix)).active(now)
+                if stop_at is None and camp in blocked.blocked_campaigns:
+                    stop_at = now + follow
+            now += 1000 // rate
+        # Conversions of clicks served before the stop, attributed later still.
+        for i in range(late):
+            arrivals.append(now + i)
+        for a in arrivals[inserted:]:
+            moment = dt.datetime.fromtimestamp(a / 1000, dt.UTC)
+            insert_cpa(env, ws, camp, moment - dt.timedelta(seconds=10), 1, start=inserted)
+            inserted += 1
+        assert stop_at is not None
+        reached_at = arrivals[budget - 1]  # the conversion that spent the budget
+        overshoot = len(arrivals) - budget  # in units of the CPA (1.00)
+        window = lag + interval + follow
+        assert stop_at - reached_at <= window
+        assert 0 < overshoot <= rate * window // 1000 + late
+        rows = await governor_rows(env, camp)
+        assert rows["audit"] == [("governor", "pause", "budget 100 % spent")]
+        print(f"CPA bound: stopped {stop_at - reached_at} ms after the budget was spent "
+              f"(T = {window} ms); overshoot {overshoot}.00 of {budget}.00 "
+              f"(bound {rate * window // 1000 + late}.00)")
