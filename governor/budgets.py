@@ -7,7 +7,7 @@ and a meter marked exhausted counts as the whole budget: the meter is ahead of C
 by the ingest lag.
 
 Bounds (docs/decisions.md, "Budgets: the bounds"), with the governor's pass interval P
-(TURNOUT_GOVERNOR_INTERVAL_SECONDS, 2 s by default):
+(the service's interval setting, 2 s by default):
 - Leased budgets are never overspent: the edges stop when the meter hands out nothing more
   (config/meters.py). The governor's pause is the bookkeeping (status, audit row,
   notification), within P plus the ingest lag of the meter's exhaustion.

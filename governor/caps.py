@@ -17,8 +17,8 @@ click meter of the day reading exhausted (or its counted clicks at the cap) is a
 cap.reached is notified once per cap and day; cap.lifted once, on the first pass of a later
 day (the verdict lapses at midnight by itself, even with no governor running).
 
-Conversion cap overshoot bound, with the pass interval P (TURNOUT_GOVERNOR_INTERVAL_SECONDS,
-2 s by default), the ingest lag L and the overlay follow latency F (edges subscribe to the
+Conversion cap overshoot bound, with the service's pass interval P
+(2 s by default), the ingest lag L and the overlay follow latency F (edges subscribe to the
 overlay's channel): the offer stops receiving traffic within T = L + P + F of the
 conversion that reached the cap; overshoot <= the approved conversions counted during T,
 plus conversions later attributed to clicks the offer received before the cap took effect.

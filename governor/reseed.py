@@ -12,7 +12,7 @@ meter's `spent` trails the edges (they report spend when they settle a lease), s
 it from ClickHouse would count the spend they report later twice and pause early.
 
 Bound after a loss: what edges take between the loss and the next pass (one pass
-interval, TURNOUT_GOVERNOR_INTERVAL_SECONDS) may be handed out on top of the counted
+interval of the service, 2 s by default) may be handed out on top of the counted
 spend, plus what was spent but not yet counted (the ingest lag).
 """
 
