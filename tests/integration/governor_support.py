@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from tests.integration.admin_support import clickhouse_database
 from tests.integration.control_support import control_database
-from tests.integration.publish_support import prefix, publisher
+from tests.integration.publish_support import eventually, prefix, publisher
 from turnout.config.compile import compile_graph
 from turnout.config.decode import graph_from_builtins
 from turnout.config.model import Graph
@@ -99,12 +99,17 @@ async def governed(postgres_url: str, redis_url: str, clickhouse_dsn: str, graph
                     httpx.AsyncClient() as http:
                 await pub.start()
                 assert await pub.ready(20)
+                await eventually(lambda: _published(pub))  # version 1: the graph as stored
                 yield Governed(url, pool, redis, graph_prefix, clickhouse, ch, pub, http, graph)
         finally:
             clickhouse.close()
             ch.close()
             await redis.aclose()
             await pool.close()
+
+
+async def _published(pub: Publisher) -> bool:
+    return await pub.store.current_version() is not None
 
 
 def unique_ws() -> str:

@@ -82,7 +82,11 @@ async def test_a_spent_meter_pauses_once_with_one_audit_row_and_one_notification
 
         async def published() -> bool:
             version = await store.current_version()
-            return version is not None and (await store.info(version)).actor == "governor"
+            if version is None or version < 2:
+                return False
+            info = await store.info(version)
+            return (info.actor, info.note) == ("governor",
+                                               f"pause campaigns {camp}: budget 100 % spent")
         await eventually(published)
 
 
