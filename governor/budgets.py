@@ -35,7 +35,6 @@ import psycopg
 from turnout.config.compiled import CompiledCampaign
 from turnout.config.meters import meter_key
 from turnout.control.db import connection
-from turnout.governor.acting import Outcome, transition
 from turnout.governor.claims import claimed_among, days_before, record
 from turnout.governor.days import next_midnight_ms
 from turnout.governor.meter_reads import read_meters
@@ -43,6 +42,7 @@ from turnout.governor.notify import enqueue
 from turnout.governor.once import once
 from turnout.governor.spend import Counting, budget_period, is_leased, workspaces
 from turnout.governor.tick import ACTOR, Tick
+from turnout.governor.transitions import Outcome, transition
 from turnout.reports.format import decimal_text
 
 STOPS: Final = ("pause", "complete")  # threshold actions that stop the campaign

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.governor_support import (
+from tests.integration.money_support import (
     DAY_MS,
     Governed,
     governed,

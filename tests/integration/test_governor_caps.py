@@ -7,7 +7,6 @@ import datetime as dt
 import time
 from typing import Any
 
-from tests.integration.governor_support import DAY_MS, Governed, governed, money_graph, unique_ws
 from tests.integration.ingest_support import (
     click,
     conversion,
@@ -17,6 +16,7 @@ from tests.integration.ingest_support import (
     settings_for,
     wait_for,
 )
+from tests.integration.money_support import DAY_MS, Governed, governed, money_graph, unique_ws
 from tests.integration.test_reports import click as row
 from tests.integration.test_reports import conversion as converted
 from tests.integration.test_reports import insert

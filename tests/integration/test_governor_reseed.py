@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.integration.governor_support import governed, money_graph, ms, unique_ws
+from tests.integration.money_support import governed, money_graph, ms, unique_ws
 from tests.integration.test_reports import click, insert
 from turnout.config.meters import Meters, Reading
 from turnout.governor.reseed import reseed_task
