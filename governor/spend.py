@@ -62,6 +62,7 @@ class Workspace:
 
     id: str
     timezone: str
+    currency: str  # report money is converted into it (reports/fx.py)
     campaigns: tuple[CompiledCampaign, ...]  # with a budget or a daily cap
     offers: tuple[CompiledOffer, ...]  # with a daily cap (conversions or clicks)
     all_campaign_ids: tuple[str, ...]  # every campaign: any may send clicks to an offer
@@ -86,7 +87,7 @@ def workspaces(graph: CompiledGraph) -> list[Workspace]:
         workspace = graph.workspaces_by_id.get(ws)
         if workspace is None:
             continue
-        found.append(Workspace(ws, workspace.timezone,
+        found.append(Workspace(ws, workspace.timezone, workspace.currency,
                                tuple(sorted(campaigns.get(ws, ()), key=lambda c: c.id)),
                                tuple(sorted(offers.get(ws, ()), key=lambda o: o.id)),
                                tuple(sorted(every.get(ws, ())))))
@@ -129,7 +130,7 @@ class Counting:
         for row in await self._report(tick, ReportSpec(
                 workspace=workspace.id, group_by=("campaign", "offer"), metrics=_DAY_METRICS,
                 filters=(("campaign", campaigns),), start=start, end=end,
-                tz=workspace.timezone)):
+                tz=workspace.timezone, currency=workspace.currency)):
             campaign, offer = row["campaign"], row["offer"]
             clicks, approved = int(row["clicks"]), int(row["approved"])
             _add(counted.campaign_clicks, campaign, clicks)
@@ -144,7 +145,7 @@ class Counting:
         if totals:
             for row in await self._report(tick, ReportSpec(
                     workspace=workspace.id, group_by=("campaign",), metrics=("cost",),
-                    filters=(("campaign", tuple(totals)),))):
+                    filters=(("campaign", tuple(totals)),), currency=workspace.currency)):
                 total_cost[row["campaign"]] = _micros(row["cost"])
         for campaign in workspace.campaigns:
             if campaign.budget is not None:
