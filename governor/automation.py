@@ -55,6 +55,15 @@ def _merged(written: list[Written]) -> dict[str, list[str]]:
     return entities
 
 
+async def _currency(tick: Tick, workspace_id: str) -> str:
+    """The workspace's currency, which report money is converted into (reports/fx.py)."""
+    async with connection(tick.pool) as conn:
+        cursor = await conn.execute("SELECT currency FROM workspaces WHERE id = %s",
+                                    (workspace_id,))
+        row = await cursor.fetchone()
+    return "" if row is None else str(row[0])
+
+
 class AutomationTask:
     """The governor task evaluating automation rules; counters for /metrics."""
 
@@ -89,7 +98,7 @@ class AutomationTask:
         evaluated: list[dict[str, Any]] = []
         actions: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
-        query = query_of(rule, tick.now_ms)
+        query = query_of(rule, tick.now_ms, await _currency(tick, rule.workspace))
         try:
             rows = await tick.clickhouse.rows(query.sql, query.parameters)
         except Exception as exc:  # ClickHouse away or refusing: recorded, the next run retries

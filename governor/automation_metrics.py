@@ -42,16 +42,16 @@ def _instant(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
-def query_of(rule: Rule, now_ms: int) -> Query:
+def query_of(rule: Rule, now_ms: int, currency: str) -> Query:
     """The report over [now - window, now) grouped by the scope's dimensions, filtered to
-    the targets' ids."""
+    the targets' ids, money in the workspace's `currency`."""
     fields = SCOPE_FIELDS[rule.scope]
     filters = tuple((DIMENSION_OF[f], tuple(sorted({str(getattr(t, f)) for t in rule.targets})))
                     for f in fields)
     spec = ReportSpec(workspace=rule.workspace, group_by=tuple(DIMENSION_OF[f] for f in fields),
                       metrics=tuple(dict.fromkeys((rule.metric, "clicks"))),
                       filters=filters, start=_instant(window_start_ms(rule, now_ms)),
-                      end=_instant(now_ms), limit=MAX_LIMIT)
+                      end=_instant(now_ms), limit=MAX_LIMIT, currency=currency)
     return build_query(spec)
 
 

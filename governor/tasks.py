@@ -4,6 +4,7 @@ automation), then what reports it (webhooks), so a pass's notifications go out i
 from __future__ import annotations
 
 from turnout.governor.automation import automation_task
+from turnout.governor.money import money_tasks
 from turnout.governor.schedules import Schedules
 from turnout.governor.settings import GovernorSettings
 from turnout.governor.task_settings import AutomationSettings, WebhookSettings
@@ -14,6 +15,7 @@ from turnout.governor.webhooks import webhooks_task
 def default_tasks(settings: GovernorSettings) -> list[Task]:
     return [
         Schedules(),
+        *money_tasks(),  # re-seed meters, then budgets, then caps: one Counting per pass
         automation_task(AutomationSettings.from_env()),
         webhooks_task(WebhookSettings.from_env()),
     ]
