@@ -20,6 +20,7 @@ COPY ingest ./ingest
 COPY reports ./reports
 COPY control ./control
 COPY api ./api
+COPY governor ./governor
 COPY local ./local
 COPY simulate ./simulate
 COPY cli ./cli

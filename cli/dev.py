@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="edge port (8080; a free one when taken)")
     parser.add_argument("--api-port", type=int, default=8081,
                         help="report API port (8081; a free one when taken)")
+    parser.add_argument("--governor-port", type=int, default=8082,
+                        help="governor /healthz /readyz /metrics port (8082; a free one when "
+                             "taken)")
     parser.set_defaults(func=run)
 
 
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             asyncio.run(ensure_topics(stack.kafka_bootstrap))
             edge_port, api_port = _port(args.edge_port), _port(args.api_port)
             env = _dev_environ(stack)
+            env["TURNOUT_GOVERNOR_PORT"] = str(_port(args.governor_port))
             _run_once([*turnout, "migrate"], env)
             tokens = {w.id: dev_control.owner_key(turnout, env, w.id) for w in graph.workspaces}
             run_dir = stack.data_dir / "run"
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                            http_ok, run_dir, env=env)
             ingest = Service("ingest-api", api_port,
                              [*turnout, "ingest", "--api", "--api-host", "127.0.0.1",
-                              "--api-port", str(api_port)],
+                              "--api-port", str(api_port), "--governor"],
                              http_ok, run_dir, env=env)
             children = [edge, ingest]
             try:
@@ -94,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
                 edge.start(timeout=60)  # the graph is published: it is ready at once
                 campaign = graph.campaigns[0]
                 revision = dev_control.revision(api, tokens[campaign.workspace], campaign.id)
-                _print_banner(stack, imported, edge_port, api_port, graph, tokens, revision)
+                _print_banner(stack, imported, edge_port, api_port, graph, tokens, revision,
+                              int(env["TURNOUT_GOVERNOR_PORT"]))
                 code = _watch(children, stop, run_dir)
                 print("\nstopping…", flush=True)
             finally:
@@ -104,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     except ServiceError as exc:
         print(f"turnout dev: {exc}", file=sys.stderr)
         return 1
-    print("stopped: edge, ingest+api, postgres, tansu, valkey", flush=True)
+    print("stopped: edge, ingest+api+governor, postgres, tansu, valkey", flush=True)
     return code
 
 
@@ -181,7 +186,8 @@ def _run_once(argv: list[str], env: dict[str, str]) -> None:
 
 
 def _print_banner(stack: LocalStack, imported: Imported, edge_port: int, api_port: int,
-                  graph: Graph, tokens: dict[str, str], revision: int) -> None:
+                  graph: Graph, tokens: dict[str, str], revision: int,
+                  governor_port: int) -> None:
     edge = f"http://127.0.0.1:{edge_port}"
     api = f"http://127.0.0.1:{api_port}"
     first = graph.campaigns[0]
@@ -196,6 +202,7 @@ def _print_banner(stack: LocalStack, imported: Imported, edge_port: int, api_por
         f"  edge       {edge}        (/healthz /readyz /metrics)",
         f"  admin API  {api}        (/api/v1/campaigns /api/v1/versions ... /openapi.json)",
         f"  report API {api}        (/api/v1/report)",
+        f"  governor   http://127.0.0.1:{governor_port}        (/healthz /readyz /metrics)",
         f"  postgres   {stack.postgres_url}",
         f"  valkey     {stack.redis_url}",
         f"  kafka      {stack.kafka_bootstrap} (tansu)",

@@ -23,6 +23,10 @@ def register(subparsers: Any) -> None:
     )
     ingest.add_argument("--api-host", help="report API host (default: TURNOUT_API_HOST)")
     ingest.add_argument("--api-port", type=int, help="report API port (default: TURNOUT_API_PORT)")
+    ingest.add_argument(
+        "--governor", action="store_true",
+        help="also run the governor in this process (chdb: one data path per process)",
+    )
     ingest.set_defaults(func=ingest_command)
 
 
@@ -72,7 +76,10 @@ def ingest_command(args: argparse.Namespace) -> int:
     from turnout.ingest.consumer import serve
 
     async def main() -> None:
-        await serve(connections, settings, _companions(connections, settings, api))
+        companions = _companions(connections, settings, api)
+        if args.governor:
+            companions.append(_governor(connections, settings))
+        await serve(connections, settings, companions)
 
     asyncio.run(main())
     return 0
@@ -112,3 +119,18 @@ def _companions(connections: Any, settings: Any, api: Any | None) -> list[Any]:
 
         companions.append(serve(api, client_factory(api)))
     return companions
+
+
+def _governor(connections: Any, settings: Any) -> Any:
+    """The governor on this process's ClickHouse (its own client, as the API has)."""
+    import dataclasses
+
+    from turnout.cli.governor import clickhouse_factory
+    from turnout.governor.app import serve
+    from turnout.governor.settings import GovernorSettings
+    from turnout.governor.tasks import default_tasks
+
+    governor = dataclasses.replace(GovernorSettings.from_env(),
+                                   clickhouse_dsn=connections.clickhouse_dsn,
+                                   database=settings.database)
+    return serve(governor, default_tasks(governor), clickhouse_factory(governor))

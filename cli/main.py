@@ -23,6 +23,7 @@ from turnout.errors import (
 COMMAND_MODULES = (
     "turnout.cli.campaign",
     "turnout.cli.dev",
+    "turnout.cli.governor",
     "turnout.cli.graph",
     "turnout.cli.edge",
     "turnout.cli.ingest",

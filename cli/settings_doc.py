@@ -28,6 +28,7 @@ from turnout.cli.report import ApiClientSettings
 from turnout.connections import Connections
 from turnout.edge.settings import EdgeSettings
 from turnout.edge.sink.settings import SinkSettings
+from turnout.governor.settings import GovernorSettings
 from turnout.ingest.settings import IngestSettings
 
 ROOT: Final = Path(__file__).resolve().parents[1]
@@ -42,6 +43,7 @@ SOURCES: Final[tuple[tuple[type, str, str], ...]] = (
     (IngestSettings, "Ingest", "ingest, migrate"),
     (ApiSettings, "Report API", "api, report, ingest --api"),
     (ApiClientSettings, "`turnout report` through a running API", "report"),
+    (GovernorSettings, "Governor", "governor, ingest --governor"),
 )
 
 

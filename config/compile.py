@@ -12,6 +12,7 @@ from typing import Final, TypeVar
 from turnout import splitter
 from turnout.config import model
 from turnout.config.compiled import (
+    CompiledBudget,
     CompiledCampaign,
     CompiledFunnel,
     CompiledGraph,
@@ -300,6 +301,7 @@ class _Compiler:
             currency=o.currency or self.workspaces[o.workspace].currency,
             daily_cap=o.daily_cap,
             fallback_offer_id=o.fallback_offer,
+            daily_click_cap=o.daily_click_cap,
         )
 
     def _campaign(self, c: model.Campaign) -> CompiledCampaign:
@@ -331,7 +333,9 @@ class _Compiler:
             bot_policy=Policy(c.bot_policy.action, self._optional(c.bot_policy.url)),
             inactive=Policy(c.inactive.action, self._optional(c.inactive.url)),
             cost_model=CostModel(c.cost_model.type, to_micros(c.cost_model.value)),
-            budget_micros=None if c.budget is None else to_micros(c.budget),
+            budget=_budget(model.budget_of(c)),
+            daily_click_cap=c.daily_click_cap,
+            daily_conversion_cap=c.daily_conversion_cap,
             attribution_window_ms=c.attribution_window_days * _DAY_MS,
             unique_window_ms=c.unique_window_hours * _HOUR_MS,
             table=splitter.build_table(c.id, rules, default, tz),
@@ -417,3 +421,10 @@ class _Compiler:
                 for lander in rest
             ),
         )
+
+
+def _budget(budget: model.Budget | None) -> CompiledBudget | None:
+    if budget is None:
+        return None
+    steps = sorted((t.at, t.action) for t in budget.thresholds)
+    return CompiledBudget(to_micros(budget.amount), budget.period, tuple(steps))

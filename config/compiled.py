@@ -66,6 +66,14 @@ class CostModel:
 
 
 @dataclass(frozen=True, slots=True)
+class CompiledBudget:
+    amount_micros: int  # workspace currency
+    period: str  # total | daily (workspace time)
+    thresholds: tuple[tuple[int, str], ...]  # (percent spent, notify|pause|complete), ascending
+
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledWorkspace:
     id: str
     name: str
@@ -126,8 +134,9 @@ class CompiledOffer:
     url: Template
     payout_micros: int
     currency: str
-    daily_cap: int | None
+    daily_cap: int | None  # approved conversions per day (workspace time)
     fallback_offer_id: str | None
+    daily_click_cap: int | None = None  # clicks per day (workspace time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +172,12 @@ class CompiledCampaign:
     bot_policy: Policy
     inactive: Policy
     cost_model: CostModel
-    budget_micros: int | None
+    budget: CompiledBudget | None
     attribution_window_ms: int
     unique_window_ms: int
     table: CampaignTable  # rules already in priority order, the default path last
+    daily_click_cap: int | None = None  # clicks per day (workspace time)
+    daily_conversion_cap: int | None = None  # approved conversions per day (workspace time)
 
     def target(self, rule_id: str, destination_id: str) -> Target | None:
         """Where a destination of one of its rules leads (None when the rule or the

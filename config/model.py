@@ -20,6 +20,8 @@ REDIRECT_MODES: Final = ("302", "307", "301", "meta", "double_meta")
 COST_MODELS: Final = ("cpc", "url_param", "cpm", "cpa", "revshare", "fixed_total")
 BOT_ACTIONS: Final = ("same", "url", "not_found")
 INACTIVE_ACTIONS: Final = ("not_found", "url")
+BUDGET_PERIODS: Final = ("total", "daily")  # daily: each day in the workspace timezone
+BUDGET_ACTIONS: Final = ("notify", "pause", "complete")
 DESTINATION_KINDS: Final = ("offer", "lander", "funnel", "url")
 # The query parameters of /c/{code} a traffic source's own tokens can be mapped onto.
 TOKENS: Final = (*SUB_NAMES, "cost", "external_id")
@@ -92,6 +94,7 @@ class Offer(Entity, kw_only=True):
     payout: str = "0"  # default payout, a decimal string, when a postback names none
     currency: str | None = None  # None: the workspace currency
     daily_cap: int | None = None  # approved conversions per day (workspace timezone)
+    daily_click_cap: int | None = None  # clicks sent to it per day (workspace timezone)
     fallback_offer: str | None = None  # takes the traffic while this offer is capped
 
 
@@ -156,6 +159,24 @@ class Schedule(Entity, kw_only=True):
     end: str | None = None  # ISO 8601, like start
 
 
+class BudgetThreshold(Entity, kw_only=True):
+    at: int  # percent of the budget spent, 1..100
+    action: str = "notify"  # notify | pause | complete
+
+
+DEFAULT_THRESHOLDS: Final = (BudgetThreshold(at=90, action="notify"),
+                             BudgetThreshold(at=100, action="pause"))
+
+
+class Budget(Entity, kw_only=True):
+    """What a campaign may spend (workspace currency), per period, and what happens as it
+    is spent: by default a notification at 90 % and a pause at 100 %."""
+
+    amount: str  # a decimal string in the workspace currency
+    period: str = "total"  # total | daily (resets at midnight, workspace time)
+    thresholds: tuple[BudgetThreshold, ...] = DEFAULT_THRESHOLDS  # one must stop it
+
+
 class BotPolicy(Entity, kw_only=True):
     action: str = "same"  # same (as humans) | url | not_found
     url: str | None = None  # where bots go, for action "url"
@@ -178,7 +199,10 @@ class Campaign(Entity, kw_only=True):
     cost_model: CostModel = CostModel()  # what a click costs
     status: str = "draft"  # only active campaigns serve their rules
     schedule: Schedule = Schedule()  # when it serves (workspace time)
-    budget: str | None = None  # a decimal string in the workspace currency
+    # What it may spend: a decimal string (a total, with the default thresholds) or a Budget.
+    budget: str | Budget | None = None
+    daily_click_cap: int | None = None  # clicks per day (workspace time); then `inactive`
+    daily_conversion_cap: int | None = None  # approved conversions per day, likewise
     redirect_mode: str | int = "302"  # YAML turns a bare 302 into an int; both are fine
     allow_permanent: bool = False  # 301 is cached by browsers: clicks would vanish
     bot_policy: BotPolicy = BotPolicy()  # where bots go
@@ -187,6 +211,12 @@ class Campaign(Entity, kw_only=True):
     unique_window_hours: int = 24  # a visitor's click is unique once per this window
     rules: tuple[Rule, ...] = ()  # tried by priority; the first that matches decides
     default: tuple[Destination, ...] = ()  # the path when no rule matches
+
+
+def budget_of(campaign: Campaign) -> Budget | None:
+    """The campaign's budget in its full form (a bare amount is a total budget)."""
+    budget = campaign.budget
+    return Budget(amount=budget) if isinstance(budget, str) else budget
 
 
 class Graph(Entity, kw_only=True):

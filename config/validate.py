@@ -14,6 +14,8 @@ from turnout.config.domains import DEFAULT_DOMAIN, normal_domain
 from turnout.config.errors import Problem
 from turnout.config.model import (
     BOT_ACTIONS,
+    BUDGET_ACTIONS,
+    BUDGET_PERIODS,
     COST_MODELS,
     DEFAULT_RULE_ID,
     DESTINATION_KINDS,
@@ -31,6 +33,7 @@ from turnout.config.model import (
     Offer,
     TrafficSource,
     Workspace,
+    budget_of,
 )
 from turnout.config.model import Condition as ConditionSpec
 from turnout.config.values import (
@@ -394,11 +397,12 @@ class _Checker:
         self._amount(f"{path}.payout", offer.payout)
         if offer.currency is not None and offer.currency not in CURRENCIES:
             self.add(f"{path}.currency", f"unknown ISO 4217 currency {offer.currency!r}")
-        if offer.daily_cap is not None and offer.daily_cap < 1:
-            self.add(f"{path}.daily_cap", "must be >= 1")
+        self._cap(f"{path}.daily_cap", offer.daily_cap)
+        self._cap(f"{path}.daily_click_cap", offer.daily_click_cap)
         if offer.fallback_offer is not None:
-            if offer.daily_cap is None:
-                self.add(f"{path}.fallback_offer", "only used with a daily_cap")
+            if offer.daily_cap is None and offer.daily_click_cap is None:
+                self.add(f"{path}.fallback_offer", "only used with a daily_cap or a "
+                                                   "daily_click_cap")
             if offer.fallback_offer == offer.id:
                 self.add(f"{path}.fallback_offer", "must not be the offer itself")
             else:
@@ -490,8 +494,32 @@ class _Checker:
             self.add(f"{path}.cost_model.value", message)
         elif c.cost_model.type == "revshare" and Decimal(c.cost_model.value) > 100:
             self.add(f"{path}.cost_model.value", "a revshare percentage must be <= 100")
-        if c.budget is not None:
-            self._amount(f"{path}.budget", c.budget)
+        self._cap(f"{path}.daily_click_cap", c.daily_click_cap)
+        self._cap(f"{path}.daily_conversion_cap", c.daily_conversion_cap)
+        budget = budget_of(c)
+        if budget is None:
+            return
+        at = f"{path}.budget" if isinstance(c.budget, str) else f"{path}.budget.amount"
+        self._amount(at, budget.amount)
+        if not amount_problem(budget.amount) and Decimal(budget.amount) <= 0:
+            self.add(at, "a budget must be > 0")
+        self._choice(f"{path}.budget.period", budget.period, BUDGET_PERIODS)
+        seen: dict[int, int] = {}
+        for i, threshold in enumerate(budget.thresholds):
+            here = f"{path}.budget.thresholds[{i}]"
+            self._range(f"{here}.at", threshold.at, 1, 100)
+            self._choice(f"{here}.action", threshold.action, BUDGET_ACTIONS)
+            if threshold.at in seen:
+                self.add(f"{here}.at", f"duplicate threshold {threshold.at} % "
+                                       f"(first at thresholds[{seen[threshold.at]}])")
+            seen.setdefault(threshold.at, i)
+        if not any(t.action != "notify" for t in budget.thresholds):
+            self.add(f"{path}.budget.thresholds", "needs a pause or complete threshold: a "
+                                                  "budget must stop the campaign by 100 %")
+
+    def _cap(self, path: str, value: int | None) -> None:
+        if value is not None and value < 1:
+            self.add(path, "must be >= 1")
 
     def _schedule(self, path: str, c: Campaign, workspace: str | None) -> None:
         ends: list[int] = []

@@ -53,7 +53,8 @@ _OFFERS: Final = """
 SELECT coalesce(json_agg(json_build_object(
     'id', e.id, 'workspace', e.workspace_id, 'name', e.name, 'url', e.url,
     'network', e.network_id, 'payout', e.payout::text, 'currency', e.currency,
-    'daily_cap', e.daily_cap, 'fallback_offer', e.fallback_offer_id) ORDER BY e.seq), '[]')
+    'daily_cap', e.daily_cap, 'fallback_offer', e.fallback_offer_id,
+    'daily_click_cap', e.daily_click_cap) ORDER BY e.seq), '[]')
 FROM offers e WHERE {where}
 """
 
@@ -120,8 +121,9 @@ SELECT coalesce(json_agg(json_build_object(
     'cost_model', json_build_object('type', e.cost_model, 'value', e.cost_value::text),
     'status', e.status,
     'schedule', json_build_object('start', e.schedule_start, 'end', e.schedule_end),
-    'budget', e.budget::text, 'redirect_mode', e.redirect_mode,
-    'allow_permanent', e.allow_permanent,
+    'budget', campaign_budget_json(e.budget, e.budget_period, e.budget_thresholds),
+    'daily_click_cap', e.daily_click_cap, 'daily_conversion_cap', e.daily_conversion_cap,
+    'redirect_mode', e.redirect_mode, 'allow_permanent', e.allow_permanent,
     'bot_policy', json_build_object('action', e.bot_action, 'url', e.bot_url),
     'inactive', json_build_object('action', e.inactive_action, 'url', e.inactive_url),
     'attribution_window_days', e.attribution_window_days,

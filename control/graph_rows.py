@@ -55,7 +55,7 @@ TABLES: Final[tuple[Table, ...]] = (
            "convert_other_offers"), ("id",)),
     Table("offers", "offers",
           ("id", "workspace_id", "name", "url", "network_id", "payout", "currency",
-           "daily_cap", "fallback_offer_id"), ("id",)),
+           "daily_cap", "fallback_offer_id", "daily_click_cap"), ("id",)),
     Table("landers", "landers", ("id", "workspace_id", "name", "url", "cta_count"), ("id",)),
     Table("funnels", "funnels", ("id", "workspace_id", "name"), ("id",)),
     Table("funnel_landers", "funnels", ("funnel_id", "position", "workspace_id", "lander_id"),
@@ -67,7 +67,8 @@ TABLES: Final[tuple[Table, ...]] = (
            "cost_model", "cost_value", "status", "schedule_start", "schedule_end",
            "starts_at", "ends_at", "budget", "redirect_mode", "allow_permanent", "bot_action",
            "bot_url", "inactive_action", "inactive_url", "attribution_window_days",
-           "unique_window_hours", "archived_at"), ("id",)),
+           "unique_window_hours", "archived_at", "budget_period", "budget_thresholds",
+           "daily_click_cap", "daily_conversion_cap"), ("id",)),
     Table("rules", "campaigns",
           ("campaign_id", "id", "position", "workspace_id", "name", "priority"),
           ("campaign_id", "id"), "campaign_id"),
@@ -155,7 +156,7 @@ def _network(out: dict[str, list[Row]], n: model.Network, _: Callable[[str], str
 
 def _offer(out: dict[str, list[Row]], o: model.Offer, _: Callable[[str], str]) -> None:
     out["offers"].append((o.id, o.workspace, o.name, o.url, o.network, o.payout, o.currency,
-                          o.daily_cap, o.fallback_offer))
+                          o.daily_cap, o.fallback_offer, o.daily_click_cap))
 
 
 def _lander(out: dict[str, list[Row]], lander: model.Lander, _: Callable[[str], str]) -> None:
@@ -172,13 +173,18 @@ def _funnel(out: dict[str, list[Row]], f: model.Funnel, _: Callable[[str], str])
 def _campaign(out: dict[str, list[Row]], c: model.Campaign,
               timezone: Callable[[str], str]) -> None:
     zone = timezone(c.workspace)
+    budget = c.budget if isinstance(c.budget, model.Budget) else None
+    thresholds = (None if budget is None or budget.thresholds == model.DEFAULT_THRESHOLDS
+                  else _json([{"at": t.at, "action": t.action} for t in budget.thresholds]))
     out["campaigns"].append((
         c.id, c.workspace, c.name, c.code, c.parent, c.traffic_source, c.cost_model.type,
         c.cost_model.value, c.status, c.schedule.start, c.schedule.end,
-        instant(c.schedule.start, zone), instant(c.schedule.end, zone), c.budget,
+        instant(c.schedule.start, zone), instant(c.schedule.end, zone),
+        c.budget if budget is None else budget.amount,
         _json(c.redirect_mode), c.allow_permanent, c.bot_policy.action, c.bot_policy.url,
         c.inactive.action, c.inactive.url, c.attribution_window_days, c.unique_window_hours,
-        None,
+        None, None if budget is None else budget.period, thresholds, c.daily_click_cap,
+        c.daily_conversion_cap,
     ))
     rules, conditions = out["rules"], out["conditions"]
     for i, rule in enumerate(c.rules):

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import httpx
 import redis.asyncio as aioredis
 
+from turnout.config.compiled import CompiledGraph
 from turnout.control.db import Pool
 from turnout.control.entities import Actor
 from turnout.control.publisher import Publisher
@@ -84,6 +85,9 @@ class Tick:
     clickhouse: ClickHouse  # the data plane: reads, and postback_deliveries inserts
     publisher: Publisher  # publishes what a task changed in the control plane
     http: httpx.AsyncClient  # outgoing postbacks and webhooks
+    # The published graph as the service follows it (None until the first version loads):
+    # what campaigns, offers and sources exist and their budgets, caps and templates.
+    graph: CompiledGraph | None = None
 
 
 class Task(Protocol):

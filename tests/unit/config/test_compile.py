@@ -9,7 +9,7 @@ import pytest
 
 from turnout import splitter
 from turnout.config.compile import compile_graph
-from turnout.config.compiled import CompiledGraph, Target
+from turnout.config.compiled import CompiledBudget, CompiledGraph, Target
 from turnout.config.errors import GraphInvalid
 from turnout.config.io import load_graph
 from turnout.config.model import Rule
@@ -74,7 +74,7 @@ def test_money_schedule_and_windows(compiled):
     assert compiled.campaigns_by_id["summer-stories"].parent_id == "summer"
     # Naive schedule times are Berlin wall time (CEST, UTC+2 in June).
     assert summer.start_ms == int(datetime(2025, 5, 31, 22, tzinfo=UTC).timestamp() * 1000)
-    assert summer.budget_micros == 5_000_000_000
+    assert summer.budget == CompiledBudget(5_000_000_000, "total", ((90, "notify"), (100, "pause")))
     assert summer.cost_model.value_micros == 45_000
     assert summer.attribution_window_ms == 14 * 86_400_000
     assert summer.unique_window_ms == 12 * 3_600_000
