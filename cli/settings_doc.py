@@ -28,6 +28,7 @@ from turnout.cli.report import ApiClientSettings
 from turnout.connections import Connections
 from turnout.edge.settings import EdgeSettings
 from turnout.edge.sink.settings import SinkSettings
+from turnout.governor.postback_settings import PostbackSettings
 from turnout.governor.settings import GovernorSettings
 from turnout.ingest.settings import IngestSettings
 
@@ -44,6 +45,7 @@ SOURCES: Final[tuple[tuple[type, str, str], ...]] = (
     (ApiSettings, "Report API", "api, report, ingest --api"),
     (ApiClientSettings, "`turnout report` through a running API", "report"),
     (GovernorSettings, "Governor", "governor, ingest --governor"),
+    (PostbackSettings, "Governor: postbacks to traffic sources", "governor, ingest --governor"),
 )
 
 

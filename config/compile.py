@@ -125,23 +125,6 @@ def _target_entities(target: Target) -> Iterator[tuple[str, str]]:
         yield from _target_entities(step)
 
 
-def compile_source(s: model.TrafficSource) -> CompiledTrafficSource:
-    """One (valid) traffic source as the edge and the governor's postbacks read it."""
-    return CompiledTrafficSource(
-        id=s.id,
-        workspace_id=s.workspace,
-        name=s.name,
-        tokens=dict(s.tokens),
-        params=tuple((param, token) for token, param in s.tokens.items()),
-        postback_url=None
-        if s.postback_url is None
-        else Template.parse(s.postback_url, POSTBACK_MACROS),
-        postback_statuses=frozenset(s.postback_statuses),
-        payout_percent_micros=to_micros(s.payout_percent),
-        postback_percent_micros=to_micros(s.postback_percent),
-    )
-
-
 def _networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(cidr, strict=True) for cidr in cidrs)
 
@@ -276,7 +259,19 @@ class _Compiler:
         )
 
     def _source(self, s: model.TrafficSource) -> CompiledTrafficSource:
-        return compile_source(s)
+        return CompiledTrafficSource(
+            id=s.id,
+            workspace_id=s.workspace,
+            name=s.name,
+            tokens=dict(s.tokens),
+            params=tuple((param, token) for token, param in s.tokens.items()),
+            postback_url=None
+            if s.postback_url is None
+            else Template.parse(s.postback_url, POSTBACK_MACROS),
+            postback_statuses=frozenset(s.postback_statuses),
+            payout_percent_micros=to_micros(s.payout_percent),
+            postback_percent_micros=to_micros(s.postback_percent),
+        )
 
     def _network(self, n: model.Network) -> CompiledNetwork:
         return CompiledNetwork(

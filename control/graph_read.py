@@ -204,15 +204,6 @@ async def read_sections(conn: psycopg.AsyncConnection[Any],
     return _GRAPH.decode(row[0])
 
 
-async def read_section(conn: psycopg.AsyncConnection[Any], kind: str,
-                       workspace_ids: Collection[str] | None = None) -> tuple[Entity, ...]:
-    """The stored entities of section `kind` (of the given workspaces only, when named)."""
-    query, params = _section(kind, workspace_ids)
-    row = await (await conn.execute(f"SELECT ({query})::text", params)).fetchone()
-    assert row is not None
-    return _ENTITIES[kind].decode(row[0])  # type: ignore[no-any-return]
-
-
 async def read_entity(conn: psycopg.AsyncConnection[Any], kind: str, entity_id: str
                       ) -> tuple[Entity, int] | None:
     """One entity of section `kind` (`campaigns`, ...) and its revision; None when there

@@ -1,4 +1,6 @@
-"""PostbackSettings: how the governor sends postbacks to traffic sources, from `TURNOUT_*`."""
+"""PostbackSettings: how the governor sends postbacks to traffic sources, from `TURNOUT_*`.
+
+A request's timeout is the governor's (GovernorSettings.http_timeout_s)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,6 @@ class PostbackSettings:
     """Attempts a postback gets before it is given up as failed."""
     window_s: float = 86_400.0
     """Seconds after a postback was first owed that it is still retried; later it fails."""
-    timeout_s: float = 5.0
-    """Seconds one request may take in all (connect, send, answer) before it counts as a
-    timeout and is retried."""
     concurrency: int = 16
     """Requests to traffic sources in flight at once."""
     backoff_base_s: float = 10.0
@@ -38,8 +37,6 @@ class PostbackSettings:
         return cls(
             attempts=max(1, env.integer("governor_postback_attempts", d.attempts, environ)),
             window_s=max(0.0, env.number("governor_postback_window_s", d.window_s, environ)),
-            timeout_s=max(0.1, env.number("governor_postback_timeout_s", d.timeout_s,
-                                          environ)),
             concurrency=max(1, env.integer("governor_postback_concurrency", d.concurrency,
                                            environ)),
             backoff_base_s=max(0.0, env.number("governor_postback_backoff_base_s",

@@ -13,9 +13,11 @@ Each pass:
    (delivered | retry at a backed-off time | failed) and its attempt row goes to
    ClickHouse `postback_deliveries` with the next pass.
 
-Sources are read from the control plane each pass rather than taken from a followed
-compiled graph: the task needs PostgreSQL anyway, the sources are few, and a source edited
-a moment ago applies to the next pass without the service having to wire a follower in.
+The sources are those of the published graph the service follows (`tick.graph`): the
+version edges serve, so a source's postback settings apply from the version that publishes
+them, with no read of the control plane per pass. A postback's URL is filled when it is
+first owed and kept for its retries. Until a graph is loaded nothing new is owed; what is
+owed already is still sent.
 """
 
 from __future__ import annotations
@@ -29,16 +31,14 @@ from typing import Any, Final
 import httpx
 import psycopg
 
-from turnout.config.compile import compile_source
-from turnout.config.compiled import CompiledTrafficSource
-from turnout.config.model import TrafficSource
-from turnout.control.db import Pool, connection
-from turnout.control.graph_read import read_section
+from turnout.config.compiled import CompiledGraph, CompiledTrafficSource
+from turnout.control.db import connection
 from turnout.governor.postback_conversions import owed
 from turnout.governor.postback_fill import chosen, postback_url
 from turnout.governor.postback_retry import DELIVERED, FAILED, RETRY, after, verdict
 from turnout.governor.postback_settings import PostbackSettings
 from turnout.governor.postback_state import Claim, Key, Owed, claim, expired, known, owe, record
+from turnout.governor.settings import GovernorSettings
 from turnout.governor.tick import ClickHouse, Tick
 from turnout.ingest.schema import POSTBACK_DELIVERIES
 
@@ -57,10 +57,12 @@ class Postbacks:
 
     name = "postbacks"
 
-    def __init__(self, settings: PostbackSettings, rng: random.Random | None = None) -> None:
+    def __init__(self, settings: PostbackSettings, timeout_s: float,
+                 rng: random.Random | None = None) -> None:
         self.settings = settings
+        self.timeout_s = timeout_s  # one request in all: connect, send, answer
         self._rng = rng or random.Random()
-        self._lease_ms = round(settings.timeout_s * 1000) + _LEASE_MARGIN_MS
+        self._lease_ms = round(timeout_s * 1000) + _LEASE_MARGIN_MS
         self._since_ms: int | None = None  # where the next pass reads conversions from
         self._inflight: dict[Key, asyncio.Task[None]] = {}
         self._records: list[tuple[Any, ...]] = []  # postback_deliveries rows to insert
@@ -70,17 +72,18 @@ class Postbacks:
     def metrics(self) -> dict[str, float]:
         """Counters since start (postbacks owed, skipped, attempts and their outcomes,
         claims taken over, errors) and the gauges in_flight and records_waiting."""
-        return {**{k: float(v) for k, v in self.counts.items()},
-                "in_flight": float(len(self._inflight)),
-                "records_waiting": float(len(self._records))}
+        prefix = "turnout_governor_postbacks"
+        return {**{f"{prefix}_{k}_total": float(v) for k, v in self.counts.items()},
+                f"{prefix}_in_flight": float(len(self._inflight)),
+                f"{prefix}_records_waiting": float(len(self._records))}
 
     async def tick(self, tick: Tick) -> None:
         self._clickhouse = tick.clickhouse
         try:
             async with connection(tick.pool) as conn:
                 await self._recover(conn, tick.now_ms)
-            sources = await _sources(tick.pool)
-            await self._discover(tick, sources)
+            if tick.graph is not None:
+                await self._discover(tick, _sources(tick.graph))
             await self._launch(tick)
         finally:
             await self._flush()
@@ -181,7 +184,7 @@ class Postbacks:
     async def _send(self, http: httpx.AsyncClient, url: str) -> tuple[int | None, str]:
         """(HTTP status or None without an answer, what went wrong or ""). The URL is the
         source's own and may carry its secrets: it is logged at debug level only."""
-        timeout = self.settings.timeout_s
+        timeout = self.timeout_s
         try:
             async with asyncio.timeout(timeout):
                 async with http.stream("GET", url, timeout=timeout,
@@ -220,14 +223,13 @@ def _row(taken: Claim, outcome: str, http_status: int, error: str, duration_ms: 
             taken.attempts, outcome, taken.url, http_status, error, duration_ms, at_ms)
 
 
-async def _sources(pool: Pool) -> dict[str, CompiledTrafficSource]:
-    """Every traffic source with a postback URL, by id (ids are unique across workspaces)."""
-    async with connection(pool) as conn:
-        stored = await read_section(conn, "traffic_sources")
-    return {s.id: compile_source(s) for s in stored
-            if isinstance(s, TrafficSource) and s.postback_url is not None}
+def _sources(graph: CompiledGraph) -> dict[str, CompiledTrafficSource]:
+    """The graph's traffic sources with a postback URL, by id (unique across workspaces)."""
+    return {s.id: s for s in graph.traffic_sources_by_id.values() if s.postback_url is not None}
 
 
-def postbacks_task(settings: PostbackSettings, rng: random.Random | None = None) -> Postbacks:
-    """The postbacks task for the governor's loop (`rng`: the retries' jitter, for tests)."""
-    return Postbacks(settings, rng)
+def postbacks_task(settings: GovernorSettings, postbacks: PostbackSettings,
+                   rng: random.Random | None = None) -> Postbacks:
+    """The postbacks task for the governor's loop: requests time out after the governor's
+    http_timeout_s (`rng`: the retries' jitter, for tests)."""
+    return Postbacks(postbacks, settings.http_timeout_s, rng)
