@@ -89,7 +89,7 @@ async def claim(conn: psycopg.AsyncConnection[Any], now_ms: int, limit: int,
     if limit <= 0:
         return []
     cursor = await conn.execute(
-        f"WITH due AS (SELECT {_KEY} FROM postbacks WHERE state = 'pending' "
+        f"WITH due AS (SELECT {_KEY[1:-1]} FROM postbacks WHERE state = 'pending' "
         f"AND next_at_ms <= %(now)s ORDER BY next_at_ms LIMIT %(limit)s "
         f"FOR UPDATE SKIP LOCKED) "
         f"UPDATE postbacks p SET state = 'sending', attempts = p.attempts + 1, "

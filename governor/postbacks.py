@@ -92,7 +92,7 @@ class Postbacks:
         """Wait for the requests in flight to be answered and recorded, then write their
         attempt rows: for tests, and for the service before it stops."""
         while self._inflight:
-            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+            await asyncio.wait(list(self._inflight.values()))
         await self._flush()
 
     # -- the pass --------------------------------------------------------------------
@@ -149,7 +149,12 @@ class Postbacks:
         async with connection(tick.pool) as conn:  # committed before anything is sent
             claims = await claim(conn, tick.now_ms, room, self._lease_ms)
         for taken in claims:
-            self._inflight[taken.key] = asyncio.create_task(self._attempt(tick, taken))
+            attempt = self._inflight[taken.key] = asyncio.create_task(self._attempt(tick, taken))
+            attempt.add_done_callback(lambda done, key=taken.key: self._done(key, done))
+
+    def _done(self, key: Key, attempt: asyncio.Task[None]) -> None:
+        if self._inflight.get(key) is attempt:
+            del self._inflight[key]
 
     # -- one attempt -----------------------------------------------------------------
 
@@ -178,8 +183,6 @@ class Postbacks:
             self.counts["errors"] += 1
             log.exception("postback to source %s: the attempt could not be recorded",
                           taken.traffic_source_id)
-        finally:
-            self._inflight.pop(taken.key, None)
 
     async def _send(self, http: httpx.AsyncClient, url: str) -> tuple[int | None, str]:
         """(HTTP status or None without an answer, what went wrong or ""). The URL is the
