@@ -37,7 +37,7 @@ from turnout.api.settings import ApiSettings
 from turnout.config.store import GraphStore
 from turnout.control.publisher import Publisher
 from turnout.reports import format as fmt
-from turnout.reports import not_counted
+from turnout.reports import not_counted, postbacks
 from turnout.reports.ab import Arm, compare_arms
 from turnout.reports.dimensions import DIMENSIONS
 from turnout.reports.errors import FactsMissing, ParameterError, ReportError
@@ -58,7 +58,9 @@ ALLOWED: Final = {
     "leaderboard": _COMMON | {"dimension", "metric", "limit"},
     "ab": (_COMMON - {"format"}) | {"campaign", "rule", "control", "confidence"},
     "not-counted": frozenset({"workspace", "from", "to", "tz", "format"}),
+    "postbacks": frozenset({"workspace", "from", "to", "tz", "format"}),
 }
+_NO_FILTERS: Final = frozenset({"ab", "not-counted", "postbacks"})
 
 
 class FactsSource(Protocol):
@@ -121,7 +123,7 @@ class ReportApi:
     def _endpoints(self) -> dict[str, Callable[[Request], Awaitable[Response]]]:
         return {"report": self.report, "timeline": self.timeline,
                 "leaderboard": self.leaderboard, "ab": self.ab,
-                "not-counted": self.not_counted}
+                "not-counted": self.not_counted, "postbacks": self.postbacks}
 
     async def query(self, spec: ReportSpec) -> ReportResult:
         def work() -> ReportResult:
@@ -141,7 +143,7 @@ class ReportApi:
                    **fixed: Any) -> tuple[ReportSpec, GraphFacts]:
         params = request.query_params
         unknown = sorted(k for k in params if k not in ALLOWED[endpoint]
-                         and not (k.startswith("f.") and endpoint not in ("ab", "not-counted")))
+                         and not (k.startswith("f.") and endpoint not in _NO_FILTERS))
         if unknown:
             raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}")
         facts = await self.facts.get()
@@ -251,6 +253,12 @@ class ReportApi:
         workspace = self.workspace(request)
         spec, facts = await self.spec(request, "not-counted", workspace)
         result = await self.run(not_counted.build_query(spec))
+        return await self.render(request, result, self.meta(spec, facts))
+
+    async def postbacks(self, request: Request) -> Response:
+        workspace = self.workspace(request)
+        spec, facts = await self.spec(request, "postbacks", workspace)
+        result = await self.run(postbacks.build_query(spec))
         return await self.render(request, result, self.meta(spec, facts))
 
 

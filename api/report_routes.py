@@ -34,5 +34,7 @@ ROUTES: list[AdminRoute] = [
                "A/B test of a rule's destinations"),
     AdminRoute("GET", "/api/v1/not-counted", _endpoint("not-counted"), "viewer",
                "Conversions that count in no report, by reason"),
+    AdminRoute("GET", "/api/v1/postbacks", _endpoint("postbacks"), "viewer",
+               "Postbacks to traffic sources: delivered, failed and pending, by source and day"),
 ]
 PATHS = frozenset(route.path for route in ROUTES)

@@ -79,6 +79,9 @@ def register(subparsers: Any) -> None:
     report.add_argument("--database", help="ClickHouse database (default: turnout)")
     report.add_argument("--sql", action="store_true",
                         help="print the SQL and its parameters instead of running it")
+    report.add_argument("--postbacks", action="store_true",
+                        help="postbacks to traffic sources by day and source: attempted, "
+                        "delivered, failed, pending (uses --from, --to and --tz only)")
     report.add_argument("--not-counted", action="store_true",
                         help="list the conversions that count in no report, by reason "
                         "(uses --from, --to and --tz only)")
@@ -138,8 +141,8 @@ def _from_api(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
     if not args.key:
         raise ParameterError("--api needs --key (or TURNOUT_API_KEY)")
-    if args.not_counted:
-        path = "/api/v1/not-counted?"
+    if args.not_counted or args.postbacks:
+        path = "/api/v1/not-counted?" if args.not_counted else "/api/v1/postbacks?"
         pairs = [(k, v) for k, v in _query_string(args)
                  if k in ("workspace", "from", "to", "tz", "format")]
     else:
@@ -206,6 +209,10 @@ def _direct(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         from turnout.reports import not_counted
 
         query = not_counted.build_query(spec)
+    elif args.postbacks:
+        from turnout.reports import postbacks
+
+        query = postbacks.build_query(spec)
     else:
         query = build_query(spec)
     meta = {"workspace": spec.workspace, "timezone": spec.tz, "currency": currency,

@@ -32,16 +32,24 @@ def _time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def build_query(spec: ReportSpec) -> Query:
-    """The not-counted conversions of `spec.workspace` within `spec.start`..`spec.end`."""
-    where = ["workspace_id = {workspace:String}", "NOT counted"]
+def time_parameters(spec: ReportSpec, column: str) -> tuple[list[str], dict[str, object]]:
+    """The conditions keeping `column` within `spec.start`..`spec.end`, and the parameters
+    (the workspace's among them)."""
+    where: list[str] = []
     parameters: dict[str, object] = {"workspace": spec.workspace}
     if spec.start is not None:
-        where.append(f"ts >= {{start:{_TIME}}}")
+        where.append(f"{column} >= {{start:{_TIME}}}")
         parameters["start"] = _time(spec.start)
     if spec.end is not None:
-        where.append(f"ts < {{end:{_TIME}}}")
+        where.append(f"{column} < {{end:{_TIME}}}")
         parameters["end"] = _time(spec.end)
+    return where, parameters
+
+
+def build_query(spec: ReportSpec) -> Query:
+    """The not-counted conversions of `spec.workspace` within `spec.start`..`spec.end`."""
+    bounds, parameters = time_parameters(spec, "ts")
+    where = ["workspace_id = {workspace:String}", "NOT counted", *bounds]
     sql = (
         "SELECT not_counted_reason AS reason, source, network_id AS network, status, currency,"
         " count() AS conversions, toDecimal128(sum(payout_micros), 6) / 1000000 AS payout\n"

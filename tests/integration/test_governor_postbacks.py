@@ -13,12 +13,17 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import clickhouse_connect
+import httpx
 import pytest
 
 from tests.integration.admin_support import clickhouse_database
 from tests.integration.governor_support import control_with, governing, governor_settings, rows
 from tests.integration.postback_support import HANG, Receiver, receiving
 from tests.integration.publish_support import eventually
+from tests.integration.test_api import _cli
+from turnout.api.app import create_app
+from turnout.api.keys import key_line, parse_keys
+from turnout.api.settings import ApiSettings
 from turnout.config.model import (
     Campaign,
     Destination,
@@ -35,6 +40,7 @@ from turnout.governor.postbacks import INTERRUPTED, Postbacks, postbacks_task
 from turnout.governor.service import Governor
 from turnout.governor.settings import GovernorSettings
 from turnout.ingest.attribution import STATUS_RANK
+from turnout.reports.workspaces import GraphFacts, StaticFacts, WorkspaceFacts
 
 T0 = 1_790_000_000_000  # the tests' "now" (2026-09-21), passed into every pass
 TIMEOUT_S = 0.5
@@ -121,6 +127,46 @@ def deliveries(conversions: Conversions, tx: str) -> list[tuple[Any, ...]]:
         "ORDER BY status, attempt", parameters={"tx": tx}).result_rows]
 
 
+TOKEN = "tok_postbacks"
+# The delivery-rate SQL of docs/analytics.md, per source and UTC day.
+DELIVERY_SQL = """
+SELECT toDate(first_at, 'UTC') AS day, traffic_source_id, count() AS attempted,
+       countIf(last = 'delivered') AS delivered, countIf(last = 'failed') AS failed,
+       countIf(last = 'retry') AS pending, sum(tries) AS attempts
+FROM (SELECT traffic_source_id, min(at) AS first_at, argMax(outcome, attempt) AS last,
+             count() AS tries
+      FROM postback_deliveries FINAL WHERE workspace_id = {workspace:String}
+      GROUP BY traffic_source_id, click_id, txid, status)
+GROUP BY day, traffic_source_id ORDER BY day, traffic_source_id
+"""
+
+
+async def delivery_report(dsn: str, database: str) -> list[dict[str, Any]]:
+    """/api/v1/postbacks (all time, UTC), checked against `turnout report --postbacks` and
+    the documented SQL: the same numbers from all three."""
+    api = ApiSettings(clickhouse_dsn=dsn, database=database, pool_size=1,
+                      api_keys=parse_keys(key_line(WS, TOKEN)))
+    factory = lambda: clickhouse_connect.get_client(dsn=dsn, database=database)  # noqa: E731
+    known = StaticFacts(GraphFacts(1, {WS: WorkspaceFacts("UTC", "USD")}))
+    transport = httpx.ASGITransport(app=create_app(api, factory, known))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        answer = await http.get("/api/v1/postbacks", params={"from": "all"}, headers=auth)
+        assert answer.status_code == 200, answer.text
+        csv = await http.get("/api/v1/postbacks", params={"from": "all", "format": "csv"},
+                             headers=auth)
+    code, out = _cli(["report", "--workspace", WS, "--postbacks", "--from", "all", "--tz",
+                      "UTC", "--direct", "--dsn", dsn, "--database", database,
+                      "--format", "csv"])
+    assert code == 0 and out == csv.text
+    found = answer.json()["rows"]
+    by_sql = factory().query(DELIVERY_SQL, parameters={"workspace": WS}).result_rows
+    assert [(str(d), src, *n) for d, src, *n in by_sql] == [
+        (r["date"], r["source"], r["attempted"], r["delivered"], r["failed"], r["pending"],
+         r["attempts"]) for r in found]
+    return found  # type: ignore[no-any-return]
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with receiving(hang_s=3 * TIMEOUT_S) as found:
@@ -134,9 +180,10 @@ async def test_each_wanted_conversion_is_reported_once_with_retries_and_a_restar
     url = await control_with(postgres_url, g)
     receiver.script["t-flaky"] = ["500", HANG, "200"]
     receiver.script["t-gone"] = ["404"]
+    receiver.script["t-down"] = ["500"] * 10
     with stores(clickhouse_dsn) as (dsn, database, conversions):
         settings = governor_settings(url, redis_url, dsn, database, http_timeout_s=TIMEOUT_S)
-        for tx in ("t-ok", "t-flaky", "t-gone"):
+        for tx in ("t-ok", "t-flaky", "t-gone", "t-down"):
             conversions.add("push", tx, ts_ms=T0 - 5_000)
         conversions.add("push", "t-pend", "pending", ts_ms=T0 - 4_000)
         conversions.add("push", "t-declined", "declined", ts_ms=T0 - 4_000)  # not wanted
@@ -145,7 +192,8 @@ async def test_each_wanted_conversion_is_reported_once_with_retries_and_a_restar
 
         async with governor(settings) as first:
             await run(first, T0)
-            assert receiver.count() == {"t-ok": 1, "t-flaky": 1, "t-gone": 1, "t-pend": 1}
+            assert receiver.count() == {"t-ok": 1, "t-flaky": 1, "t-gone": 1, "t-down": 1,
+                                        "t-pend": 1}
             assert await state(url, "t-ok") == ("delivered", 1, 200, "")
             assert await state(url, "t-gone") == ("failed", 1, 404, "HTTP 404")
             assert (await state(url, "t-flaky"))[:3] == ("pending", 1, 500)
@@ -170,12 +218,17 @@ async def test_each_wanted_conversion_is_reported_once_with_retries_and_a_restar
             conversions.add("push", "t-pend", "approved", ts_ms=T0 + 130_000)
             await run(second, T0 + 131_000)
             await run(second, T0 + 600_000)
-        assert receiver.count() == {"t-ok": 1, "t-flaky": 3, "t-gone": 1, "t-pend": 2}
+        # t-down answered 500 to each of its 4 attempts (10 s, 20 s, 40 s apart, less
+        # jitter): then it was given up.
+        assert receiver.count() == {"t-ok": 1, "t-flaky": 3, "t-gone": 1, "t-down": 4,
+                                    "t-pend": 2}
+        assert await state(url, "t-down") == ("failed", 4, 500, "HTTP 500")
         assert [r["s"] for r in receiver.by_tx("t-pend")] == ["pending", "approved"]
         assert await state(url, "t-pend", "pending") == ("delivered", 1, 200, "")
         assert await state(url, "t-pend", "approved") == ("delivered", 1, 200, "")
         owed = await rows(url, "SELECT txid FROM postbacks ORDER BY txid")
-        assert [r[0] for r in owed] == ["t-flaky", "t-gone", "t-ok", "t-pend", "t-pend"]
+        assert [r[0] for r in owed] == ["t-down", "t-flaky", "t-gone", "t-ok", "t-pend",
+                                        "t-pend"]
 
         # Every attempt is a row in ClickHouse, with its outcome.
         flaky = deliveries(conversions, "t-flaky")
@@ -188,6 +241,13 @@ async def test_each_wanted_conversion_is_reported_once_with_retries_and_a_restar
             (1, "approved", "failed", 404, "HTTP 404")]
         assert [r[:3] for r in deliveries(conversions, "t-pend")] == [
             (1, "approved", "delivered"), (1, "pending", "delivered")]
+        assert [r[2] for r in deliveries(conversions, "t-down")] == [
+            "retry", "retry", "retry", "failed"]
+
+        # The delivery rate: 6 postbacks (t-pend twice), 4 delivered, 2 given up.
+        assert await delivery_report(dsn, database) == [{
+            "date": "2026-09-21", "source": "push", "attempted": 6, "delivered": 4,
+            "failed": 2, "pending": 0, "attempts": 11, "delivery_rate": "66.67"}]
 
 
 async def test_postback_percent_reports_the_conversions_its_hash_picks(
@@ -238,6 +298,8 @@ async def test_an_attempt_cut_off_by_a_stop_is_retried_after_its_claim_expires(
             assert (await state(url, "t-cut"))[:2] == ("sending", 1)
             await run(second, T0 + 60_000)  # expired: counted as a failed attempt
             assert await state(url, "t-cut") == ("pending", 1, None, INTERRUPTED)
+            assert [(r["attempted"], r["pending"], r["delivery_rate"])
+                    for r in await delivery_report(dsn, database)] == [(1, 1, "0.00")]
             await run(second, T0 + 200_000)
             assert await state(url, "t-cut") == ("delivered", 2, 200, "")
         assert receiver.count()["t-cut"] == 2  # at least once: the cut-off one may have landed
