@@ -34,6 +34,8 @@ ROUTES: list[AdminRoute] = [
                "A/B test of a rule's destinations"),
     AdminRoute("GET", "/api/v1/not-counted", _endpoint("not-counted"), "viewer",
                "Conversions that count in no report, by reason"),
+    AdminRoute("GET", "/api/v1/held", _endpoint("held"), "viewer",
+               "Conversions held out of money: no exchange rate for their currency and day"),
     AdminRoute("GET", "/api/v1/postbacks", _endpoint("postbacks"), "viewer",
                "Postbacks to traffic sources: delivered, failed and pending, by source and day"),
 ]

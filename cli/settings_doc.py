@@ -30,6 +30,7 @@ from turnout.edge.settings import EdgeSettings
 from turnout.edge.sink.settings import SinkSettings
 from turnout.governor.postback_settings import PostbackSettings
 from turnout.governor.settings import GovernorSettings
+from turnout.governor.task_settings import AutomationSettings, WebhookSettings
 from turnout.ingest.settings import IngestSettings
 
 ROOT: Final = Path(__file__).resolve().parents[1]
@@ -45,6 +46,8 @@ SOURCES: Final[tuple[tuple[type, str, str], ...]] = (
     (ApiSettings, "Report API", "api, report, ingest --api"),
     (ApiClientSettings, "`turnout report` through a running API", "report"),
     (GovernorSettings, "Governor", "governor, ingest --governor"),
+    (AutomationSettings, "Governor: automation rules", "governor, ingest --governor"),
+    (WebhookSettings, "Governor: webhooks", "governor, ingest --governor"),
     (PostbackSettings, "Governor: postbacks to traffic sources", "governor, ingest --governor"),
 )
 

@@ -144,7 +144,7 @@ class Governor:
 
     async def ready(self) -> tuple[bool, dict[str, Any]]:
         """Can it act: PostgreSQL and Redis answer and a graph is loaded."""
-        checks: dict[str, Any] = {"graph_version": self.graph.version()}
+        checks: dict[str, Any] = {"graph_version": self.graph.version}
         try:
             await self.redis.ping()
             checks["redis"] = "ok"
@@ -167,7 +167,7 @@ class Governor:
             "turnout_governor_epoch": float(self.leadership.epoch),
             "turnout_governor_passes_total": float(self.passes),
             "turnout_governor_last_pass_timestamp_seconds": self.last_pass_at,
-            "turnout_governor_graph_version": float(self.graph.version()),
+            "turnout_governor_graph_version": float(self.graph.version),
             "turnout_governor_task_errors_total": {k: float(v) for k, v in self.errors.items()},
             "turnout_governor_task_seconds": dict(self.seconds),
         }

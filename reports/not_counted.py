@@ -9,10 +9,9 @@ them (`ts`: an unattributed conversion has no click time). The API (`/api/v1/not
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Final
 
-from turnout.reports.query import Column, Query
+from turnout.reports.query import Column, Query, time_param
 from turnout.reports.spec import ReportSpec
 
 _TIME: Final = "DateTime64(3, 'UTC')"
@@ -28,28 +27,25 @@ COLUMNS: Final = (
 )
 
 
-def _time(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def time_parameters(spec: ReportSpec, column: str) -> tuple[list[str], dict[str, object]]:
-    """The conditions keeping `column` within `spec.start`..`spec.end`, and the parameters
-    (the workspace's among them)."""
-    where: list[str] = []
+def accepted_within(spec: ReportSpec, column: str = "ts") -> tuple[list[str], dict[str, object]]:
+    """Conditions and parameters: rows of `spec.workspace` (the first condition) whose
+    `column` (for conversions `ts`, when the edge accepted them) is within
+    `spec.start`..`spec.end` (the others)."""
+    where = ["workspace_id = {workspace:String}"]
     parameters: dict[str, object] = {"workspace": spec.workspace}
     if spec.start is not None:
         where.append(f"{column} >= {{start:{_TIME}}}")
-        parameters["start"] = _time(spec.start)
+        parameters["start"] = time_param(spec.start)
     if spec.end is not None:
         where.append(f"{column} < {{end:{_TIME}}}")
-        parameters["end"] = _time(spec.end)
+        parameters["end"] = time_param(spec.end)
     return where, parameters
 
 
 def build_query(spec: ReportSpec) -> Query:
     """The not-counted conversions of `spec.workspace` within `spec.start`..`spec.end`."""
-    bounds, parameters = time_parameters(spec, "ts")
-    where = ["workspace_id = {workspace:String}", "NOT counted", *bounds]
+    where, parameters = accepted_within(spec)
+    where.append("NOT counted")
     sql = (
         "SELECT not_counted_reason AS reason, source, network_id AS network, status, currency,"
         " count() AS conversions, toDecimal128(sum(payout_micros), 6) / 1000000 AS payout\n"

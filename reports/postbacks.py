@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from turnout.reports.not_counted import MAX_ROWS, time_parameters
+from turnout.reports.not_counted import MAX_ROWS, accepted_within
 from turnout.reports.query import Column, Query
 from turnout.reports.spec import ReportSpec
 
@@ -31,7 +31,8 @@ COLUMNS: Final = (
 
 def build_query(spec: ReportSpec) -> Query:
     """The postbacks of `spec.workspace` first tried within `spec.start`..`spec.end`."""
-    bounds, parameters = time_parameters(spec, "first_at")
+    where, parameters = accepted_within(spec, "first_at")
+    bounds = where[1:]  # the workspace's condition is the inner query's WHERE
     having = f"\n      HAVING {' AND '.join(bounds)}" if bounds else ""
     sql = (
         "SELECT toDate(first_at, {tz:String}) AS date, traffic_source_id AS source,\n"

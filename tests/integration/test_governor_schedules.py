@@ -20,7 +20,8 @@ from turnout.config.model import Graph, Schedule
 from turnout.governor.schedules import Schedules
 from turnout.local.services import LocalStack
 
-US = {"X-Forwarded-For": "214.78.0.1", "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+US = {"X-Forwarded-For": "214.78.0.1",
+      "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
 
 
 def ending_at(graph: Graph, campaign_id: str, end: dt.datetime) -> Graph:

@@ -42,7 +42,7 @@ def test_the_image_installs_the_lock_without_extras() -> None:
 def test_every_turnout_role_in_compose_is_a_valid_command() -> None:
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     roles = {name: spec["command"] for name, spec in services.items() if "build" in spec}
-    assert set(roles) == {"migrate", "edge", "ingest", "api"}
+    assert set(roles) == {"migrate", "edge", "ingest", "api", "governor"}
     parser = build_parser()
     for name, command in roles.items():
         assert parser.parse_args(command).command == command[0], name

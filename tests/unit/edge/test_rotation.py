@@ -26,9 +26,12 @@ async def test_an_in_flight_cookie_and_hop_survive_the_rotation(compiled: Compil
     async with in_process_edge(compiled, b"old-key") as (old, _sink), _client(old) as client:
         lander = await client.get("/c/CAMP_A", headers=seen)
         assert lander.status_code == 302 and lander.cookies.get("tc")
-        meta = await client.get("/c/INSTA_SUMMER_01", headers=headers("214.78.0.1", WINDOWS))
-        hop = re.search(r'url=(/r\?t=[^"]+)"', meta.text).group(1).replace("&amp;", "&")
         cookies = dict(client.cookies)
+        # Another visitor: in office hours INSTA_SUMMER_01 sends desktops to a lander, whose
+        # context cookie must not join the first visitor's.
+        async with _client(old) as other:
+            meta = await other.get("/c/INSTA_SUMMER_01", headers=headers("214.78.0.1", WINDOWS))
+        hop = re.search(r'url=(/r\?t=[^"]+)"', meta.text).group(1).replace("&amp;", "&")
     for secret, works in ((b"new-key,old-key", True), (b"new-key", False)):
         async with in_process_edge(compiled, secret) as (new, sink), _client(new) as client:
             client.cookies.update(cookies)
