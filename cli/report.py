@@ -187,7 +187,8 @@ def _timezone(args: argparse.Namespace, redis_url: str, prefix: str) -> tuple[st
     """The workspace's zone and currency: the flags, else the graph in Redis."""
     from turnout.reports.workspaces import load_facts
 
-    if args.tz and (args.currency or args.not_counted):  # not-counted converts nothing
+    # not-counted and postbacks convert nothing
+    if args.tz and (args.currency or args.not_counted or args.postbacks):
         return args.tz, args.currency or ""
     try:
         facts = asyncio.run(load_facts(redis_url, prefix)).workspace(args.workspace)
@@ -240,7 +241,8 @@ def _direct(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         hint = (" (chdb allows one process per data path: while turnout dev/ingest runs, use"
                 " --api URL --key TOKEN or TURNOUT_API_URL)" if dsn.startswith("chdb") else "")
         raise StoreError(f"cannot open {dsn}: {exc}{hint}") from exc
-    counting = None if args.not_counted or args.held else held.count_spec(spec)
+    counting = (None if args.not_counted or args.held or args.postbacks
+                else held.count_spec(spec))
     if counting is not None:
         meta["held_conversions"] = held.held_total(execute(client, build_query(counting)))
     return execute(client, query), meta
