@@ -38,7 +38,7 @@ from turnout.api.settings import ApiSettings
 from turnout.config.store import GraphStore
 from turnout.control.publisher import Publisher
 from turnout.reports import format as fmt
-from turnout.reports import held, not_counted
+from turnout.reports import held, not_counted, postbacks
 from turnout.reports.ab import Arm, compare_arms
 from turnout.reports.dimensions import DIMENSIONS
 from turnout.reports.errors import FactsMissing, ParameterError, ReportError
@@ -61,7 +61,9 @@ ALLOWED: Final = {
     "ab": (_COMMON - {"format"}) | {"campaign", "rule", "control", "confidence"},
     "not-counted": frozenset({"workspace", "from", "to", "tz", "format"}),
     "held": frozenset({"workspace", "from", "to", "tz", "statuses", "format"}),
+    "postbacks": frozenset({"workspace", "from", "to", "tz", "format"}),
 }
+_NO_FILTERS: Final = frozenset({"ab", "not-counted", "held", "postbacks"})
 
 
 class FactsSource(Protocol):
@@ -124,7 +126,8 @@ class ReportApi:
     def _endpoints(self) -> dict[str, Callable[[Request], Awaitable[Response]]]:
         return {"report": self.report, "timeline": self.timeline,
                 "leaderboard": self.leaderboard, "ab": self.ab,
-                "not-counted": self.not_counted, "held": self.held}
+                "not-counted": self.not_counted, "held": self.held,
+                "postbacks": self.postbacks}
 
     async def with_client(self, work: Callable[[Client], T]) -> T:
         """`work(client)` in a worker thread on a pooled ClickHouse client."""
@@ -144,8 +147,7 @@ class ReportApi:
                    **fixed: Any) -> tuple[ReportSpec, GraphFacts]:
         params = request.query_params
         unknown = sorted(k for k in params if k not in ALLOWED[endpoint]
-                         and not (k.startswith("f.")
-                                  and endpoint not in ("ab", "not-counted", "held")))
+                         and not (k.startswith("f.") and endpoint not in _NO_FILTERS))
         if unknown:
             raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}")
         facts = await self.facts.get()
@@ -274,6 +276,12 @@ class ReportApi:
         workspace = self.workspace(request)
         spec, facts = await self.spec(request, "held", workspace)
         result = await self.run(held.build_query(spec))
+        return await self.render(request, result, self.meta(spec, facts))
+
+    async def postbacks(self, request: Request) -> Response:
+        workspace = self.workspace(request)
+        spec, facts = await self.spec(request, "postbacks", workspace)
+        result = await self.run(postbacks.build_query(spec))
         return await self.render(request, result, self.meta(spec, facts))
 
 

@@ -173,6 +173,12 @@ def openapi_document() -> dict[str, Any]:
                 [*(p for p in common if p["name"] in ("workspace", "from", "to", "tz",
                                                       "statuses")),
                  _format()], "Report"),
+            "/api/v1/postbacks": _operation(
+                "Postbacks to traffic sources by day of their first attempt and source: "
+                "attempted, delivered, failed (given up), pending (a retry is scheduled), "
+                "attempts and the delivery rate in %",
+                [*(p for p in common if p["name"] in ("workspace", "from", "to", "tz")),
+                 _format()], "Report"),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

@@ -36,5 +36,7 @@ ROUTES: list[AdminRoute] = [
                "Conversions that count in no report, by reason"),
     AdminRoute("GET", "/api/v1/held", _endpoint("held"), "viewer",
                "Conversions held out of money: no exchange rate for their currency and day"),
+    AdminRoute("GET", "/api/v1/postbacks", _endpoint("postbacks"), "viewer",
+               "Postbacks to traffic sources: delivered, failed and pending, by source and day"),
 ]
 PATHS = frozenset(route.path for route in ROUTES)

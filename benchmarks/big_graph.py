@@ -177,6 +177,8 @@ def _shared(rng: random.Random, ws: _Workspace) -> dict[str, list[model.Entity]]
             tokens=SOURCE_TOKENS[i % len(SOURCE_TOKENS)],
             postback_url=f"https://pb.src{i}.example.net/cv?c={{external_id}}&p={{payout}}"
             if i % 2 == 0 else None,
+            **({"postback_statuses": ("approved", "chargeback"), "payout_percent": "70.5",
+                "postback_percent": "90"} if i % 4 == 2 else {}),
         ))
     for i, nid in enumerate(ws.networks):
         out["networks"].append(model.Network(

@@ -82,6 +82,9 @@ def register(subparsers: Any) -> None:
     report.add_argument("--database", help="ClickHouse database (default: turnout)")
     report.add_argument("--sql", action="store_true",
                         help="print the SQL and its parameters instead of running it")
+    report.add_argument("--postbacks", action="store_true",
+                        help="postbacks to traffic sources by day and source: attempted, "
+                        "delivered, failed, pending (uses --from, --to and --tz only)")
     report.add_argument("--not-counted", action="store_true",
                         help="list the conversions that count in no report, by reason "
                         "(uses --from, --to and --tz only)")
@@ -145,8 +148,9 @@ def _from_api(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
     if not args.key:
         raise ParameterError("--api needs --key (or TURNOUT_API_KEY)")
-    if args.not_counted or args.held:
-        path = "/api/v1/not-counted?" if args.not_counted else "/api/v1/held?"
+    if args.not_counted or args.held or args.postbacks:
+        path = ("/api/v1/not-counted?" if args.not_counted
+                else "/api/v1/held?" if args.held else "/api/v1/postbacks?")
         kept = ("workspace", "from", "to", "tz", "format", *(("statuses",) if args.held else ()))
         pairs = [(k, v) for k, v in _query_string(args) if k in kept]
     else:
@@ -183,7 +187,8 @@ def _timezone(args: argparse.Namespace, redis_url: str, prefix: str) -> tuple[st
     """The workspace's zone and currency: the flags, else the graph in Redis."""
     from turnout.reports.workspaces import load_facts
 
-    if args.tz and (args.currency or args.not_counted):  # not-counted converts nothing
+    # not-counted and postbacks convert nothing
+    if args.tz and (args.currency or args.not_counted or args.postbacks):
         return args.tz, args.currency or ""
     try:
         facts = asyncio.run(load_facts(redis_url, prefix)).workspace(args.workspace)
@@ -212,12 +217,14 @@ def _direct(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
                       currency=currency, statuses=args.statuses, sort=args.sort, limit=args.limit,
                       offset=args.offset, include_bots=args.include_bots,
                       rollup=args.rollup == "parent")
-    from turnout.reports import held, not_counted
+    from turnout.reports import held, not_counted, postbacks
 
     if args.not_counted:
         query = not_counted.build_query(spec)
     elif args.held:
         query = held.build_query(spec)
+    elif args.postbacks:
+        query = postbacks.build_query(spec)
     else:
         query = build_query(spec)
     meta: dict[str, Any] = {"workspace": spec.workspace, "timezone": spec.tz,
@@ -234,7 +241,8 @@ def _direct(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         hint = (" (chdb allows one process per data path: while turnout dev/ingest runs, use"
                 " --api URL --key TOKEN or TURNOUT_API_URL)" if dsn.startswith("chdb") else "")
         raise StoreError(f"cannot open {dsn}: {exc}{hint}") from exc
-    counting = None if args.not_counted or args.held else held.count_spec(spec)
+    counting = (None if args.not_counted or args.held or args.postbacks
+                else held.count_spec(spec))
     if counting is not None:
         meta["held_conversions"] = held.held_total(execute(client, build_query(counting)))
     return execute(client, query), meta

@@ -28,6 +28,7 @@ from turnout.cli.report import ApiClientSettings
 from turnout.connections import Connections
 from turnout.edge.settings import EdgeSettings
 from turnout.edge.sink.settings import SinkSettings
+from turnout.governor.postback_settings import PostbackSettings
 from turnout.governor.settings import GovernorSettings
 from turnout.governor.task_settings import AutomationSettings, WebhookSettings
 from turnout.ingest.settings import IngestSettings
@@ -47,6 +48,7 @@ SOURCES: Final[tuple[tuple[type, str, str], ...]] = (
     (GovernorSettings, "Governor", "governor, ingest --governor"),
     (AutomationSettings, "Governor: automation rules", "governor, ingest --governor"),
     (WebhookSettings, "Governor: webhooks", "governor, ingest --governor"),
+    (PostbackSettings, "Governor: postbacks to traffic sources", "governor, ingest --governor"),
 )
 
 

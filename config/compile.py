@@ -268,6 +268,9 @@ class _Compiler:
             postback_url=None
             if s.postback_url is None
             else Template.parse(s.postback_url, POSTBACK_MACROS),
+            postback_statuses=frozenset(s.postback_statuses),
+            payout_percent_micros=to_micros(s.payout_percent),
+            postback_percent_micros=to_micros(s.postback_percent),
         )
 
     def _network(self, n: model.Network) -> CompiledNetwork:

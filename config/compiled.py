@@ -101,6 +101,9 @@ class CompiledTrafficSource:
     tokens: dict[str, str]  # our token (sub1.., cost, external_id) -> the source's param
     params: tuple[tuple[str, str], ...]  # the same, as (source param, our token) pairs
     postback_url: Template | None
+    postback_statuses: frozenset[str] = frozenset({"approved"})  # the statuses reported
+    payout_percent_micros: int = 100_000_000  # {payout} is this share of it, percent x 1e6
+    postback_percent_micros: int = 100_000_000  # the share of conversions reported, x 1e6
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,17 @@ class TrafficSource(Entity, kw_only=True):
     name: str
     # Our token -> the source's query parameter, e.g. {"sub1": "zoneid", "cost": "bid"}.
     tokens: dict[str, str] = {}
-    postback_url: str | None = None  # conversions reported back to the source
+    # Conversions reported back to the source (the governor sends it): a template with
+    # {clickid}, {external_id}, {payout}, {status}, {txid}, {campaign_id}, {sub1}..{sub10}
+    # and the other postback macros.
+    postback_url: str | None = None
+    # The conversion statuses reported: approved | pending | declined | chargeback. A status
+    # change to another wanted status is a postback of its own.
+    postback_statuses: tuple[str, ...] = ("approved",)
+    payout_percent: str = "100"  # the share of the payout reported as {payout}, 0..100
+    # The share of the conversions reported at all, 0..100: which ones is decided by a hash
+    # of the conversion, so it never changes for one conversion.
+    postback_percent: str = "100"
 
 
 class Network(Entity, kw_only=True):

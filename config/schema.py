@@ -24,6 +24,7 @@ import msgspec
 
 from turnout.config import model
 from turnout.config.model import SECTIONS, Graph
+from turnout.events import CONVERSION_STATUSES
 from turnout.splitter.types import ConditionKind
 
 ROOT: Final = Path(__file__).resolve().parents[1]
@@ -39,6 +40,7 @@ CHOICES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("InactivePolicy", "action"): model.INACTIVE_ACTIONS,
     ("Destination", "kind"): model.DESTINATION_KINDS,
     ("Condition", "kind"): tuple(kind.value for kind in ConditionKind),
+    ("TrafficSource", "postback_statuses"): CONVERSION_STATUSES,
 }
 # Fields every entity has, said once here rather than above each of them in the model.
 COMMON: Final = {
@@ -86,6 +88,8 @@ def _describe(definition: dict[str, Any], cls: type) -> None:
             continue
         branches = prop.get("anyOf", [prop])
         for branch in branches:
+            if branch.get("type") == "array":  # a list of choices
+                branch = branch["items"]
             if branch.get("type") == "string":
                 branch["enum"] = list(choices)
             elif branch.get("type") == "integer":  # YAML reads a bare 302 as a number

@@ -42,6 +42,7 @@ from turnout.config.values import (
     SLUG,
     amount_problem,
     instant_problem,
+    percent_problem,
     timezone_problem,
     to_epoch_ms,
 )
@@ -52,6 +53,8 @@ from turnout.splitter.types import Condition, ConditionKind
 _KINDS = frozenset(kind.value for kind in ConditionKind)
 _MAX_CTAS = 100
 _MIN_SECRET = 8
+_POSTBACK_FIELDS: Final = ("postback_statuses", "payout_percent", "postback_percent")
+_PLAIN_SOURCE: Final = TrafficSource(id="", workspace="", name="")  # the defaults
 
 
 def condition_values(spec: ConditionSpec) -> tuple[str, ...]:
@@ -349,6 +352,27 @@ class _Checker:
         if source.postback_url is not None:
             self._template(f"{path}.postback_url", source.postback_url,
                            templates.POSTBACK_MACROS)
+        self._postback(path, source)
+
+    def _postback(self, path: str, source: TrafficSource) -> None:
+        statuses = source.postback_statuses
+        if not statuses:
+            self.add(f"{path}.postback_statuses",
+                     "must name at least one status (leave postback_url out to send none)")
+        for i, status in enumerate(statuses):
+            if status not in CONVERSION_STATUSES:
+                self.add(f"{path}.postback_statuses[{i}]",
+                         f"must be one of {', '.join(CONVERSION_STATUSES)}, got {status!r}")
+            elif status in statuses[:i]:
+                self.add(f"{path}.postback_statuses[{i}]", f"duplicate status {status!r}")
+        for name in ("payout_percent", "postback_percent"):
+            message = percent_problem(getattr(source, name))
+            if message:
+                self.add(f"{path}.{name}", message)
+        if source.postback_url is None:
+            for name in _POSTBACK_FIELDS:
+                if getattr(source, name) != getattr(_PLAIN_SOURCE, name):
+                    self.add(f"{path}.{name}", "only used with a postback_url")
 
     def _network(self, path: str, network: Network) -> None:
         self._name(path, network.name)

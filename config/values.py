@@ -41,6 +41,14 @@ def amount_problem(text: str) -> str | None:
     return None
 
 
+def percent_problem(text: str) -> str | None:
+    """Why `text` is not a percentage 0..100 (a decimal, at most 6 decimals), or None."""
+    message = amount_problem(text)
+    if message is None and Decimal(text) > 100:
+        return "must be <= 100"
+    return message
+
+
 def to_micros(text: str) -> int:
     return int(Decimal(text) * MICROS)
 

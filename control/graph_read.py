@@ -35,7 +35,9 @@ WHERE {where}
 _TRAFFIC_SOURCES: Final = """
 SELECT coalesce(json_agg(json_build_object(
     'id', e.id, 'workspace', e.workspace_id, 'name', e.name, 'tokens', e.tokens,
-    'postback_url', e.postback_url) ORDER BY e.seq), '[]')
+    'postback_url', e.postback_url, 'postback_statuses', e.postback_statuses,
+    'payout_percent', e.payout_percent::text, 'postback_percent', e.postback_percent::text)
+    ORDER BY e.seq), '[]')
 FROM traffic_sources e WHERE {where}
 """
 

@@ -48,7 +48,8 @@ TABLES: Final[tuple[Table, ...]] = (
     Table("workspace_domains", "workspaces", ("workspace_id", "position", "domain"),
           ("workspace_id", "position"), "workspace_id"),
     Table("traffic_sources", "traffic_sources",
-          ("id", "workspace_id", "name", "tokens", "postback_url"), ("id",)),
+          ("id", "workspace_id", "name", "tokens", "postback_url", "postback_statuses",
+           "payout_percent", "postback_percent"), ("id",)),
     Table("networks", "networks",
           ("id", "workspace_id", "name", "secret", "hmac_key", "ip_allowlist", "statuses",
            "convert_other_offers"), ("id",)),
@@ -143,7 +144,9 @@ def _workspace(out: dict[str, list[Row]], w: model.Workspace, _: Callable[[str],
 
 
 def _source(out: dict[str, list[Row]], s: model.TrafficSource, _: Callable[[str], str]) -> None:
-    out["traffic_sources"].append((s.id, s.workspace, s.name, _json(s.tokens), s.postback_url))
+    out["traffic_sources"].append((s.id, s.workspace, s.name, _json(s.tokens), s.postback_url,
+                                   list(s.postback_statuses), s.payout_percent,
+                                   s.postback_percent))
 
 
 def _network(out: dict[str, list[Row]], n: model.Network, _: Callable[[str], str]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from turnout.governor.automation import automation_task
 from turnout.governor.money import money_tasks
+from turnout.governor.postback_settings import PostbackSettings
+from turnout.governor.postbacks import postbacks_task
 from turnout.governor.schedules import Schedules
 from turnout.governor.settings import GovernorSettings
 from turnout.governor.task_settings import AutomationSettings, WebhookSettings
@@ -17,5 +19,6 @@ def default_tasks(settings: GovernorSettings) -> list[Task]:
         Schedules(),
         *money_tasks(),  # re-seed meters, then budgets, then caps: one Counting per pass
         automation_task(AutomationSettings.from_env()),
+        postbacks_task(settings, PostbackSettings.from_env()),
         webhooks_task(WebhookSettings.from_env()),
     ]

@@ -31,7 +31,8 @@ def actor(workspace_id: str) -> Actor:
 
 
 class ClickHouse:
-    """Read-only queries on a clickhouse-connect client, off the event loop.
+    """Queries (and the governor's own inserts: postback_deliveries) on a clickhouse-connect
+    client, off the event loop.
 
     One client, one query at a time (a chdb handle is not shared between threads), run in
     a worker thread so the loop keeps renewing the lease meanwhile."""
@@ -53,6 +54,21 @@ class ClickHouse:
             self._client = self._make()
         return self._client.query(sql, parameters=parameters).result_rows  # type: ignore[no-any-return]
 
+    async def insert(self, table: str, columns: Sequence[tuple[str, str]],
+                     rows: Sequence[Sequence[Any]]) -> None:
+        """Insert `rows` into `table`; `columns` names each value's column and its ClickHouse
+        type (as ingest.schema lists them), so the client never asks the server for them."""
+        async with self._lock:
+            await asyncio.to_thread(self._insert, table, columns, rows)
+
+    def _insert(self, table: str, columns: Sequence[tuple[str, str]],
+                rows: Sequence[Sequence[Any]]) -> None:
+        if self._client is None:
+            self._client = self._make()
+        self._client.insert(table, rows, column_names=[name for name, _ in columns],
+                            column_type_names=[kind for _, kind in columns],
+                            database=self.database)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -66,7 +82,7 @@ class Tick:
     pool: Pool  # the control plane (PostgreSQL)
     redis: aioredis.Redis  # the graph's Redis: meters, overlay, locks
     prefix: str  # the graph's Redis key prefix (TURNOUT_GRAPH_PREFIX)
-    clickhouse: ClickHouse  # the data plane, read only
+    clickhouse: ClickHouse  # the data plane: reads, and postback_deliveries inserts
     publisher: Publisher  # publishes what a task changed in the control plane
     http: httpx.AsyncClient  # outgoing postbacks and webhooks
     # The published graph as the service follows it (None until the first version loads):

@@ -1,6 +1,7 @@
 """Insert column lists of the raw tables, with explicit ClickHouse types.
 
-They mirror ingest/migrations/0001_raw.sql; tests/unit/ingest and the integration suite
+They mirror ingest/migrations/0001_raw.sql (and 0012 for the governor's postback
+deliveries); tests/unit/ingest and the integration suite
 check the two agree, so an insert context never has to ask the server for its types.
 """
 
@@ -129,4 +130,22 @@ EVENTS: Final[tuple[tuple[str, str], ...]] = (
     ("params", "Map(String, String)"),
 )
 
-TABLES: Final = {"clicks": CLICKS, "conversions": CONVERSIONS, "events": EVENTS}
+# Written by the governor (governor/postbacks.py), one row per postback attempt.
+POSTBACK_DELIVERIES: Final[tuple[tuple[str, str], ...]] = (
+    ("workspace_id", _LC),
+    ("campaign_id", _LC),
+    ("traffic_source_id", _LC),
+    ("click_id", "String"),
+    ("txid", "String"),
+    ("status", _LC),
+    ("attempt", "UInt16"),
+    ("outcome", _LC),
+    ("url", "String"),
+    ("http_status", "UInt16"),
+    ("error", "String"),
+    ("duration_ms", "UInt32"),
+    ("at", _TS),
+)
+
+TABLES: Final = {"clicks": CLICKS, "conversions": CONVERSIONS, "events": EVENTS,
+                 "postback_deliveries": POSTBACK_DELIVERIES}

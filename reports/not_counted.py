@@ -27,16 +27,17 @@ COLUMNS: Final = (
 )
 
 
-def accepted_within(spec: ReportSpec) -> tuple[list[str], dict[str, object]]:
-    """Conditions and parameters: conversions of `spec.workspace` the edge accepted (`ts`)
-    within `spec.start`..`spec.end`."""
+def accepted_within(spec: ReportSpec, column: str = "ts") -> tuple[list[str], dict[str, object]]:
+    """Conditions and parameters: rows of `spec.workspace` (the first condition) whose
+    `column` (for conversions `ts`, when the edge accepted them) is within
+    `spec.start`..`spec.end` (the others)."""
     where = ["workspace_id = {workspace:String}"]
     parameters: dict[str, object] = {"workspace": spec.workspace}
     if spec.start is not None:
-        where.append(f"ts >= {{start:{_TIME}}}")
+        where.append(f"{column} >= {{start:{_TIME}}}")
         parameters["start"] = time_param(spec.start)
     if spec.end is not None:
-        where.append(f"ts < {{end:{_TIME}}}")
+        where.append(f"{column} < {{end:{_TIME}}}")
         parameters["end"] = time_param(spec.end)
     return where, parameters
 

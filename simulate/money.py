@@ -11,7 +11,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Final
 
 from turnout.config.compiled import CostModel
-from turnout.events import MICROS
+from turnout.events import MICROS, amount_text
 
 _AMOUNT: Final = re.compile(r"0*([0-9]{1,10})(?:\.([0-9]{1,6})0*)?", re.ASCII)
 
@@ -61,5 +61,4 @@ def roi(revenue_micros: int, cost_micros: int) -> Decimal | None:
 
 def format_payout(micros: int) -> str:
     """A payout as a network would write it: "12.5", "4.1", "3"."""
-    value = Decimal(micros).scaleb(-6).normalize()
-    return f"{value:f}"
+    return amount_text(micros)

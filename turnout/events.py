@@ -11,6 +11,7 @@ an older edge still decodes and `v` stays 1; `v` changes only when a field's mea
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Final
 
 import msgspec
@@ -24,6 +25,12 @@ TOPIC_DLQ: Final = "turnout.dlq"
 TOPICS: Final = (TOPIC_CLICKS, TOPIC_CONVERSIONS, TOPIC_EVENTS, TOPIC_DLQ)
 
 MICROS: Final = 1_000_000
+
+
+def amount_text(micros: int) -> str:
+    """Micros as the shortest plain decimal a network or source writes: "12.5", "3"."""
+    return f"{Decimal(micros).scaleb(-6).normalize():f}"
+
 
 # What a network may report a conversion as (its own words are mapped onto these).
 CONVERSION_STATUSES: Final = ("approved", "pending", "declined", "chargeback")

@@ -35,6 +35,9 @@ _ENDPOINT = ("INSERT INTO webhook_endpoints (workspace_id, id, url, secret, even
 _DESTINATION = ("INSERT INTO destinations (campaign_id, rule_id, id, position, workspace_id, "
                 "kind, offer_id, lander_id, url) VALUES ('camp-a', 'default', 'x', 9, 'acme', "
                 "{kind}, {offer}, {lander}, {url})")
+_POSTBACK = ("INSERT INTO postbacks (workspace_id, click_id, txid, status, traffic_source_id, "
+             "campaign_id, state, attempts, url, created_ms, next_at_ms) VALUES ('acme', 'c1', "
+             "'t1', 'approved', 'push-net', 'camp-a', {state}, {attempts}, {url}, 1, 1)")
 
 # (case, statement, the constraint that refuses it)
 BAD_ROWS = [
@@ -152,6 +155,27 @@ BAD_ROWS = [
     ("unknown condition kind", "UPDATE conditions SET kind = 'moon'", "conditions_kind_known"),
     ("token mapped to a list", "UPDATE traffic_sources SET tokens = '{\"sub1\": [\"a\"]}'",
      "traffic_sources_tokens_shape"),
+    ("unknown postback status",
+     "UPDATE traffic_sources SET postback_statuses = '{approved,paid}'",
+     "traffic_sources_postback_statuses_known"),
+    ("no postback status", "UPDATE traffic_sources SET postback_statuses = '{}'",
+     "traffic_sources_postback_statuses_known"),
+    ("payout percent over 100", "UPDATE traffic_sources SET payout_percent = 100.5",
+     "traffic_sources_payout_percent_range"),
+    ("negative postback percent", "UPDATE traffic_sources SET postback_percent = -1",
+     "amount_range"),
+    ("postback in an unknown state", _POSTBACK.format(state="'lost'", attempts=1,
+                                                      url="'https://pb'"),
+     "postbacks_state_known"),
+    ("postback sent without an attempt", _POSTBACK.format(state="'delivered'", attempts=0,
+                                                          url="'https://pb'"),
+     "postbacks_sent_state"),
+    ("skipped postback with a url", _POSTBACK.format(state="'skipped'", attempts=0,
+                                                     url="'https://pb'"),
+     "postbacks_url_unless_skipped"),
+    ("pending postback without a url", _POSTBACK.format(state="'pending'", attempts=0,
+                                                        url="NULL"),
+     "postbacks_url_unless_skipped"),
     ("second default path", "UPDATE rules SET position = NULL WHERE id = 'russia'",
      "rules_default_path"),
     ("api key with an unknown role",
@@ -253,7 +277,10 @@ async def test_bad_rows_are_refused(conn, case: str, statement: str, constraint:
     "UPDATE campaigns SET code = CASE id WHEN 'camp-a' THEN 'INSTA_SUMMER_01' "
     "ELSE 'CAMP_A' END WHERE id IN ('camp-a', 'summer')",
     _DESTINATION.format(kind="'url'", offer="NULL", lander="NULL", url="'https://x'"),
-], ids=["same code on another domain", "codes swapped", "url destination"])
+    _POSTBACK.format(state="'skipped'", attempts=0, url="NULL"),
+    _POSTBACK.format(state="'failed'", attempts=3, url="'https://pb'"),
+], ids=["same code on another domain", "codes swapped", "url destination", "skipped postback",
+        "failed postback"])
 async def test_good_rows_next_to_the_bad_ones_are_accepted(conn, statement: str) -> None:
     await conn.execute(statement.encode())
 

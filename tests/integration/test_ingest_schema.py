@@ -58,7 +58,8 @@ def test_sort_keys_lead_with_workspace_and_campaign(ch: Any, database: str) -> N
         "SELECT name, sorting_key FROM system.tables WHERE database = {d:String}",
         parameters={"d": database},
     ).result_rows)
-    for table in ("clicks", "conversions", "events", "clicks_geo", "clicks_wide"):
+    for table in ("clicks", "conversions", "events", "clicks_geo", "clicks_wide",
+                  "postback_deliveries"):
         assert keys[table].startswith("workspace_id, campaign_id"), table
 
 

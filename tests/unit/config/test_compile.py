@@ -61,6 +61,11 @@ def test_lookups_and_scalars(compiled):
     assert source.tokens["external_id"] == "clickid"
     assert ("zoneid", "sub1") in source.params
     assert source.postback_url is not None and "payout" in source.postback_url.macros
+    assert source.postback_statuses == {"approved", "chargeback"}
+    assert source.payout_percent_micros == 80_000_000
+    assert source.postback_percent_micros == 100_000_000
+    plain = compiled.traffic_sources_by_id["social-ads"]
+    assert plain.postback_statuses == {"approved"} and plain.payout_percent_micros == 100_000_000
 
 
 def test_money_schedule_and_windows(compiled):

@@ -148,6 +148,31 @@ CASES: list[tuple[str, Callable[[Data], object], list[str]]] = [
     ("postback macro", lambda d: d["traffic_sources"][0].update(
         postback_url="https://pb.example.net/?x={nonsense}"),
      ["traffic_sources[0].postback_url: unknown macro {nonsense}"]),
+    ("postback macro of redirects only", lambda d: d["traffic_sources"][0].update(
+        postback_url="https://pb.example.net/?x={lp_cid}"),
+     ["traffic_sources[0].postback_url: unknown macro {lp_cid}"]),
+    ("unknown postback status", lambda d: d["traffic_sources"][0].update(
+        postback_statuses=["approved", "paid"]),
+     ["traffic_sources[0].postback_statuses[1]: must be one of approved, pending, declined, "
+      "chargeback, got 'paid'"]),
+    ("duplicate postback status", lambda d: d["traffic_sources"][0].update(
+        postback_statuses=["pending", "pending"]),
+     ["traffic_sources[0].postback_statuses[1]: duplicate status 'pending'"]),
+    ("no postback status", lambda d: d["traffic_sources"][0].update(postback_statuses=[]),
+     ["traffic_sources[0].postback_statuses: must name at least one status (leave "
+      "postback_url out to send none)"]),
+    ("payout percent over 100", lambda d: d["traffic_sources"][0].update(
+        payout_percent="100.5"), ["traffic_sources[0].payout_percent: must be <= 100"]),
+    ("postback percent not a number", lambda d: d["traffic_sources"][0].update(
+        postback_percent="half"),
+     ["traffic_sources[0].postback_percent: must be a decimal amount like \"12.50\" (at most "
+      "6 decimals), got 'half'"]),
+    ("negative postback percent", lambda d: d["traffic_sources"][0].update(
+        postback_percent="-5"), ["traffic_sources[0].postback_percent: must be >= 0"]),
+    ("postback settings without a postback url", lambda d: d["traffic_sources"][1].update(
+        payout_percent="50", postback_statuses=["pending"]),
+     ["traffic_sources[1].postback_statuses: only used with a postback_url",
+      "traffic_sources[1].payout_percent: only used with a postback_url"]),
     # workspace settings
     ("bad timezone", lambda d: d["workspaces"][0].update(timezone="Mars/Olympus"),
      ["workspaces[0].timezone: unknown IANA timezone 'Mars/Olympus'"]),
