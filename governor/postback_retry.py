@@ -1,10 +1,5 @@
-"""When a postback is tried again: the verdict on one answer and the backoff schedule.
-
-Timeouts, connection errors, 5xx, 408 and 429 are worth another attempt; any other 4xx
-says the request itself is wrong, so it fails at once. Retries back off exponentially
-(base x 2^(n-1), capped) with jitter taking up to half of each delay off, so the postbacks
-a receiver's outage held back do not all come back in the same second.
-"""
+"""When a postback is tried again: the verdict on one answer (governor/retry.py says which
+answers are worth another attempt) and where the postback goes next."""
 
 from __future__ import annotations
 
@@ -12,27 +7,27 @@ import random
 from dataclasses import dataclass
 from typing import Final
 
+from turnout.governor import retry
 from turnout.governor.postback_settings import PostbackSettings
+from turnout.governor.retry import retriable
 
 DELIVERED: Final = "delivered"
 RETRY: Final = "retry"
 FAILED: Final = "failed"
-_RETRIABLE_4XX: Final = frozenset({408, 429})  # "try later", in so many words
 
 
 def verdict(http_status: int | None) -> str:
     """delivered | retry | failed for an answer with `http_status` (None: no answer — a
     timeout or a connection error). A redirect is an answer: the source got the request
     (postbacks are server to server, redirects are not followed)."""
-    if http_status is None or http_status >= 500 or http_status in _RETRIABLE_4XX:
+    if retriable(http_status):
         return RETRY
     return FAILED if http_status >= 400 else DELIVERED
 
 
 def backoff_ms(attempt: int, settings: PostbackSettings, rng: random.Random) -> int:
     """The delay after failed attempt number `attempt` (1-based) before the next one."""
-    full = min(settings.backoff_cap_s, settings.backoff_base_s * 2.0 ** (attempt - 1))
-    return round(full * 1000 * (1.0 - rng.random() / 2))
+    return retry.backoff_ms(attempt, settings.backoff_base_s, settings.backoff_cap_s, rng)
 
 
 @dataclass(frozen=True, slots=True)

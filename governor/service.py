@@ -79,6 +79,7 @@ class Governor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._settle()
         with contextlib.suppress(redis.exceptions.RedisError, OSError):
             await self.leadership.release()
         if self.publisher is not None:
@@ -89,6 +90,19 @@ class Governor:
         if self.pool is not None:
             await self.pool.close()
         await self.redis.aclose()
+
+    async def _settle(self) -> None:
+        """Let tasks with requests in flight (postbacks) have them answered and recorded,
+        for up to the HTTP timeout and a margin, so a clean stop sends nothing twice."""
+        for task in self.tasks:
+            settle = getattr(task, "settle", None)
+            if settle is None:
+                continue
+            try:
+                async with asyncio.timeout(self.settings.http_timeout_s + 5.0):
+                    await settle()
+            except Exception:  # a stop must finish; what is left is retried by claim expiry
+                log.exception("governor: task %s did not settle before the stop", task.name)
 
     def _pool(self) -> Pool:
         assert self.pool is not None, "start() first"

@@ -30,12 +30,12 @@ import httpx
 import msgspec
 
 from turnout.control.db import connection
+from turnout.governor.retry import backoff_ms, retriable
 from turnout.governor.task_settings import WebhookSettings
 from turnout.governor.tick import Tick
 
 SIGNATURE_HEADER: Final = "X-Turnout-Signature"
 TIMESTAMP_HEADER: Final = "X-Turnout-Timestamp"
-_RETRIED_STATUSES: Final = frozenset({408, 429})
 _PLAN_BATCH: Final = 1000
 _ENCODER: Final = msgspec.json.Encoder()
 
@@ -106,7 +106,7 @@ class Attempt:
 
     @property
     def retriable(self) -> bool:
-        return self.status is None or self.status >= 500 or self.status in _RETRIED_STATUSES
+        return retriable(self.status)
 
 
 class WebhookTask:
@@ -128,9 +128,8 @@ class WebhookTask:
 
     def backoff_s(self, attempts: int) -> float:
         """The wait after the `attempts`-th failed attempt: exponential, half of it jitter."""
-        ceiling = min(self.settings.backoff_max_s,
-                      self.settings.backoff_s * 2 ** min(attempts - 1, 32))
-        return ceiling / 2 + self._random.uniform(0, ceiling / 2)
+        return backoff_ms(attempts, self.settings.backoff_s, self.settings.backoff_max_s,
+                          self._random) / 1000
 
     async def tick(self, tick: Tick) -> None:
         now = dt.datetime.fromtimestamp(tick.now_ms / 1000, dt.UTC)
