@@ -108,9 +108,9 @@ class Visit:
     async def flash(self, message: str, kind: str = "ok") -> None:
         await self.dashboard.sessions.flash(self.session_id, message, kind)
 
-    async def render(self, template: str, status: int = 200, **context: Any) -> Response:
+    async def render(self, page_name: str, status: int = 200, **context: Any) -> Response:
         notices = await self.dashboard.sessions.take_flashes(self.session_id)
-        page = self.dashboard.templates.get_template(template)
+        page = self.dashboard.templates.get_template(page_name)
         html = page.render(
             session=self.session, can=self.can, csrf=self.session.csrf, notices=notices,
             path=self.request.url.path, **context)

@@ -14,7 +14,7 @@ import psycopg
 
 from tests.integration.admin_support import admin_app, clickhouse_database, make_key
 from tests.integration.control_support import control_database
-from tests.integration.entities_support import A, EXAMPLE
+from tests.integration.entities_support import EXAMPLE, A
 from turnout.api.admin.principal import ROLES
 from turnout.control.graph_write import import_graph
 from turnout.dashboard.app import with_dashboard

@@ -38,3 +38,90 @@ async def test_sign_in_lists_campaigns_and_sign_out_ends_the_session(world: Dash
         out = await browser.http.post("/ui/sign-out", data={"csrf": csrf})
         assert out.status_code == 303
         assert (await browser.http.get("/ui/campaigns")).status_code == 303
+
+
+PAGES = ("/ui/campaigns", "/ui/campaigns/camp-a", "/ui/reports", "/ui/leaderboard", "/ui/ab",
+         "/ui/ab?campaign=camp-a", "/ui/offers", "/ui/landers", "/ui/funnels",
+         "/ui/traffic-sources", "/ui/networks", "/ui/status", "/ui/versions", "/ui/audit",
+         "/ui/setup?promoted=online_offer&where=other")
+
+
+async def test_every_page_renders_for_an_editor(world: DashWorld):
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["editor"])
+        for path in PAGES:
+            page = await browser.http.get(path)
+            assert page.status_code == 200, (path, page.text[-2000:])
+        builder = await browser.http.get("/ui/networks/alpha-net/postback")
+        assert builder.status_code == 200, builder.text[-2000:]
+
+
+async def test_a_viewer_gets_no_write_control_and_403_on_a_hand_made_post(world: DashWorld):
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["viewer"])
+        for path in PAGES[:-1]:
+            page = await browser.http.get(path)
+            assert page.status_code == 200, (path, page.text[-2000:])
+            forms = [f for f in page.text.split("<form")[1:]
+                     if 'method="post"' in f and "/sign-out" not in f]
+            assert forms == [], (path, forms)
+        csrf = await browser.csrf()
+        for path, data in (("/ui/campaigns/camp-a/pause", {"revision": "1"}),
+                           ("/ui/campaigns/bulk", {"action": "pause", "ids": "camp-a"}),
+                           ("/ui/campaigns/camp-a", {"revision": "1", "name": "x"}),
+                           ("/ui/versions/1/rollback", {})):
+            answer = await browser.http.post(path, data={"csrf": csrf, **data})
+            assert answer.status_code == 403, (path, answer.text)
+        assert (await browser.http.get("/ui/setup")).status_code == 403
+        assert (await browser.http.get("/ui/networks/alpha-net/postback")).status_code == 403
+
+
+def _editor_fields(html: str) -> list[tuple[str, str]]:
+    """The editor form's text fields and selected options, as the browser would send."""
+    import html as html_lib
+    import re
+
+    form = html.split('class="editor"', 1)[1].split("</form>", 1)[0]
+    fields = [(m["name"], html_lib.unescape(m["value"])) for m in re.finditer(
+        r'<input (?:(?!type="checkbox")[^>])*?name="(?P<name>[^"]+)" value="(?P<value>[^"]*)"',
+        form)]
+    for select in re.finditer(r'<select name="(?P<name>[^"]+)"[^>]*>(?P<body>.*?)</select>',
+                              form, re.S):
+        chosen = re.search(r"<option(?: value=\"([^\"]*)\")? selected>([^<]*)<",
+                           select["body"])
+        if chosen:
+            fields.append((select["name"], html_lib.unescape(chosen[1] or chosen[2])))
+    return fields
+
+
+async def test_the_editor_shows_problems_at_their_fields_refuses_stale_edits_and_escapes(
+        world: DashWorld):
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["editor"])
+        page = (await browser.http.get("/ui/campaigns/camp-a")).text
+        fields = dict(_editor_fields(page))
+        assert fields["rules[1].destinations[0].weight"]
+        revision = fields["revision"]
+        bad = {**fields, "rules[1].destinations[0].weight": "-3"}
+        answer = await browser.http.post("/ui/campaigns/camp-a", data=bad)
+        assert answer.status_code == 422, answer.text[-3000:]
+        assert 'data-path="rules[1].destinations[0].weight"' in answer.text
+        assert "&gt;= 0" in answer.text
+        # A name with markup and unicode round-trips as text.
+        name = "<script>alert(1)</script> Été ☀"
+        saved = await browser.http.post("/ui/campaigns/camp-a", data={**fields, "name": name})
+        assert saved.status_code == 303, saved.text[-3000:]
+        shown = (await browser.http.get("/ui/campaigns/camp-a")).text
+        assert "<script>alert(1)</script>" not in shown
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; Été ☀" in shown
+        # The old revision again: 412, said clearly, the edit kept on the page.
+        stale = await browser.http.post("/ui/campaigns/camp-a",
+                                        data={**fields, "revision": revision, "name": "late"})
+        assert stale.status_code == 412
+        assert "someone else changed this campaign" in stale.text
+        assert 'value="late"' in stale.text
+        # Adding a rule without saving: a new rule with one destination is on the form.
+        added = await browser.http.post("/ui/campaigns/camp-a",
+                                        data={**fields, "op": "add:rules"})
+        assert added.status_code == 200
+        assert 'name="rules[2].destinations[0].weight"' in added.text
