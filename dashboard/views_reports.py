@@ -18,6 +18,7 @@ PASSED: Final = frozenset({"group_by", "metrics", "from", "to", "tz", "sort", "l
                            "statuses", "include_bots", "rollup"})
 TIMELINE: Final = ("clicks", "conversions", "revenue", "cost", "profit")
 FILTER_ROWS: Final = 2
+HOURLY_DAYS: Final = 3
 
 
 def _report_params(query: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -49,9 +50,22 @@ async def _timeline(visit: Visit, params: list[tuple[str, str]]) -> dict[str, An
                                                  "include_bots") or k.startswith("f.")]
     if not any(k == "from" for k, _ in shared):
         return None
+    bucket = _bucket(dict(shared).get("from", ""), dict(shared).get("to", ""))
     answer = await visit.api("GET", "/api/v1/timeline",
-                             params=[*shared, ("metrics", ",".join(TIMELINE))])
+                             params=[*shared, ("metrics", ",".join(TIMELINE)),
+                                     ("bucket", bucket)])
     return answer.body if answer.ok else None
+
+
+def _bucket(start: str, end: str, today: dt.date | None = None) -> str:
+    """Hours for a range of up to HOURLY_DAYS days (a day of dates is one point), else
+    days; a range the API will refuse is its to name."""
+    try:
+        first = dt.date.fromisoformat(start[:10])
+        last = dt.date.fromisoformat(end[:10]) if end else (today or dt.date.today())
+    except ValueError:
+        return "date"
+    return "hour" if (last - first).days < HOURLY_DAYS else "date"
 
 
 @page

@@ -39,7 +39,10 @@ function timeline() {
   const body = JSON.parse(data.textContent);
   const bucket = body.bucket || "date";
   const rows = body.rows || [];
-  const x = rows.map((r) => Date.parse(bucket === "date" ? r[bucket] + "T00:00:00Z" : r[bucket]) / 1000);
+  // Dates are local days; hours carry their offset as +0100 (ISO wants +01:00).
+  const instant = (value) => bucket === "date" ? value + "T00:00:00Z"
+    : value.replace(/([+-]\d\d)(\d\d)$/, "$1:$2");
+  const x = rows.map((r) => Date.parse(instant(r[bucket])) / 1000);
   const names = ["clicks", "conversions", "revenue", "cost", "profit"];
   const colours = ["#2456d6", "#7c3aed", "#137a3a", "#b3261e", "#a15c00"];
   const series = [{}].concat(names.map((name, i) => ({
