@@ -120,16 +120,11 @@ def _clean(document: dict[str, Any]) -> dict[str, Any]:
     for section in ("schedule", "bot_policy"):
         part = {k: v for k, v in (document.get(section) or {}).items() if v not in ("", None)}
         document[section] = part
-    budget = document.get("budget") or {}
-    amount = budget.get("amount", "")
-    if amount == "":
-        document["budget"] = None
+    budget = _budget(document.get("budget"))
+    if budget is None:
+        document.pop("budget", None)
     else:
-        shaped: dict[str, Any] = {"amount": amount, "period": budget.get("period") or "total"}
-        thresholds = budget.get("thresholds", "")
-        if isinstance(thresholds, str) and thresholds.strip():
-            shaped["thresholds"] = _thresholds(thresholds)
-        document["budget"] = shaped
+        document["budget"] = budget
     for rule in document.get("rules", ()):
         if rule.get("priority") is None:
             rule.pop("priority", None)
@@ -141,6 +136,24 @@ def _clean(document: dict[str, Any]) -> dict[str, Any]:
     for destination in document.get("default", ()):
         _clean_destination(destination)
     return document
+
+
+def _budget(budget: Any) -> Any:
+    """The budget to send: None for none; a stored bare amount as it is; the form's
+    thresholds text parsed (left out: the defaults)."""
+    if not isinstance(budget, dict):
+        return budget or None
+    amount = budget.get("amount", "")
+    if amount in ("", None):
+        return None
+    shaped: dict[str, Any] = {"amount": amount, "period": budget.get("period") or "total"}
+    thresholds = budget.get("thresholds")
+    if isinstance(thresholds, str):
+        if thresholds.strip():
+            shaped["thresholds"] = _thresholds(thresholds)
+    elif thresholds is not None:
+        shaped["thresholds"] = thresholds
+    return shaped
 
 
 def _clean_destination(destination: dict[str, Any]) -> None:
@@ -168,8 +181,6 @@ def document(stored: Mapping[str, Any], edited: dict[str, Any]) -> dict[str, Any
     for name in EDITED:
         if name in edited:
             out[name] = copy.deepcopy(edited[name])
-    if out.get("budget") is None:
-        out.pop("budget", None)
     return _clean(out)
 
 

@@ -4,7 +4,7 @@ out; no float ever touches money)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
 
 from jinja2 import Environment
@@ -29,7 +29,8 @@ def money(value: Any, currency: str = "USD") -> str:
     if number is None:
         return NONE
     places = 0 if currency == "JPY" else 2
-    text = f"{abs(number):,.{places}f}"
+    rounded = abs(number).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = f"{rounded:,.{places}f}"
     sign = "-" if number < 0 else ""
     symbol = SYMBOLS.get(currency)
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"

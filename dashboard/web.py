@@ -58,12 +58,17 @@ class Dashboard:
     @classmethod
     def build(cls, settings: DashboardSettings, sessions: SessionStore, api: ApiClient,
               graph_prefix: str) -> Dashboard:
-        environment = Environment(loader=FileSystemLoader(TEMPLATES),
-                                  autoescape=select_autoescape(default=True),
-                                  trim_blocks=True, lstrip_blocks=True)
-        filters.install(environment)
-        environment.globals.update(root=ROOT, navigation=NAVIGATION)
-        return cls(settings, sessions, api, environment, sessions.redis, graph_prefix)
+        return cls(settings, sessions, api, templates(), sessions.redis, graph_prefix)
+
+
+def templates() -> Environment:
+    """The pages' Jinja environment: every value escaped unless a template says not."""
+    environment = Environment(loader=FileSystemLoader(TEMPLATES),
+                              autoescape=select_autoescape(default=True),
+                              trim_blocks=True, lstrip_blocks=True)
+    filters.install(environment)
+    environment.globals.update(root=ROOT, navigation=NAVIGATION)
+    return environment
 
 
 def dashboard_of(request: Request) -> Dashboard:
