@@ -23,6 +23,7 @@ from turnout.dashboard import (
     views_entities,
     views_reports,
     views_setup,
+    views_status,
     views_versions,
 )
 from turnout.dashboard.client import ApiClient
@@ -39,7 +40,7 @@ HEADERS: Final = ((b"content-security-policy", CSP.encode()),
                   (b"x-frame-options", b"DENY"),
                   (b"referrer-policy", b"same-origin"))
 VIEW_MODULES: Final = (views_auth, views_campaigns, views_editor, views_setup, views_reports,
-                       views_entities, views_versions)
+                       views_entities, views_versions, views_status)
 
 
 class SecurityHeaders:

@@ -9,6 +9,7 @@ from typing import Any, Final
 from starlette.responses import Response
 from starlette.routing import Route
 
+from turnout.config.model import DEFAULT_RULE_ID
 from turnout.dashboard.web import Visit, page
 from turnout.reports.dimensions import DIMENSIONS
 from turnout.reports.metrics import METRICS
@@ -138,7 +139,7 @@ async def ab(visit: Visit) -> Response:
     if campaign_id:
         campaign = await visit.get(f"/api/v1/campaigns/{campaign_id}")
         rules = [{"id": r["id"], "name": r.get("name") or r["id"]} for r in campaign["rules"]]
-        rules.append({"id": "default", "name": "default path"})
+        rules.append({"id": DEFAULT_RULE_ID, "name": "default path"})
         rule_id = rule_id or rules[0]["id"]
         params = [("campaign", campaign_id), ("rule", rule_id),
                   ("from", query.get("from") or "all")]

@@ -50,6 +50,8 @@ class DashWorld:
     url: str
     keys: dict[str, str]
     app: httpx.ASGITransport
+    redis_url: str
+    graph_prefix: str
 
     @contextlib.asynccontextmanager
     async def browser(self) -> AsyncIterator[Browser]:
@@ -69,4 +71,5 @@ async def dashboard_world(postgres_url: str, redis_url: str, clickhouse_dsn: str
         async with admin_app(url, redis_url, clickhouse, facts,
                              rate_per_minute=1_000_000) as (app, _):
             served = with_dashboard(app, settings)
-            yield DashWorld(url, keys, httpx.ASGITransport(app=served))
+            yield DashWorld(url, keys, httpx.ASGITransport(app=served), redis_url,
+                            app.state.api.settings.graph_prefix)

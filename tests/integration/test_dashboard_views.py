@@ -125,3 +125,39 @@ async def test_the_editor_shows_problems_at_their_fields_refuses_stale_edits_and
                                         data={**fields, "op": "add:rules"})
         assert added.status_code == 200
         assert 'name="rules[2].destinations[0].weight"' in added.text
+
+
+async def test_budget_and_cap_status_shows_the_budget_the_lease_ledger_and_verdicts(
+        world: DashWorld):
+    import datetime as dt
+
+    import redis.asyncio as aioredis
+
+    from turnout.config import meters, overlay
+
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["editor"])
+        fields = dict(_editor_fields((await browser.http.get("/ui/campaigns/camp-a")).text))
+        saved = await browser.http.post("/ui/campaigns/camp-a", data={
+            **fields, "budget.amount": "250", "budget.period": "daily",
+            "budget.thresholds": "80 notify, 100 pause", "daily_click_cap": "1000"})
+        assert saved.status_code == 303, saved.text[-3000:]
+        day = dt.datetime.now(dt.UTC).date().isoformat()  # facts_for: UTC
+        redis = aioredis.from_url(world.redis_url)
+        try:
+            ledger = meters.Meters(redis, world.graph_prefix)
+            await ledger.seed(ledger.key("budget", "camp-a", day), 12_500_000)
+            await ledger.seed(ledger.key("campaign_clicks", "camp-a", day), 40)
+            await overlay.write(redis, world.graph_prefix,
+                                {"vpn-us": overlay.Verdict("conversion_cap")},
+                                {"camp-a": overlay.Verdict("budget")})
+        finally:
+            await redis.aclose()
+        page = (await browser.http.get("/ui/status")).text
+    row = page.split('data-campaign="camp-a"', 1)[1].split("</tr>", 1)[0]
+    assert "$250.00 daily" in row and "80 % notify, 100 % pause" in row
+    assert "$12.50 / $12.50" in row  # the ledger: granted / spent
+    assert "0 / 1,000" in row and "leased 40" in row
+    assert "blocked: budget" in row
+    offers = page.split('id="offer-caps"', 1)[1]
+    assert "0 / 200" in offers and "capped: conversion_cap" in offers
