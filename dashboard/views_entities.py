@@ -8,7 +8,7 @@ from typing import Final
 from starlette.responses import Response
 from starlette.routing import Route
 
-from turnout.dashboard.web import Refused, Visit, page
+from turnout.dashboard.web import Handler, Refused, Visit, page
 
 # segment -> (title, the columns shown: (field, label)).
 KINDS: Final = {
@@ -37,7 +37,7 @@ POSTBACK_PARAMS: Final = (("clickid", "the click id you passed in the offer URL"
                            "{txid}"))
 
 
-def _entity_page(segment: str) -> object:
+def _entity_page(segment: str) -> Handler:
     title, columns = KINDS[segment]
 
     @page
@@ -65,7 +65,6 @@ async def postback_builder(visit: Visit) -> Response:
 
 
 ROUTES = [
-    *(Route(f"/{segment}", _entity_page(segment), methods=["GET"])  # type: ignore[arg-type]
-      for segment in KINDS),
+    *(Route(f"/{segment}", _entity_page(segment), methods=["GET"]) for segment in KINDS),
     Route("/networks/{id}/postback", postback_builder, methods=["GET"]),
 ]
