@@ -141,11 +141,17 @@ async def ab(visit: Visit) -> Response:
         rules = [{"id": r["id"], "name": r.get("name") or r["id"]} for r in campaign["rules"]]
         rules.append({"id": DEFAULT_RULE_ID, "name": "default path"})
         rule_id = rule_id or rules[0]["id"]
-        params = [("campaign", campaign_id), ("rule", rule_id),
-                  ("from", query.get("from") or "all")]
-        answer = await visit.api("GET", "/api/v1/ab", params=params)
-        comparison = answer.body if answer.ok else None
-        error = "" if answer.ok else answer.detail
+        since = query.get("from") or "all"
+        clicked = await visit.api("GET", "/api/v1/report", params=[
+            ("group_by", "destination"), ("metrics", "clicks"), ("from", since),
+            ("f.campaign", campaign_id), ("f.rule", rule_id), ("limit", "1")])
+        if clicked.ok and not clicked.body["rows"]:
+            comparison = {"arms": []}  # nothing to compare yet: the empty state
+        else:
+            answer = await visit.api("GET", "/api/v1/ab", params=[
+                ("campaign", campaign_id), ("rule", rule_id), ("from", since)])
+            comparison = answer.body if answer.ok else None
+            error = "" if answer.ok else answer.detail
     return await visit.render("ab.html", campaigns=campaigns["items"], rules=rules,
                               campaign_id=campaign_id, rule_id=rule_id,
                               comparison=comparison, error=error,
