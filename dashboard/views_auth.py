@@ -56,8 +56,9 @@ async def sign_in(request: Request) -> Response:
     session_id = await dashboard.sessions.create(token=key, key_id=me["key_id"],
                                                  workspace=me["workspace"], role=me["role"])
     response = redirect("/campaigns")
-    response.set_cookie(COOKIE, session_id, max_age=dashboard.settings.session_ttl_s,
-                        path=ROOT, httponly=True, samesite="lax",
+    # A browser-session cookie: the server's TTL, pushed back on every request, decides
+    # when the session ends.
+    response.set_cookie(COOKIE, session_id, path=ROOT, httponly=True, samesite="lax",
                         secure=dashboard.settings.cookie_secure)
     response.delete_cookie(SIGN_IN_COOKIE, path=f"{ROOT}/sign-in")
     return response
