@@ -12,11 +12,12 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 import anyio.to_thread
 import orjson
 import redis.asyncio as aioredis
+from clickhouse_connect.driver.client import Client
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -37,7 +38,7 @@ from turnout.api.settings import ApiSettings
 from turnout.config.store import GraphStore
 from turnout.control.publisher import Publisher
 from turnout.reports import format as fmt
-from turnout.reports import not_counted
+from turnout.reports import held, not_counted
 from turnout.reports.ab import Arm, compare_arms
 from turnout.reports.dimensions import DIMENSIONS
 from turnout.reports.errors import FactsMissing, ParameterError, ReportError
@@ -49,6 +50,7 @@ from turnout.reports.timeline import fill
 from turnout.reports.workspaces import FactsCache, GraphFacts
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _COMMON: Final = frozenset({"workspace", "from", "to", "tz", "statuses", "include_bots",
                             "rollup", "format", "metrics"})
@@ -58,6 +60,7 @@ ALLOWED: Final = {
     "leaderboard": _COMMON | {"dimension", "metric", "limit"},
     "ab": (_COMMON - {"format"}) | {"campaign", "rule", "control", "confidence"},
     "not-counted": frozenset({"workspace", "from", "to", "tz", "format"}),
+    "held": frozenset({"workspace", "from", "to", "tz", "statuses", "format"}),
 }
 
 
@@ -121,30 +124,32 @@ class ReportApi:
     def _endpoints(self) -> dict[str, Callable[[Request], Awaitable[Response]]]:
         return {"report": self.report, "timeline": self.timeline,
                 "leaderboard": self.leaderboard, "ab": self.ab,
-                "not-counted": self.not_counted}
+                "not-counted": self.not_counted, "held": self.held}
+
+    async def with_client(self, work: Callable[[Client], T]) -> T:
+        """`work(client)` in a worker thread on a pooled ClickHouse client."""
+        def run() -> T:
+            with self.pool.client() as client:
+                return work(client)
+
+        return await anyio.to_thread.run_sync(run)
 
     async def query(self, spec: ReportSpec) -> ReportResult:
-        def work() -> ReportResult:
-            with self.pool.client() as client:
-                return run_report(client, spec)
-
-        return await anyio.to_thread.run_sync(work)
+        return await self.with_client(lambda client: run_report(client, spec))
 
     async def run(self, query: Query) -> ReportResult:
-        def work() -> ReportResult:
-            with self.pool.client() as client:
-                return execute(client, query)
-
-        return await anyio.to_thread.run_sync(work)
+        return await self.with_client(lambda client: execute(client, query))
 
     async def spec(self, request: Request, endpoint: str, workspace: str,
                    **fixed: Any) -> tuple[ReportSpec, GraphFacts]:
         params = request.query_params
         unknown = sorted(k for k in params if k not in ALLOWED[endpoint]
-                         and not (k.startswith("f.") and endpoint not in ("ab", "not-counted")))
+                         and not (k.startswith("f.")
+                                  and endpoint not in ("ab", "not-counted", "held")))
         if unknown:
             raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}")
         facts = await self.facts.get()
+        known = facts.workspace(workspace)
         filters = {k[2:]: params.getlist(k) for k in params if k.startswith("f.")}
         filters.update(fixed.pop("filters", {}))
         rollup = params.get("rollup", "none")
@@ -153,7 +158,7 @@ class ReportApi:
         args: dict[str, Any] = dict(
             workspace=workspace, metrics=params.getlist("metrics") or None, filters=filters,
             start=params.get("from"), end=params.get("to"),
-            tz=params.get("tz") or facts.workspace(workspace).timezone,
+            tz=params.get("tz") or known.timezone, currency=known.currency,
             statuses=params.getlist("statuses") or None,
             include_bots=truthy(params.get("include_bots"), "include_bots"),
             rollup=rollup == "parent")
@@ -164,9 +169,15 @@ class ReportApi:
         args.update(fixed)
         return build_spec(**args), facts
 
+    async def held_meta(self, spec: ReportSpec) -> dict[str, Any]:
+        """`held_conversions`: how many of the report's conversions have no rate yet (null
+        when the report sums no conversion money)."""
+        counting = held.count_spec(spec)
+        total = None if counting is None else held.held_total(await self.query(counting))
+        return {"held_conversions": total}
+
     def meta(self, spec: ReportSpec, facts: GraphFacts) -> dict[str, Any]:
-        return {"workspace": spec.workspace, "timezone": spec.tz,
-                "currency": facts.workspace(spec.workspace).currency,
+        return {"workspace": spec.workspace, "timezone": spec.tz, "currency": spec.currency,
                 "from": spec.start.isoformat() if spec.start else None,
                 "to": spec.end.isoformat() if spec.end else None,
                 "statuses": list(spec.statuses), "include_bots": spec.include_bots}
@@ -174,8 +185,12 @@ class ReportApi:
     async def render(self, request: Request, result: ReportResult, meta: dict[str, Any],
                      totals: ReportResult | None = None) -> Response:
         form = request.query_params.get("format", "json")
-        if form == "csv":
-            return Response(fmt.to_csv(result), media_type="text/csv; charset=utf-8")
+        if form == "csv":  # no meta in CSV: the money's currency and what is held, as headers
+            headers = {"X-Turnout-Currency": meta.get("currency") or ""}
+            if meta.get("held_conversions") is not None:
+                headers["X-Turnout-Held-Conversions"] = str(meta["held_conversions"])
+            return Response(fmt.to_csv(result), media_type="text/csv; charset=utf-8",
+                            headers=headers)
         if form != "json":
             raise ParameterError("format: json or csv")
         if totals is not None:
@@ -190,8 +205,8 @@ class ReportApi:
         if truthy(request.query_params.get("totals"), "totals"):
             totals = await self.query(dataclasses.replace(spec, group_by=(), sort=(),
                                                           offset=0))
-        meta = {**self.meta(spec, facts), "group_by": list(spec.group_by),
-                "limit": spec.limit, "offset": spec.offset}
+        meta = {**self.meta(spec, facts), **await self.held_meta(spec),
+                "group_by": list(spec.group_by), "limit": spec.limit, "offset": spec.offset}
         return await self.render(request, result, meta, totals)
 
     async def timeline(self, request: Request) -> Response:
@@ -205,7 +220,8 @@ class ReportApi:
             raise ParameterError("from: a timeline needs a start")
         end = spec.end or _now()
         result = fill(await self.query(spec), bucket, spec.start, end, spec.tz)
-        return await self.render(request, result, {**self.meta(spec, facts), "bucket": bucket})
+        meta = {**self.meta(spec, facts), **await self.held_meta(spec), "bucket": bucket}
+        return await self.render(request, result, meta)
 
     async def leaderboard(self, request: Request) -> Response:
         workspace = self.workspace(request)
@@ -220,7 +236,8 @@ class ReportApi:
                                       metrics=(metric, *metrics), sort=f"{metric}:desc",
                                       limit=params.get("limit") or 10)
         result = await self.query(spec)
-        meta = {**self.meta(spec, facts), "dimension": dimension, "metric": metric}
+        meta = {**self.meta(spec, facts), **await self.held_meta(spec), "dimension": dimension,
+                "metric": metric}
         return await self.render(request, result, meta)
 
     async def ab(self, request: Request) -> Response:
@@ -251,6 +268,12 @@ class ReportApi:
         workspace = self.workspace(request)
         spec, facts = await self.spec(request, "not-counted", workspace)
         result = await self.run(not_counted.build_query(spec))
+        return await self.render(request, result, self.meta(spec, facts))
+
+    async def held(self, request: Request) -> Response:
+        workspace = self.workspace(request)
+        spec, facts = await self.spec(request, "held", workspace)
+        result = await self.run(held.build_query(spec))
         return await self.render(request, result, self.meta(spec, facts))
 
 

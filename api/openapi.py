@@ -86,7 +86,13 @@ def openapi_document() -> dict[str, Any]:
         "required": ["columns", "rows"],
         "properties": {
             "workspace": {"type": "string"}, "timezone": {"type": "string"},
-            "currency": {"type": "string"},
+            "currency": {"type": "string",
+                         "description": "The workspace currency: every money column is in it"},
+            "held_conversions": {"type": ["integer", "null"],
+                                 "description": "Conversions of this report whose money is "
+                                                "held (no exchange rate for their currency "
+                                                "and day; see /api/v1/held); null when the "
+                                                "report sums no conversion money"},
             "from": {"type": ["string", "null"], "format": "date-time"},
             "to": {"type": ["string", "null"], "format": "date-time"},
             "columns": _list({"type": "object", "properties": {
@@ -160,6 +166,12 @@ def openapi_document() -> dict[str, Any]:
                 "visitor_not_found, outside_window), source, network, status and currency, "
                 "by the time the edge accepted them",
                 [*(p for p in common if p["name"] in ("workspace", "from", "to", "tz")),
+                 _format()], "Report"),
+            "/api/v1/held": _operation(
+                "Conversions held out of money: no exchange rate for their currency on their "
+                "UTC day; by that day, currency and status, with the original amounts",
+                [*(p for p in common if p["name"] in ("workspace", "from", "to", "tz",
+                                                      "statuses")),
                  _format()], "Report"),
         },
         "components": {

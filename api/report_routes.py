@@ -34,5 +34,7 @@ ROUTES: list[AdminRoute] = [
                "A/B test of a rule's destinations"),
     AdminRoute("GET", "/api/v1/not-counted", _endpoint("not-counted"), "viewer",
                "Conversions that count in no report, by reason"),
+    AdminRoute("GET", "/api/v1/held", _endpoint("held"), "viewer",
+               "Conversions held out of money: no exchange rate for their currency and day"),
 ]
 PATHS = frozenset(route.path for route in ROUTES)

@@ -45,6 +45,12 @@ class ApiSettings:
     """ClickHouse clients, i.e. report queries running at once."""
     facts_ttl_s: float = 30.0
     """Seconds before workspace time zones and currencies are re-read from Redis."""
+    fx_writers: tuple[str, ...] = ()
+    """Workspaces whose owner keys may replace the exchange rates (`PUT /api/v1/fx/rates`).
+    Rates are one table for every workspace, so by default no key may: `turnout fx import`
+    with ClickHouse access does it.
+
+    Default: none"""
     access_log: bool = False
     """Log every request."""
     publish_window_s: float = 0.25
@@ -73,6 +79,7 @@ class ApiSettings:
             key_cache_s=max(0.0, env.number("api_key_cache_s", d.key_cache_s, environ)),
             pool_size=max(1, env.integer("api_pool_size", d.pool_size, environ)),
             facts_ttl_s=env.number("api_facts_ttl_s", d.facts_ttl_s, environ),
+            fx_writers=env.listing("fx_writers", d.fx_writers, environ),
             access_log=env.flag("api_access_log", d.access_log, environ),
             publish_window_s=min(0.25, max(0.0, env.number("publish_window_s",
                                                             d.publish_window_s, environ))),

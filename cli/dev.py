@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import signal
 import sys
@@ -34,6 +35,8 @@ from turnout.local.services import (
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 EXAMPLE_GRAPH = examples.GRAPH
+# The example rates are applied to the days from this many days ago to this many ahead.
+EXAMPLE_RATE_DAYS = 60
 
 if TYPE_CHECKING:
     from turnout.cli.dev_control import Imported
@@ -50,6 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--governor-port", type=int, default=8082,
                         help="governor /healthz /readyz /metrics port (8082; a free one when "
                              "taken)")
+    parser.add_argument("--fx-rates", type=Path, default=examples.FX_RATES,
+                        help="exchange rates CSV whose rates (of its latest day) are imported "
+                        f"for every day from {EXAMPLE_RATE_DAYS} days ago to "
+                        f"{EXAMPLE_RATE_DAYS} ahead (default: the EXAMPLE rates, not market "
+                        "data); '' imports none")
     parser.set_defaults(func=run)
 
 
@@ -80,8 +88,10 @@ def run(args: argparse.Namespace) -> int:
             env = _dev_environ(stack)
             env["TURNOUT_GOVERNOR_PORT"] = str(_port(args.governor_port))
             _run_once([*turnout, "migrate"], env)
-            tokens = {w.id: dev_control.owner_key(turnout, env, w.id) for w in graph.workspaces}
             run_dir = stack.data_dir / "run"
+            if str(args.fx_rates):
+                _import_rates(turnout, env, args.fx_rates, run_dir)
+            tokens = {w.id: dev_control.owner_key(turnout, env, w.id) for w in graph.workspaces}
             api = f"http://127.0.0.1:{api_port}"
             # Stopped in dependency order: the edge produces into Kafka, ingest consumes it.
             edge = Service("edge", edge_port,
@@ -177,6 +187,28 @@ def _dev_environ(stack: LocalStack) -> dict[str, str]:
     return env
 
 
+def around_today(text: str, today: dt.date, days: int = EXAMPLE_RATE_DAYS) -> str:
+    """The rates CSV `text` with its latest day's rates repeated on every day from `days`
+    before `today` to `days` after (validated first: a bad file fails here)."""
+    from turnout.config.fx_rates import parse_csv
+
+    rates = parse_csv(text)
+    latest = [r for r in rates.rates if r.day == rates.days[-1]]
+    lines = ["date,currency,rate"]
+    for offset in range(-days, days + 1):
+        day = (today + dt.timedelta(days=offset)).isoformat()
+        lines += [f"{day},{r.currency},{r.rate}" for r in latest]
+    return "\n".join(lines) + "\n"
+
+
+def _import_rates(turnout: list[str], env: dict[str, str], source: Path, run_dir: Path) -> None:
+    """Rates for the days around today, straight into chdb before ingest opens it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    spread = run_dir / "fx-rates.csv"
+    spread.write_text(around_today(source.read_text("utf-8"), dt.datetime.now(dt.UTC).date()))
+    _run_once([*turnout, "fx", "import", str(spread), "--direct"], env)
+
+
 def _run_once(argv: list[str], env: dict[str, str]) -> None:
     import subprocess
 
@@ -191,7 +223,7 @@ def _print_banner(stack: LocalStack, imported: Imported, edge_port: int, api_por
     edge = f"http://127.0.0.1:{edge_port}"
     api = f"http://127.0.0.1:{api_port}"
     first = graph.campaigns[0]
-    network = _example_network(graph, first)
+    network, currency = _example_network(graph, first)
     workspace = first.workspace
     token = tokens[workspace]
     width = max(len(name) for name in tokens)
@@ -220,7 +252,7 @@ def _print_banner(stack: LocalStack, imported: Imported, edge_port: int, api_por
         f"  curl -si -A '{BROWSER}' -H 'X-Forwarded-For: 214.78.0.1' \\\n"
         f"       '{edge}/c/{first.code}?sub1=test' | grep -i location",
         f"  curl -s{_from_allowed(network)} '{edge}/postback?clickid=<CLICK ID FROM Location>"
-        f"&payout=12.50&txid=t1&secret={network.secret}'",
+        f"&payout=12.50&currency={currency}&txid=t1&secret={network.secret}'",
         f"  curl -X POST -H 'Authorization: Bearer {token}' -H 'If-Match: {revision}' \\\n"
         f"       {api}/api/v1/campaigns/{first.id}/pause",
         f"  export TURNOUT_API_URL={api} TURNOUT_API_KEY={token}",
@@ -232,9 +264,11 @@ def _print_banner(stack: LocalStack, imported: Imported, edge_port: int, api_por
     print("\n".join(lines), flush=True)
 
 
-def _example_network(graph: Graph, campaign: Campaign) -> Network:
-    """The network that pays for where the campaign's default path leads: only it may
-    convert those clicks (a network converting another's offer goes to the DLQ)."""
+def _example_network(graph: Graph, campaign: Campaign) -> tuple[Network, str]:
+    """The network that pays for where the campaign's default path leads (only it may
+    convert those clicks: a network converting another's offer goes to the DLQ), and the
+    currency that offer pays in (reports convert it into the workspace's)."""
+    workspace = next(w for w in graph.workspaces if w.id == campaign.workspace)
     offers = {o.id: o for o in graph.offers}
     funnels = {f.id: f for f in graph.funnels}
     for destination in campaign.default:
@@ -242,8 +276,10 @@ def _example_network(graph: Graph, campaign: Campaign) -> Network:
                      else funnels[destination.ref].offers if destination.kind == "funnel"
                      else (destination.ref,) if destination.kind == "offer" else ())
         for offer_id in offer_ids:
-            return next(n for n in graph.networks if n.id == offers[offer_id].network)
-    return graph.networks[0]
+            offer = offers[offer_id]
+            network = next(n for n in graph.networks if n.id == offer.network)
+            return network, offer.currency or workspace.currency
+    return graph.networks[0], workspace.currency
 
 
 def _from_allowed(network: Network) -> str:

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "turnout.cli.governor",
     "turnout.cli.graph",
     "turnout.cli.edge",
+    "turnout.cli.fx",
     "turnout.cli.ingest",
     "turnout.cli.key",
     "turnout.cli.migrate",

@@ -56,6 +56,9 @@ def register(subparsers: Any) -> None:
     report.add_argument("--from", dest="start", help="YYYY-MM-DD[THH:MM] workspace time, or all")
     report.add_argument("--to", dest="end", help="YYYY-MM-DD (inclusive) or a time (exclusive)")
     report.add_argument("--tz", help="time zone (default: the workspace's)")
+    report.add_argument("--currency",
+                        help="the workspace currency, when the graph in Redis cannot say "
+                        "(direct reads only; the API knows it)")
     report.add_argument("--filter", action="append", default=[], metavar="DIM=V1,V2",
                         help="keep rows whose DIM is one of the values (repeatable)")
     report.add_argument("--statuses", default="", help="statuses counted as conversions")
@@ -82,6 +85,10 @@ def register(subparsers: Any) -> None:
     report.add_argument("--not-counted", action="store_true",
                         help="list the conversions that count in no report, by reason "
                         "(uses --from, --to and --tz only)")
+    report.add_argument("--held", action="store_true",
+                        help="list the conversions held out of money (no exchange rate for "
+                        "their currency and day), by day, currency and status (uses --from, "
+                        "--to, --tz and --statuses only)")
     report.set_defaults(func=report_command)
 
     api = subparsers.add_parser(
@@ -139,10 +146,10 @@ def _from_api(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
     if not args.key:
         raise ParameterError("--api needs --key (or TURNOUT_API_KEY)")
-    if args.not_counted:
-        path = "/api/v1/not-counted?"
-        pairs = [(k, v) for k, v in _query_string(args)
-                 if k in ("workspace", "from", "to", "tz", "format")]
+    if args.not_counted or args.held:
+        path = "/api/v1/not-counted?" if args.not_counted else "/api/v1/held?"
+        kept = ("workspace", "from", "to", "tz", "format", *(("statuses",) if args.held else ()))
+        pairs = [(k, v) for k, v in _query_string(args) if k in kept]
     else:
         path, pairs = "/api/v1/report?", _query_string(args)
     url = args.api.rstrip("/") + path + urllib.parse.urlencode(pairs)
@@ -174,17 +181,20 @@ def _from_api(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 
 def _timezone(args: argparse.Namespace, redis_url: str, prefix: str) -> tuple[str, str]:
+    """The workspace's zone and currency: the flags, else the graph in Redis."""
     from turnout.reports.workspaces import load_facts
 
-    if args.tz:
-        return args.tz, ""
+    if args.tz and (args.currency or args.not_counted):  # not-counted converts nothing
+        return args.tz, args.currency or ""
     try:
         facts = asyncio.run(load_facts(redis_url, prefix)).workspace(args.workspace)
-    except Exception as exc:  # Redis is optional here: say so and report in UTC
-        print(f"turnout report: workspace time zone unknown ({exc}); using UTC, pass --tz",
-              file=sys.stderr)
-        return "UTC", ""
-    return facts.timezone, facts.currency
+    except Exception as exc:  # Redis is optional here: say so; the builder refuses money
+        # it cannot convert without the currency.
+        if not args.tz:
+            print(f"turnout report: workspace time zone unknown ({exc}); using UTC, pass "
+                  "--tz", file=sys.stderr)
+        return args.tz or "UTC", args.currency or ""
+    return args.tz or facts.timezone, args.currency or facts.currency
 
 
 def _direct(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -200,18 +210,21 @@ def _direct(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     tz, currency = _timezone(args, settings.redis_url, settings.graph_prefix)
     spec = build_spec(workspace=args.workspace, group_by=args.group_by, metrics=args.metrics,
                       filters=_filters(args.filter), start=args.start, end=args.end, tz=tz,
-                      statuses=args.statuses, sort=args.sort, limit=args.limit,
+                      currency=currency, statuses=args.statuses, sort=args.sort, limit=args.limit,
                       offset=args.offset, include_bots=args.include_bots,
                       rollup=args.rollup == "parent")
-    if args.not_counted:
-        from turnout.reports import not_counted
+    from turnout.reports import held, not_counted
 
+    if args.not_counted:
         query = not_counted.build_query(spec)
+    elif args.held:
+        query = held.build_query(spec)
     else:
         query = build_query(spec)
-    meta = {"workspace": spec.workspace, "timezone": spec.tz, "currency": currency,
-            "from": spec.start.isoformat() if spec.start else None,
-            "to": spec.end.isoformat() if spec.end else None}
+    meta: dict[str, Any] = {"workspace": spec.workspace, "timezone": spec.tz,
+                            "currency": currency,
+                            "from": spec.start.isoformat() if spec.start else None,
+                            "to": spec.end.isoformat() if spec.end else None}
     if args.sql:
         return None, {"sql": query.sql, "parameters": query.parameters}
     dsn = args.dsn or settings.clickhouse_dsn
@@ -222,6 +235,9 @@ def _direct(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         hint = (" (chdb allows one process per data path: while turnout dev/ingest runs, use"
                 " --api URL --key TOKEN or TURNOUT_API_URL)" if dsn.startswith("chdb") else "")
         raise StoreError(f"cannot open {dsn}: {exc}{hint}") from exc
+    counting = None if args.not_counted or args.held else held.count_spec(spec)
+    if counting is not None:
+        meta["held_conversions"] = held.held_total(execute(client, build_query(counting)))
     return execute(client, query), meta
 
 
@@ -243,6 +259,10 @@ def report_command(args: argparse.Namespace) -> int:
         print(meta["sql"])
         print(orjson.dumps(meta["parameters"], default=str, option=orjson.OPT_INDENT_2).decode())
         return 0
+    held = meta.get("held_conversions")
+    if held and args.format != "json":  # JSON says it in its meta
+        print(f"turnout report: {held} conversion(s) held out of the money columns (no "
+              f"exchange rate for their currency and day): see --held", file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(fmt.to_json(result, meta).decode() + "\n")
     elif args.format == "csv":

@@ -30,6 +30,7 @@ from turnout.dashboard.settings import DashboardSettings
 from turnout.edge.settings import EdgeSettings
 from turnout.edge.sink.settings import SinkSettings
 from turnout.governor.settings import GovernorSettings
+from turnout.governor.task_settings import AutomationSettings, WebhookSettings
 from turnout.ingest.settings import IngestSettings
 
 ROOT: Final = Path(__file__).resolve().parents[1]
@@ -46,6 +47,8 @@ SOURCES: Final[tuple[tuple[type, str, str], ...]] = (
     (ApiClientSettings, "`turnout report` through a running API", "report"),
     (DashboardSettings, "Dashboard (/ui)", "api, ingest --api"),
     (GovernorSettings, "Governor", "governor, ingest --governor"),
+    (AutomationSettings, "Governor: automation rules", "governor, ingest --governor"),
+    (WebhookSettings, "Governor: webhooks", "governor, ingest --governor"),
 )
 
 

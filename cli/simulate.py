@@ -4,9 +4,15 @@ ground truth the reports must show (per workspace x campaign x country x device)
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from turnout.config import examples
+
+if TYPE_CHECKING:
+    from turnout.config.fx_rates import RateSet
 
 DEFAULT_EDGE = "http://127.0.0.1:8080"
 
@@ -32,7 +38,25 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=1, help="same seed, same traffic (1)")
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="write the ground truth and request statistics as JSON")
+    parser.add_argument("--fx-rates", type=Path, default=examples.FX_RATES, metavar="FILE",
+                        help="the exchange rates CSV `turnout dev --fx-rates` imported: the "
+                        "truth converts payouts in another currency at its latest day's "
+                        "rates, on every day around today as turnout dev imports them "
+                        "(default: the EXAMPLE rates turnout dev imports); '' converts "
+                        "nothing (such conversions are held, as reports hold them without "
+                        "rates)")
     parser.set_defaults(func=run)
+
+
+def rates_of(path: Path) -> RateSet | None:
+    """The rates `turnout dev` imports from `path` (None for ''), as the truth uses them."""
+    if not str(path):
+        return None
+    from turnout.cli.dev import around_today
+    from turnout.config.fx_rates import parse_csv
+
+    today = dt.datetime.now(dt.UTC).date()
+    return parse_csv(around_today(path.read_text("utf-8"), today))
 
 
 async def _published() -> tuple[int, Any]:
@@ -83,11 +107,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         version, graph = asyncio.run(_published())
     compiled = compile_graph(graph, version)
+    rates = rates_of(args.fx_rates)
     # uvloop: the client side of a load test should cost as little as it can.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         result = runner.run(simulate(args.edge, compiled, clicks=args.clicks,
                                      postbacks=args.postbacks, seed=args.seed,
-                                     concurrency=args.concurrency, rate=args.rate))
+                                     concurrency=args.concurrency, rate=args.rate,
+                                     rates=rates))
     summary = result.summary()
     if args.json is not None:
         args.json.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))

@@ -42,6 +42,10 @@ from turnout.control.graph_write import (
 )
 from turnout.control.merge import lock_graph
 
+# Why a control-plane write may be refused: callers map these (the API to 404, 412, 422,
+# 409), anything else is a fault.
+REFUSALS: Final = (EntityNotFound, StaleRevision, GraphInvalid, lifecycle.TransitionRefused,
+                   EntityConflict)
 # Campaign ids the API's own paths use (POST /api/v1/campaigns/bulk/pause).
 RESERVED_IDS: Final = {"campaigns": frozenset({"bulk"})}
 _CODE_ALPHABET: Final = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: read aloud
@@ -346,5 +350,5 @@ async def _free_code(conn: psycopg.AsyncConnection[Any], who: Actor) -> str:
             return code
 
 
-__all__ = ["Actor", "EntityConflict", "EntityNotFound", "StaleRevision", "Written", "act",
-           "create", "delete", "duplicate", "entity_from", "patch", "replace"]
+__all__ = ["REFUSALS", "Actor", "EntityConflict", "EntityNotFound", "StaleRevision", "Written",
+           "act", "create", "delete", "duplicate", "entity_from", "patch", "replace"]

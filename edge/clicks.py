@@ -136,14 +136,14 @@ def render(template: Template, click_id: str, campaign: CompiledCampaign,
     return template.fill([get(inputs) for get in plan])
 
 
-def default_payout(target: Target | None) -> int:
-    """The payout a conversion of this path earns when its postback names none: the
-    offer's, or for a lander the first offer its CTA leads to."""
+def default_terms(target: Target | None) -> tuple[int, str]:
+    """(payout micros, currency) a conversion of this path earns when its postback names
+    no payout: the offer's, or for a lander the first offer its CTA leads to; the currency
+    is also that of a payout named without one. (0, "") for a path with no offer."""
     if target is None:
-        return 0
-    if target.payout_micros or not target.next_offers:
-        return target.payout_micros
-    return target.next_offers[0].payout_micros
+        return 0, ""
+    paying = target if target.payout_micros or not target.next_offers else target.next_offers[0]
+    return paying.payout_micros, paying.currency
 
 
 def click_stub(*, kind: str, campaign: CompiledCampaign, graph_version: int, rule_id: str,
@@ -151,6 +151,7 @@ def click_stub(*, kind: str, campaign: CompiledCampaign, graph_version: int, rul
     """The part of a click event that is the same for every click down one path of a
     graph version; `fill_click` completes a copy of it. The campaign click handler keeps
     one per path, which saves passing 45 fields per click."""
+    payout_micros, currency = default_terms(target)
     return Click(
         kind=kind,
         click_id="",
@@ -164,7 +165,8 @@ def click_stub(*, kind: str, campaign: CompiledCampaign, graph_version: int, rul
         destination_id=destination_id,
         destination_kind=target.kind if target is not None else "",
         offer_id=target.offer_id if target is not None else "",
-        offer_payout_micros=default_payout(target),
+        offer_payout_micros=payout_micros,
+        offer_currency=currency,
         lander_id=target.lander_id if target is not None else "",
         funnel_id=target.funnel_id if target is not None else "",
         funnel_step=funnel_step,

@@ -105,9 +105,7 @@ def message(params: Mapping[str, str], caller: Caller, snapshot: Snapshot, *, cl
             status=postback.status_of(params.get("status", ""),
                                       network.statuses if network is not None else _STATUSES),
             event=postback.event_of(params.get("event") or params.get("name", "")),
-            payout_micros=postback.payout_of(params.get("payout", "")),
-            payout_given=bool(params.get("payout")),
-            currency=postback.currency_of(params.get("currency", ""), workspace.currency),
+            **postback.money_of(params, workspace.currency),
             ts_ms=now_ms, source=source,
             any_offer=network is not None and network.convert_other_offers,
         )

@@ -194,6 +194,10 @@ def _postback() -> dict[str, Operation]:
 
 _AMOUNT: Final = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}
 _EVENT_NAME: Final = {"type": "string", "pattern": r"^[A-Za-z0-9_.:-]{1,64}$"}
+# What a conversion that names no currency is in (ingest decides: ingest/attribution.py).
+_UNNAMED_CURRENCY: Final = ("omitted: the currency the click's offer pays in (also when "
+                            "payout is omitted: the offer's default is in it); the workspace "
+                            "currency when no click is found")
 _POSTBACK_FIELDS: Final = {
     "clickid": (_CLICK_ID, "The click id (`cid` and `subid` are aliases)"),
     "cid": (_CLICK_ID, "Alias of clickid"),
@@ -209,7 +213,7 @@ _POSTBACK_FIELDS: Final = {
     "event": (_EVENT_NAME, "The conversion's event; default sale"),
     "payout": (_AMOUNT, "Decimal amount; omitted: the click's offer default payout"),
     "currency": ({"type": "string", "pattern": "^[A-Za-z]{3}$"},
-                 "ISO 4217; omitted: the workspace currency"),
+                 f"ISO 4217; {_UNNAMED_CURRENCY}"),
 }
 _ONSITE_FIELDS: Final = {
     "pixel_key": (_TEXT, "A page: the workspace's public pixel key"),
@@ -229,8 +233,7 @@ _ONSITE_FIELDS: Final = {
                            "alias)"),
     "name": (_EVENT_NAME, "Alias of event"),
     "payout": (_AMOUNT, "Conversions only; omitted: the click's offer default payout"),
-    "currency": (_POSTBACK_FIELDS["currency"][0], "Conversions only; omitted: the "
-                                                  "workspace currency"),
+    "currency": (_POSTBACK_FIELDS["currency"][0], f"Conversions only; {_UNNAMED_CURRENCY}"),
     "status": (_TEXT, "Conversions only; default approved; servers: the network's words too"),
     "txid": (_POSTBACK_FIELDS["txid"][0], "Conversions only"),
     "value": (_AMOUNT, "Events only: the event's value"),

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, TypedDict
 from urllib.parse import quote
 
 from turnout import clickid
@@ -104,6 +104,26 @@ def currency_of(raw: str, default: str) -> str:
     return code
 
 
+class Money(TypedDict):
+    """A conversion's money as its request named it (the Conversion fields of that name)."""
+
+    payout_micros: int
+    payout_given: bool
+    currency: str
+    currency_given: bool
+
+
+def money_of(params: Mapping[str, str], workspace_currency: str) -> Money:
+    """`payout` and `currency` of a conversion request. What it leaves out, ingest fills
+    from the attributed click's offer: its default payout, and the currency it pays in
+    (of that default, or of a named payout); `currency` is the workspace's until then,
+    which is what a conversion with no click keeps."""
+    payout, currency = params.get("payout", ""), params.get("currency", "")
+    return Money(payout_micros=payout_of(payout), payout_given=bool(payout),
+                 currency=currency_of(currency, workspace_currency),
+                 currency_given=bool(currency))
+
+
 def event_of(raw: str, default: str = "sale") -> str:
     if not raw:
         return default
@@ -144,10 +164,7 @@ def conversion(params: Mapping[str, str], snapshot: Snapshot, client_ip: str, no
         txid=txid_of(params.get("txid", "")),
         status=status_of(params.get("status", ""), network.statuses),
         event=event_of(params.get("event", "")),
-        payout_micros=payout_of(params.get("payout", "")),
-        payout_given=bool(params.get("payout")),
-        currency=currency_of(params.get("currency", ""),
-                             workspace.currency if workspace is not None else ""),
+        **money_of(params, workspace.currency if workspace is not None else ""),
         ts_ms=now_ms,
         source="postback",
         any_offer=network.convert_other_offers,

@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from turnout.control import entities
 from turnout.control.db import connection
-from turnout.control.lifecycle import TransitionRefused
 from turnout.governor.notify import enqueue
 from turnout.governor.once import once
-from turnout.governor.tick import ACTOR, Tick, actor
+from turnout.governor.tick import ACTOR, Tick
+from turnout.governor.transitions import transition
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,28 +30,17 @@ async def act_once(tick: Tick, *, workspace_id: str, campaign_id: str, action: s
                    kind: str, event: str, reason: str, data: dict[str, Any]) -> Acted:
     """`action` (control/lifecycle.py ACTIONS) on the campaign, once for `key`, with the
     notification `event` carrying `data` plus what happened."""
-    error: str | None = None
     async with connection(tick.pool) as conn, conn.transaction():
         detail = {**data, "action": action, "epoch": tick.epoch}
         if not await once(conn, key, workspace_id=workspace_id, kind=kind, detail=detail):
             return Acted(claimed=False, done=False)
-        cursor = await conn.execute(
-            "SELECT revision FROM campaigns WHERE workspace_id = %s AND id = %s",
-            (workspace_id, campaign_id))
-        row = await cursor.fetchone()
-        if row is None:
-            error = "the campaign no longer exists"
-        else:
-            try:
-                async with conn.transaction():
-                    await entities.act(conn, actor(workspace_id), campaign_id, action,
-                                       int(row[0]), now_ms=tick.now_ms, reason=reason)
-            except TransitionRefused as exc:
-                error = exc.reason
+        outcome = await transition(conn, workspace_id, campaign_id, action,
+                                   now_ms=tick.now_ms, reason=reason)
+        error = None if outcome.written else outcome.what.removeprefix("refused: ")
         await enqueue(conn, workspace_id=workspace_id, event=event, key=key, data={
             **data, "campaign": campaign_id, "action": action, "done": error is None,
             "error": error, "reason": reason})
-    if error is None:
+    if outcome.written is not None:
         tick.publisher.changed(workspace_id, ACTOR, f"{action}: {reason}",
-                               {"campaigns": {campaign_id}})
+                               outcome.written.entities)
     return Acted(claimed=True, done=error is None, error=error)

@@ -12,8 +12,9 @@ from typing import Any, Final
 import psycopg
 from psycopg.types.json import Jsonb
 
-EVENTS: Final = ("budget.threshold", "cap.reached", "cap.lifted", "automation.action",
-                 "campaign.transition")
+from turnout.control import webhook_endpoints
+
+EVENTS: Final = webhook_endpoints.EVENTS  # the events an endpoint can subscribe to
 
 
 async def enqueue(conn: psycopg.AsyncConnection[Any], *, workspace_id: str, event: str,

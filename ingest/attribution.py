@@ -19,6 +19,10 @@ ingest.pipelines the holding and retrying. The rules:
   may convert other networks' offers (else `foreign_network`); see `refusal`.
 - A network-reported conversion (one with a network_id) outranks every pixel or browser
   conversion of the same (click, txid), whenever either came: see `version`.
+- Money: a conversion that names no payout takes its click's offer default payout, and
+  the currency that offer pays in; one that names a payout but no currency takes the
+  offer's currency too. Only without a click (or on a click with no offer) does an
+  unnamed currency stay the workspace's. `currency_source` says which: see `currency`.
 """
 
 from __future__ import annotations
@@ -44,12 +48,16 @@ FOREIGN_NETWORK: Final = "foreign_network"
 CLICK_NOT_FOUND: Final = "click_not_found"
 VISITOR_NOT_FOUND: Final = "visitor_not_found"
 OUTSIDE_WINDOW: Final = "outside_window"
+# currency_source values: where a conversion's currency came from.
+FROM_REQUEST: Final = "request"
+FROM_OFFER: Final = "offer"
+FROM_WORKSPACE: Final = "workspace"
 NOT_COUNTED: Final = (CLICK_NOT_FOUND, VISITOR_NOT_FOUND, OUTSIDE_WINDOW)
 DIMENSION_NAMES: Final = tuple(name for name, _type in schema.CLICK_DIMENSIONS)
 # Columns a click look-up returns, in this order.
 LOOKUP_COLUMNS: Final = (
     "click_id", "ts_ms", "kind", "visitor_id", "attribution_window_ms", "offer_payout_micros",
-    *DIMENSION_NAMES,
+    "offer_currency", *DIMENSION_NAMES,
 )
 _BLANK_DIMENSIONS: Final[dict[str, Any]] = {
     name: (0 if type_.startswith(("UInt", "Int")) else False if type_ == "Bool" else "")
@@ -68,13 +76,14 @@ class ClickRef:
     attribution_window_ms: int
     dimensions: Mapping[str, Any]
     offer_payout_micros: int = 0
+    offer_currency: str = ""  # "" for paths without an offer and clicks stored before 0013
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> ClickRef:
-        click_id, ts_ms, kind, visitor_id, window, payout, *dims = row
+        click_id, ts_ms, kind, visitor_id, window, payout, currency, *dims = row
         return cls(
             str(click_id), int(ts_ms), str(kind), str(visitor_id), int(window),
-            dict(zip(DIMENSION_NAMES, dims, strict=True)), int(payout),
+            dict(zip(DIMENSION_NAMES, dims, strict=True)), int(payout), str(currency),
         )
 
     @property
@@ -101,6 +110,20 @@ def refusal(conversion: Conversion, click: ClickRef) -> tuple[str, str] | None:
         return FOREIGN_NETWORK, (f"click {click.click_id} is on an offer of network "
                                  f"{network!r}, network {conversion.network_id!r} reported it")
     return None
+
+
+def currency(conversion: Conversion, click: ClickRef | None) -> tuple[str, str]:
+    """(currency, currency_source) of `conversion` attributed to `click` (None: none).
+
+    A named currency stands, unless the payout is the offer's default (none named):
+    that amount is in the offer's currency whatever the request said. Unnamed, it is the
+    offer's; the workspace's (which the edge put in `currency`) only without an offer."""
+    offer_currency = click.offer_currency if click is not None else ""
+    if conversion.currency_given and (conversion.payout_given or not offer_currency):
+        return conversion.currency, FROM_REQUEST
+    if offer_currency:
+        return offer_currency, FROM_OFFER
+    return conversion.currency, FROM_WORKSPACE
 
 
 def _base(conversion: Conversion) -> dict[str, Any]:
@@ -139,6 +162,7 @@ def attributed_row(conversion: Conversion, click: ClickRef, how: str) -> dict[st
     )
     if not conversion.payout_given:
         row["payout_micros"] = click.offer_payout_micros
+    row["currency"], row["currency_source"] = currency(conversion, click)
     return row
 
 
@@ -157,6 +181,7 @@ def unattributed_row(conversion: Conversion) -> dict[str, Any]:
         not_counted_reason=CLICK_NOT_FOUND if conversion.click_id else VISITOR_NOT_FOUND,
         visitor_key="" if conversion.click_id else conversion.visitor_id,
     )
+    row["currency"], row["currency_source"] = currency(conversion, None)
     return row
 
 

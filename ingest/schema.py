@@ -88,6 +88,7 @@ CLICKS: Final[tuple[tuple[str, str], ...]] = (
     ("params", "Map(String, String)"),
     ("is_unique", "UInt8"),  # added by 0005_unique_flag.sql, so last
     ("offer_payout_micros", "Int64"),  # added by 0007_offer_payout.sql
+    ("offer_currency", _LC),  # added by 0013_offer_currency.sql
 )
 
 CONVERSIONS: Final[tuple[tuple[str, str], ...]] = (
@@ -111,6 +112,7 @@ CONVERSIONS: Final[tuple[tuple[str, str], ...]] = (
     *CLICK_DIMENSIONS,
     ("not_counted_reason", _LC),  # added by 0010_conversion_reasons.sql, so last
     ("visitor_key", "String"),  # 0010 too
+    ("currency_source", _LC),  # added by 0013_offer_currency.sql
 )
 
 EVENTS: Final[tuple[tuple[str, str], ...]] = (

@@ -26,6 +26,7 @@ BASES: Final[dict[str, tuple[Source, ...]]] = {
     "pending": ("conversions",),
     "declined": ("conversions",),
     "chargebacks": ("conversions",),
+    "held_conversions": ("conversions",),
     "revenue_micros": ("conversions",),
     "cost_micros": ("clicks", "conversions", "fixed_cost"),
 }
@@ -73,8 +74,12 @@ _LIST: Final = (
     _count("pending", "pending conversions"),
     _count("declined", "declined conversions"),
     _count("chargebacks", "conversions charged back"),
+    _count("held_conversions", "counted conversions (status in `statuses`) whose money is "
+                               "held: no exchange rate for their currency on their UTC day; "
+                               "they add nothing to revenue until the rate is imported"),
     Metric("revenue", "money", ("revenue_micros",), _money("revenue_micros"), 6,
-           "payouts of approved conversions"),
+           "payouts of approved conversions in the workspace currency (each converted at "
+           "the rate of its UTC day, rounded half-even to the micro-unit; held ones left out)"),
     Metric("cost", "money", ("cost_micros",), _money("cost_micros"), 6,
            "click costs + CPA + RevShare + fixed total spread over clicks"),
     Metric("profit", "money", ("revenue_micros", "cost_micros"),

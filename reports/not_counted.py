@@ -9,10 +9,9 @@ them (`ts`: an unattributed conversion has no click time). The API (`/api/v1/not
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Final
 
-from turnout.reports.query import Column, Query
+from turnout.reports.query import Column, Query, time_param
 from turnout.reports.spec import ReportSpec
 
 _TIME: Final = "DateTime64(3, 'UTC')"
@@ -28,20 +27,24 @@ COLUMNS: Final = (
 )
 
 
-def _time(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+def accepted_within(spec: ReportSpec) -> tuple[list[str], dict[str, object]]:
+    """Conditions and parameters: conversions of `spec.workspace` the edge accepted (`ts`)
+    within `spec.start`..`spec.end`."""
+    where = ["workspace_id = {workspace:String}"]
+    parameters: dict[str, object] = {"workspace": spec.workspace}
+    if spec.start is not None:
+        where.append(f"ts >= {{start:{_TIME}}}")
+        parameters["start"] = time_param(spec.start)
+    if spec.end is not None:
+        where.append(f"ts < {{end:{_TIME}}}")
+        parameters["end"] = time_param(spec.end)
+    return where, parameters
 
 
 def build_query(spec: ReportSpec) -> Query:
     """The not-counted conversions of `spec.workspace` within `spec.start`..`spec.end`."""
-    where = ["workspace_id = {workspace:String}", "NOT counted"]
-    parameters: dict[str, object] = {"workspace": spec.workspace}
-    if spec.start is not None:
-        where.append(f"ts >= {{start:{_TIME}}}")
-        parameters["start"] = _time(spec.start)
-    if spec.end is not None:
-        where.append(f"ts < {{end:{_TIME}}}")
-        parameters["end"] = _time(spec.end)
+    where, parameters = accepted_within(spec)
+    where.append("NOT counted")
     sql = (
         "SELECT not_counted_reason AS reason, source, network_id AS network, status, currency,"
         " count() AS conversions, toDecimal128(sum(payout_micros), 6) / 1000000 AS payout\n"

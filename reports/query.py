@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from turnout.reports.dimensions import DIMENSIONS, TIME_DIMENSIONS, Dimension
+from turnout.reports.errors import ParameterError
+from turnout.reports.fx import CONVERSIONS, HELD, converted
 from turnout.reports.metrics import BASES, METRICS, MONEY_BASES, Kind, Source
 from turnout.reports.rollups import FIXED_TERMS, Rollup, choose_rollup
 from turnout.reports.spec import ReportSpec, Sort
@@ -88,18 +90,23 @@ def _rollup_aggregates(spec: ReportSpec) -> dict[str, str]:
     }
 
 
+_REVENUE: Final = converted("revenue_micros")
 _CONVERSION_AGGREGATES: Final = {
     "conversions": "countIf(status IN {statuses:Array(String)})",
     "approved": "countIf(status = 'approved')",
     "pending": "countIf(status = 'pending')",
     "declined": "countIf(status = 'declined')",
     "chargebacks": "countIf(status = 'chargeback')",
-    "revenue_micros": "sum(revenue_micros)",
+    "held_conversions": f"countIf({HELD} AND status IN {{statuses:Array(String)}})",
+    # In the workspace currency at the rate of the conversion's day; held ones add 0.
+    "revenue_micros": f"sum({_REVENUE})",
     # CPA: a fixed amount per approved conversion; RevShare: percent x 1e6 of revenue.
     "cost_micros": "sumIf(cost_rate_micros, cost_model = 'cpa' AND status = 'approved')"
-                   " + sumIf(toInt64(intDiv(toInt128(revenue_micros) * cost_rate_micros,"
+                   f" + sumIf(toInt64(intDiv(toInt128({_REVENUE}) * cost_rate_micros,"
                    " 100000000)), cost_model = 'revshare')",
 }
+# Bases of the conversions source that need the workspace currency (the rest are counts).
+_CONVERTING: Final = frozenset({"held_conversions", "revenue_micros", "cost_micros"})
 
 # Campaigns whose clicks carry the fixed_total model: one LowCardinality column to read,
 # and as an IN set it lets the primary key skip every other campaign in the reads below.
@@ -145,9 +152,9 @@ class _Builder:
         if used & set(TIME_DIMENSIONS):
             self.params["tz"] = spec.tz
         if spec.start is not None:
-            self.params["start"] = _time(spec.start)
+            self.params["start"] = time_param(spec.start)
         if spec.end is not None:
-            self.params["end"] = _time(spec.end)
+            self.params["end"] = time_param(spec.end)
         for name, values in spec.filters:
             self.params[f"f_{name}"] = list(values)
 
@@ -181,8 +188,14 @@ class _Builder:
                 where.append("NOT is_bot")  # else bot-only groups would show as zero rows
         elif source == "conversions":
             aggregates, ts, table = _CONVERSION_AGGREGATES, "click_ts", "conversions_latest"
-            if "conversions" in self.bases:
+            if {"conversions", "held_conversions"} & set(self.bases):
                 self.params["statuses"] = list(self.spec.statuses)
+            if _CONVERTING & set(self.bases):
+                if not self.spec.currency:
+                    raise ParameterError("currency: the workspace currency is unknown, so "
+                                         "payouts cannot be converted into it")
+                self.params["currency"] = self.spec.currency
+                table = CONVERSIONS
             where = ["counted", *self.conditions(ts)]
             if not self.spec.include_bots:
                 where.append("NOT is_bot")
@@ -274,7 +287,8 @@ class _Builder:
         return Query("\n".join(lines), self.params, tuple(columns))
 
 
-def _time(value: dt.datetime) -> str:
+def time_param(value: dt.datetime) -> str:
+    """A UTC instant as a DateTime64(3) query parameter."""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 

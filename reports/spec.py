@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from turnout.config.values import CURRENCIES
 from turnout.events import CONVERSION_STATUSES
 from turnout.reports.dimensions import DIMENSIONS
 from turnout.reports.errors import ParameterError
@@ -40,6 +41,7 @@ class ReportSpec:
     start: dt.datetime | None = None  # UTC, inclusive
     end: dt.datetime | None = None  # UTC, exclusive
     tz: str = "UTC"
+    currency: str = ""  # the workspace's: payouts are converted into it (reports/fx.py)
     statuses: tuple[str, ...] = ("approved",)
     sort: tuple[Sort, ...] = ()
     limit: int = DEFAULT_LIMIT
@@ -171,7 +173,7 @@ def build_spec(*, workspace: str, group_by: str | Sequence[str] | None = None,
                metrics: str | Sequence[str] | None = None,
                filters: Mapping[str, Sequence[str]] | None = None,
                start: str | None = None, end: str | None = None, tz: str = "UTC",
-               statuses: str | Sequence[str] | None = None,
+               currency: str = "", statuses: str | Sequence[str] | None = None,
                sort: str | Sequence[str] | None = None, limit: int | str | None = None,
                offset: int | str | None = None, include_bots: bool = False,
                rollup: bool = False, force_raw: bool = False,
@@ -181,6 +183,8 @@ def build_spec(*, workspace: str, group_by: str | Sequence[str] | None = None,
     if not workspace:
         problems.append("workspace: required")
     tz = check_zone(tz, problems)
+    if currency and currency not in CURRENCIES:
+        problems.append(f"currency: {currency!r} is not an ISO 4217 currency code")
     groups = _names("group_by", split_list(group_by), DIMENSIONS, problems)
     wanted = split_list(metrics) or DEFAULT_METRICS
     chosen = _names("metric", wanted, METRICS, problems)
@@ -211,6 +215,7 @@ def build_spec(*, workspace: str, group_by: str | Sequence[str] | None = None,
         raise ParameterError("; ".join(problems))
     return ReportSpec(workspace=workspace, group_by=groups, metrics=chosen,
                       filters=parsed_filters, start=first, end=last, tz=tz,
+                      currency=currency,
                       statuses=tuple(dict.fromkeys(status_list)), sort=sorts,
                       limit=numbers["limit"], offset=numbers["offset"],
                       include_bots=include_bots, rollup=rollup, force_raw=force_raw)

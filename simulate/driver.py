@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from turnout.config.compiled import CompiledGraph
+from turnout.config.fx_rates import RateSet
 from turnout.simulate import truth
 from turnout.simulate.plan import Mix, build_plan
 from turnout.simulate.postbacks import plan_postbacks
@@ -63,10 +64,12 @@ def _empty() -> dict[str, Any]:
 
 async def simulate(edge_url: str, graph: CompiledGraph, *, clicks: int, postbacks: int,
                    seed: int, concurrency: int = 32, rate: float = 0.0, mix: Mix | None = None,
-                   transport: httpx.AsyncBaseTransport | None = None) -> Result:
+                   transport: httpx.AsyncBaseTransport | None = None,
+                   rates: RateSet | None = None) -> Result:
     """Send `clicks` campaign clicks and about `postbacks` postbacks to the edge at
     `edge_url` (through `transport` when given, e.g. an in-process app); return what the
-    reports must show for them."""
+    reports must show for them, payouts converted at `rates` (the imported exchange rates;
+    None: those in another currency than the workspace's are held)."""
     now_ms = time.time_ns() // 1_000_000
     plan = build_plan(graph, clicks, seed, now_ms, mix or Mix())
     async with contextlib.AsyncExitStack() as stack:
@@ -81,7 +84,8 @@ async def simulate(edge_url: str, graph: CompiledGraph, *, clicks: int, postback
         bots = [(c.click_id, c.workspace_id) for c in ordered if c.click_id and c.is_bot]
         chains = plan_postbacks(graph, people, bots, postbacks, seed,
                                 time.time_ns() // 1_000_000,
-                                {c.click_id: c.network_id for c in ordered if c.network_id})
+                                {c.click_id: c.network_id for c in ordered if c.network_id},
+                                {c.click_id: c.currency for c in ordered if c.currency})
         await simulator.postbacks(chains)
-    rows = truth.compute(simulator.outcome.ledger, graph.campaigns_by_id)
+    rows = truth.compute(simulator.outcome.ledger, graph.campaigns_by_id, rates)
     return Result(seed, graph.version, simulator.outcome, rows)

@@ -52,6 +52,7 @@ class Postback:
     txid: str = ""
     status: str = ""  # canonical status of an accepted postback
     payout_micros: int = 0
+    currency: str = ""  # what ingest counts the payout in, named or not; "" = the workspace's
 
 
 def canonical_query(params: Mapping[str, str]) -> str:
@@ -112,16 +113,18 @@ class Planner:
         return f"tx{self._serial:06d}{self.rng.getrandbits(24):06x}"
 
     def chain(self, click_id: str, workspace_id: str, scenario: str,
-              network_id: str = "") -> list[Postback]:
+              network_id: str = "", offer_currency: str = "") -> list[Postback]:
         """A network's postbacks for the click: the network of the click's offer when it
         has one (another network's would be refused as foreign_network), else any of the
-        workspace's networks."""
+        workspace's networks. The payout is in the currency that offer pays in, named or
+        left to the offer (half each); with no offer reached, in the workspace currency,
+        always named (unnamed, ingest would take the lander's first CTA offer's)."""
         networks = [n for n in self.networks if n.workspace_id == workspace_id]
         network = self.rng.choice(networks)  # drawn either way: the same seed, same stream
         network = self.graph.networks_by_id.get(network_id, network)
         txid = self.txid()
         payout = self.rng.choice(self.payouts[network.id])
-        currency = self.graph.workspaces_by_id[workspace_id].currency
+        currency = offer_currency or self.graph.workspaces_by_id[workspace_id].currency
         sent: list[Postback] = []
         first: tuple[tuple[str, str], ...] | None = None
         for status in SCENARIOS[scenario]:
@@ -130,12 +133,12 @@ class Planner:
             else:
                 query = {"clickid": click_id, "txid": txid, "payout": format_payout(payout),
                          "status": self._word(network, status)}
-                if self.rng.random() < 0.5:
+                if self.rng.random() < 0.5 or not offer_currency:
                     query["currency"] = currency
                 params = tuple(self._auth(network, query).items())
                 first = params
             sent.append(Postback(scenario, params, source_ip(network), True, 200, click_id,
-                                 txid, status, payout))
+                                 txid, status, payout, currency))
         return sent
 
     def scenario(self) -> str:
@@ -190,11 +193,14 @@ class Planner:
 
 def plan_postbacks(graph: CompiledGraph, clicks: Sequence[tuple[str, str]], bot_clicks:
                    Sequence[tuple[str, str]], total: int, seed: int, now_ms: int,
-                   networks: Mapping[str, str] | None = None) -> list[list[Postback]]:
+                   networks: Mapping[str, str] | None = None,
+                   currencies: Mapping[str, str] | None = None) -> list[list[Postback]]:
     """About `total` postback requests, as chains; `clicks` are (click id, workspace id) of
-    counted non-bot clicks in plan order, `bot_clicks` the same for bots; `networks` maps a
-    click id to the network of its offer, where it has one."""
+    counted non-bot clicks in plan order, `bot_clicks` the same for bots; `networks` and
+    `currencies` map a click id to the network of its offer and the currency that offer
+    pays in, where it has one."""
     by_click = networks or {}
+    paid_in = currencies or {}
     rng = random.Random(seed ^ 0x5EED)
     planner = Planner(graph, rng, now_ms)
     chains: list[list[Postback]] = []
@@ -210,11 +216,13 @@ def plan_postbacks(graph: CompiledGraph, clicks: Sequence[tuple[str, str]], bot_
     while budget > 0:
         click, workspace = clicks[order[used % len(order)]]
         used += 1
-        chain = planner.chain(click, workspace, planner.scenario(), by_click.get(click, ""))
+        chain = planner.chain(click, workspace, planner.scenario(), by_click.get(click, ""),
+                              paid_in.get(click, ""))
         chains.append(chain)
         budget -= len(chain)
     for click, workspace in rng.sample(list(bot_clicks), bots):
-        chains.append(planner.chain(click, workspace, "approved", by_click.get(click, "")))
+        chains.append(planner.chain(click, workspace, "approved", by_click.get(click, ""),
+                                    paid_in.get(click, "")))
     workspaces = sorted({w for _c, w in clicks})
     chains.extend([planner.orphan(rng.choice(workspaces))] for _ in range(orphans))
     for i in range(rejects):

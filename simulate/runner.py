@@ -105,14 +105,16 @@ class Simulator:
         self.pacer = Pacer(rate)
         self.outcome = Outcome()
         # Each offer's URL up to its first macro, longest first: which offer a redirect
-        # reached, and so which network may convert the click.
+        # reached, and so which network may convert the click and what currency it pays in.
         self._offer_heads = sorted(
-            ((o.url.text.split("{", 1)[0], o.network_id) for o in graph.offers_by_id.values()),
-            key=lambda pair: -len(pair[0]))
+            ((o.url.text.split("{", 1)[0], o.network_id, o.currency)
+             for o in graph.offers_by_id.values()),
+            key=lambda entry: -len(entry[0]))
 
-    def network_of(self, target: str) -> str:
-        return next((network for head, network in self._offer_heads
-                     if target.startswith(head)), "")
+    def offer_of(self, target: str) -> tuple[str, str]:
+        """(network, currency) of the offer `target` leads to; ("", "") for none."""
+        return next(((network, currency) for head, network, currency in self._offer_heads
+                     if target.startswith(head)), ("", ""))
 
     def _anomaly(self, text: str) -> None:
         self.outcome.anomalies.append(text)
@@ -218,7 +220,7 @@ class Simulator:
         if step.follow_hop:
             target = await self._through_hop(client, target, headers, campaign.code)
         record.click_id = click_id_in(target)
-        record.network_id = self.network_of(target)
+        record.network_id, record.currency = self.offer_of(target)
         if not record.click_id and not target.startswith("/r?"):
             self._anomaly(f"no click id in the destination {target!r}")
         return record
@@ -255,7 +257,9 @@ class Simulator:
             # to, which ingest credits and whose network alone may convert the click.
             if step.follow_hop:
                 target = await self._through_hop(client, target, headers, campaign.code)
-            click.network_id = self.network_of(target) or click.network_id
+            network, currency = self.offer_of(target)
+            if network:
+                click.network_id, click.currency = network, currency
             self.outcome.ledger.lp_clicks.append(LpRecord(click.key, click.is_bot))
 
     # -- postbacks -----------------------------------------------------------------
@@ -279,7 +283,8 @@ class Simulator:
         if postback.accept:
             if status == 200:
                 self.outcome.ledger.accepted(postback.click_id, postback.txid, postback.status,
-                                             postback.payout_micros)
+                                             postback.payout_micros, postback.currency,
+                                             time.time_ns() // 1_000_000)
             else:
                 self._anomaly(f"postback {postback.case} refused: HTTP {status} {body[:120]}")
         elif not 400 <= status < 500 or (postback.status_code and status != postback.status_code):

@@ -9,8 +9,12 @@ Conventions, each as ingest and the report query implement them:
 - bot clicks: counted campaign clicks flagged as bots (always reported).
 - conversions: one per (click id, txid), its latest accepted status wins (exact duplicates
   collapse); only approved ones count, only on counted non-bot clicks.
-- revenue: the payout of those approved conversions, summed as sent (the workspace
-  currency: the simulator never sends another one).
+- revenue: the payout of those approved conversions in the workspace currency. A payout is
+  in the currency of the offer the click reached (the postback names it or leaves it to
+  the offer, as ingest does), else in the workspace's; it is converted at the rate of its
+  UTC day, as reports/fx.py does (`convert_micros`), from the rates the run was given (the
+  ones imported: `turnout simulate --fx-rates`). One with no rate for its day is held: it
+  counts as a conversion and adds no money.
 - cost: click-time cost of the non-bot clicks (cpc, cpm / 1000, the source's cost token
   cut to 6 decimals), plus cpa per approved conversion, plus the revshare percentage of
   each conversion's revenue (cut to whole micros), plus fixed_total spread over the
@@ -20,6 +24,7 @@ Conventions, each as ingest and the report query implement them:
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +32,8 @@ from decimal import Decimal
 from typing import Any, Final
 
 from turnout.config.compiled import CompiledCampaign
+from turnout.config.fx_rates import RateSet
+from turnout.reports.fx import convert_micros
 from turnout.simulate import money
 
 DEFAULT_UNIQUE_WINDOW_MS: Final = 86_400_000
@@ -51,6 +58,7 @@ class ClickRecord:
     network_id: str = ""
     seq: int = 0  # position in the plan (visitor, step), for reproducible choices
     session: str = ""  # whose cookie jar remembers unique clicks ("" = this click alone)
+    currency: str = ""  # the currency that offer pays in; "" when no offer was reached
 
     @property
     def key(self) -> Key:
@@ -71,6 +79,7 @@ class Row:
     bot_clicks: int = 0
     lp_clicks: int = 0
     conversions: int = 0
+    held_conversions: int = 0  # approved, but no rate for their currency on their day
     revenue_micros: int = 0
     cost_micros: int = 0
 
@@ -89,26 +98,40 @@ class Row:
             "workspace": workspace, "campaign": campaign, "country": country,
             "device": device, "clicks": self.clicks, "unique_clicks": self.unique_clicks,
             "bot_clicks": self.bot_clicks, "lp_clicks": self.lp_clicks,
-            "conversions": self.conversions, "revenue": money.text(self.revenue_micros),
+            "conversions": self.conversions, "held_conversions": self.held_conversions,
+            "revenue": money.text(self.revenue_micros),
             "cost": money.text(self.cost_micros), "profit": money.text(self.profit_micros),
             "roi": None if roi is None else f"{roi:.2f}",
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """One postback the edge accepted: its status and money (currency "" = the workspace's)
+    and when (ms), whose UTC day picks the exchange rate."""
+
+    status: str
+    payout_micros: int
+    currency: str = ""
+    ts_ms: int = 0
 
 
 @dataclass
 class Ledger:
     clicks: list[ClickRecord] = field(default_factory=list)
     lp_clicks: list[LpRecord] = field(default_factory=list)
-    # (click id, txid) -> accepted (status, payout micros), in the order the edge took them
-    conversions: dict[tuple[str, str], list[tuple[str, int]]] = field(default_factory=dict)
+    # (click id, txid) -> what the edge accepted for it, in the order it took them
+    conversions: dict[tuple[str, str], list[Accepted]] = field(default_factory=dict)
 
-    def accepted(self, click_id: str, txid: str, status: str, payout_micros: int) -> None:
-        self.conversions.setdefault((click_id, txid), []).append((status, payout_micros))
+    def accepted(self, click_id: str, txid: str, status: str, payout_micros: int,
+                 currency: str = "", ts_ms: int = 0) -> None:
+        self.conversions.setdefault((click_id, txid), []).append(
+            Accepted(status, payout_micros, currency, ts_ms))
 
     def final_statuses(self) -> Counter[str]:
         """Latest status per (click id, txid), counted: what the conversions table holds
         once ingest caught up (orphans and bot clicks included)."""
-        return Counter(history[-1][0] for history in self.conversions.values())
+        return Counter(history[-1].status for history in self.conversions.values())
 
 
 def _unique_flags(clicks: Iterable[ClickRecord], windows: Mapping[str, int]) -> dict[int, bool]:
@@ -135,8 +158,32 @@ def _unique_flags(clicks: Iterable[ClickRecord], windows: Mapping[str, int]) -> 
     return flags
 
 
-def compute(ledger: Ledger, campaigns: Mapping[str, CompiledCampaign]) -> list[Row]:
-    """The report rows the simulated traffic must produce, sorted by key."""
+class Rates:
+    """Exchange rates by (UTC day, currency), each day's base at 1, as fx_rates_latest."""
+
+    def __init__(self, rates: RateSet | None) -> None:
+        self._rates: dict[tuple[dt.date, str], Decimal] = {}
+        if rates is not None:
+            for rate in rates.rates:
+                self._rates[(rate.day, rate.currency)] = rate.rate
+                self._rates[(rate.day, rates.base)] = Decimal(1)
+
+    def convert(self, micros: int, currency: str, into: str, ts_ms: int) -> int | None:
+        """`micros` of `currency` in `into` at the rate of the UTC day of `ts_ms`; None when
+        that day has no rate for one of them (the conversion is held)."""
+        if currency in ("", into):
+            return micros
+        day = dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).date()
+        to_rate, from_rate = self._rates.get((day, into)), self._rates.get((day, currency))
+        if to_rate is None or from_rate is None:
+            return None
+        return convert_micros(micros, to_rate, from_rate)
+
+
+def compute(ledger: Ledger, campaigns: Mapping[str, CompiledCampaign],
+            rates: RateSet | None = None) -> list[Row]:
+    """The report rows the simulated traffic must produce, sorted by key; payouts in
+    another currency than the workspace's are converted at `rates` (none: all held)."""
     rows: dict[Key, Row] = {}
 
     def row(key: Key) -> Row:
@@ -145,6 +192,7 @@ def compute(ledger: Ledger, campaigns: Mapping[str, CompiledCampaign]) -> list[R
             found = rows[key] = Row(key)
         return found
 
+    exchange = Rates(rates)
     windows = {cid: c.unique_window_ms for cid, c in campaigns.items()}
     unique = _unique_flags(ledger.clicks, windows)
     by_id: dict[str, ClickRecord] = {}
@@ -167,12 +215,19 @@ def compute(ledger: Ledger, campaigns: Mapping[str, CompiledCampaign]) -> list[R
         click = by_id.get(click_id)
         if click is None or click.is_bot:
             continue  # unattributed, or a bot's: never in the numbers
-        status, payout = history[-1]
+        last = history[-1]
         target = row(click.key)
-        model = campaigns[click.campaign_id].cost_model
-        revenue = payout if status == "approved" else 0
-        if status == "approved":
+        campaign = campaigns[click.campaign_id]
+        model = campaign.cost_model
+        revenue = 0
+        if last.status == "approved":
+            converted = exchange.convert(last.payout_micros, last.currency,
+                                         campaign.workspace.currency, last.ts_ms)
             target.conversions += 1
+            if converted is None:
+                target.held_conversions += 1
+            else:
+                revenue = converted
             target.revenue_micros += revenue
             if model.type == "cpa":
                 target.cost_micros += model.value_micros

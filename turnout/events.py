@@ -2,8 +2,11 @@
 
 One module, used by both sides. Messages are JSON objects carrying `v`, the schema
 version; the Kafka key is the click id (or the visitor id when there is none).
-Money is carried as integer micro-units of the workspace currency (1 USD = 1_000_000)
-so that sums are exact to the cent and beyond.
+Money is carried as integer micro-units (1 USD = 1_000_000) so that sums are exact to the
+cent and beyond: click costs in the workspace currency, payouts in their own currency.
+
+A field added later has a default that means what older events meant, so an event from
+an older edge still decodes and `v` stays 1; `v` changes only when a field's meaning does.
 """
 
 from __future__ import annotations
@@ -68,6 +71,10 @@ class Click(msgspec.Struct, kw_only=True, omit_defaults=True):
     bot_reason: str = ""
     is_unique: bool = False  # no unique click of this visitor on the campaign within its window
     offer_payout_micros: int = 0  # the offer's default payout, for conversions that name none
+    # The currency that offer pays in (ISO 4217; the workspace's when the offer names none):
+    # of its default payout, and of any payout a conversion names without a currency.
+    # "" for paths without an offer and in events from edges that predate it.
+    offer_currency: str = ""
     cost_micros: int = 0  # cost decided at the click (CPC, CPM, from URL param)
     cost_model: str = ""
     # The campaign's terms at the time of the click, so ingest and reports need no graph:
@@ -96,7 +103,10 @@ class Conversion(msgspec.Struct, kw_only=True, omit_defaults=True):
     event: str = "sale"
     payout_micros: int = 0
     payout_given: bool = True  # False: ingest uses the click's offer default payout
-    currency: str = ""
+    currency: str = ""  # as named, else the workspace's (see currency_given)
+    # False: the request named no currency, so ingest takes the attributed click's offer
+    # currency and keeps `currency` (the workspace's) only for a conversion with no click.
+    currency_given: bool = True
     ts_ms: int
     source: str = "postback"  # postback | pixel | api
     # The network (network_id) may convert clicks on other networks' offers (its setting).

@@ -7,6 +7,7 @@ rows about API keys only admin keys and up, as only they may list keys.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Final
 
 import msgspec
@@ -44,7 +45,8 @@ def _time(name: str, value: str | None) -> dt.datetime | None:
     return at
 
 
-def _integer(name: str, value: str | None, low: int, high: int) -> int | None:
+def query_integer(name: str, value: str | None, low: int, high: int) -> int | None:
+    """A query parameter's integer in low..high (None when absent); else 400 at its path."""
     if value is None:
         return None
     if not value.isdigit() or not low <= int(value) <= high:
@@ -53,22 +55,27 @@ def _integer(name: str, value: str | None, low: int, high: int) -> int | None:
     return int(value)
 
 
-async def list_audit(request: Request) -> Response:
-    principal = principal_of(request)
-    params = request.query_params
-    unknown = sorted(set(params) - PARAMETERS)
+def refuse_unknown(params: Mapping[str, str], known: frozenset[str]) -> None:
+    """400 naming every query parameter not in `known`."""
+    unknown = sorted(set(params) - known)
     if unknown:
         raise Problem(400, detail=f"unknown parameter(s): {', '.join(unknown)}",
                       errors=[(f"query.{name}", "unknown parameter") for name in unknown])
+
+
+async def list_audit(request: Request) -> Response:
+    principal = principal_of(request)
+    params = request.query_params
+    refuse_unknown(params, PARAMETERS)
     kind = params.get("entity_kind")
     if kind == "key" and not at_least(principal, "admin"):
         raise Problem(403, detail="the audit rows of API keys need an admin key")
-    limit = _integer("limit", params.get("limit"), 1, audit.MAX_PAGE) or DEFAULT_LIMIT
+    limit = query_integer("limit", params.get("limit"), 1, audit.MAX_PAGE) or DEFAULT_LIMIT
     async with connection(request) as conn:
         rows = await audit.entries(
             conn, principal.workspace_id, entity_kind=kind, entity_id=params.get("entity_id"),
             since=_time("since", params.get("since")), until=_time("until", params.get("until")),
-            before_id=_integer("cursor", params.get("cursor"), 1, 2**63 - 1), limit=limit,
+            before_id=query_integer("cursor", params.get("cursor"), 1, 2**63 - 1), limit=limit,
             without_kinds=() if at_least(principal, "admin") else ("key",))
     cursor = str(rows[-1].id) if len(rows) == limit else None
     return json_response(AuditPage(items=rows, next_cursor=cursor))

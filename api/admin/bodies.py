@@ -44,7 +44,8 @@ def decode(data: bytes, into: type[T]) -> T:
         raise Problem(400, detail=f"the body is not JSON: {exc}") from None
 
 
-async def read_body(request: Request, into: type[T]) -> T:
+async def read_bytes(request: Request) -> bytes:
+    """The body, refused with 413 past MAX_BODY (before it is all read)."""
     if int(request.headers.get("content-length") or 0) > MAX_BODY:
         raise Problem(413, detail=f"bodies are at most {MAX_BODY} bytes")
     chunks, size = [], 0
@@ -53,7 +54,11 @@ async def read_body(request: Request, into: type[T]) -> T:
         if size > MAX_BODY:
             raise Problem(413, detail=f"bodies are at most {MAX_BODY} bytes")
         chunks.append(chunk)
-    return decode(b"".join(chunks), into)
+    return b"".join(chunks)
+
+
+async def read_body(request: Request, into: type[T]) -> T:
+    return decode(await read_bytes(request), into)
 
 
 def json_response(content: Any, status: int = 200,

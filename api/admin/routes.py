@@ -34,6 +34,9 @@ ROUTE_MODULES: Final = (
     "turnout.api.admin.versions_routes",
     "turnout.api.admin.lifecycle_routes",
     "turnout.api.admin.templates_routes",
+    "turnout.api.admin.automation_routes",
+    "turnout.api.admin.webhooks_routes",
+    "turnout.api.admin.fx_routes",
     "turnout.api.admin.entities",
 )
 PREFIX: Final = "/api/v1"

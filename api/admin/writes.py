@@ -20,7 +20,7 @@ from turnout.api.admin.state import connection
 from turnout.api.problems import Problem
 from turnout.config.errors import GraphInvalid
 from turnout.control import audit
-from turnout.control.entities import Actor, Written
+from turnout.control.entities import REFUSALS, Actor, Written
 from turnout.control.entity_docs import Stored
 from turnout.control.entity_errors import EntityConflict, EntityNotFound
 from turnout.control.graph_write import StaleRevision
@@ -74,8 +74,6 @@ def problem_of(exc: Exception) -> Problem:
     raise exc
 
 
-REFUSALS: Final = (EntityNotFound, StaleRevision, GraphInvalid, TransitionRefused,
-                   EntityConflict)
 Operation = Callable[[psycopg.AsyncConnection[Any], Actor], Awaitable[Written]]
 
 

@@ -74,11 +74,35 @@ async def _version_seed(url: str) -> str:
     return "1"
 
 
+async def _automation_rule_seed(url: str) -> str:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        await conn.execute(
+            "INSERT INTO automation_rules (workspace_id, id, name, metric, op, value, "
+            "window_hours, scope, action) VALUES (%s, 'seed-rule', 'Seed', 'roi', '<', 0, 1, "
+            "'campaign', 'pause')", (A,))
+        await conn.execute(
+            "INSERT INTO automation_rule_targets (workspace_id, automation_rule_id, position, "
+            "scope, campaign_id) VALUES (%s, 'seed-rule', 0, 'campaign', %s)",
+            (A, GRAPH.campaigns[0].id))
+    return "seed-rule"
+
+
+async def _webhook_seed(url: str) -> str:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        await conn.execute(
+            "INSERT INTO webhook_endpoints (workspace_id, id, url, secret, events) VALUES "
+            "(%s, 'seed-hook', 'https://hooks.example.com/', repeat('s', 20), "
+            "'{cap.reached}')", (A,))
+    return "seed-hook"
+
+
 # Path segment before a parameter -> an id of that kind in workspace A.
 SEEDS: dict[str, Seed] = {
     **{kind.replace("_", "-"): _graph_seed(kind) for kind in GRAPH_KINDS},
     "keys": _key_seed,
     "versions": _version_seed,
+    "rules": _automation_rule_seed,
+    "webhooks": _webhook_seed,
 }
 
 
@@ -135,8 +159,11 @@ async def world(postgres_url: str, redis_url: str, chdb_database) -> AsyncIterat
                             "workspace A, or Global(...) if those ids are not workspace-scoped)")
             if segment not in ids:
                 ids[segment] = await SEEDS[segment](url)
+    # Both workspaces may write the global exchange rates, so the matrix sees the roles
+    # alone; who may write them at all is test_fx_rates.py's.
     async with admin_app(url, redis_url, chdb_database, facts_for(A, B),
-                         rate_per_minute=1_000_000, key_cache_s=60.0) as (app, http):
+                         rate_per_minute=1_000_000, key_cache_s=60.0,
+                         fx_writers=(A, B)) as (app, http):
         yield app, http, routes, ids, keys, foreign
 
 

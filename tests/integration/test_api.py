@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import io
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from typing import Any
 
 import clickhouse_connect
 import httpx
 import pytest
 
-from tests.integration.test_reports import DAY, seed
+from tests.integration.test_reports import DAY, _fx_seed, seed
 from turnout.api.app import create_app
 from turnout.api.keys import key_line, parse_keys
 from turnout.api.server import serve
@@ -24,8 +26,9 @@ from turnout.ingest.migrate import migrate
 from turnout.local.services import free_port
 from turnout.reports.workspaces import GraphFacts, StaticFacts, WorkspaceFacts
 
-TOKEN_1, TOKEN_2 = "tok_workspace_one", "tok_workspace_two"
-FACTS = GraphFacts(1, {"ws1": WorkspaceFacts("UTC", "USD"), "ws2": WorkspaceFacts("UTC", "EUR")},
+TOKEN_1, TOKEN_2, TOKEN_EUR = "tok_workspace_one", "tok_workspace_two", "tok_workspace_eur"
+FACTS = GraphFacts(1, {"ws1": WorkspaceFacts("UTC", "USD"), "ws2": WorkspaceFacts("UTC", "EUR"),
+                       "eur1": WorkspaceFacts("UTC", "EUR")},
                    {("c5", "r1"): ("d2", "d1")})
 
 
@@ -34,14 +37,17 @@ def api_db(clickhouse_dsn: str) -> Iterator[str]:
     database = f"reports_api_{uuid.uuid4().hex[:8]}"
     admin = clickhouse_connect.get_client(dsn=clickhouse_dsn)
     migrate(admin, database)
-    seed(clickhouse_connect.get_client(dsn=clickhouse_dsn, database=database))
+    client = clickhouse_connect.get_client(dsn=clickhouse_dsn, database=database)
+    seed(client)
+    _fx_seed(client)
     yield database
     admin.command(f"DROP DATABASE IF EXISTS {database}")
 
 
 @pytest.fixture(scope="module")
 def settings(clickhouse_dsn: str, api_db: str) -> ApiSettings:
-    keys = parse_keys(f"{key_line('ws1', TOKEN_1)}\n{key_line('ws2', TOKEN_2)}")
+    keys = parse_keys(f"{key_line('ws1', TOKEN_1)}\n{key_line('ws2', TOKEN_2)}\n"
+                      f"{key_line('eur1', TOKEN_EUR)}")
     return ApiSettings(clickhouse_dsn=clickhouse_dsn, database=api_db, api_keys=keys,
                        pool_size=2)
 
@@ -172,6 +178,7 @@ async def test_cli_direct_and_through_a_real_api(settings, clickhouse_dsn, api_d
                   "--from", DAY, "--to", DAY, "--filter", "campaign=c1",
                   "--metrics", "clicks,revenue,roi", "--format", "csv"]
         code, direct = await asyncio.to_thread(_cli, [*common, "--direct", "--tz", "UTC",
+                                                      "--currency", "USD",
                                                       "--dsn", clickhouse_dsn,
                                                       "--database", api_db])
         assert code == 0
@@ -193,3 +200,68 @@ async def test_cli_direct_and_through_a_real_api(settings, clickhouse_dsn, api_d
         server.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await server
+
+
+FX_RANGE = {"from": "2024-03-10", "to": "2024-03-11"}
+
+
+async def test_converted_money_and_held_are_the_same_from_api_cli_and_sql(
+        settings, clickhouse_dsn, api_db):
+    """The EUR workspace of test_reports._fx_seed: USD, GBP and EUR payouts, a held JPY one."""
+    port = free_port()
+    server = asyncio.create_task(serve(settings, _factory(settings), "127.0.0.1", port,
+                                       StaticFacts(FACTS)))
+    api = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=api, headers=auth(TOKEN_EUR)) as client:
+            for _ in range(100):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+            params = {**FX_RANGE, "group_by": "date", "metrics": "revenue,cost,held_conversions"}
+            body = (await client.get("/api/v1/report", params=params)).json()
+            assert (body["currency"], body["held_conversions"]) == ("EUR", 1)
+            assert [(r["date"], r["revenue"], r["cost"], r["held_conversions"])
+                    for r in body["rows"]] == [("2024-03-10", "42.142739", "12.642821", 1),
+                                               ("2024-03-11", "16.5929", "4.977869", 0)]
+            csv = await client.get("/api/v1/report", params={**params, "format": "csv"})
+            assert csv.headers["x-turnout-currency"] == "EUR"
+            assert csv.headers["x-turnout-held-conversions"] == "1"
+            clicks_only = (await client.get("/api/v1/report", params={
+                **FX_RANGE, "metrics": "clicks"})).json()
+            assert clicks_only["held_conversions"] is None
+            listed = (await client.get("/api/v1/held", params=FX_RANGE)).json()
+            assert listed["rows"] == [{"date": "2024-03-10", "currency": "JPY",
+                                       "status": "approved", "conversions": 1,
+                                       "payout": "1000.00"}]
+        common = ["report", "--workspace", "eur1", "--group-by", "date", "--from",
+                  "2024-03-10", "--to", "2024-03-11", "--metrics", "revenue,cost,held_conversions",
+                  "--format", "csv"]
+        direct_flags = ["--direct", "--tz", "UTC", "--currency", "EUR", "--dsn", clickhouse_dsn,
+                        "--database", api_db]
+        code, direct = await asyncio.to_thread(_cli, [*common, *direct_flags])
+        assert code == 0
+        code, remote = await asyncio.to_thread(_cli, [*common, "--api", api, "--key", TOKEN_EUR])
+        assert code == 0 and remote == direct == csv.text
+        for door in (direct_flags, ["--api", api, "--key", TOKEN_EUR]):
+            code, out = await asyncio.to_thread(_cli, [*common[:-2], "--held", "--format",
+                                                       "csv", *door])
+            assert (code, out) == (0, "date,currency,status,conversions,payout\n"
+                                      "2024-03-10,JPY,approved,1,1000.00\n")
+    finally:
+        server.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await server
+    # The SQL door: the held query as docs/analytics.md prints it.
+    from turnout.reports.docs import DOC
+
+    section = DOC.read_text().split("## Currencies", 1)[1].split("\n## ", 1)[0]
+    sql = section.split("```sql\n", 1)[1].split("```", 1)[0]
+    ch = clickhouse_connect.get_client(dsn=clickhouse_dsn, database=api_db)
+    rows = ch.query(sql, parameters={"workspace": "eur1", "currency": "EUR",
+                                     "start": "2024-03-10 00:00:00.000",
+                                     "end": "2024-03-12 00:00:00.000",
+                                     "statuses": ["approved"]}).result_rows
+    assert [tuple(r) for r in rows] == [(dt.date(2024, 3, 10), "JPY", "approved", 1,
+                                         Decimal(1000))]

@@ -71,6 +71,34 @@ async def test_the_example_graph_round_trips_exactly(conn) -> None:
     assert not await import_graph(conn, EXAMPLE)  # nothing changed, nothing written
 
 
+@pytest.mark.parametrize("budget", [
+    "120.50",  # a bare amount stays a bare amount
+    model.Budget(amount="80.00", period="daily"),
+    model.Budget(amount="5000.00", thresholds=(model.BudgetThreshold(at=50),
+                                               model.BudgetThreshold(at=90, action="pause"),
+                                               model.BudgetThreshold(at=100,
+                                                                     action="complete"))),
+])
+async def test_budgets_and_caps_round_trip_exactly(conn, budget: str | model.Budget) -> None:
+    campaigns = list(EXAMPLE.campaigns)
+    campaigns[0] = msgspec.structs.replace(campaigns[0], budget=budget, daily_click_cap=1000,
+                                           daily_conversion_cap=25)
+    offers = [msgspec.structs.replace(o, daily_click_cap=None) if o.id == "vpn-us" else o
+              for o in EXAMPLE.offers]
+    offers = [msgspec.structs.replace(o, daily_click_cap=70) if o.id == "antivirus" else o
+              for o in offers]
+    graph = msgspec.structs.replace(EXAMPLE, campaigns=tuple(campaigns), offers=tuple(offers))
+    await import_graph(conn, graph)
+    back = await read_graph(conn)
+    assert back == graph
+    stored = {c.id: c for c in back.campaigns}[campaigns[0].id]
+    assert stored.budget == budget and type(stored.budget) is type(budget)
+    assert (stored.daily_click_cap, stored.daily_conversion_cap) == (1000, 25)
+    by_id = {o.id: o for o in back.offers}
+    assert (by_id["vpn-us"].daily_cap, by_id["vpn-us"].daily_click_cap) == (200, None)
+    assert (by_id["antivirus"].daily_click_cap, by_id["antivirus"].daily_cap) == (70, None)
+
+
 async def test_a_generated_graph_round_trips_exactly(conn) -> None:
     graph = generate(200)
     assert validate(graph) == []

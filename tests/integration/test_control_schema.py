@@ -24,6 +24,14 @@ INSERT INTO offers (id, workspace_id, name, url, network_id) VALUES ('other-offe
 """
 _CAMPAIGN = ("INSERT INTO campaigns (id, workspace_id, name, code, traffic_source_id) "
              "VALUES ('{id}', '{ws}', 'C', '{code}', '{src}')")
+_RULE = ("INSERT INTO automation_rules (workspace_id, id, name, metric, op, value, "
+         "window_hours, scope, action, weight) VALUES ('acme', 'r1', 'R', {metric}, '<', 0, 1, "
+         "{scope}, {action}, {weight})")
+_RULE_OK = _RULE.format(metric="'roi'", scope="'campaign'", action="'pause'", weight="NULL")
+_TARGET = ("INSERT INTO automation_rule_targets (workspace_id, automation_rule_id, position, "
+           "scope, campaign_id, offer_id) VALUES ({ws}, 'r1', 0, {scope}, {campaign}, {offer})")
+_ENDPOINT = ("INSERT INTO webhook_endpoints (workspace_id, id, url, secret, events) VALUES "
+             "('acme', 'h1', {url}, {secret}, {events})")
 _DESTINATION = ("INSERT INTO destinations (campaign_id, rule_id, id, position, workspace_id, "
                 "kind, offer_id, lander_id, url) VALUES ('camp-a', 'default', 'x', 9, 'acme', "
                 "{kind}, {offer}, {lander}, {url})")
@@ -167,6 +175,44 @@ BAD_ROWS = [
      "base) VALUES (2, 'k', 101, 1)", "graph_versions_depth"),
     ("graph document digest", "INSERT INTO graph_documents (digest, section, workspace_id, "
      "document) VALUES ('XYZ', 'campaigns', 'w', '{}')", "graph_documents_digest_format"),
+    ("automation rule on an unknown metric",
+     _RULE.format(metric="'ctr'", scope="'campaign'", action="'pause'", weight="NULL"),
+     "automation_rules_metric_known"),
+    ("set_weight without a weight",
+     _RULE.format(metric="'roi'", scope="'offer'", action="'set_weight'", weight="NULL"),
+     "automation_rules_weight_for_set_weight"),
+    ("a weight for a campaign",
+     _RULE.format(metric="'roi'", scope="'campaign'", action="'set_weight'", weight="1"),
+     "automation_rules_set_weight_scope"),
+    ("automation target of another scope than its rule's", _RULE_OK + ";" + _TARGET.format(
+        ws="'acme'", scope="'offer'", campaign="NULL", offer="'vpn-us'"),
+     "automation_rule_targets_rule_fkey"),
+    ("automation target with the fields of another scope", _RULE_OK + ";" + _TARGET.format(
+        ws="'acme'", scope="'campaign'", campaign="'camp-a'", offer="'vpn-us'"),
+     "automation_rule_targets_shape"),
+    ("automation target in another workspace", _OTHER + _CAMPAIGN.format(
+        id="o1", ws="other", code="OX", src="other-src") + ";" + _RULE_OK + ";"
+     + _TARGET.format(ws="'acme'", scope="'campaign'", campaign="'o1'", offer="NULL"),
+     "automation_rule_targets_campaign_fkey"),
+    ("automation run ending before it starts", _RULE_OK + ";"
+     "INSERT INTO automation_runs (workspace_id, automation_rule_id, at, rule_revision, "
+     "dry_run, window_start, window_end, duration_ms) VALUES ('acme', 'r1', now(), 1, false, "
+     "now(), now() - interval '1 h', 0)", "automation_runs_window"),
+    ("webhook to a non-http URL",
+     _ENDPOINT.format(url="'ftp://x'", secret="repeat('s', 20)", events="'{cap.reached}'"),
+     "webhook_endpoints_url_http"),
+    ("webhook secret too short",
+     _ENDPOINT.format(url="'https://x'", secret="'short'", events="'{cap.reached}'"),
+     "webhook_endpoints_secret_length"),
+    ("webhook on an unknown event",
+     _ENDPOINT.format(url="'https://x'", secret="repeat('s', 20)", events="'{cap.gone}'"),
+     "webhook_endpoints_events_known"),
+    ("webhook delivery of another workspace's notification",
+     _ENDPOINT.format(url="'https://x'", secret="repeat('s', 20)", events="'{cap.reached}'")
+     + ";INSERT INTO notifications (key, workspace_id, event, data) VALUES ('k', 'other', "
+     "'cap.reached', '{}');INSERT INTO webhook_deliveries (notification_id, workspace_id, "
+     "endpoint_id, next_attempt_at) SELECT id, 'acme', 'h1', now() FROM notifications",
+     "webhook_deliveries_notification_fkey"),
 ]
 
 

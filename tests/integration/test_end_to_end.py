@@ -28,10 +28,13 @@ from tests.integration.e2e_support import (
 )
 from tests.integration.edge_support import ROOT, EdgeProcess, publish
 from tests.integration.ingest_support import ingesting, make_database, settings_for
+from turnout.cli.simulate import rates_of
+from turnout.config import examples
 from turnout.config.compile import compile_graph
 from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS, TOPIC_DLQ, TOPIC_EVENTS
 from turnout.ingest.consumer import clickhouse_factory
 from turnout.local.services import LocalStack
+from turnout.reports.fx_store import import_rates
 from turnout.simulate.driver import simulate
 from turnout.simulate.plan import Mix
 
@@ -68,6 +71,13 @@ async def test_reports_equal_the_simulated_ground_truth(
     version, _ = await publish(stack.redis_url, edge.prefix, graph)
     await asyncio.to_thread(edge.start)
     database = await asyncio.to_thread(make_database, clickhouse_dsn)
+    # The example offers pay in USD in the EUR workspace: the rates `turnout dev` imports,
+    # imported here and given to the truth (`turnout simulate --fx-rates`'s default).
+    rates = rates_of(examples.FX_RATES)
+    assert rates is not None
+    rates_client = clickhouse_connect.get_client(dsn=clickhouse_dsn)
+    rates_client.database = database
+    await asyncio.to_thread(import_rates, rates_client, rates, "end-to-end")
     topics = {"clicks": TOPIC_CLICKS, "conversions": TOPIC_CONVERSIONS,
               "events": TOPIC_EVENTS, "dlq": TOPIC_DLQ}
     # The grace is long enough for a click to be stored before its conversion gives up on
@@ -81,7 +91,7 @@ async def test_reports_equal_the_simulated_ground_truth(
             started = time.monotonic()
             result = await simulate(edge.base_url, compile_graph(graph, version),
                                     clicks=CLICKS, postbacks=POSTBACKS, seed=20240601,
-                                    concurrency=16, mix=MIX)
+                                    concurrency=16, mix=MIX, rates=rates)
             timings["simulate"] = time.monotonic() - started
             assert result.outcome.anomalies == [], result.outcome.anomalies[:20]
             counted = [c for c in result.ledger.clicks if not c.is_bot]
@@ -108,6 +118,9 @@ async def test_reports_equal_the_simulated_ground_truth(
               ("clicks", "unique_clicks", "bot_clicks", "lp_clicks", "conversions")}
     assert totals["unique_clicks"] < totals["clicks"] and totals["bot_clicks"] > 0
     assert totals["conversions"] > 0 and totals["lp_clicks"] > 0
+    # Converted money was in it, and none of it held (the rates cover the run's day).
+    assert any(h[-1].currency == "USD" for h in result.ledger.conversions.values())
+    assert not any(row.held_conversions for row in result.rows)
 
     async with report_api(clickhouse_dsn, database, stack.redis_url, edge.prefix, workspace,
                           TOKEN) as api:

@@ -100,3 +100,32 @@ def test_dimensions_keep_the_name_at_the_time_and_today(ch: Any) -> None:
     assert today == [(2, "Autumn")]
     with pytest.raises(DimensionError):
         write_dimensions(ch, 3, {"dim_campaigns": [{"workspace_id": ws, "id": "c", "nmae": "x"}]})
+
+
+def test_fx_rates_are_global_and_exact(ch: Any, database: str) -> None:
+    """0011: rates have no workspace (market data) and an exact Decimal; the view reads them."""
+    columns = ch.query(
+        "SELECT table, name, type FROM system.columns WHERE database = {d:String}"
+        " AND table IN ('fx_rates', 'fx_rates_latest') ORDER BY table, position",
+        parameters={"d": database}).result_rows
+    assert [tuple(r) for r in columns] == [
+        ("fx_rates", "day", "Date"), ("fx_rates", "currency", "LowCardinality(String)"),
+        ("fx_rates", "base", "LowCardinality(String)"), ("fx_rates", "rate", "Decimal(38, 10)"),
+        ("fx_rates", "version", "UInt64"), ("fx_rates", "imported_by", "String"),
+        ("fx_rates_latest", "day", "Date"),
+        ("fx_rates_latest", "currency", "LowCardinality(String)"),
+        ("fx_rates_latest", "base", "LowCardinality(String)"),
+        ("fx_rates_latest", "rate", "Decimal(38, 10)")]
+
+
+def test_offer_currency_columns_default_to_empty(ch: Any, database: str) -> None:
+    """0013: clicks keep their offer's currency, conversions where theirs came from (the
+    view shows it too); rows from before read as ''."""
+    columns = ch.query(
+        "SELECT table, name, type, default_expression FROM system.columns"
+        " WHERE database = {d:String} AND name IN ('offer_currency', 'currency_source')"
+        " ORDER BY table, name", parameters={"d": database}).result_rows
+    assert [tuple(r) for r in columns] == [
+        ("clicks", "offer_currency", "LowCardinality(String)", "''"),
+        ("conversions", "currency_source", "LowCardinality(String)", "''"),
+        ("conversions_latest", "currency_source", "LowCardinality(String)", "")]

@@ -237,7 +237,7 @@ async def test_reports_by_offer_network_and_lander_equal_the_ledger(
     for dimension, want in ledger.items():
         for force_raw in (False, True):
             spec = build_spec(workspace=workspace, group_by=dimension, metrics=METRICS,
-                              start="all", force_raw=force_raw)
+                              start="all", currency="EUR", force_raw=force_raw)
             rows = execute(client, build_query(spec)).records()
             assert _comparable(rows, dimension) == want, (dimension, force_raw)
     by_offer = dict(client.query(

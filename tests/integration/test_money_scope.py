@@ -175,7 +175,8 @@ async def letters(bootstrap: str, topic: str, workspaces: set[str], expected: in
 
 def report(world: World, workspace: str) -> dict[str, tuple[int, Decimal]]:
     """campaign -> (conversions, revenue) through the report query layer."""
-    spec = build_spec(workspace=workspace, group_by="campaign",
+    currency = {world.a: "EUR", world.b: "USD"}[workspace]
+    spec = build_spec(workspace=workspace, group_by="campaign", currency=currency,
                       metrics="conversions,revenue", start="all")
     return {r["campaign"]: (r["conversions"], Decimal(r["revenue"]))
             for r in run_report(world.ch, spec).records()}

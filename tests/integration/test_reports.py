@@ -12,12 +12,15 @@ from typing import Any, Final
 import clickhouse_connect
 import pytest
 
+from turnout.config.fx_rates import parse_csv
 from turnout.ingest.migrate import migrate
 from turnout.ingest.schema import CLICKS as SCHEMA_CLICKS
 from turnout.ingest.schema import CONVERSIONS
+from turnout.reports import held
+from turnout.reports.fx_store import import_rates
 from turnout.reports.query import build_query
 from turnout.reports.rollups import choose_rollup
-from turnout.reports.run import run_report
+from turnout.reports.run import execute, run_report
 from turnout.reports.spec import build_spec
 
 # is_unique (0005_unique_flag.sql) is set by the edge; rows here carry it themselves.
@@ -159,6 +162,7 @@ def reports_db(clickhouse_dsn: str) -> Iterator[tuple[Any, str]]:
 def report(client: Any, **kw: Any) -> dict[tuple[Any, ...], dict[str, Any]]:
     kw.setdefault("start", DAY)
     kw.setdefault("end", DAY)
+    kw.setdefault("currency", "USD")
     result = run_report(client, build_spec(workspace=kw.pop("workspace", "ws1"), **kw))
     keys = [c.name for c in result.columns if c.role == "dimension"]
     return {tuple(r[k] for k in keys): r for r in result.records()}
@@ -240,7 +244,7 @@ def test_time_zone_and_names(reports_db):
 
 def test_sort_limit_offset_and_totals(reports_db):
     client, _ = reports_db
-    result = run_report(client, build_spec(workspace="ws1", group_by="campaign",
+    result = run_report(client, build_spec(workspace="ws1", currency="USD", group_by="campaign",
                                            metrics="clicks,roi", sort="-clicks", limit=2,
                                            offset=1, start=DAY, end=DAY))
     assert [r["campaign"] for r in result.records()] == ["c1", "c2"]  # c5 first, skipped
@@ -288,7 +292,7 @@ _SAME_WAYS: Final = [
 def test_rollup_and_raw_give_identical_numbers(reports_db, group_by, filters, tz,
                                                include_bots, parents):
     client, _ = reports_db
-    spec = build_spec(workspace="ws1", group_by=group_by, filters=filters, tz=tz,
+    spec = build_spec(workspace="ws1", currency="USD", group_by=group_by, filters=filters, tz=tz,
                       metrics=ALL + ",declined", start="2024-03-09", end="2024-03-10",
                       include_bots=include_bots, rollup=parents, limit=100_000)
     assert choose_rollup(spec) is not None
@@ -302,7 +306,7 @@ def test_reports_a_rollup_cannot_serve_read_raw(reports_db):
     client, _ = reports_db
     for kwargs in ({"group_by": "sub1"}, {"group_by": "city"},
                    {"group_by": "campaign", "start": "2024-03-09T18:37", "tz": "UTC"}):
-        spec = build_spec(workspace="ws1", metrics=ALL, end="2024-03-10", **{
+        spec = build_spec(workspace="ws1", currency="USD", metrics=ALL, end="2024-03-10", **{
             "start": "2024-03-09", **kwargs})
         assert choose_rollup(spec) is None
         assert "FROM clicks\n" in build_query(spec).sql
@@ -315,7 +319,7 @@ def test_reports_a_rollup_cannot_serve_read_raw(reports_db):
 
 def test_fixed_total_is_shared_the_same_from_the_rollup(reports_db):
     client, _ = reports_db
-    spec = build_spec(workspace="ws1", group_by="campaign", metrics="clicks,cost",
+    spec = build_spec(workspace="ws1", currency="USD", group_by="campaign", metrics="clicks,cost",
                       filters={"campaign": ["c4"]}, start="2024-03-10", end="2024-03-10",
                       include_bots=True)
     assert choose_rollup(spec) is not None
@@ -325,3 +329,83 @@ def test_fixed_total_is_shared_the_same_from_the_rollup(reports_db):
     # 9.00 over the 3 human clicks ever, 2 of them on the 10th; the bot pays nothing.
     assert served[("c4",)]["cost"] == Decimal(6) == raw[0]["cost"]
     assert served[("c4",)]["clicks"] == 3 == raw[0]["clicks"]
+
+
+# Currencies (SPEC §11): a EUR workspace whose offers pay in USD, GBP and EUR. Rates are
+# quoted per 1 EUR; every expected amount below is worked out by hand, half-even to the
+# micro-unit per conversion (x.5 micros goes to the even neighbour), then summed.
+FX_DAY1 = "date,currency,rate\n2024-03-10,USD,1.0825\n2024-03-10,GBP,0.8567\n"
+FX_DAY2 = "date,currency,rate\n2024-03-11,USD,1.09\n2024-03-11,GBP,0.8\n"
+
+
+def _fx_seed(client: Any) -> None:
+    terms = {"workspace_id": "eur1", "campaign_id": "f1", "cost_model": "revshare",
+             "cost_rate_micros": 30 * M, "cost_micros": 0}
+    day1 = [click(at(9, day=10), visitor_id=f"e{i}", **terms) for i in range(4)]
+    day2 = [click(at(9, day=11), visitor_id=f"g{i}", **terms) for i in range(4)]
+    usd = {"workspace_id": "usd1", "campaign_id": "u1", "cost_micros": 0}
+    cross = [click(at(9, day=10), visitor_id=f"u{i}", **usd) for i in range(2)]
+    insert(client, "clicks", [*day1, *day2, *cross])
+    insert(client, "conversions", [
+        conversion(day1[0], "f1", 12_500_000, currency="USD"),  # 12.50 / 1.0825
+        conversion(day1[1], "f2", 20 * M, currency="GBP"),  # 20.00 / 0.8567
+        conversion(day1[2], "f3", 7_250_000, currency="EUR"),  # no rate needed
+        conversion(day1[3], "f4", 1000 * M, currency="JPY"),  # no JPY rate: held
+        conversion(day2[0], "f5", 12_500_000, currency="USD"),  # 12.50 / 1.09
+        conversion(day2[1], "f6", 4_100_000, currency="GBP"),  # 4.10 / 0.8 = 5.125 exactly
+        conversion(day2[2], "f7", 2, currency="GBP"),  # 2 / 0.8 = 2.5 micros -> 2
+        conversion(day2[3], "f8", 6, currency="GBP"),  # 6 / 0.8 = 7.5 micros -> 8
+        conversion(cross[0], "u1", 10 * M, currency="GBP"),  # 10 x 1.0825 / 0.8567 USD
+        conversion(cross[1], "u2", 10 * M, currency="EUR"),  # 10 x 1.0825 USD
+    ])
+    for text in (FX_DAY1, FX_DAY2):
+        import_rates(client, parse_csv(text, "EUR"), "test")
+
+
+def test_payouts_are_converted_at_the_rate_of_their_day(fx_db):
+    client = fx_db
+    rows = report(client, workspace="eur1", currency="EUR", group_by="date",
+                  start="2024-03-10", end="2024-03-11",
+                  metrics="conversions,held_conversions,revenue,cost,profit,aov,epc")
+    day1, day2 = rows[(dt.date(2024, 3, 10),)], rows[(dt.date(2024, 3, 11),)]
+    # 11.547344 (11.5473441108...) + 23.345395 (23.3453951208...) + 7.25; JPY held
+    assert day1["revenue"] == Decimal("42.142739")
+    assert (day1["conversions"], day1["held_conversions"]) == (4, 1)
+    # RevShare 30 % of each converted amount, rounded down: 3.464203 + 7.003618 + 2.175
+    assert day1["cost"] == Decimal("12.642821")
+    assert day1["profit"] == Decimal("29.499918")
+    # 11.467890 (11.4678899082...) + 5.125 + 0.000002 + 0.000008
+    assert day2["revenue"] == Decimal("16.5929")
+    assert day2["cost"] == Decimal("4.977869")  # 3.440367 + 1.5375 + 0 + 0.000002
+    assert day2["held_conversions"] == 0
+    assert day2["aov"] == Decimal("4.148225") and day2["epc"] == Decimal("4.148225")
+    usd = report(client, workspace="usd1", currency="USD", start="2024-03-10",
+                 end="2024-03-11", metrics="revenue")
+    assert usd[()]["revenue"] == Decimal("23.460695")  # 12.635695 (cross rate) + 10.825
+
+
+def test_a_held_conversion_converts_once_its_rate_is_imported(fx_db):
+    client = fx_db
+    held_spec = build_spec(workspace="eur1", currency="EUR", start="2024-03-10",
+                           end="2024-03-11")
+    listed = execute(client, held.build_query(held_spec)).records()
+    assert listed == [{"date": dt.date(2024, 3, 10), "currency": "JPY", "status": "approved",
+                       "conversions": 1, "payout": Decimal(1000)}]
+    import_rates(client, parse_csv(FX_DAY1 + "2024-03-10,JPY,160.25\n", "EUR"), "test")
+    try:
+        assert execute(client, held.build_query(held_spec)).rows == []
+        rows = report(client, workspace="eur1", currency="EUR", start="2024-03-10",
+                      end="2024-03-10", metrics="held_conversions,revenue")
+        # + 1000 / 160.25 = 6.2402496099... -> 6.240250
+        assert rows[()]["revenue"] == Decimal("48.382989")
+        assert rows[()]["held_conversions"] == 0
+    finally:  # the module's other tests see the JPY conversion held
+        import_rates(client, parse_csv(FX_DAY1, "EUR"), "test")
+    assert execute(client, held.build_query(held_spec)).rows != []
+
+
+@pytest.fixture(scope="module")
+def fx_db(reports_db: tuple[Any, str]) -> Any:
+    client, _ = reports_db
+    _fx_seed(client)
+    return client

@@ -55,7 +55,7 @@ def test_every_command_and_every_argument_says_what_it_does():
 def test_the_walk_sees_every_command():
     paths = {path for path, _, _ in commands(build_parser())}
     assert {"turnout report", "turnout graph validate", "turnout dev"} <= paths
-    assert len(paths) == 32
+    assert len(paths) == 35
 
 
 def test_cli_doc_lists_every_command():
@@ -97,7 +97,8 @@ def test_report_sort_descending_as_the_docs_write_it():
 
 
 def test_report_sort_descending_reaches_the_query(capsys):
-    argv = ["report", "--workspace", "acme", "--tz", "UTC", "--group-by", "country", "--sql"]
+    argv = ["report", "--workspace", "acme", "--tz", "UTC", "--currency", "EUR", "--group-by",
+            "country", "--sql"]
     assert main([*argv, "--sort", "-profit"]) == EXIT_OK
     assert re.search(r"ORDER BY\s+profit DESC", capsys.readouterr().out)
 

@@ -20,7 +20,8 @@ def test_readme_report_output_is_the_formatters():
     assert command is not None
     workspace, group_by = command.groups()
     shown = text[command.end():].split("\n")[1:4]
-    columns = build_query(build_spec(workspace=workspace, group_by=group_by, tz="UTC")).columns
+    columns = build_query(build_spec(workspace=workspace, group_by=group_by, tz="UTC",
+                                     currency="EUR")).columns
     cells = re.split(r"\s{2,}", shown[2].strip())
     row = tuple(int(v) if c.kind == "count" else Decimal(v) if c.kind else v
                 for v, c in zip(cells, columns, strict=True))

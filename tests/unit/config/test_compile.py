@@ -69,7 +69,8 @@ def test_money_schedule_and_windows(compiled):
     assert compiled.campaigns_by_id["summer-stories"].parent_id == "summer"
     # Naive schedule times are Berlin wall time (CEST, UTC+2 in June).
     assert summer.start_ms == int(datetime(2025, 5, 31, 22, tzinfo=UTC).timestamp() * 1000)
-    assert summer.budget == CompiledBudget(5_000_000_000, "total", ((90, "notify"), (100, "pause")))
+    assert summer.budget == CompiledBudget(5_000_000_000, "total",
+                                           ((90, "pause"), (100, "complete")))
     assert summer.cost_model.value_micros == 45_000
     assert summer.attribution_window_ms == 14 * 86_400_000
     assert summer.unique_window_ms == 12 * 3_600_000
@@ -78,6 +79,7 @@ def test_money_schedule_and_windows(compiled):
     assert summer.end_ms is not None and not summer.is_live(summer.end_ms)
     offer = compiled.offers_by_id["vpn-us"]
     assert (offer.payout_micros, offer.currency, offer.daily_cap) == (12_500_000, "USD", 200)
+    assert (offer.daily_click_cap, offer.fallback_offer_id) == (50, "vpn-global")
     assert compiled.offers_by_id["antivirus"].currency == "EUR"  # the workspace's
     network = compiled.networks_by_id["alpha-net"]
     assert network.statuses["-1"] == "declined"

@@ -243,7 +243,8 @@ CASES: list[tuple[str, Callable[[Data], object], list[str]]] = [
     ("bad allowlist", lambda d: d["networks"][0].update(ip_allowlist=["not-an-ip"]),
      ["networks[0].ip_allowlist[0]: not a CIDR block: 'not-an-ip' does not appear to be an "
       "IPv4 or IPv6 network"]),
-    ("fallback without cap", lambda d: d["offers"][0].pop("daily_cap"),
+    ("fallback without cap", lambda d: [d["offers"][0].pop(cap)
+                                        for cap in ("daily_cap", "daily_click_cap")],
      ["offers[0].fallback_offer: only used with a daily_cap or a daily_click_cap"]),
     ("fallback cycle", lambda d: d["offers"][1].update(daily_cap=5, fallback_offer="vpn-us"),
      ["offers[0].fallback_offer: cycle: vpn-us -> vpn-global -> vpn-us",

@@ -49,14 +49,39 @@ def test_click_cost(kind, value, token, cost):
     assert click_cost(CostModel(kind, value), token) == cost
 
 
-def test_default_payout_is_the_offer_or_the_first_cta_offer():
+def test_default_terms_are_the_offer_or_the_first_cta_offer():
     from types import SimpleNamespace
 
-    from turnout.edge.clicks import default_payout
+    from turnout.edge.clicks import default_terms
 
-    offer = SimpleNamespace(payout_micros=4_100_000, next_offers=())
-    lander = SimpleNamespace(payout_micros=0, next_offers=(offer,))
-    assert default_payout(None) == 0
-    assert default_payout(offer) == 4_100_000
-    assert default_payout(lander) == 4_100_000
-    assert default_payout(SimpleNamespace(payout_micros=0, next_offers=())) == 0
+    offer = SimpleNamespace(payout_micros=4_100_000, currency="USD", next_offers=())
+    lander = SimpleNamespace(payout_micros=0, currency="", next_offers=(offer,))
+    assert default_terms(None) == (0, "")
+    assert default_terms(offer) == (4_100_000, "USD")
+    assert default_terms(lander) == (4_100_000, "USD")
+    assert default_terms(SimpleNamespace(payout_micros=0, currency="", next_offers=())) == (0, "")
+    # An offer paying nothing by default still names its currency (for a named payout).
+    free = SimpleNamespace(payout_micros=0, currency="GBP", next_offers=())
+    assert default_terms(free) == (0, "GBP")
+
+
+def test_clicks_carry_the_currency_their_offer_pays_in(compiled):
+    """The example workspace counts in EUR; vpn-us pays in USD, dating-ru names no
+    currency (so EUR). Every click path carries its paying offer's currency."""
+    from turnout.edge.clicks import click_stub
+
+    seen_offers: dict[str, str] = {}
+    for campaign in compiled.campaigns_by_id.values():
+        for rule in campaign.table.rules:
+            for choice in rule.choices:
+                target = choice.destination.payload
+                stub = click_stub(kind="click", campaign=campaign, graph_version=1,
+                                  rule_id=rule.rule_id, destination_id=choice.destination.id,
+                                  target=target, funnel_step=0)
+                paying = (target if target is None or target.offer_id or not target.next_offers
+                          else target.next_offers[0])
+                offer = compiled.offers_by_id.get(paying.offer_id) if paying else None
+                assert stub.offer_currency == (offer.currency if offer else "")
+                if offer is not None:
+                    seen_offers[offer.id] = stub.offer_currency
+    assert seen_offers["vpn-us"] == "USD" and seen_offers["dating-ru"] == "EUR"

@@ -17,7 +17,7 @@ from turnout.edge.clicks import (
     TOKEN_SLOTS,
     Tokens,
     click_stub,
-    default_payout,
+    default_terms,
     fill_click,
     render,
     source_slots,
@@ -54,6 +54,7 @@ def click_event(*, kind: str, click_id: str, parent_click_id: str, now_ms: int,
     """A click event in one go, every field from its source: what stub + fill must equal."""
     place, agent = seen.place, seen.agent
     deferred = campaign.cost_model.type in {"cpa", "revshare", "fixed_total"}
+    payout_micros, currency = default_terms(target)
     return Click(
         kind=kind, click_id=click_id, parent_click_id=parent_click_id, ts_ms=now_ms,
         workspace_id=campaign.workspace.id, campaign_id=campaign.id,
@@ -62,7 +63,7 @@ def click_event(*, kind: str, click_id: str, parent_click_id: str, now_ms: int,
         destination_id=destination_id,
         destination_kind=target.kind if target is not None else "",
         offer_id=target.offer_id if target is not None else "",
-        offer_payout_micros=default_payout(target),
+        offer_payout_micros=payout_micros, offer_currency=currency,
         lander_id=target.lander_id if target is not None else "",
         funnel_id=target.funnel_id if target is not None else "",
         funnel_step=funnel_step, traffic_source_id=campaign.traffic_source.id,

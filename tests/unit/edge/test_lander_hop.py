@@ -77,6 +77,9 @@ async def test_lp_click_is_under_the_lander_it_was_made_on(edge):
     assert (lp_click.lander_id, lp_click.offer_id, lp_click.network_id) == (
         "lp-b", "dating-ru", "alpha-net")
     assert lp_click.offer_payout_micros > 0
+    # dating-ru names no currency: it pays in the workspace's (the example's EUR); the
+    # campaign click carries the lander's first CTA offer's terms until the visitor picks.
+    assert lp_click.offer_currency == click.offer_currency == "EUR"
 
 
 async def test_funnel_lp_clicks_are_under_each_step_and_keep_the_values(edge):

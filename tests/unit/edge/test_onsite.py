@@ -54,7 +54,7 @@ async def test_a_page_needs_its_key_and_a_listed_origin(edge):
     assert ok.status_code == 200
     [conversion] = sink.of(TOPIC_CONVERSIONS)
     assert (conversion.workspace_id, conversion.network_id, conversion.currency,
-            conversion.source) == ("acme", "", "EUR", "pixel")
+            conversion.currency_given, conversion.source) == ("acme", "", "EUR", False, "pixel")
 
 
 async def test_page_events_are_scoped_and_money_needs_type_conversion(edge):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,7 +38,8 @@ def test_secret_postback(snapshot):
     assert conversion.workspace_id == "acme"
     assert conversion.payout_micros == 12_500_000
     assert conversion.status == "approved"  # "1" through the network's mapping
-    assert conversion.currency == "EUR"  # the workspace's
+    # Unnamed: the workspace's for now, and said so, for ingest to take the offer's.
+    assert (conversion.currency, conversion.currency_given) == ("EUR", False)
     assert conversion.txid == "T-1" and conversion.event == "sale"
     assert conversion.source == "postback" and conversion.ts_ms == NOW
 
@@ -114,3 +116,14 @@ def test_a_postback_without_payout_leaves_it_to_the_offer_default(snapshot):
     unnamed = accept({"clickid": CLICK, "secret": "alpha-postback-secret-01"}, snapshot)
     assert (named.payout_micros, named.payout_given) == (0, True)
     assert (unnamed.payout_micros, unnamed.payout_given) == (0, False)
+
+
+def test_a_postback_without_currency_leaves_it_to_the_offer(snapshot):
+    base = {"clickid": CLICK, "secret": "alpha-postback-secret-01", "payout": "3"}
+    named = accept({**base, "currency": "gbp"}, snapshot)
+    unnamed = accept(base, snapshot)
+    assert (named.currency, named.currency_given) == ("GBP", True)
+    assert (unnamed.currency, unnamed.currency_given) == ("EUR", False)
+    # Encoded only when it is not the default, as every field of the event.
+    assert b"currency_given" in msgspec.json.encode(unnamed)
+    assert b"currency_given" not in msgspec.json.encode(named)

@@ -76,6 +76,47 @@ def test_a_conversion_without_payout_earns_the_offer_default_of_its_click() -> N
     assert attribution.unattributed_row(conv(payout_given=False))["payout_micros"] == 0
 
 
+def test_an_unnamed_currency_is_the_one_the_clicks_offer_pays_in() -> None:
+    """A USD offer in a EUR workspace: the edge put EUR (the workspace's) in an unnamed
+    currency; the offer's USD wins, and a default payout is in USD whatever was named."""
+    click = ClickRef("K", 99 * DAY, "click", "v", 0, ref("K", 99 * DAY).dimensions,
+                     12_000_000, "USD")
+
+    def money(**fields: Any) -> tuple[int, str, str]:
+        row = attribution.attributed_row(conv(**fields), click, "click_id")
+        return row["payout_micros"], row["currency"], row["currency_source"]
+
+    unnamed = {"currency": "EUR", "currency_given": False}
+    assert money(payout_given=False, **unnamed) == (12_000_000, "USD", "offer")
+    assert money(payout_micros=5_000_000, **unnamed) == (5_000_000, "USD", "offer")
+    assert money(payout_micros=5_000_000, currency="GBP") == (5_000_000, "GBP", "request")
+    assert money(payout_given=False, currency="GBP") == (12_000_000, "USD", "offer")
+    # A click on a path with no offer (or stored before clicks kept the currency).
+    bare = ClickRef("K", 99 * DAY, "click", "v", 0, click.dimensions)
+    row = attribution.attributed_row(conv(payout_micros=1, **unnamed), bare, "click_id")
+    assert (row["currency"], row["currency_source"]) == ("EUR", "workspace")
+    named = attribution.attributed_row(conv(payout_given=False, currency="GBP"), bare, "x")
+    assert (named["currency"], named["currency_source"]) == ("GBP", "request")
+    # No click found: the workspace's, said so; a named one stays.
+    orphan = attribution.unattributed_row(conv(payout_micros=1, **unnamed))
+    assert (orphan["currency"], orphan["currency_source"]) == ("EUR", "workspace")
+    orphan = attribution.unattributed_row(conv(payout_micros=1, currency="GBP"))
+    assert (orphan["currency"], orphan["currency_source"]) == ("GBP", "request")
+
+
+def test_an_event_from_an_older_edge_keeps_the_currency_it_names() -> None:
+    """Edges before currency_given wrote the workspace currency as if named; such an event
+    decodes, and nothing can tell it apart: it stays in that currency."""
+    from turnout.ingest import validate
+
+    raw = (b'{"v":1,"conversion_id":"01M7YPGTFDDHG53XPNTMQ98MHF","click_id":'
+           b'"01M7YPGTFDDHG53XPNTMQ98MHG","workspace_id":"w","currency":"EUR","ts_ms":1000}')
+    old = validate.conversion(raw)
+    click = ClickRef("K", 0, "click", "v", 0, ref("K", 0).dimensions, 12_000_000, "USD")
+    row = attribution.attributed_row(old, click, "click_id")
+    assert (row["currency"], row["currency_source"]) == ("EUR", "request")
+
+
 def test_a_network_conversion_outranks_any_page_conversion_of_the_same_txid() -> None:
     version = attribution.version
     network = version(conv(status="approved", ts_ms=1000, network_id="alpha"))

@@ -27,22 +27,25 @@ from turnout.ingest.attribution import ClickRef
 from turnout.ingest.batch import Span
 
 
-def lp(click_id: str, ts_ms: int, offer: str, network: str, payout: int = 0) -> ClickRef:
+def lp(click_id: str, ts_ms: int, offer: str, network: str, payout: int = 0,
+       currency: str = "EUR") -> ClickRef:
     click = ref(click_id, ts_ms, kind="lp_click", offer_id=offer, network_id=network,
                 lander_id="lp-1", destination_kind="offer")
-    return dataclasses.replace(click, offer_payout_micros=payout)
+    return dataclasses.replace(click, offer_payout_micros=payout, offer_currency=currency)
 
 
 def test_the_latest_lp_click_before_the_conversion_names_the_offer() -> None:
     click = ref("K", 10 * DAY, destination_kind="lander", lander_id="lp-1", country="DE")
     newest_first = [lp("after", 100 * DAY + 5, "o-late", "n2"),
-                    lp("second", 50 * DAY, "o-2", "n2", 7_000_000),
+                    lp("second", 50 * DAY, "o-2", "n2", 7_000_000, "USD"),
                     lp("first", 20 * DAY, "o-1", "n1", 3_000_000)]
     assert lander_offers.went_to_lander(click)
     through = lander_offers.through(click, newest_first, 100 * DAY)
-    # A postback without a payout earns the default payout of the offer clicked through to.
+    # A postback without a payout earns the default payout of the offer clicked through to,
+    # in the currency that offer pays in.
     row = attribution.attributed_row(conv(payout_given=False), through, "click_id")
     assert (row["offer_id"], row["network_id"], row["payout_micros"]) == ("o-2", "n2", 7_000_000)
+    assert (row["currency"], row["currency_source"]) == ("USD", "offer")
     # The rest is the campaign click's: its lander, country, id and time.
     assert (row["lander_id"], row["country"], row["click_id"], row["click_ts"]) == (
         "lp-1", "DE", "K", 10 * DAY)

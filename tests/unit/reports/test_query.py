@@ -18,6 +18,7 @@ TODAY = dt.date(2024, 3, 10)
 
 def spec(**kw):
     kw.setdefault("workspace", "acme")
+    kw.setdefault("currency", "EUR")
     kw.setdefault("today", TODAY)
     return build_spec(**kw)
 
@@ -52,7 +53,8 @@ def test_values_never_reach_sql_text(value):
 def test_sql_only_contains_known_identifiers():
     query = build_query(spec(group_by=list(DIMENSIONS)[:12], metrics=list(METRICS)))
     placeholders = set(re.findall(r"\{(\w+):", query.sql))
-    assert placeholders <= {"workspace", "tz", "start", "end", "statuses", "limit", "offset"}
+    assert placeholders <= {"workspace", "tz", "start", "end", "statuses", "limit", "offset",
+                            "currency"}
 
 
 def test_time_range_is_workspace_local_converted_to_utc():

@@ -14,6 +14,7 @@ TODAY = dt.date(2024, 3, 10)
 
 def spec(**kw):
     kw.setdefault("workspace", "acme")
+    kw.setdefault("currency", "EUR")
     kw.setdefault("today", TODAY)
     return build_spec(**kw)
 

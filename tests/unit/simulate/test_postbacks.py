@@ -68,3 +68,22 @@ def test_reject_requests_are_what_they_say(graph):
     assert outside.ip == "192.0.2.77" and outside.status_code == 403
     assert "secret" not in dict(planner.reject("no_auth", some).params)
     assert dict(planner.reject("bad_signature", some).params)["network"] == "beta-net"
+
+
+def test_postbacks_pay_in_the_currency_of_the_clicks_offer(graph):
+    """A click on vpn-us (USD in the EUR example workspace): its postbacks name USD or no
+    currency (ingest then takes the offer's), and say USD is what ingest will count. With
+    no offer reached, the workspace currency is always named (unnamed, ingest would take
+    the lander's first CTA offer's)."""
+    people = [(IDS.new(NOW), "acme") for _ in range(60)]
+    usd = {c for c, _ in people[:30]}
+    chains = plan_postbacks(graph, people, [], 300, 5, NOW, {c: "alpha-net" for c in usd},
+                            {c: "USD" for c in usd})
+    named: Counter[tuple[bool, str | None]] = Counter()
+    for postback in (p for chain in chains for p in chain if p.accept and p.case != "orphan"):
+        sent = dict(postback.params).get("currency")
+        offer = postback.click_id in usd
+        assert postback.currency == ("USD" if offer else "EUR")
+        assert sent in (("USD", None) if offer else ("EUR",))
+        named[(offer, sent)] += 1
+    assert named[(True, "USD")] and named[(True, None)] and named[(False, "EUR")]

@@ -15,11 +15,11 @@ def click(campaign="summer", visitor="v1", ts=0, bot=False, cost=45_000, cid="",
                        seq=ts, session=visitor if keeps_cookies else "")
 
 
-def rows_of(ledger, graph, **models):
+def rows_of(ledger, graph, rates=None, **models):
     campaigns = dict(graph.campaigns_by_id)
     for cid, model in models.items():
         campaigns[cid] = dataclasses.replace(campaigns[cid], cost_model=model)
-    return {row.key: row for row in compute(ledger, campaigns)}
+    return {row.key: row for row in compute(ledger, campaigns, rates)}
 
 
 def test_unique_clicks_per_visitor_campaign_and_window(graph):
@@ -94,3 +94,30 @@ def test_lp_clicks_and_rows_without_people(graph):
     assert (bots_only.clicks, bots_only.bot_clicks, bots_only.roi) == (0, 1, None)
     assert rows[("acme", "summer", "DE", "mobile")].lp_clicks == 1
     assert bots_only.as_dict()["cost"] == "0.000000"
+
+
+def test_payouts_in_another_currency_are_converted_at_their_days_rate(graph):
+    """As reports/fx.py: payout x rate(workspace) / rate(currency) of the conversion's UTC
+    day, to the micro, half-even; no rate that day: held (counted, no money)."""
+    from turnout.config.fx_rates import parse_csv
+
+    day1, day2 = 1_709_892_000_000, 1_709_978_400_000  # 2024-03-08 10:00, 03-09 10:00 UTC
+    rates = parse_csv("date,currency,rate\n2024-03-08,USD,1.0825\n2024-03-08,GBP,0.8\n")
+    workspace = graph.campaigns_by_id["summer"].workspace.currency
+    assert workspace == "EUR"
+    ledger = Ledger([click(cid=c, visitor=c) for c in "ABCDE"])
+    ledger.accepted("A", "t1", "approved", 12_500_000, "USD", day1)  # 11.5473441... -> .547344
+    ledger.accepted("B", "t2", "approved", 6, "GBP", day1)  # 7.5 micros -> the even 8
+    ledger.accepted("C", "t3", "approved", 7_000_000, "EUR", day2)  # its own: no rate needed
+    ledger.accepted("D", "t4", "approved", 3_000_000, "", day2)  # "" is the workspace's
+    ledger.accepted("E", "t5", "approved", 9_000_000, "USD", day2)  # no rate on day 2: held
+    row = rows_of(ledger, graph, rates)[("acme", "summer", "DE", "mobile")]
+    assert row.revenue_micros == 11_547_344 + 8 + 7_000_000 + 3_000_000
+    assert (row.conversions, row.held_conversions) == (5, 1)
+    # RevShare is taken from the converted amount.
+    share = rows_of(ledger, graph, rates, summer=CostModel("revshare", 50_000_000))
+    assert share[("acme", "summer", "DE", "mobile")].cost_micros == (
+        5 * 45_000 + 5_773_672 + 4 + 3_500_000 + 1_500_000)
+    # Without rates every foreign payout is held.
+    bare = rows_of(ledger, graph)[("acme", "summer", "DE", "mobile")]
+    assert (bare.revenue_micros, bare.held_conversions) == (10_000_000, 3)
