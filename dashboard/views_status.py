@@ -1,6 +1,6 @@
 """Budget, lease and cap status: each campaign's budget and caps against what the report
 API counted, the edges' lease ledgers in Redis (config/meters.py) and the governor's
-verdicts (config/overlay.py)."""
+verdicts (config/overlay.py); spend is counted as the governor counts it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from turnout.config import meters, overlay
 from turnout.config.model import DEFAULT_THRESHOLDS
 from turnout.dashboard.today import by, today
 from turnout.dashboard.web import Visit, dashboard_of, page
+from turnout.governor.spend import LEASED_COSTS
 
 
 def _budget(campaign: dict[str, Any]) -> dict[str, Any] | None:
@@ -53,12 +54,23 @@ async def status(visit: Visit) -> Response:
             continue
         figures = by(day, "campaign").get(campaign["id"], {})
         period = meters.TOTAL if (budget or {}).get("period", "total") == "total" else date
-        spent = (by(ever, "campaign").get(campaign["id"], {}).get("cost") if period == "total"
-                 else figures.get("cost"))
+        spent = Decimal(str((by(ever, "campaign").get(campaign["id"], {}).get("cost")
+                             if period == meters.TOTAL else figures.get("cost")) or 0))
+        lease = await _reading(visit, "budget", campaign["id"], period) if budget else None
+        used = None
+        if budget:
+            # As the governor counts it (governor/spend.py): a leased cost model spends the
+            # larger of the counted cost and what the edges reported, and an exhausted
+            # ledger is the whole budget.
+            leased = (campaign.get("cost_model") or {}).get("type", "cpc") in LEASED_COSTS
+            if leased and lease is not None:
+                spent = max(spent, Decimal(lease.spent).scaleb(-6))
+            used = _used(spent, budget["amount"])
+            if leased and lease is not None and lease.exhausted:
+                used = Decimal(100)
         rows.append({
-            "campaign": campaign, "budget": budget, "spent": spent or "0",
-            "used": _used(spent, budget["amount"]) if budget else None,
-            "lease": await _reading(visit, "budget", campaign["id"], period) if budget else None,
+            "campaign": campaign, "budget": budget, "spent": spent, "used": used,
+            "lease": lease,
             "clicks": figures.get("clicks", 0), "conversions": figures.get("conversions", 0),
             "click_lease": (await _reading(visit, "campaign_clicks", campaign["id"], date)
                             if campaign.get("daily_click_cap") else None),
@@ -78,13 +90,13 @@ async def status(visit: Visit) -> Response:
                               timezone=day["timezone"], currency=day["currency"])
 
 
-def _used(spent: Any, amount: Any) -> Decimal | None:
+def _used(spent: Decimal, amount: Any) -> Decimal | None:
     """Percent of the budget spent, one place."""
     try:
-        total, used = Decimal(str(amount)), Decimal(str(spent or 0))
+        total = Decimal(str(amount))
     except InvalidOperation:
         return None
-    return None if total <= 0 else (used * 100 / total).quantize(Decimal("0.1"))
+    return None if total <= 0 else (spent * 100 / total).quantize(Decimal("0.1"))
 
 
 ROUTES = [

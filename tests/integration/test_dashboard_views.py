@@ -154,7 +154,19 @@ async def test_budget_and_cap_status_shows_the_budget_the_lease_ledger_and_verdi
         finally:
             await redis.aclose()
         page = (await browser.http.get("/ui/status")).text
+        # A URL-param cost is leased: the edges' reported spend counts, as the governor's.
+        row = page.split('data-campaign="camp-a"', 1)[1].split("</tr>", 1)[0]
+        assert 'data-spent="12.500000"' in row and "5.0 %" in row
+        redis = aioredis.from_url(world.redis_url)
+        try:
+            ledger = meters.Meters(redis, world.graph_prefix)
+            assert await ledger.take(ledger.key("budget", "camp-a", day), limit=12_500_000,
+                                     want=1) == 0
+        finally:
+            await redis.aclose()
+        page = (await browser.http.get("/ui/status")).text
     row = page.split('data-campaign="camp-a"', 1)[1].split("</tr>", 1)[0]
+    assert "100 %" in row and "exhausted" in row  # an exhausted ledger is the whole budget
     assert "$250.00 daily" in row and "80 % notify, 100 % pause" in row
     assert "$12.50 / $12.50" in row  # the ledger: granted / spent
     assert "0 / 1,000" in row and "leased 40" in row
