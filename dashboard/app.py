@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from turnout.dashboard import (
     views_auth,
+    views_automation,
     views_campaigns,
     views_editor,
     views_entities,
@@ -40,7 +41,7 @@ HEADERS: Final = ((b"content-security-policy", CSP.encode()),
                   (b"x-frame-options", b"DENY"),
                   (b"referrer-policy", b"same-origin"))
 VIEW_MODULES: Final = (views_auth, views_campaigns, views_editor, views_setup, views_reports,
-                       views_entities, views_versions, views_status)
+                       views_entities, views_versions, views_status, views_automation)
 
 
 class SecurityHeaders:

@@ -31,7 +31,7 @@ NAVIGATION: Final = (
     ("/campaigns", "Campaigns"), ("/reports", "Reports"), ("/leaderboard", "Leaderboard"),
     ("/ab", "A/B"), ("/offers", "Offers"), ("/landers", "Landers"), ("/funnels", "Funnels"),
     ("/traffic-sources", "Sources"), ("/networks", "Networks"), ("/status", "Budgets & caps"),
-    ("/versions", "Versions"), ("/audit", "Audit log"),
+    ("/automation", "Automation"), ("/versions", "Versions"), ("/audit", "Audit log"),
 )
 
 

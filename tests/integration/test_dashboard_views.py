@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from tests.integration.admin_support import facts_for
 from tests.integration.dashboard_support import DashWorld, dashboard_world
@@ -42,7 +44,8 @@ async def test_sign_in_lists_campaigns_and_sign_out_ends_the_session(world: Dash
 
 PAGES = ("/ui/campaigns", "/ui/campaigns/camp-a", "/ui/reports", "/ui/leaderboard", "/ui/ab",
          "/ui/ab?campaign=camp-a", "/ui/offers", "/ui/landers", "/ui/funnels",
-         "/ui/traffic-sources", "/ui/networks", "/ui/status", "/ui/versions", "/ui/audit",
+         "/ui/traffic-sources", "/ui/networks", "/ui/status", "/ui/automation", "/ui/versions",
+         "/ui/audit",
          "/ui/setup?promoted=online_offer&where=other")
 
 
@@ -173,3 +176,49 @@ async def test_budget_and_cap_status_shows_the_budget_the_lease_ledger_and_verdi
     assert "blocked: budget" in row
     offers = page.split('id="offer-caps"', 1)[1]
     assert "0 / 200" in offers and "capped: conversion_cap" in offers
+
+
+async def test_automation_rules_show_with_their_switches_and_a_stale_one_is_refused(
+        world: DashWorld):
+    rule = {"id": "low-roi", "name": "Pause <losers>", "metric": "roi", "op": "<",
+            "value": "-20", "window_hours": 24, "scope": "campaign",
+            "targets": [{"campaign": "camp-a"}], "action": "pause", "min_clicks": 100}
+    async with world.browser() as browser:
+        made = await browser.http.post("/api/v1/automation/rules", json=rule,
+                                       headers={"Authorization":
+                                                f"Bearer {world.keys['editor']}"})
+        assert made.status_code == 201, made.text
+        await browser.sign_in(world.keys["editor"])
+        page = (await browser.http.get("/ui/automation")).text
+        row = page.split('data-rule="low-roi"', 1)[1].split("</tr>", 1)[0]
+        assert "Pause &lt;losers&gt;" in row and "roi &lt; -20 over 24 h" in row
+        assert "at least 100 clicks" in row and "enabled" in row
+        csrf = await browser.csrf("/ui/automation")
+        switched = await browser.http.post("/ui/automation/low-roi/dry_run",
+                                           data={"csrf": csrf, "revision": "1"})
+        assert switched.status_code == 303
+        page = (await browser.http.get("/ui/automation")).text
+        assert "dry run on" in page and "Act for real" in page
+        stale = await browser.http.post("/ui/automation/low-roi/enabled",
+                                        data={"csrf": csrf, "revision": "1"})
+        assert stale.status_code == 303
+        page = (await browser.http.get("/ui/automation")).text
+        assert "changed by someone else" in page
+        shown = await browser.http.get("/api/v1/automation/rules/low-roi", headers={
+            "Authorization": f"Bearer {world.keys['viewer']}"})
+        assert shown.json()["enabled"] is True and shown.json()["dry_run"] is True
+        # A run as the governor records it (governor/automation writes these rows).
+        async with await psycopg.AsyncConnection.connect(world.url) as conn:
+            await conn.execute(
+                "INSERT INTO automation_runs (workspace_id, automation_rule_id, at,"
+                " rule_revision, dry_run, window_start, window_end, evaluated, actions,"
+                " errors, duration_ms) VALUES ('acme', 'low-roi', now(), 2, true,"
+                " now() - interval '24 hours', now(), %s, %s, %s, 7)",
+                (Jsonb([{"item": "camp-a", "clicks": 1500, "value": "-35.5",
+                         "outcome": "matched"}]),
+                 Jsonb([{"item": "camp-a", "action": "pause", "outcome": "would"}]),
+                 Jsonb([{"message": "<b>boom</b>"}])))
+        page = (await browser.http.get("/ui/automation?rule=low-roi")).text
+    history = page.split('id="automation-runs"', 1)[1]
+    assert "camp-a: -35.5 (1,500 clicks) · matched" in history
+    assert "camp-a: pause · would" in history and "&lt;b&gt;boom&lt;/b&gt;" in history
