@@ -23,6 +23,7 @@ COPY api ./api
 COPY governor ./governor
 COPY local ./local
 COPY simulate ./simulate
+COPY dashboard ./dashboard
 COPY cli ./cli
 RUN pip wheel --no-deps -w /dist .
 

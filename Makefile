@@ -8,7 +8,11 @@ STAMP := $(VENV)/.installed
 LOCK := requirements/dev.txt
 COMPILE := $(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: run test lint lock install clean
+# The dashboard's browser tests drive Debian's Chromium (tests/integration/browser_support.py).
+CHROMIUM ?= /usr/bin/chromium
+BROWSER_PACKAGES := chromium chromium-driver
+
+.PHONY: run test lint lock install clean chromium
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -25,9 +29,19 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/turnout dev
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# Installed by apt-get when missing and run as root (CI); otherwise the one command to run.
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); \
+	  else \
+	    echo "the browser tests need Debian's Chromium at $(CHROMIUM); run: sudo apt-get install -y $(BROWSER_PACKAGES)"; \
+	    exit 1; \
+	  fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

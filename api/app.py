@@ -316,6 +316,8 @@ def create_app(settings: ApiSettings, client_factory: ClientFactory,
     problems.install(app)
     app.state.api = api
     app.state.admin = admin
+    # What a wrapper around the app (the dashboard) must close with it, newest first.
+    app.state.closers = []
     app.state.graph_redis = redis = aioredis.from_url(settings.redis_url)
     app.state.publisher = Publisher(admin.connection,
                                     GraphStore(redis, settings.graph_prefix,
@@ -332,8 +334,11 @@ async def start_app(app: Starlette) -> None:
 
 async def close_app(app: Starlette) -> None:
     """Stop what the app started: the publisher (after publishing what is pending), the
-    facts follower, key-use writes, pools."""
+    facts follower, key-use writes, pools; then what a wrapper registered in
+    app.state.closers."""
     await app.state.publisher.stop()
     await app.state.graph_redis.aclose()
     await app.state.api.aclose()
     await app.state.admin.aclose()
+    for closer in reversed(app.state.closers):
+        await closer()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from turnout.api.app import FactsSource, close_app, create_app, start_app
 from turnout.api.pool import ClientFactory
@@ -31,11 +33,14 @@ class _Server(uvicorn.Server):
 
 async def serve(settings: ApiSettings, client_factory: ClientFactory,
                 host: str | None = None, port: int | None = None,
-                facts: FactsSource | None = None, handle_signals: bool = False) -> None:
+                facts: FactsSource | None = None, handle_signals: bool = False,
+                wrap: Callable[[Starlette], ASGIApp] | None = None) -> None:
     """Serve the API until cancelled (then shut down gracefully) or, with `handle_signals`,
-    until SIGINT/SIGTERM."""
+    until SIGINT/SIGTERM. `wrap`: what is served instead of the API app, built around it
+    (the dashboard, which the CLI composes: api/ does not import it)."""
     app = create_app(settings, client_factory, facts)
-    config = uvicorn.Config(app, host=host or settings.host, port=port or settings.port,
+    served = app if wrap is None else wrap(app)
+    config = uvicorn.Config(served, host=host or settings.host, port=port or settings.port,
                             log_level="info", access_log=settings.access_log,
                             lifespan="off", server_header=False)
     server = _Server(config, handle_signals)

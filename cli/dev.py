@@ -234,6 +234,7 @@ def _print_banner(stack: LocalStack, imported: Imported, edge_port: int, api_por
         f"  edge       {edge}        (/healthz /readyz /metrics)",
         f"  admin API  {api}        (/api/v1/campaigns /api/v1/versions ... /openapi.json)",
         f"  report API {api}        (/api/v1/report)",
+        f"  dashboard  {api}/ui        (sign in with the {workspace} key below)",
         f"  governor   http://127.0.0.1:{governor_port}        (/healthz /readyz /metrics)",
         f"  postgres   {stack.postgres_url}",
         f"  valkey     {stack.redis_url}",

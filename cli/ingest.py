@@ -116,8 +116,9 @@ def _companions(connections: Any, settings: Any, api: Any | None) -> list[Any]:
                                names_client, settings.database)]
     if api is not None:
         from turnout.api.server import client_factory, serve
+        from turnout.cli.report import dashboard_wrap
 
-        companions.append(serve(api, client_factory(api)))
+        companions.append(serve(api, client_factory(api), wrap=dashboard_wrap()))
     return companions
 
 

@@ -94,7 +94,8 @@ def register(subparsers: Any) -> None:
                         "--to, --tz and --statuses only)")
     report.set_defaults(func=report_command)
 
-    api = subparsers.add_parser("api", help="serve the HTTP report API")
+    api = subparsers.add_parser(
+        "api", help="serve the admin and report API, and the dashboard at /ui")
     api.add_argument("--host", help="default: TURNOUT_API_HOST or 127.0.0.1")
     api.add_argument("--port", type=int, help="default: TURNOUT_API_PORT or 8081")
     api.add_argument("--dsn", help="ClickHouse DSN (default: TURNOUT_CLICKHOUSE_DSN)")
@@ -292,8 +293,18 @@ def api_command(args: argparse.Namespace) -> int:
                                  ("clickhouse_dsn", args.dsn), ("database", args.database))
                if v}
     settings = dataclasses.replace(settings, **changes)
-    asyncio.run(serve(settings, client_factory(settings), handle_signals=True))
+    asyncio.run(serve(settings, client_factory(settings), handle_signals=True,
+                      wrap=dashboard_wrap()))
     return 0
+
+
+def dashboard_wrap() -> Any:
+    """The API app served with the dashboard at /ui (`turnout api`, `turnout ingest --api`)."""
+    from turnout.dashboard.app import with_dashboard
+    from turnout.dashboard.settings import DashboardSettings
+
+    settings = DashboardSettings.from_env()
+    return lambda app: with_dashboard(app, settings)
 
 
 def api_key_command(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from turnout import env
 from turnout.api.settings import ApiSettings
 from turnout.cli.report import ApiClientSettings
 from turnout.connections import Connections
+from turnout.dashboard.settings import DashboardSettings
 from turnout.edge.settings import EdgeSettings
 from turnout.edge.sink.settings import SinkSettings
 from turnout.governor.postback_settings import PostbackSettings
@@ -45,6 +46,7 @@ SOURCES: Final[tuple[tuple[type, str, str], ...]] = (
     (IngestSettings, "Ingest", "ingest, migrate"),
     (ApiSettings, "Report API", "api, report, ingest --api"),
     (ApiClientSettings, "`turnout report` through a running API", "report"),
+    (DashboardSettings, "Dashboard (/ui)", "api, ingest --api"),
     (GovernorSettings, "Governor", "governor, ingest --governor"),
     (AutomationSettings, "Governor: automation rules", "governor, ingest --governor"),
     (WebhookSettings, "Governor: webhooks", "governor, ingest --governor"),

@@ -37,6 +37,14 @@ class KeyList(msgspec.Struct, kw_only=True):
     items: list[keys.Key]
 
 
+class Self(msgspec.Struct, kw_only=True):
+    """The key a request was made with, as the dashboard and the CLI need to know it."""
+
+    key_id: str
+    workspace: str
+    role: str
+
+
 def _problem(exc: keys.KeyRefused) -> Problem:
     if isinstance(exc, keys.KeyNotFound):
         return Problem(404, detail=str(exc))
@@ -50,6 +58,12 @@ async def list_keys(request: Request) -> Response:
     async with connection(request) as conn:
         found = await keys.list_keys(conn, principal.workspace_id)
     return json_response(KeyList(items=found))
+
+
+async def whoami(request: Request) -> Response:
+    principal = principal_of(request)
+    return json_response(Self(key_id=principal.key_id, workspace=principal.workspace_id,
+                              role=principal.role), headers={"Cache-Control": "no-store"})
 
 
 async def show_key(request: Request) -> Response:
@@ -94,6 +108,8 @@ async def revoke_key(request: Request) -> Response:
 
 
 ROUTES: list[AdminRoute] = [
+    AdminRoute("GET", "/api/v1/whoami", whoami, "viewer",
+               "The key this request is made with: its id, workspace and role", response=Self),
     AdminRoute("GET", "/api/v1/keys", list_keys, "admin", "The workspace's API keys",
                response=KeyList),
     AdminRoute("POST", "/api/v1/keys", create_key, "admin",

@@ -33,6 +33,7 @@ class Banner:
     pause: str  # the URL of the banner's pause command
     if_match: str  # and the revision it sends
     postback_from: str = ""  # the X-Forwarded-For the banner's postback is sent with
+    dashboard: str = ""  # the dashboard's URL (/ui on the API)
 
 
 def parse_banner(text: str) -> Banner:
@@ -55,6 +56,7 @@ def parse_banner(text: str) -> Banner:
         if_match=one(r"-H 'If-Match: (\d+)'"),
         postback_from=next(iter(re.findall(r"-H 'X-Forwarded-For: (\S+)' '[^']*/postback", text)),
                            ""),
+        dashboard=one(r"dashboard\s+(http://\S+/ui)"),
     )
 
 

@@ -231,3 +231,15 @@ async def test_postgres_down_admin_503_reports_keep_working(redis_url, chdb_data
         # The deprecated keys open the report routes only.
         admin = await http.get("/api/v1/audit", headers=bearer(legacy_token))
         assert admin.status_code == 401
+
+
+async def test_whoami_names_the_key_its_workspace_and_role_for_every_role(db, api):
+    _, http = api
+    for role in ("viewer", "editor", "admin", "owner"):
+        token = await make_key(db, "other", role)
+        answer = await http.get("/api/v1/whoami", headers=bearer(token))
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"key_id": token.split("_")[1], "workspace": "other",
+                                 "role": role}
+        assert token not in answer.text
+    assert (await http.get("/api/v1/whoami")).status_code == 401

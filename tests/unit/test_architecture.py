@@ -22,10 +22,11 @@ LAYERS = {
     "turnout.governor": 4,
     "turnout.local": 5,
     "turnout.simulate": 5,
+    "turnout.dashboard": 5,
     "turnout.cli": 6,
 }
 OLD_TOP_LEVEL = {"edge", "ingest", "splitter", "config", "reports", "control", "api", "cli",
-                 "local", "simulate", "governor"}
+                 "local", "simulate", "governor", "dashboard"}
 
 
 def package_dirs() -> dict[str, str]:

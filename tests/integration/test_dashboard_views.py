@@ -1,0 +1,224 @@
+"""The dashboard's views on real services, through the API in process: sign-in, sessions
+and CSRF, the campaign list, the editor's problems at their fields and 412, viewers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from tests.integration.admin_support import facts_for
+from tests.integration.dashboard_support import DashWorld, dashboard_world
+from tests.integration.entities_support import A
+
+
+@pytest.fixture
+async def world(postgres_url: str, redis_url: str, clickhouse_dsn: str
+                ) -> AsyncIterator[DashWorld]:
+    async with dashboard_world(postgres_url, redis_url, clickhouse_dsn, facts_for(A)) as w:
+        yield w
+
+
+async def test_sign_in_lists_campaigns_and_sign_out_ends_the_session(world: DashWorld):
+    async with world.browser() as browser:
+        assert (await browser.http.get("/ui/campaigns")).headers["location"] == "/ui/sign-in"
+        signed = await browser.sign_in(world.keys["editor"])
+        assert signed.status_code == 303, signed.text
+        cookie = signed.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+        assert world.keys["editor"] not in cookie
+        page = await browser.http.get("/ui/campaigns")
+        assert page.status_code == 200, page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert "unsafe-inline" not in page.headers["content-security-policy"]
+        assert world.keys["editor"] not in page.text
+        for campaign in ("Campaign A", "camp-a"):
+            assert campaign in page.text
+        csrf = await browser.csrf()
+        out = await browser.http.post("/ui/sign-out", data={"csrf": csrf})
+        assert out.status_code == 303
+        assert (await browser.http.get("/ui/campaigns")).status_code == 303
+
+
+PAGES = ("/ui/campaigns", "/ui/campaigns/camp-a", "/ui/reports", "/ui/leaderboard", "/ui/ab",
+         "/ui/ab?campaign=camp-a", "/ui/offers", "/ui/landers", "/ui/funnels",
+         "/ui/traffic-sources", "/ui/networks", "/ui/status", "/ui/automation", "/ui/versions",
+         "/ui/audit",
+         "/ui/setup?promoted=online_offer&where=other")
+
+
+async def test_every_page_renders_for_an_editor(world: DashWorld):
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["editor"])
+        for path in PAGES:
+            page = await browser.http.get(path)
+            assert page.status_code == 200, (path, page.text[-2000:])
+        builder = await browser.http.get("/ui/networks/alpha-net/postback")
+        assert builder.status_code == 200, builder.text[-2000:]
+
+
+async def test_a_viewer_gets_no_write_control_and_403_on_a_hand_made_post(world: DashWorld):
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["viewer"])
+        for path in PAGES[:-1]:
+            page = await browser.http.get(path)
+            assert page.status_code == 200, (path, page.text[-2000:])
+            forms = [f for f in page.text.split("<form")[1:]
+                     if 'method="post"' in f and "/sign-out" not in f]
+            assert forms == [], (path, forms)
+        csrf = await browser.csrf()
+        for path, data in (("/ui/campaigns/camp-a/pause", {"revision": "1"}),
+                           ("/ui/campaigns/bulk", {"action": "pause", "ids": "camp-a"}),
+                           ("/ui/campaigns/camp-a", {"revision": "1", "name": "x"}),
+                           ("/ui/versions/1/rollback", {})):
+            answer = await browser.http.post(path, data={"csrf": csrf, **data})
+            assert answer.status_code == 403, (path, answer.text)
+        assert (await browser.http.get("/ui/setup")).status_code == 403
+        assert (await browser.http.get("/ui/networks/alpha-net/postback")).status_code == 403
+
+
+def _editor_fields(html: str) -> list[tuple[str, str]]:
+    """The editor form's text fields and selected options, as the browser would send."""
+    import html as html_lib
+    import re
+
+    form = html.split('class="editor"', 1)[1].split("</form>", 1)[0]
+    fields = [(m["name"], html_lib.unescape(m["value"])) for m in re.finditer(
+        r'<input (?:(?!type="checkbox")[^>])*?name="(?P<name>[^"]+)" value="(?P<value>[^"]*)"',
+        form)]
+    for select in re.finditer(r'<select name="(?P<name>[^"]+)"[^>]*>(?P<body>.*?)</select>',
+                              form, re.S):
+        chosen = re.search(r"<option(?: value=\"([^\"]*)\")? selected>([^<]*)<",
+                           select["body"])
+        if chosen:
+            fields.append((select["name"], html_lib.unescape(chosen[1] or chosen[2])))
+    return fields
+
+
+async def test_the_editor_shows_problems_at_their_fields_refuses_stale_edits_and_escapes(
+        world: DashWorld):
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["editor"])
+        page = (await browser.http.get("/ui/campaigns/camp-a")).text
+        fields = dict(_editor_fields(page))
+        assert fields["rules[1].destinations[0].weight"]
+        revision = fields["revision"]
+        bad = {**fields, "rules[1].destinations[0].weight": "-3"}
+        answer = await browser.http.post("/ui/campaigns/camp-a", data=bad)
+        assert answer.status_code == 422, answer.text[-3000:]
+        assert 'data-path="rules[1].destinations[0].weight"' in answer.text
+        assert "&gt;= 0" in answer.text
+        # A name with markup and unicode round-trips as text.
+        name = "<script>alert(1)</script> Été ☀"
+        saved = await browser.http.post("/ui/campaigns/camp-a", data={**fields, "name": name})
+        assert saved.status_code == 303, saved.text[-3000:]
+        shown = (await browser.http.get("/ui/campaigns/camp-a")).text
+        assert "<script>alert(1)</script>" not in shown
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; Été ☀" in shown
+        # The old revision again: 412, said clearly, the edit kept on the page.
+        stale = await browser.http.post("/ui/campaigns/camp-a",
+                                        data={**fields, "revision": revision, "name": "late"})
+        assert stale.status_code == 412
+        assert "someone else changed this campaign" in stale.text
+        assert 'value="late"' in stale.text
+        # Adding a rule without saving: a new rule with one destination is on the form.
+        added = await browser.http.post("/ui/campaigns/camp-a",
+                                        data={**fields, "op": "add:rules"})
+        assert added.status_code == 200
+        assert 'name="rules[2].destinations[0].weight"' in added.text
+
+
+async def test_budget_and_cap_status_shows_the_budget_the_lease_ledger_and_verdicts(
+        world: DashWorld):
+    import datetime as dt
+
+    import redis.asyncio as aioredis
+
+    from turnout.config import meters, overlay
+
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["editor"])
+        fields = dict(_editor_fields((await browser.http.get("/ui/campaigns/camp-a")).text))
+        saved = await browser.http.post("/ui/campaigns/camp-a", data={
+            **fields, "budget.amount": "250", "budget.period": "daily",
+            "budget.thresholds": "80 notify, 100 pause", "daily_click_cap": "1000"})
+        assert saved.status_code == 303, saved.text[-3000:]
+        day = dt.datetime.now(dt.UTC).date().isoformat()  # facts_for: UTC
+        redis = aioredis.from_url(world.redis_url)
+        try:
+            ledger = meters.Meters(redis, world.graph_prefix)
+            await ledger.seed(ledger.key("budget", "camp-a", day), 12_500_000)
+            await ledger.seed(ledger.key("campaign_clicks", "camp-a", day), 40)
+            await overlay.write(redis, world.graph_prefix,
+                                {"vpn-us": overlay.Verdict("conversion_cap")},
+                                {"camp-a": overlay.Verdict("budget")})
+        finally:
+            await redis.aclose()
+        page = (await browser.http.get("/ui/status")).text
+        # A URL-param cost is leased: the edges' reported spend counts, as the governor's.
+        row = page.split('data-campaign="camp-a"', 1)[1].split("</tr>", 1)[0]
+        assert 'data-spent="12.500000"' in row and "5.0 %" in row
+        redis = aioredis.from_url(world.redis_url)
+        try:
+            ledger = meters.Meters(redis, world.graph_prefix)
+            assert await ledger.take(ledger.key("budget", "camp-a", day), limit=12_500_000,
+                                     want=1) == 0
+        finally:
+            await redis.aclose()
+        page = (await browser.http.get("/ui/status")).text
+    row = page.split('data-campaign="camp-a"', 1)[1].split("</tr>", 1)[0]
+    assert "100 %" in row and "exhausted" in row  # an exhausted ledger is the whole budget
+    assert "$250.00 daily" in row and "80 % notify, 100 % pause" in row
+    assert "$12.50 / $12.50" in row  # the ledger: granted / spent
+    assert "0 / 1,000" in row and "leased 40" in row
+    assert "blocked: budget" in row
+    offers = page.split('id="offer-caps"', 1)[1]
+    assert "0 / 200" in offers and "capped: conversion_cap" in offers
+
+
+async def test_automation_rules_show_with_their_switches_and_a_stale_one_is_refused(
+        world: DashWorld):
+    rule = {"id": "low-roi", "name": "Pause <losers>", "metric": "roi", "op": "<",
+            "value": "-20", "window_hours": 24, "scope": "campaign",
+            "targets": [{"campaign": "camp-a"}], "action": "pause", "min_clicks": 100}
+    async with world.browser() as browser:
+        made = await browser.http.post("/api/v1/automation/rules", json=rule,
+                                       headers={"Authorization":
+                                                f"Bearer {world.keys['editor']}"})
+        assert made.status_code == 201, made.text
+        await browser.sign_in(world.keys["editor"])
+        page = (await browser.http.get("/ui/automation")).text
+        row = page.split('data-rule="low-roi"', 1)[1].split("</tr>", 1)[0]
+        assert "Pause &lt;losers&gt;" in row and "roi &lt; -20 over 24 h" in row
+        assert "at least 100 clicks" in row and "enabled" in row
+        csrf = await browser.csrf("/ui/automation")
+        switched = await browser.http.post("/ui/automation/low-roi/dry_run",
+                                           data={"csrf": csrf, "revision": "1"})
+        assert switched.status_code == 303
+        page = (await browser.http.get("/ui/automation")).text
+        assert "dry run on" in page and "Act for real" in page
+        stale = await browser.http.post("/ui/automation/low-roi/enabled",
+                                        data={"csrf": csrf, "revision": "1"})
+        assert stale.status_code == 303
+        page = (await browser.http.get("/ui/automation")).text
+        assert "changed by someone else" in page
+        shown = await browser.http.get("/api/v1/automation/rules/low-roi", headers={
+            "Authorization": f"Bearer {world.keys['viewer']}"})
+        assert shown.json()["enabled"] is True and shown.json()["dry_run"] is True
+        # A run as the governor records it (governor/automation writes these rows).
+        async with await psycopg.AsyncConnection.connect(world.url) as conn:
+            await conn.execute(
+                "INSERT INTO automation_runs (workspace_id, automation_rule_id, at,"
+                " rule_revision, dry_run, window_start, window_end, evaluated, actions,"
+                " errors, duration_ms) VALUES ('acme', 'low-roi', now(), 2, true,"
+                " now() - interval '24 hours', now(), %s, %s, %s, 7)",
+                (Jsonb([{"item": "camp-a", "clicks": 1500, "value": "-35.5",
+                         "outcome": "matched"}]),
+                 Jsonb([{"item": "camp-a", "action": "pause", "outcome": "would"}]),
+                 Jsonb([{"message": "<b>boom</b>"}])))
+        page = (await browser.http.get("/ui/automation?rule=low-roi")).text
+    history = page.split('id="automation-runs"', 1)[1]
+    assert "camp-a: -35.5 (1,500 clicks) · matched" in history
+    assert "camp-a: pause · would" in history and "&lt;b&gt;boom&lt;/b&gt;" in history
