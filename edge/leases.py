@@ -135,6 +135,7 @@ class Leases:
         self.refused = dict.fromkeys(REASONS, 0)
         self.takes = self.take_failures = self.settle_failures = 0
         self.given_back = 0  # leases' units returned, all meters (a count, not money)
+        self.lost = 0  # units given back while Redis did not answer (maybe never returned)
 
     def now_ms(self) -> int:
         return self._clock()
@@ -248,6 +249,7 @@ class Leases:
             # back could spend them twice); spent ones are reported again next pass.
             lease.pending += spent
             self.settle_failures += 1
+            self.lost += back
             log.warning("meter settle failed (%s): %s", lease.kind, exc)
         else:
             self.given_back += back
