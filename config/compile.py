@@ -47,6 +47,7 @@ _COMPILED_SECTIONS: Final = {
     "funnels": "funnels_by_id",
 }
 _HOUR_MS = 3_600_000
+BLOCKED: Final = "blocked"  # the status of a campaign the overlay blocks (config.overlay)
 
 
 def compile_graph(
@@ -104,6 +105,45 @@ def recompile(previous: CompiledGraph, shared: Graph, version: int, changes: Cha
     with paused_gc():
         compiler = _Compiler(shared, version, previous.capped_offers, previous, stale)
         return compiler.build(campaigns, order, previous.campaigns_by_id)
+
+
+def campaigns_reaching(previous: CompiledGraph, offers: frozenset[str]) -> set[str]:
+    """The campaigns of `previous` whose traffic may move when `offers` become capped or
+    uncapped: those naming one of them, or an offer whose fallback chain passes one."""
+    moved = {o for o in previous.offers_by_id if not offers.isdisjoint(
+        _fallback_chain(previous.offers_by_id, o))}
+    return {c.id for c in previous.campaigns_by_id.values() if not c.offer_refs.isdisjoint(moved)}
+
+
+def _fallback_chain(offers: Mapping[str, CompiledOffer], offer_id: str) -> Iterator[str]:
+    seen: set[str] = set()
+    current: str | None = offer_id
+    while current is not None and current not in seen and current in offers:
+        seen.add(current)
+        yield current
+        current = offers[current].fallback_offer_id
+
+
+def recap(previous: CompiledGraph, shared: Graph, campaigns: Iterable[model.Campaign],
+          order: Sequence[str], capped_offers: frozenset[str]) -> CompiledGraph:
+    """`previous` (the same version) with `capped_offers` capped instead of its own:
+    `campaigns` must be the models of every campaign in
+    `campaigns_reaching(previous, previous.capped_offers ^ capped_offers)`; the others are
+    reused, and so is every shared entity. Equals a full compile with `capped_offers`."""
+    with paused_gc():
+        compiler = _Compiler(shared, previous.version, capped_offers, previous, set())
+        return compiler.build(campaigns, order, previous.campaigns_by_id)
+
+
+def blocked(graph: CompiledGraph, campaign_ids: frozenset[str]) -> CompiledGraph:
+    """`graph` with the campaigns in `campaign_ids` answering as inactive ones (status
+    "blocked": not live, so their inactive policy applies), the others as they are."""
+    if campaign_ids.isdisjoint(graph.campaigns_by_id):
+        return graph
+    by_id = {i: dataclasses.replace(c, status=BLOCKED) if i in campaign_ids else c
+             for i, c in graph.campaigns_by_id.items()}
+    return dataclasses.replace(graph, campaigns_by_id=by_id,
+                               codes=_codes(graph.workspaces_by_id.values(), by_id.values()))
 
 
 def _embedded(campaign: CompiledCampaign) -> Iterator[tuple[str, str]]:
@@ -334,7 +374,17 @@ class _Compiler:
             attribution_window_ms=c.attribution_window_days * _DAY_MS,
             unique_window_ms=c.unique_window_hours * _HOUR_MS,
             table=splitter.build_table(c.id, rules, default, tz),
+            offer_refs=frozenset(self._offer_refs(c)),
         )
+
+    def _offer_refs(self, c: model.Campaign) -> Iterator[str]:
+        for spec in (*(d for rule in c.rules for d in rule.destinations), *c.default):
+            if spec.kind == "offer" and spec.ref is not None:
+                yield spec.ref
+            elif spec.kind == "lander":
+                yield from spec.offers
+            elif spec.kind == "funnel" and spec.ref is not None:
+                yield from self.funnels[spec.ref].offer_ids
 
     # -- destinations --------------------------------------------------------------
 

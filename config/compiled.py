@@ -178,6 +178,9 @@ class CompiledCampaign:
     table: CampaignTable  # rules already in priority order, the default path last
     daily_click_cap: int | None = None  # clicks per day (workspace time)
     daily_conversion_cap: int | None = None  # approved conversions per day (workspace time)
+    # Every offer its model sends traffic to (destinations, lander CTAs, funnels' offers),
+    # capped or not: what a change of capped offers must recompile (config.compile.recap).
+    offer_refs: frozenset[str] = frozenset()
 
     def target(self, rule_id: str, destination_id: str) -> Target | None:
         """Where a destination of one of its rules leads (None when the rule or the

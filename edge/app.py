@@ -8,27 +8,35 @@ which answers them without an ASGI request cycle at all. Everything else goes to
 Starlette app of the same table. Startup and shutdown are the ASGI lifespan:
 on SIGTERM uvicorn stops accepting, waits for in-flight requests, then runs shutdown,
 which closes the sink (sending or spooling every buffered event) before the process exits.
+Shutdown first gives every lease balance back to its meter (edge.leases) and stops
+following the overlay (edge.overlay).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import Callable
 from typing import Any
 
+import redis.asyncio as aioredis
+import redis.exceptions
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from turnout.clickid import ClickIds
+from turnout.config.meters import Meters
 from turnout.edge.addresses import ProxyTrust
 from turnout.edge.context import ContextCodec
 from turnout.edge.geo import GeoIP
-from turnout.edge.graph import GraphHolder
+from turnout.edge.graph import GraphHolder, Snapshot
+from turnout.edge.leases import Leases, Ledger
 from turnout.edge.metrics import Metrics
 from turnout.edge.money import CostRefusals
 from turnout.edge.observe import Observer
+from turnout.edge.overlay import OverlayFollower
 from turnout.edge.quick import QuickRoute
 from turnout.edge.routes import Quick, QuickPaths, starlette_app, table
 from turnout.edge.runtime import Emitter, Runtime
@@ -36,6 +44,7 @@ from turnout.edge.settings import EdgeSettings
 from turnout.edge.useragent import UserAgents
 
 log = logging.getLogger(__name__)
+_UNREACHABLE = (redis.exceptions.RedisError, OSError)
 
 SinkFactory = Callable[[], Any]
 # Young-generation collections every 700 allocations show up as tail latency under load;
@@ -53,8 +62,14 @@ def default_sink() -> Any:
 class EdgeApp:
     def __init__(self, settings: EdgeSettings, sink_factory: SinkFactory = default_sink,
                  holder: GraphHolder | None = None, graph_wait: float = 5.0,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, ledger: Ledger | None = None,
+                 follow_overlay: bool = True) -> None:
         self.settings = settings
+        self._ledger = ledger  # None: the Redis meters (config.meters) at settings.redis_url
+        self._follow_overlay = follow_overlay
+        self._redis: aioredis.Redis | None = None
+        self.leases: Leases | None = None
+        self.overlay: OverlayFollower | None = None
         self._metrics = metrics  # a worker's of `--workers N` has its slot (edge.server)
         self._sink_factory = sink_factory
         self._holder = holder
@@ -96,8 +111,22 @@ class EdgeApp:
         self.sink = sink = self._sink_factory()
         metrics = self._metrics if self._metrics is not None else Metrics()
         emitter: Emitter = sink
+        if self._ledger is None or self._follow_overlay:
+            self._redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2,
+                                                  socket_connect_timeout=2)
+        ledger = self._ledger or Meters(self._redis, settings.graph_prefix)
+        self.leases = leases = Leases(ledger, settings.leases)
         self.runtime = runtime = Runtime(settings, holder, observer, ids,
-                                         ContextCodec(settings.secrets), emitter, metrics)
+                                         ContextCodec(settings.secrets), emitter, metrics,
+                                         leases)
+
+        def installed(snapshot: Snapshot) -> None:  # prefetch the new graph's meters
+            if snapshot.limits is not None:
+                snapshot.limits.prefetch(leases, runtime.days, leases.now_ms())
+
+        holder.on_install = installed
+        if holder.snapshot is not None:
+            installed(holder.snapshot)
         metrics.gauge("turnout_edge_graph_version", "Graph version being served.",
                       lambda: holder.version)
         metrics.gauge("turnout_edge_graph_swaps_total", "Graph versions swapped in.",
@@ -110,10 +139,31 @@ class EdgeApp:
         stats = getattr(sink, "stats", None)
         if stats is not None and hasattr(stats, "prometheus"):
             metrics.sections.append(lambda: sink.stats.prometheus())
+        metrics.sections.append(leases.prometheus)
         await sink.start()
         self._sink_running = True
         metrics.start()
+        if self._follow_overlay:
+            assert self._redis is not None
+            self.overlay = follower = OverlayFollower(self._redis, settings.graph_prefix,
+                                                      holder.apply,
+                                                      settings.overlay_poll_seconds)
+            metrics.gauge("turnout_edge_overlay_seq", "Overlay sequence number applied.",
+                          lambda: follower.seq)
+            metrics.gauge("turnout_edge_overlay_capped_offers",
+                          "Offers the overlay caps now.",
+                          lambda: len(follower.current.capped_offers))
+            metrics.gauge("turnout_edge_overlay_blocked_campaigns",
+                          "Campaigns the overlay blocks now.",
+                          lambda: len(follower.current.blocked_campaigns))
+            with contextlib.suppress(*_UNREACHABLE):
+                await follower.refresh()  # before the first graph: it compiles with them
+            follower.start()
         await holder.start(self._graph_wait)
+        # The first blocks, before /readyz: the first clicks find a balance.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(leases.step(leases.now_ms()), 2.0)
+        leases.start()
         paths = table(runtime, lambda: self._sink_running)
         self._router = starlette_app(paths)
         self._quick = QuickPaths(entry for entry in paths if isinstance(entry, Quick))
@@ -122,8 +172,15 @@ class EdgeApp:
             log.warning("no campaign graph yet: /readyz answers 503 until one is published")
 
     async def shutdown(self) -> None:
+        if self.overlay is not None:
+            await self.overlay.stop()
         if self._holder is not None:
             await self._holder.stop()
+        if self.leases is not None:
+            await self.leases.close()  # after the last click: every balance goes back
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
         if self.sink is not None and self._sink_running:
             self._sink_running = False
             await self.sink.close(self.settings.drain_seconds)

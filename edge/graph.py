@@ -10,6 +10,12 @@ as far as it changed: the campaigns it changed, and those embedding a shared ent
 other compiled campaign is reused as it is (config.compile.recompile). The first version
 is compiled whole, decoding one campaign at a time. Campaign models are not kept, only the
 compiled campaigns and the small models of the shared entities.
+
+The overlay (config.overlay, followed by edge.overlay) is applied on top, without a new
+version: `apply` compiles again only the campaigns reaching an offer whose cap changed
+(config.compile.recap; their documents read from the graph store), in the worker thread
+as versions are, and answers blocked campaigns as inactive (config.compile.blocked). The
+holder keeps the graph without blocks (`base`) to build the next version on.
 """
 
 from __future__ import annotations
@@ -21,13 +27,21 @@ import ctypes.util
 import gc
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+import redis.asyncio
 import redis.exceptions
 
-from turnout.config.compile import campaigns_affected, compile_version, recompile
+from turnout.config.compile import (
+    blocked,
+    campaigns_affected,
+    campaigns_reaching,
+    compile_version,
+    recap,
+    recompile,
+)
 from turnout.config.compiled import CompiledGraph, CompiledNetwork, CompiledWorkspace
 from turnout.config.follower import Backoff, DocumentsMissing, GraphFollower, VersionUpdate
 from turnout.config.manifest import (
@@ -39,7 +53,10 @@ from turnout.config.manifest import (
     decode_entity,
 )
 from turnout.config.model import Campaign, Entity, Graph
+from turnout.config.overlay import Current
+from turnout.config.store import GraphStore
 from turnout.edge.clicks import source_slots
+from turnout.edge.limits import GraphLimits
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +72,15 @@ class Snapshot:
     fallback_workspace: CompiledWorkspace | None = None
     # traffic source id -> {the source's parameter name: token slot} (edge.clicks.Tokens)
     token_slots: dict[str, dict[str, int]] = field(default_factory=dict)
+    limits: GraphLimits | None = None  # budgets and click caps (edge.limits)
 
     @property
     def version(self) -> int:
         return self.graph.version
 
 
-def snapshot_of(graph: CompiledGraph, default_workspace: str = "") -> Snapshot:
+def snapshot_of(graph: CompiledGraph, default_workspace: str = "", prefix: str = "turnout:graph"
+                ) -> Snapshot:
     """The snapshot of a compiled graph: its indexes are over the shared entities only, so
     building one costs nothing like the graph's size in campaigns."""
     workspaces = graph.workspaces_by_id
@@ -75,6 +94,7 @@ def snapshot_of(graph: CompiledGraph, default_workspace: str = "") -> Snapshot:
         workspaces_by_pixel_key={w.pixel_key: w for w in workspaces.values() if w.pixel_key},
         fallback_workspace=fallback,
         token_slots={s.id: source_slots(s.params) for s in graph.traffic_sources_by_id.values()},
+        limits=GraphLimits(graph, prefix),
     )
 
 
@@ -103,7 +123,15 @@ class GraphHolder:
     def __init__(self, redis_url: str, prefix: str, default_workspace: str = "",
                  recheck_seconds: float = 30.0, max_backoff: float = 10.0) -> None:
         self.snapshot: Snapshot | None = None
+        self.base: CompiledGraph | None = None  # the graph served, without blocks
+        self.verdicts = Current()  # the overlay's verdicts applied
+        self.on_install: Callable[[Snapshot], None] | None = None
         self._default_workspace = default_workspace
+        self._prefix = prefix
+        self._redis_url = redis_url
+        self._store: GraphStore | None = None  # for documents an overlay change needs
+        self._lock = asyncio.Lock()  # one build at a time: a version or an overlay change
+        self.overlay_compiled = 0  # campaigns compiled for overlay changes
         self._follower = GraphFollower(redis_url, prefix, poll_interval=recheck_seconds,
                                        backoff=Backoff(cap=max_backoff), prefetch=False)
         self._task: asyncio.Task[None] | None = None
@@ -130,10 +158,18 @@ class GraphHolder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._store is not None:
+            await self._store.redis.aclose()
+            self._store = None
 
     def install(self, graph: CompiledGraph) -> None:
-        """Swap in a compiled graph (one reference assignment: atomic for readers)."""
-        self.snapshot = snapshot_of(graph, self._default_workspace)
+        """Swap in a compiled graph (one reference assignment: atomic for readers), with
+        the overlay's blocked campaigns answering as inactive."""
+        self.base = graph
+        self.snapshot = snapshot = snapshot_of(blocked(graph, self.verdicts.blocked_campaigns),
+                                               self._default_workspace, self._prefix)
+        if self.on_install is not None:
+            self.on_install(snapshot)
         self.swaps += 1
         self._loaded.set()
         # Move what is alive now (the graph, caches, modules) out of the collector's way,
@@ -158,12 +194,55 @@ class GraphHolder:
                     log.error("graph version %d cannot be loaded; keeping version %d: %s",
                               update.version, self.version, exc)
 
+    async def apply(self, verdicts: Current) -> None:
+        """Serve under the overlay's `verdicts`: the campaigns reaching an offer whose cap
+        changed are compiled again, blocked ones answer as inactive."""
+        async with self._lock:
+            if verdicts == self.verdicts:
+                return
+            self.verdicts = verdicts
+            base = self.base
+            if base is None:
+                return  # the first version is compiled with them
+            if verdicts.capped_offers != base.capped_offers:
+                base = await self._recapped(base, verdicts.capped_offers)
+            self.install(base)
+            log.info("overlay applied: %d capped offer(s), %d blocked campaign(s)",
+                     len(verdicts.capped_offers), len(verdicts.blocked_campaigns))
+
+    async def _recapped(self, base: CompiledGraph, capped: frozenset[str]) -> CompiledGraph:
+        affected = campaigns_reaching(base, base.capped_offers ^ capped)
+        if base.graph is not None:  # compiled from a whole graph (tests, dev): its models
+            graph = base.graph
+            models: list[Campaign] = [c for c in graph.campaigns if c.id in affected]
+            order = [c.id for c in graph.campaigns]
+        else:
+            manifest = self._held.manifest
+            assert manifest is not None
+            entries = manifest.entries(CAMPAIGNS)
+            order = [i for i, _ in entries]
+            chosen = [d for i, d in entries if i in affected]
+            if self._store is None:
+                self._store = GraphStore(redis.asyncio.Redis.from_url(self._redis_url),
+                                         self._prefix)
+            documents = await self._store.documents(chosen)
+            models = [m for d in chosen if isinstance(m := decode_entity(CAMPAIGNS, documents[d]),
+                                                      Campaign)]
+            graph = _shared_graph(manifest, self._held.shared)
+        self.overlay_compiled += len(models)
+        return await asyncio.to_thread(recap, base, graph, models, order, capped)
+
     async def _take(self, update: VersionUpdate) -> None:
+        async with self._lock:
+            await self._take_locked(update)
+
+    async def _take_locked(self, update: VersionUpdate) -> None:
         version = update.version
         held = self._held
-        previous = None if self.snapshot is None or held.manifest is None else self.snapshot.graph
+        previous = None if self.base is None or held.manifest is None else self.base
         shared, models = await self._shared(update)
-        build = _Build(update, asyncio.get_running_loop(), shared, held.manifest, previous)
+        build = _Build(update, asyncio.get_running_loop(), shared, held.manifest, previous,
+                       self.verdicts.capped_offers)
         try:
             compiled = await asyncio.to_thread(build.run)
         except (*_UNREACHABLE, DocumentsMissing):
@@ -187,9 +266,13 @@ class GraphHolder:
                    for _, d in manifest.entries(section)]
         fetched = await update.complete([d for _, d in entries if d not in held])
         models = {d: held.get(d) or decode_entity(section, fetched[d]) for section, d in entries}
-        shared = Graph(**{section: tuple(models[d] for _, d in manifest.entries(section))
-                          for section in SHARED_SECTIONS})
-        return shared, models
+        return _shared_graph(manifest, models), models
+
+
+def _shared_graph(manifest: Manifest, models: dict[str, Entity]) -> Graph:
+    """The version's shared entities (every section but campaigns) from their models."""
+    return Graph(**{section: tuple(models[d] for _, d in manifest.entries(section))
+                    for section in SHARED_SECTIONS})
 
 
 class _Build:
@@ -199,9 +282,11 @@ class _Build:
     a first load never holds every document or model at once."""
 
     def __init__(self, update: VersionUpdate, loop: asyncio.AbstractEventLoop, shared: Graph,
-                 installed: Manifest | None, previous: CompiledGraph | None) -> None:
+                 installed: Manifest | None, previous: CompiledGraph | None,
+                 capped: frozenset[str]) -> None:
         self.update, self.loop, self.shared = update, loop, shared
         self.installed, self.previous = installed, previous
+        self.capped = capped
         self.changes: Changes | None = None
         self.compiled = 0
 
@@ -211,7 +296,7 @@ class _Build:
         order = [i for i, _ in entries]
         if previous is None:
             return compile_version(self.shared, self.update.version, self._campaigns(entries),
-                                   order)
+                                   order, self.capped)
         self.changes = changes = changes_between(self.installed, manifest)
         affected = campaigns_affected(previous, changes)
         chosen = [(i, d) for i, d in entries if i in affected]

@@ -9,6 +9,8 @@ the campaign's own (docs/decisions.md).
 
 The LP click is stored under the lander the visitor clicked on and the offer it goes to,
 with the campaign click's sub-ids and values; HEAD sets no cookie and records nothing.
+A CTA offer with a daily click cap spends from its lease (edge.limits) and hands its click to
+its fallback when the cap is out (or answers 404 without one).
 """
 
 from __future__ import annotations
@@ -92,6 +94,14 @@ class LanderClickHandler:
         following = target.after(context.step, cta)
         if following is None:
             return self._refuse(site, 404, "no such offer on this lander")
+        limits = snapshot.limits
+        if following.offer_id and limits is not None and following.offer_id in limits.offers:
+            # The CTA offer's daily click cap, as on /c/{code}: its fallback when it is out.
+            served = None if rt.leases is None else limits.serving(
+                following.offer_id, rt.leases, rt.days, now_ms, not head)[0]
+            if served is None:
+                return self._refuse(site, 404, "offer click cap reached")
+            following = served
         slots = snapshot.token_slots.get(campaign.traffic_source.id, _NO_SLOTS)
         keep = frozenset(slots).union(TOKEN_SLOTS)
         headers: Headers = []

@@ -24,6 +24,7 @@ from turnout.edge.context import CONTEXT_COOKIE, ContextCodec, LanderContext, wi
 from turnout.edge.errors import BadInput
 from turnout.edge.graph import Snapshot
 from turnout.edge.inputs import cookie, parse_query
+from turnout.edge.limits import BUDGET_EXHAUSTED, CLICK_CAP_REACHED, OFFER_CAPPED, CampaignLimits
 from turnout.edge.money import click_cost
 from turnout.edge.observe import VISITOR_COOKIE, Observation, SeenVisitor
 from turnout.edge.responses import Headers
@@ -64,10 +65,14 @@ class _Campaign:
     the static part of its click events per path (keyed by the identity of the decided
     Choice, or of None for bots the bot policy sent elsewhere)."""
 
-    __slots__ = ("bot_ranges", "campaign", "context_tail", "keep", "slots", "stubs", "unique_key")
+    __slots__ = ("bot_ranges", "campaign", "context_tail", "keep", "limits", "slots", "stubs",
+                 "unique_key")
 
     def __init__(self, campaign: CompiledCampaign, snapshot: Snapshot, suffix: str) -> None:
         self.campaign = campaign
+        # Its budget and click caps (edge.limits); None when it has none to check.
+        limits = snapshot.limits
+        self.limits = None if limits is None else limits.campaigns.get(campaign.id)
         self.slots = snapshot.token_slots.get(campaign.traffic_source.id, _NO_SLOTS)
         self.bot_ranges = campaign.workspace.bot_index
         # The parameters a lander context keeps when it must shed some: those that fill
@@ -76,7 +81,7 @@ class _Campaign:
         self.unique_key = uniques.campaign_key(campaign.id)
         max_age = campaign.attribution_window_ms // 1000
         self.context_tail = f"; Max-Age={max_age}{suffix}".encode()
-        self.stubs: dict[int, Click] = {}
+        self.stubs: dict[int | tuple[int, str], Click] = {}
 
 
 class _Site:
@@ -144,6 +149,17 @@ class ClickHandler:
         if choice is None:
             return self._fallback(campaign.workspace, headers, "no destination available")
         target: Target = choice.destination.payload
+        cost = None
+        limits = facts.limits
+        if limits is not None:
+            cost = click_cost(campaign.cost_model, tokens.cost)
+            admitted, refusal = self._admit(limits, target, cost, now_ms, head)
+            if admitted is None:
+                if refusal == OFFER_CAPPED:
+                    return self._fallback(campaign.workspace, headers, refusal)
+                return self._policy(campaign.inactive, campaign, seen, tokens, now_ms, headers,
+                                    refusal)
+            target = admitted
         click_id = rt.ids.new(now_ms)
         unique = False
         if not head and not bot_reason:
@@ -171,8 +187,16 @@ class ClickHandler:
             answer = redirect_by_mode(rt.codec, mode, url, headers, now_ms)
         if not head:
             self._emit(click_id, now_ms, facts, snapshot, choice, seen, tokens, bot_reason,
-                       unique)
+                       unique, cost, target)
         return answer
+
+    def _admit(self, limits: CampaignLimits, target: Target, cost: int, now_ms: int,
+               head: bool) -> tuple[Target | None, str]:
+        leases = self.rt.leases
+        if leases is None:  # no meters to lease from: nothing limited is served
+            return None, OFFER_CAPPED if target.offer_id in limits.graph.offers else \
+                CLICK_CAP_REACHED if limits.budget is None else BUDGET_EXHAUSTED
+        return limits.admit(leases, self.rt.days, target, cost, now_ms, not head)
 
     def _site(self, snapshot: Snapshot, host: bytes) -> _Site:
         """The tracking domain a raw Host names in `snapshot`, kept for its next clicks."""
@@ -199,18 +223,27 @@ class ClickHandler:
 
     def _emit(self, click_id: str, now_ms: int, facts: _Campaign, snapshot: Snapshot,
               choice: Choice | None, seen: Observation, tokens: Tokens, bot_reason: str,
-              unique: bool = False) -> None:
+              unique: bool = False, cost: int | None = None, target: Target | None = None
+              ) -> None:
         campaign = facts.campaign
-        stub = facts.stubs.get(id(choice))
+        # A click-capped offer's clicks may go to its fallback: a stub per offer served.
+        key: int | tuple[int, str] = id(choice)
+        if choice is not None and target is not choice.destination.payload:
+            assert target is not None
+            key = (id(choice), target.offer_id)
+        stub = facts.stubs.get(key)
         if stub is None:
-            stub = facts.stubs[id(choice)] = click_stub(
+            stub = facts.stubs[key] = click_stub(
                 kind="click", campaign=campaign, graph_version=snapshot.version,
                 rule_id=BOT_RULE if choice is None else choice.rule_id,
                 destination_id="" if choice is None else choice.destination.id,
-                target=None if choice is None else choice.destination.payload, funnel_step=0,
+                target=None if choice is None else target or choice.destination.payload,
+                funnel_step=0,
             )
+        if cost is None:
+            cost = click_cost(campaign.cost_model, tokens.cost)
         event = fill_click(stub, campaign.workspace.raw_ip, click_id, now_ms, seen, tokens,
-                           bot_reason, click_cost(campaign.cost_model, tokens.cost))
+                           bot_reason, cost)
         event.is_unique = unique
         self.rt.sink.emit(TOPIC_CLICKS, click_id, event)
 

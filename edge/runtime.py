@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from turnout.clickid import ClickIds
 from turnout.edge.context import ContextCodec
+from turnout.edge.days import Days
 from turnout.edge.graph import GraphHolder
+from turnout.edge.leases import Leases
 from turnout.edge.metrics import Metrics
 from turnout.edge.observe import Observer
 from turnout.edge.settings import EdgeSettings
@@ -28,3 +30,5 @@ class Runtime:
     codec: ContextCodec
     sink: Emitter
     metrics: Metrics
+    leases: Leases | None = None  # None: no Redis meters (every limit refuses)
+    days: Days = field(default_factory=Days)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from turnout import env
 from turnout.connections import Connections
+from turnout.edge.leases import LeaseSettings
 from turnout.limits import DAY_MS, MAX_ATTRIBUTION_DAYS
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,24 @@ class EdgeSettings:
     """On SIGTERM, how long in-flight requests and the event buffer get to finish."""
     access_log: bool = False
     """Log every request (addresses and query strings included)."""
+    lease_block_seconds: float = 1.0
+    """Budget and click-cap leases (edge.leases): a block taken from a Redis meter lasts
+    about this long at the meter's recent rate."""
+    lease_min_block: int = 5
+    """Smallest lease block, in clicks' worth (also what an idle balance keeps)."""
+    lease_max_block: int = 500
+    """Largest lease block, in clicks' worth: an edge cut off from Redis, or killed, holds
+    at most this much of a meter unspent (the undershoot bound per edge)."""
+    lease_low_water: float = 0.5
+    """A balance below this share of its last block takes the next block."""
+    lease_settle_ms: int = 250
+    """Spent units are reported to the meters this often."""
+    lease_idle_ms: int = 5000
+    """A balance without a click this long goes back to the meter (down to one minimum
+    block; all of it once the meter is exhausted)."""
+    overlay_poll_seconds: float = 2.0
+    """The governor's overlay (capped offers, blocked campaigns) is read this often besides
+    its change notices."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -152,7 +171,23 @@ class EdgeSettings:
             ua_cache_size=env.integer("edge_ua_cache_size", 16384, environ),
             drain_seconds=env.number("edge_drain_seconds", 10.0, environ),
             access_log=env.flag("edge_access_log", False, environ),
+            lease_block_seconds=env.number("edge_lease_block_seconds", 1.0, environ),
+            lease_min_block=env.integer("edge_lease_min_block", 5, environ),
+            lease_max_block=env.integer("edge_lease_max_block", 500, environ),
+            lease_low_water=env.number("edge_lease_low_water", 0.5, environ),
+            lease_settle_ms=env.integer("edge_lease_settle_ms", 250, environ),
+            lease_idle_ms=env.integer("edge_lease_idle_ms", 5000, environ),
+            overlay_poll_seconds=env.number("edge_overlay_poll_seconds", 2.0, environ),
         )
+
+    @property
+    def leases(self) -> LeaseSettings:
+        try:
+            return LeaseSettings(self.lease_block_seconds, self.lease_min_block,
+                                 self.lease_max_block, self.lease_low_water,
+                                 self.lease_settle_ms, self.lease_idle_ms)
+        except ValueError as exc:
+            raise env.SettingError(f"{env.PREFIX}EDGE_LEASE_*: {exc}") from None
 
     @property
     def secrets(self) -> tuple[bytes, ...]:

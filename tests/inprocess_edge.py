@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from tests.memory_ledger import MemoryLedger
 from turnout.config.compiled import CompiledGraph
 from turnout.edge.app import EdgeApp
 from turnout.edge.graph import GraphHolder
@@ -51,7 +52,8 @@ async def in_process_edge(graph: CompiledGraph, secret: bytes,
     holder = StaticHolder("redis://unused", "p", settings.default_workspace)
     holder.install(graph)
     sink = ListSink()
-    app = EdgeApp(settings, lambda: sink, holder)
+    # Budgets and click caps lease from meters in memory; no overlay (no Redis).
+    app = EdgeApp(settings, lambda: sink, holder, ledger=MemoryLedger(), follow_overlay=False)
     await app.startup()
     try:
         yield app, sink
