@@ -13,7 +13,11 @@ does, timed in the same run. Each loop runs `--repeat` times and the best run co
 encoding of each event, which EventSink.emit does on the request path: a click costs
 answer() plus that. With `--bot-cidrs N` every workspace also gets N bot IP ranges (none
 of which holds a ring address, so the clicks take the same path) and the edge loop is
-timed with and without them, alternating, in the same run.
+timed with and without them, alternating, in the same run. With `--budget` the same
+campaign also gets a CPC cost and a budget, so each click spends from a lease
+(edge.leases), timed alternating with the plain graph: the cost of the budget check. The
+ledger is one in memory that never runs out, and the first block covers the whole run
+(in process, nothing suspends, so the lease task never gets to refill).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import msgspec
 from benchmarks.edge import bare_app
 from turnout.config.compile import compile_graph
 from turnout.config.io import load_graph
-from turnout.config.model import Graph
+from turnout.config.model import CostModel, Graph
 from turnout.edge.app import EdgeApp
 from turnout.edge.graph import GraphHolder
 from turnout.edge.redirect import ClickHandler
@@ -69,6 +73,16 @@ class DequeSink:
 
     def emit(self, topic: str, key: str, struct: Any) -> None:
         self.buffer.append((topic, key, struct))
+
+
+class EndlessLedger:
+    """A meter ledger (edge.leases.Ledger) that grants every take in full."""
+
+    async def take(self, key: str, *, limit: int, want: int, least: int = 1) -> int:
+        return want
+
+    async def settle(self, key: str, *, given_back: int = 0, spent: int = 0) -> int:
+        return 0
 
 
 class StaticHolder(GraphHolder):
@@ -175,6 +189,14 @@ def bot_cidrs(count: int) -> tuple[str, ...]:
     return tuple(blocks)
 
 
+def with_budget(graph: Graph) -> Graph:
+    """CODE's campaign at CPC 0.01 with a budget far above what the run spends."""
+    return msgspec.structs.replace(graph, campaigns=tuple(
+        msgspec.structs.replace(c, cost_model=CostModel(type="cpc", value="0.01"),
+                                budget="1000000000")
+        if c.code == CODE else c for c in graph.campaigns))
+
+
 def with_bot_cidrs(graph: Graph, count: int) -> Graph:
     ranges = bot_cidrs(count)
     return msgspec.structs.replace(graph, workspaces=tuple(
@@ -185,14 +207,17 @@ def with_bot_cidrs(graph: Graph, count: int) -> Graph:
 
 async def measure(args: argparse.Namespace) -> dict[str, float]:
     settings = EdgeSettings(secret=b"benchmark-secret-not-for-production",
-                            trusted_proxies=parse_networks(("127.0.0.1/32",), "bench"))
+                            trusted_proxies=parse_networks(("127.0.0.1/32",), "bench"),
+                            lease_min_block=10**9, lease_max_block=10**9)
     holder = StaticHolder("redis://unused", "bench")
     plain = compile_graph(load_graph(EXAMPLE), 1)
     ranged = compile_graph(with_bot_cidrs(load_graph(EXAMPLE), args.bot_cidrs), 2) \
         if args.bot_cidrs else None
+    budgeted = compile_graph(with_budget(load_graph(EXAMPLE)), 3) if args.budget else None
     holder.install(plain)
     sink = DequeSink()
-    edge = EdgeApp(settings, lambda: sink, holder)
+    edge = EdgeApp(settings, lambda: sink, holder, ledger=EndlessLedger(),
+                   follow_overlay=False)
     await edge.startup()
     assert edge.runtime is not None
     # The edge loop goes through the app's own dispatch, as any ASGI server would; the
@@ -209,7 +234,17 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
     samples: dict[str, list[float]] = {"bare": [], "edge": [], "answer": [], "encode": []}
     if ranged is not None:
         samples["edge_bot_cidrs"] = []
+    if budgeted is not None:
+        samples["edge_budget"] = []
     for _ in range(args.repeat):
+        if budgeted is not None:
+            holder.install(budgeted)
+            assert edge.leases is not None
+            await edge.leases.step(edge.leases.now_ms())  # its lease's first block
+            await run_app(edge, scopes, 1)  # the handler's per-snapshot caches
+            samples["edge_budget"].append(await run_app(edge, scopes, rounds))
+            holder.install(plain)
+            await run_app(edge, scopes, 1)
         if ranged is not None:
             holder.install(ranged)
             await run_app(edge, scopes, 1)  # the handler's per-snapshot caches
@@ -242,6 +277,10 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
     result["requests"] = count
     result["event_bytes"] = event_bytes
     result["bot_cidrs"] = args.bot_cidrs
+    if budgeted is not None:
+        assert edge.leases is not None
+        refused = sum(edge.leases.refused.values())
+        assert refused == 0, f"{refused} clicks refused: the budget run measured refusals"
     return result
 
 
@@ -254,6 +293,8 @@ def main() -> int:
     parser.add_argument("--profile", help="write a cProfile of one extra edge loop here")
     parser.add_argument("--bot-cidrs", type=int, default=0,
                         help="also time clicks with this many bot IP ranges per workspace")
+    parser.add_argument("--budget", action="store_true",
+                        help="also time clicks spending from a CPC budget's lease")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
@@ -270,6 +311,9 @@ def main() -> int:
     if args.bot_cidrs:
         print(f"  {args.bot_cidrs:5} bot CIDRs  {result['edge_bot_cidrs']:8.2f} us/request "
               f"({result['edge_bot_cidrs'] - result['edge']:+.2f} us)")
+    if "edge_budget" in result:
+        print(f"  with a CPC budget {result['edge_budget']:7.2f} us/request "
+              f"({result['edge_budget'] - result['edge']:+.2f} us)")
     print(f"  answer() alone   {result['answer']:8.2f} us/request")
     print(f"  + sink encode    {result['encode']:8.2f} us/event ({result['event_bytes']} bytes)")
     return 0

@@ -175,6 +175,9 @@ class Leases:
                 self._want(lease)
             return True
         self.refused[lease.reason] += 1
+        # Refused demand counts in the rate blocks are sized by: a burst that found the
+        # balance empty gets a block for the burst, not for what little was served.
+        lease.rate_used += units
         if not lease.wanted:
             self._want(lease)
         return False
@@ -258,7 +261,10 @@ class Leases:
         settings = self.settings
         elapsed = now_ms - lease.rate_since_ms
         rate = lease.rate_used * 1000 / elapsed if elapsed > 0 else 0.0
-        want = int(rate * settings.block_seconds)
+        # The first block, before any rate is known, is the largest: a campaign's first
+        # burst must not find an empty balance (idle returns bring it back down).
+        want = (settings.max_block * lease.unit if lease.taken == 0
+                else int(rate * settings.block_seconds))
         want = min(max(want, settings.min_block * lease.unit), settings.max_block * lease.unit)
         want = min(want, lease.limit)
         lease.rate_since_ms, lease.rate_used = now_ms, 0

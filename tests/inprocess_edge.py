@@ -48,6 +48,11 @@ async def in_process_edge(graph: CompiledGraph, secret: bytes,
                           ) -> AsyncIterator[tuple[EdgeApp, ListSink]]:
     """A started EdgeApp serving `graph`, trusting `trusted` as proxies (`more`: other
     EdgeSettings fields)."""
+    # Requests through httpx.ASGITransport never suspend, so the lease task would never get
+    # to refill between them: the first blocks (taken at startup) are made big enough for a
+    # whole test, unless a test asks for other lease settings.
+    more.setdefault("lease_min_block", 1_000_000)
+    more.setdefault("lease_max_block", 1_000_000)
     settings = EdgeSettings(secret=secret, trusted_proxies=parse_networks(trusted, "x"), **more)
     holder = StaticHolder("redis://unused", "p", settings.default_workspace)
     holder.install(graph)
