@@ -19,7 +19,11 @@ Keys (prefix `p`, the graph's, default `turnout:graph`), one hash per meter and 
 Daily meters expire two days after they are first written; total ones never do.
 
 After a flush of Redis a meter restarts from zero: the governor re-seeds it from counted
-spend (ClickHouse) with `seed`, which only ever raises `granted` and `spent`.
+spend (ClickHouse) with `seed`, which only ever raises `granted` and `spent`. So that no
+edge takes from a meter before that, the ledger has a marker, `{p}:meters-seeded`, which
+the governor sets to `seeded` once it has seeded every meter (governor/reseed.py); while it
+is missing (a fresh or flushed Redis) or says `seeding`, `take` hands out nothing and says
+so (UNSEEDED), and edges wait.
 """
 
 from __future__ import annotations
@@ -31,10 +35,14 @@ import redis.asyncio as aioredis
 
 KINDS: Final = ("budget", "campaign_clicks", "offer_clicks")
 TOTAL: Final = "total"
+SEEDED: Final = "seeded"  # the marker's value once every meter is seeded
+UNSEEDED: Final = -1  # what `take` answers while the ledger is not seeded
 _DAILY_TTL_S: Final = 2 * 86_400
 
-# KEYS: meter. ARGV: limit, want, min, ttl (0: none). Returns the units granted (0: none).
+# KEYS: meter, marker. ARGV: limit, want, min, ttl (0: none). Returns the units granted
+# (0: none left), or -1 while the ledger is not seeded.
 _TAKE: Final = """
+if redis.call('GET', KEYS[2]) ~= 'seeded' then return -1 end
 local granted = tonumber(redis.call('HGET', KEYS[1], 'granted') or '0')
 local left = tonumber(ARGV[1]) - granted
 local want = tonumber(ARGV[2])
@@ -86,6 +94,11 @@ def meter_key(prefix: str, kind: str, owner: str, period: str) -> str:
     return f"{prefix}:meter:{kind}:{owner}:{period}"
 
 
+def seeded_key(prefix: str) -> str:
+    """The ledger's marker: SEEDED once the governor seeded every meter from counted spend."""
+    return f"{prefix}:meters-seeded"
+
+
 def _ttl(period: str) -> int:
     return 0 if period == TOTAL else _DAILY_TTL_S
 
@@ -112,11 +125,13 @@ class Meters:
 
     async def take(self, key: str, *, limit: int, want: int, least: int = 1) -> int:
         """A block of at most `want` units, never more than `limit - granted`; 0 when fewer
-        than `least` units are left (and the meter is marked exhausted)."""
+        than `least` units are left (and the meter is marked exhausted); UNSEEDED while the
+        ledger's marker is not SEEDED."""
         if want < least or least < 1:
             raise ValueError("take wants at least `least` >= 1 units")
         period = key.rsplit(":", 1)[-1]
-        return int(await self._take(keys=[key], args=[limit, want, least, _ttl(period)]))
+        return int(await self._take(keys=[key, seeded_key(self.prefix)],
+                                    args=[limit, want, least, _ttl(period)]))
 
     async def settle(self, key: str, *, given_back: int = 0, spent: int = 0) -> int:
         """Report `spent` units and give back `given_back` unspent ones; granted after."""

@@ -26,13 +26,19 @@ reason is counted in `turnout_edge_lease_refused_total{reason}`):
                as other edges may give units back)
   unreachable  Redis did not answer the last take: with Redis down the edge serves from
                the balances it holds and refuses the rest; no click is served unleased
+  unseeded     the ledger has no `seeded` marker (config.meters): Redis is fresh or was
+               flushed, and the governor has not yet seeded the meters from counted spend;
+               the edge drops what it held (it was granted by a ledger that is gone) and
+               waits for the seed
 
 Bounds (measured in tests/integration/test_edge_leases.py):
   overshoot   0: every served click was paid from a block handed out atomically under the
               limit. Exception: a flush of Redis (FLUSHALL, a failover without the data)
-              drops the ledger while edges hold blocks; after the governor re-seeds the
-              meter from counted spend, the blocks edges held at the flush are outside the
-              new ledger, so up to edges x max_block can be served over the limit.
+              drops the ledger while edges hold blocks. No edge takes again before the
+              governor re-seeded the meters from counted spend (the marker), and an edge
+              drops its held blocks at its next take; what it served from them before that
+              take (at most its balance: <= max_block per edge) and spend not yet counted
+              by ClickHouse at the seed (the ingest lag) can go over the limit.
   undershoot  at most the blocks held by edges that die without returning them (SIGKILL)
               or are cut off from Redis, i.e. edges x max_block, until the day turns (daily
               meters) — for a total budget, until an operator raises it; plus the clicks
@@ -51,9 +57,11 @@ from typing import Final, Protocol
 
 import redis.exceptions
 
+from turnout.config.meters import UNSEEDED
+
 log = logging.getLogger(__name__)
 
-REASONS: Final = ("refilling", "exhausted", "unreachable")
+REASONS: Final = ("refilling", "exhausted", "unreachable", "unseeded")
 _UNREACHABLE: Final = (redis.exceptions.RedisError, OSError)
 
 
@@ -88,7 +96,7 @@ class Lease:
 
     __slots__ = ("balance", "block", "ends_ms", "exhausted", "key", "kind", "last_ms", "limit",
                  "owner", "pending", "rate_since_ms", "rate_used", "retired", "retry_ms",
-                 "returned", "spent", "taken", "unit", "unreachable", "wanted")
+                 "returned", "spent", "taken", "unit", "unreachable", "unseeded", "wanted")
 
     def __init__(self, key: str, kind: str, owner: str, limit: int, unit: int, now_ms: int,
                  ends_ms: int | None) -> None:
@@ -105,6 +113,7 @@ class Lease:
         self.wanted = False  # a refill is due or under way
         self.exhausted = False
         self.unreachable = False
+        self.unseeded = False  # the ledger's last answer: not seeded (config.meters)
         self.retry_ms = 0
         self.retired = False
 
@@ -113,6 +122,8 @@ class Lease:
         """Why a click found this balance empty."""
         if self.exhausted:
             return "exhausted"
+        if self.unseeded:
+            return "unseeded"
         return "unreachable" if self.unreachable else "refilling"
 
 
@@ -284,6 +295,15 @@ class Leases:
             return
         self.takes += 1
         lease.unreachable = False
+        lease.unseeded = got == UNSEEDED
+        if lease.unseeded:
+            # The ledger that granted what this edge holds is gone: spending it could go
+            # over what the re-seeded ledger hands others. Dropped, and counted as lost.
+            self.lost += lease.balance
+            lease.returned += lease.balance
+            lease.balance = 0
+            lease.retry_ms = now_ms + settings.recheck_ms
+            return
         lease.taken += got
         lease.balance += got  # retired meanwhile: the next pass gives it back
         lease.exhausted = got == 0

@@ -20,16 +20,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from turnout.config.meters import Meters
+from turnout.config.meters import SEEDED, Meters, seeded_key
 from turnout.governor.spend import Counting, budget_period, is_leased, workspaces
 from turnout.governor.tick import Tick
 
 _SEEDING: Final = "seeding"
-_SEEDED: Final = "seeded"
-
-
-def marker_key(prefix: str) -> str:
-    return f"{prefix}:meters-seeded"
 
 
 class ReseedTask:
@@ -48,9 +43,9 @@ class ReseedTask:
     async def tick(self, tick: Tick) -> None:
         if tick.graph is None:
             return
-        marker = marker_key(tick.prefix)
+        marker = seeded_key(tick.prefix)
         found = await tick.redis.get(marker)
-        if (found.decode() if isinstance(found, bytes) else found) == _SEEDED:
+        if (found.decode() if isinstance(found, bytes) else found) == SEEDED:
             return
         # Marked first: a loss while seeding removes the mark, so the next pass seeds again.
         await tick.redis.set(marker, _SEEDING)
@@ -75,7 +70,7 @@ class ReseedTask:
                 if units > 0:
                     await meters.seed(key, units)
                     self.seeded += 1
-        await tick.redis.set(marker, _SEEDED, xx=True)
+        await tick.redis.set(marker, SEEDED, xx=True)
         self.reseeds += 1
 
 

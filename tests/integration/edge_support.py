@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from turnout.config.compile import compile_graph
 from turnout.config.compiled import CompiledGraph
 from turnout.config.io import load_graph
+from turnout.config.meters import SEEDED, seeded_key
 from turnout.config.model import Graph
 from turnout.config.store import GraphStore
 from turnout.events import CLICK_DECODER, TOPIC_CLICKS, Click
@@ -55,9 +56,12 @@ def click_id_in(location: str) -> str:
 
 
 async def publish(redis_url: str, prefix: str, graph: Graph | None = None) -> tuple[int, Graph]:
+    """`graph` published under `prefix`, its meter ledger marked seeded, as the governor's
+    first pass would (config.meters: edges take no lease from an unseeded ledger)."""
     graph = graph or load_graph(EXAMPLE)
     client = aioredis.Redis.from_url(redis_url)
     try:
+        await client.set(seeded_key(prefix), SEEDED)
         return await GraphStore(client, prefix).publish(graph), graph
     finally:
         await client.aclose()

@@ -20,6 +20,7 @@ from tests.integration.control_support import control_database
 from tests.integration.publish_support import eventually, prefix, publisher
 from turnout.config.compile import compile_graph
 from turnout.config.decode import graph_from_builtins
+from turnout.config.meters import SEEDED, seeded_key
 from turnout.config.model import Graph
 from turnout.control import db
 from turnout.control.graph_write import import_graph
@@ -90,6 +91,7 @@ async def governed(postgres_url: str, redis_url: str, clickhouse_dsn: str, graph
     with clickhouse_database(clickhouse_dsn, "governor") as (dsn, database):
         pool = await db.open_pool(url, max_size=4)
         redis = aioredis.from_url(redis_url)
+        await redis.set(seeded_key(graph_prefix), SEEDED)  # a ledger the governor seeded
         ch = clickhouse_connect.get_client(dsn=dsn, database=database)
         clickhouse = ClickHouse(lambda: clickhouse_connect.get_client(dsn=dsn,
                                                                       database=database),

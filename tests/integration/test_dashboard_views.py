@@ -163,6 +163,7 @@ async def test_budget_and_cap_status_shows_the_budget_the_lease_ledger_and_verdi
         redis = aioredis.from_url(world.redis_url)
         try:
             ledger = meters.Meters(redis, world.graph_prefix)
+            await redis.set(meters.seeded_key(world.graph_prefix), meters.SEEDED)
             assert await ledger.take(ledger.key("budget", "camp-a", day), limit=12_500_000,
                                      want=1) == 0
         finally:

@@ -21,7 +21,7 @@ from tests.integration.edge_support import (
 )
 from turnout.config import overlay
 from turnout.config.io import load_graph
-from turnout.config.meters import TOTAL, Meters
+from turnout.config.meters import SEEDED, TOTAL, Meters, seeded_key
 from turnout.config.overlay import Verdict
 from turnout.local.services import LocalStack
 
@@ -226,14 +226,21 @@ async def test_a_flushed_ledger_reseeded_never_hands_out_more_than_the_limit(edg
     served: list[str] = []
     async with clients(edges) as http:
         served += [u for u in await burst(http, "FLUSHED", 10) if "flushed" in u]
-        # The ledger is lost (FLUSHALL, scoped to this meter so the session's other data
-        # stays); the governor re-seeds it from what was counted.
-        await redis.delete(key)
+        # The ledger is lost (FLUSHALL, scoped to this meter and the ledger's marker so
+        # the session's other data stays). Until the governor re-seeds, no edge takes:
+        # each serves what it holds, then drops the rest at its next take.
+        await redis.delete(key, seeded_key(edges[0].prefix))
+        for _ in range(5):
+            served += [u for u in await burst(http, "FLUSHED", 20) if "flushed" in u]
+            await asyncio.sleep(0.3)
+        assert (await meters.read(key)).granted == 0  # nothing taken from the lost ledger
+        # The governor's re-seed: counted spend (every click served so far), then the mark.
         await meters.seed(key, len(served) * 100_000)
+        await redis.set(seeded_key(edges[0].prefix), SEEDED)
         for _ in range(10):
             served += [u for u in await burst(http, "FLUSHED", 40) if "flushed" in u]
             assert (await meters.read(key)).granted <= 3_000_000
         overshoot = len(served) - 30
-        # The blocks the two edges held at the flush are outside the re-seeded ledger.
+        # What the two edges held at the flush and served before their next take.
         assert overshoot <= 2 * MAX_BLOCK
         print(f"served {len(served)} of 30 after a flush: overshoot {overshoot}")

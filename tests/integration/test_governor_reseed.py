@@ -6,7 +6,7 @@ import datetime as dt
 
 from tests.integration.money_support import governed, money_graph, ms, unique_ws
 from tests.integration.test_reports import click, insert
-from turnout.config.meters import Meters, Reading
+from turnout.config.meters import UNSEEDED, Meters, Reading, seeded_key
 from turnout.governor.reseed import reseed_task
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
@@ -29,8 +29,12 @@ async def test_after_flushall_meters_never_hand_out_more_than_the_limit_again(
         offer_clicks = meters.key("offer_clicks", offer, "2026-03-10")
         campaign_clicks = meters.key("campaign_clicks", camp, "2026-03-10")
         task = reseed_task()
-        await task.tick(env.tick(ms(NOW)))  # first start: no marker, meters seeded once
-        await env.redis.flushall()
+        await env.redis.delete(seeded_key(env.prefix))  # a fresh Redis: no marker
+        await task.tick(env.tick(ms(NOW)))  # first start: meters seeded once
+        # FLUSHALL, of this test's keys only (the session's Valkey serves other tests).
+        await env.redis.delete(*[k async for k in env.redis.scan_iter(f"{env.prefix}:*")])
+        # Until the governor re-seeds, the ledger hands out nothing.
+        assert await meters.take(budget, limit=5_000_000, want=100_000) == UNSEEDED
         await task.tick(env.tick(ms(NOW) + 2000))
         assert await meters.read(budget) == Reading(3_000_000, 3_000_000, False)
         assert await meters.read(offer_clicks) == Reading(30, 30, False)
