@@ -38,8 +38,9 @@ async def act_once(tick: Tick, *, workspace_id: str, campaign_id: str, action: s
                                    now_ms=tick.now_ms, reason=reason)
         error = None if outcome.written else outcome.what.removeprefix("refused: ")
         await enqueue(conn, workspace_id=workspace_id, event=event, key=key, data={
-            **data, "campaign": campaign_id, "action": action, "done": error is None,
-            "error": error, "reason": reason})
+            **data, "campaign_id": campaign_id, "from": outcome.before,
+            "to": outcome.written.stored.entity.status if outcome.written else outcome.before,
+            "action": action, "done": error is None, "error": error, "reason": reason})
     if outcome.written is not None:
         tick.publisher.changed(workspace_id, ACTOR, f"{action}: {reason}",
                                outcome.written.entities)

@@ -66,6 +66,6 @@ async def test_a_campaign_ending_now_stops_serving_and_is_completed_once(
     audit = await rows(url, "SELECT actor, action FROM audit WHERE entity_id = 'camp-a' "
                             "AND actor = 'governor'")
     assert audit == [("governor", "complete")]
-    sent = await rows(url, "SELECT event, data->>'campaign', data->>'done' FROM notifications")
+    sent = await rows(url, "SELECT event, data->>'campaign_id', data->>'done' FROM notifications")
     assert sent == [("campaign.transition", "camp-a", "true")]
     assert tasks[0].completed == 1
