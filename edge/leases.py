@@ -7,9 +7,10 @@ from that balance: `spend` is a comparison and two additions. Everything that ta
 Redis runs in one background task (`run`):
 
 - refills: when a balance drops below `low_water` of its last block, or a click found it
-  empty, the next block is taken: about `block_seconds` of the meter's recent rate,
-  between `min_block` and `max_block` clicks' worth (the meter's last blocks shrink to
-  what is left: `take` never hands out more than the limit minus what is granted);
+  empty, the next block is taken: about `block_seconds` of the meter's recent demand
+  (clicks served and refused), between `min_block` and `max_block` clicks' worth; the
+  first block, before any rate is known, is `max_block` (the meter's last blocks shrink
+  to what is left: `take` never hands out more than the limit minus what is granted);
 - settles: spent units are reported every `settle_ms` (and with each refill);
 - returns: a balance idle for `idle_ms` goes back down to one minimum block (all of it
   once the meter is known exhausted, so other edges can spend it); a balance goes back
