@@ -77,7 +77,7 @@ class Ledger(Protocol):
 @dataclass(frozen=True, slots=True)
 class LeaseSettings:
     block_seconds: float = 1.0  # a block lasts about this long at the meter's recent rate
-    min_block: int = 5  # clicks' worth
+    min_block: int = 50  # clicks' worth
     max_block: int = 500  # clicks' worth
     low_water: float = 0.5  # of the last block: refill below it
     settle_ms: int = 250  # spent units are reported this often

@@ -113,8 +113,9 @@ class EdgeSettings:
     lease_block_seconds: float = 1.0
     """Budget and click-cap leases (edge.leases): a block taken from a Redis meter lasts
     about this long at the meter's recent rate."""
-    lease_min_block: int = 5
-    """Smallest lease block, in clicks' worth (also what an idle balance keeps)."""
+    lease_min_block: int = 50
+    """Smallest lease block, in clicks' worth (also what an idle balance keeps, so a burst
+    after a quiet spell finds a balance); at most lease_max_block."""
     lease_max_block: int = 500
     """Largest lease block, in clicks' worth: an edge cut off from Redis, or killed, holds
     at most this much of a meter unspent (the undershoot bound per edge)."""
@@ -172,7 +173,7 @@ class EdgeSettings:
             drain_seconds=env.number("edge_drain_seconds", 10.0, environ),
             access_log=env.flag("edge_access_log", False, environ),
             lease_block_seconds=env.number("edge_lease_block_seconds", 1.0, environ),
-            lease_min_block=env.integer("edge_lease_min_block", 5, environ),
+            lease_min_block=env.integer("edge_lease_min_block", 50, environ),
             lease_max_block=env.integer("edge_lease_max_block", 500, environ),
             lease_low_water=env.number("edge_lease_low_water", 0.5, environ),
             lease_settle_ms=env.integer("edge_lease_settle_ms", 250, environ),
@@ -183,7 +184,8 @@ class EdgeSettings:
     @property
     def leases(self) -> LeaseSettings:
         try:
-            return LeaseSettings(self.lease_block_seconds, self.lease_min_block,
+            return LeaseSettings(self.lease_block_seconds,
+                                 min(self.lease_min_block, self.lease_max_block),
                                  self.lease_max_block, self.lease_low_water,
                                  self.lease_settle_ms, self.lease_idle_ms)
         except ValueError as exc:
