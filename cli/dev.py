@@ -217,6 +217,20 @@ def _run_once(argv: list[str], env: dict[str, str]) -> None:
         raise ServiceError(f"{' '.join(argv[2:])} failed:\n{result.stdout}{result.stderr}")
 
 
+def _cap_demo(graph: Graph, edge: str) -> list[str]:
+    """How to watch an offer's daily click cap hand its traffic to its fallback."""
+    capped = next((o for o in graph.offers if o.daily_click_cap and o.fallback_offer), None)
+    if capped is None:
+        return []
+    return [
+        f"  {_turnout_command()} simulate --edge {edge} --clicks 1500",
+        f"  {_turnout_command()} report --workspace {capped.workspace} --group-by offer "
+        "--metrics clicks,lp_clicks",
+        f"      ({capped.id} takes {capped.daily_click_cap} clicks a day, then "
+        f"{capped.fallback_offer} gets its traffic)",
+    ]
+
+
 def _print_banner(stack: LocalStack, imported: Imported, edge_port: int, api_port: int,
                   graph: Graph, tokens: dict[str, str], revision: int,
                   governor_port: int) -> None:
@@ -258,6 +272,7 @@ def _print_banner(stack: LocalStack, imported: Imported, edge_port: int, api_por
         f"  export TURNOUT_API_URL={api} TURNOUT_API_KEY={token}",
         f"  {_turnout_command()} report --workspace {workspace} --group-by campaign,country",
         f"  {_turnout_command()} campaign list",
+        *_cap_demo(graph, edge),
         "",
         "Ctrl-C stops everything.",
     ]
