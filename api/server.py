@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+from turnout import embedded_server
 from turnout.api.app import FactsSource, close_app, create_app, start_app
 from turnout.api.pool import ClientFactory
 from turnout.api.settings import ApiSettings
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, handle_signals: bool) -> None:
-        super().__init__(config)
-        self.handle_signals = handle_signals
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # Embedded next to the ingest consumers, the host process owns SIGTERM/SIGINT.
-        if not self.handle_signals:
-            yield
-            return
-        with super().capture_signals():
-            yield
 
 
 async def serve(settings: ApiSettings, client_factory: ClientFactory,
@@ -43,15 +27,9 @@ async def serve(settings: ApiSettings, client_factory: ClientFactory,
     config = uvicorn.Config(served, host=host or settings.host, port=port or settings.port,
                             log_level="info", access_log=settings.access_log,
                             lifespan="off", server_header=False)
-    server = _Server(config, handle_signals)
     await start_app(app)
-    task = asyncio.ensure_future(server.serve())
     try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        server.should_exit = True
-        await task
-        raise
+        await embedded_server.serve(config, handle_signals)
     finally:
         await close_app(app)
 

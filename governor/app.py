@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvicorn
@@ -15,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from turnout import embedded_server
 from turnout.governor.service import Governor
 from turnout.governor.settings import GovernorSettings
 from turnout.governor.tick import Task
@@ -51,20 +50,6 @@ def create_app(governor: Governor) -> Starlette:
                              Route("/metrics", metrics)])
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, handle_signals: bool) -> None:
-        super().__init__(config)
-        self.handle_signals = handle_signals
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        if not self.handle_signals:  # embedded: the host process owns SIGTERM/SIGINT
-            yield
-            return
-        with super().capture_signals():
-            yield
-
-
 async def serve(settings: GovernorSettings, tasks: Sequence[Task],
                 make_clickhouse: Callable[[], Any], handle_signals: bool = False) -> None:
     """Run the governor and its HTTP face until cancelled or, with `handle_signals`, until
@@ -73,14 +58,8 @@ async def serve(settings: GovernorSettings, tasks: Sequence[Task],
     config = uvicorn.Config(create_app(governor), host=settings.host, port=settings.port,
                             log_level="warning", access_log=False, lifespan="off",
                             server_header=False)
-    server = _Server(config, handle_signals)
     await governor.start()
-    task = asyncio.ensure_future(server.serve())
     try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        server.should_exit = True
-        await task
-        raise
+        await embedded_server.serve(config, handle_signals)
     finally:
         await governor.stop()
