@@ -111,8 +111,11 @@ async def standings(tick: Tick, counting: Counting) -> dict[str, list[Standing]]
 
 
 def occasion(standing: Standing, at: int) -> str:
+    """A threshold's occasion: per period and amount, so a raised budget is watched anew
+    (its thresholds act again at their share of the new amount)."""
     campaign = standing.campaign
-    return f"budget:{campaign.workspace.id}:{campaign.id}:{standing.period}:{at}"
+    return (f"budget:{campaign.workspace.id}:{campaign.id}:{standing.period}:"
+            f"{standing.amount_micros}:{at}")
 
 
 async def _transition_event(conn: psycopg.AsyncConnection[Any], key: str, workspace_id: str,

@@ -2,7 +2,7 @@
 transaction that performs it, so a leader killed halfway, a retried pass or a second
 governor never performs it twice.
 
-An occasion is a key such as `budget:WS:CAMPAIGN:total:100`, `cap:WS:OFFER:2026-12-02` or
+An occasion is a key such as `budget:WS:CAMPAIGN:total:5000000:100`, `cap:WS:OFFER:2026-12-02` or
 `schedule:WS:CAMPAIGN:end:1767225600000`. The claim commits or rolls back with the action:
 if the transaction fails, the occasion is free again for the next pass.
 """

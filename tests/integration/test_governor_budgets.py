@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import msgspec
+import psycopg
 import pytest
 
 from tests.integration.money_support import (
@@ -73,7 +75,7 @@ async def test_a_spent_meter_pauses_once_with_one_audit_row_and_one_notification
                              "currency": "EUR", "outcome": "paused"}
         assert rows["notifications"][0][1]["to"] == "paused"
         [(claim, detail)] = rows["claims"]
-        assert claim == f"budget:{ws}:{camp}:total:100"
+        assert claim == f"budget:{ws}:{camp}:total:5000000:100"
         assert detail["outcome"] == "paused" and detail["revision"] is not None
         assert (await status_of(env, camp))[0] == "paused"
         assert task.metrics()["budget_transitions_total"] == 1
@@ -255,3 +257,36 @@ async def test_cpa_overshoot_stays_within_the_stated_bound_as_conversions_keep_a
         print(f"CPA bound: stopped {stop_at - reached_at} ms after the budget was spent "
               f"(T = {window} ms); overshoot {overshoot}.00 of {budget}.00 "
               f"(bound {rate * window // 1000 + late}.00)")
+
+
+async def test_a_raised_budget_is_watched_anew(
+        postgres_url: str, redis_url: str, clickhouse_dsn: str) -> None:
+    ws = unique_ws()
+    camp = f"{ws}-cpc"
+    graph = money_graph(ws, campaigns={camp: {
+        "cost_model": {"type": "cpc", "value": "0.10"}, "budget": PAUSE_AT_100}})
+    async with governed(postgres_url, redis_url, clickhouse_dsn, graph) as env:
+        meters = Meters(env.redis, env.prefix)
+        key = meters.key("budget", camp, "total")
+        await meters.take(key, limit=5_000_000, want=5_000_000)
+        await meters.settle(key, spent=5_000_000)
+        task = budget_task()
+        await task.tick(env.tick(ms(NOW)))
+        assert (await status_of(env, camp))[0] == "paused"
+        # The buyer raises the budget to 10.00 and resumes: the spent 5.00 is 50 % of it.
+        raised = msgspec.structs.replace(env.graph, campaigns=tuple(
+            msgspec.structs.replace(c, budget={**PAUSE_AT_100, "amount": "10.00"})
+            if c.id == camp else c for c in env.graph.campaigns))
+        env.graph = msgspec.convert(msgspec.to_builtins(raised), type(raised))
+        _, revision = await status_of(env, camp)
+        async with await psycopg.AsyncConnection.connect(env.url) as conn:
+            await act(conn, Actor(ws, "buyer"), camp, "resume", revision, now_ms=ms(NOW))
+            await conn.commit()
+        await task.tick(env.tick(ms(NOW) + 2000))
+        assert (await status_of(env, camp))[0] == "active"
+        await meters.take(key, limit=10_000_000, want=5_000_000)
+        await meters.settle(key, spent=5_000_000)  # 10.00 of 10.00
+        await task.tick(env.tick(ms(NOW) + 4000))
+        assert (await status_of(env, camp))[0] == "paused"
+        rows = await governor_rows(env, camp)
+        assert [action for _, action, _ in rows["audit"]] == ["pause", "pause"]
