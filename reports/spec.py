@@ -67,7 +67,16 @@ def check_zone(tz: str, problems: list[str]) -> str:
     return tz
 
 
+# What ClickHouse's DateTime64 holds; a bound outside is a bad parameter, not a crash.
+_FIRST_YEAR, _LAST_YEAR = 1900, 2299
+MAX_OFFSET = 1_000_000_000  # rows skipped at most (a UInt64 parameter in the query)
+
+
 def _instant(text: str, zone: ZoneInfo, end: bool) -> dt.datetime:
+    """The UTC instant of a local `from`/`to`; ValueError when it is not one, or outside
+    the years ClickHouse stores."""
+    if not text[:4].isdigit() or not _FIRST_YEAR <= int(text[:4]) <= _LAST_YEAR - 1:
+        raise ValueError(text)
     if len(text) == 10:
         day = dt.date.fromisoformat(text)
         local = dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time(), zone)
@@ -96,7 +105,8 @@ def parse_range(start: str | None, end: str | None, tz: str, problems: list[str]
         try:
             bounds.append(_instant(text.strip(), zone, is_end))
         except ValueError:
-            problems.append(f"{name}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS], got {text!r}")
+            problems.append(f"{name}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] between "
+                            f"{_FIRST_YEAR} and {_LAST_YEAR - 1}, got {text!r}")
             bounds.append(None)
     first, last = bounds
     if first is not None and last is not None and first >= last:
@@ -201,7 +211,7 @@ def build_spec(*, workspace: str, group_by: str | Sequence[str] | None = None,
     first, last = parse_range(start, end, tz, problems, today)
     numbers = {}
     for name, value, default, top in (("limit", limit, DEFAULT_LIMIT, MAX_LIMIT),
-                                      ("offset", offset, 0, None)):
+                                      ("offset", offset, 0, MAX_OFFSET)):
         try:
             numbers[name] = default if value in (None, "") else int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -209,7 +219,8 @@ def build_spec(*, workspace: str, group_by: str | Sequence[str] | None = None,
             numbers[name] = default
             continue
         if numbers[name] < (1 if name == "limit" else 0) or (top and numbers[name] > top):
-            problems.append(f"{name}: out of range (limit 1..{MAX_LIMIT}, offset >= 0)")
+            problems.append(f"{name}: out of range (limit 1..{MAX_LIMIT}, offset "
+                            f"0..{MAX_OFFSET})")
     parsed_filters = parse_filters(filters or {}, problems)
     if problems:
         raise ParameterError("; ".join(problems))

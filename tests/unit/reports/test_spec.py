@@ -66,3 +66,20 @@ def test_limits_and_sort_on_ungrouped_dimension():
 def test_split_list():
     assert split_list(["a, b", "c", ""]) == ("a", "b", "c")
     assert split_list(None) == ()
+
+
+@pytest.mark.parametrize("start, end", [
+    ("0001-01-01", None), (None, "9999-12-31"), ("1899-12-31", None), ("2299-12-31", None),
+    ("0001-01-01T00:00", None), ("\uff19\uff19\uff19\uff19-01-01", None)  # fullwidth digits,
+])
+def test_bounds_outside_what_clickhouse_stores_are_bad_parameters(start, end):
+    # Regression (issue #15): from=0001-01-01 and to=9999-12-31 were an OverflowError (500).
+    with pytest.raises(ParameterError, match="between 1900 and 2298"):
+        build_spec(workspace="w", start=start, end=end)
+
+
+def test_a_huge_offset_is_a_bad_parameter():
+    # Regression (issue #15): offset=18446744073709551616 was a TypeError (500).
+    with pytest.raises(ParameterError, match=r"offset 0\.\.1000000000"):
+        build_spec(workspace="w", offset="18446744073709551616")
+    assert build_spec(workspace="w", offset="1000000000").offset == 1_000_000_000
