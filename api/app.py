@@ -313,6 +313,7 @@ def create_app(settings: ApiSettings, client_factory: ClientFactory,
     auth = Middleware(AdminAuth, admin=admin, legacy=KeyRing(settings.api_keys),
                       legacy_paths=report_routes.PATHS)
     app = Starlette(routes=routes, middleware=[auth])
+    app.router.redirect_slashes = False  # they are built from the (spoofable) Host header
     problems.install(app)
     app.state.api = api
     app.state.admin = admin

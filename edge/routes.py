@@ -135,4 +135,8 @@ def starlette_app(paths: Iterable[Quick | Page]) -> Starlette:
                     else _counted(page.endpoint, page.stats), methods=list(page.methods))
               for page in pages]
     refusals = Refusals({page.path: (page.refuse, page.stats) for page in pages})
-    return Starlette(routes=routes, exception_handlers={BadInput: refusals})
+    app = Starlette(routes=routes, exception_handlers={BadInput: refusals})
+    # No slash redirects: Starlette builds them from the Host header (spoofable, and http
+    # behind a TLS terminator); `/postback/` is simply not a path.
+    app.router.redirect_slashes = False
+    return app

@@ -77,3 +77,14 @@ async def test_clicks_is_no_click_path(compiled: CompiledGraph):
             assert (status, body) == (404, b"Not Found")
         assert (await call(app, "GET", "/click/abc"))[2] == b"no such CTA"  # the handler's
         assert sink.events == []
+
+
+@pytest.mark.parametrize("path", ["/postback/", "/healthz/", "/api/v1/events/"])
+async def test_a_trailing_slash_is_not_redirected_to_the_host_header(compiled: CompiledGraph,
+                                                                    path: str):
+    # Regression (issue #15): `/postback/` answered 307 to http://<Host header>/postback.
+    async with in_process_edge(compiled, b"s") as (app, _):
+        status, headers, _ = await call(app, "GET", path,
+                                        headers=((b"host", b"evil.example"),))
+    assert status == 404
+    assert not [value for name, value in headers if name.lower() == b"location"]
