@@ -22,6 +22,7 @@ from turnout.dashboard import (
     views_campaigns,
     views_editor,
     views_entities,
+    views_entity_editor,
     views_reports,
     views_setup,
     views_status,
@@ -41,7 +42,8 @@ HEADERS: Final = ((b"content-security-policy", CSP.encode()),
                   (b"x-frame-options", b"DENY"),
                   (b"referrer-policy", b"same-origin"))
 VIEW_MODULES: Final = (views_auth, views_campaigns, views_editor, views_setup, views_reports,
-                       views_entities, views_versions, views_status, views_automation)
+                       views_entities, views_entity_editor, views_versions, views_status,
+                       views_automation)
 
 
 class SecurityHeaders:

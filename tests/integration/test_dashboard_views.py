@@ -10,7 +10,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tests.integration.admin_support import facts_for
-from tests.integration.dashboard_support import DashWorld, dashboard_world
+from tests.integration.dashboard_support import DashWorld, csrf_of, dashboard_world
 from tests.integration.entities_support import A
 
 
@@ -223,3 +223,129 @@ async def test_automation_rules_show_with_their_switches_and_a_stale_one_is_refu
     history = page.split('id="automation-runs"', 1)[1]
     assert "camp-a: -35.5 (1,500 clicks) · matched" in history
     assert "camp-a: pause · would" in history and "&lt;b&gt;boom&lt;/b&gt;" in history
+
+
+def _form_fields(html: str, form_id: str) -> dict[str, str]:
+    """A form's inputs, textareas and selected options, as the browser would send them."""
+    import html as html_lib
+    import re
+
+    form = html.split(f'id="{form_id}"', 1)[1].split("</form>", 1)[0]
+    fields = {m["name"]: html_lib.unescape(m["value"]) for m in re.finditer(
+        r'<input (?:(?!type="checkbox")[^>])*?name="(?P<name>[^"]+)" value="(?P<value>[^"]*)"',
+        form)}
+    for area in re.finditer(r'<textarea name="(?P<name>[^"]+)"[^>]*>(?P<value>[^<]*)<', form):
+        fields[area["name"]] = html_lib.unescape(area["value"])
+    for select in re.finditer(r'<select name="(?P<name>[^"]+)"[^>]*>(?P<body>.*?)</select>',
+                              form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', select["body"])
+        if chosen:
+            fields[select["name"]] = html_lib.unescape(chosen[1])
+    return fields
+
+
+async def _entity(world: DashWorld, segment: str, entity_id: str) -> dict:
+    import httpx
+
+    async with httpx.AsyncClient(transport=world.app, base_url="http://dash") as http:
+        answer = await http.get(f"/api/v1/{segment}/{entity_id}", headers={
+            "Authorization": f"Bearer {world.keys['editor']}"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def test_an_offer_is_created_edited_with_problems_at_fields_and_deleted(world: DashWorld):
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["editor"])
+        new = await browser.http.get("/ui/offers/new")
+        assert new.status_code == 200, new.text[-2000:]
+        assert 'name="daily_click_cap"' in new.text and 'name="fallback_offer"' in new.text
+        csrf = csrf_of(new.text)
+        name = "<script>alert(1)</script> Offre été ☀"
+        made = await browser.http.post("/ui/offers", data={
+            "csrf": csrf, "id": "dash-offer", "name": name, "url": "https://o.example/?c={clickid}",
+            "network": "alpha-net", "payout": "3.25", "currency": "EUR", "daily_cap": "",
+            "daily_click_cap": "500", "fallback_offer": "vpn-global"})
+        assert made.status_code == 303, made.text[-3000:]
+        stored = await _entity(world, "offers", "dash-offer")
+        assert (stored["payout"], stored["currency"], stored["daily_click_cap"],
+                stored["fallback_offer"], stored["daily_cap"]) == (
+            "3.25", "EUR", 500, "vpn-global", None)
+        listing = (await browser.http.get("/ui/offers")).text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; Offre été ☀" in listing
+        assert "<script>alert(1)" not in listing and "€3.25" in listing
+        edit = (await browser.http.get("/ui/offers/dash-offer/edit")).text
+        fields = _form_fields(edit, "entity-form")
+        assert fields["daily_click_cap"] == "500" and fields["fallback_offer"] == "vpn-global"
+        assert fields["name"] == name
+        bad = await browser.http.post("/ui/offers/dash-offer/edit",
+                                      data={**fields, "daily_click_cap": "lots"})
+        assert bad.status_code == 422, bad.text[-3000:]
+        error = bad.text.split('data-path="daily_click_cap"', 1)[1][:200]
+        assert "int" in error, error
+        assert 'value="lots"' in bad.text  # the edit is kept
+        saved = await browser.http.post("/ui/offers/dash-offer/edit",
+                                        data={**fields, "daily_click_cap": "750"})
+        assert saved.status_code == 303, saved.text[-3000:]
+        assert (await _entity(world, "offers", "dash-offer"))["daily_click_cap"] == 750
+        stale = await browser.http.post("/ui/offers/dash-offer/edit",
+                                        data={**fields, "name": "late"})
+        assert stale.status_code == 412
+        assert "someone else changed this offer" in stale.text and 'value="late"' in stale.text
+        # In use: the API refuses the delete and the page says why.
+        used = await browser.http.post("/ui/offers/antivirus/delete", data={
+            "csrf": csrf, "revision": str((await _entity(world, "offers", "antivirus"))
+                                          ["revision"])})
+        assert used.status_code == 303
+        page = (await browser.http.get(used.headers["location"])).text
+        assert "Not deleted: antivirus" in page and "notice-error" in page
+        revision = (await _entity(world, "offers", "dash-offer"))["revision"]
+        gone = await browser.http.post("/ui/offers/dash-offer/delete",
+                                       data={"csrf": csrf, "revision": str(revision)})
+        assert gone.status_code == 303
+        assert "Deleted offer dash-offer" in (await browser.http.get("/ui/offers")).text
+
+
+async def test_sources_and_networks_edit_their_maps_lists_and_secrets(world: DashWorld):
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["editor"])
+        edit = (await browser.http.get("/ui/traffic-sources/push-net/edit")).text
+        fields = _form_fields(edit, "entity-form")
+        saved = await browser.http.post("/ui/traffic-sources/push-net/edit", data={
+            **fields, "tokens": "sub1=zone\nsub2=bid_id\ncost=cpc",
+            "postback_url": "https://push.example/pb?c={clickid}&p={payout}",
+            "postback_statuses": "approved, pending", "payout_percent": "80",
+            "postback_percent": "50"})
+        assert saved.status_code == 303, saved.text[-3000:]
+        source = await _entity(world, "traffic-sources", "push-net")
+        assert source["tokens"] == {"sub1": "zone", "sub2": "bid_id", "cost": "cpc"}
+        assert source["postback_statuses"] == ["approved", "pending"]
+        assert (source["payout_percent"], source["postback_percent"]) == ("80", "50")
+        broken = await browser.http.post("/ui/traffic-sources/push-net/edit", data={
+            **_form_fields((await browser.http.get("/ui/traffic-sources/push-net/edit")).text,
+                           "entity-form"), "tokens": "sub1 zone"})
+        assert broken.status_code == 422
+        assert 'data-path="tokens"' in broken.text and "key=value" in broken.text
+
+        before = await _entity(world, "networks", "alpha-net")
+        edit = (await browser.http.get("/ui/networks/alpha-net/edit")).text
+        assert before["secret"] not in edit  # a secret is never put into the page
+        fields = _form_fields(edit, "entity-form")
+        assert fields["secret"] == ""
+        saved = await browser.http.post("/ui/networks/alpha-net/edit", data={
+            **fields, "ip_allowlist": "10.0.0.0/8, 192.0.2.0/24",
+            "statuses": "sale=approved\nrefund=chargeback", "hmac_key": "a-new-hmac-key-123"})
+        assert saved.status_code == 303, saved.text[-3000:]
+        after = await _entity(world, "networks", "alpha-net")
+        assert after["secret"] == before["secret"]  # blank: kept
+        assert after["hmac_key"] == "a-new-hmac-key-123"
+        assert after["ip_allowlist"] == ["10.0.0.0/8", "192.0.2.0/24"]
+        assert after["statuses"] == {"sale": "approved", "refund": "chargeback"}
+        listing = (await browser.http.get("/ui/networks")).text
+        assert before["secret"] not in listing and "a-new-hmac-key-123" not in listing
+        fields = _form_fields((await browser.http.get("/ui/networks/alpha-net/edit")).text,
+                              "entity-form")
+        cleared = await browser.http.post("/ui/networks/alpha-net/edit",
+                                          data={**fields, "hmac_key.clear": "on"})
+        assert cleared.status_code == 303, cleared.text[-3000:]
+        assert (await _entity(world, "networks", "alpha-net"))["hmac_key"] is None
