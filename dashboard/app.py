@@ -27,6 +27,7 @@ from turnout.dashboard import (
     views_setup,
     views_status,
     views_versions,
+    views_webhooks,
 )
 from turnout.dashboard.client import ApiClient
 from turnout.dashboard.sessions import SessionStore
@@ -43,7 +44,7 @@ HEADERS: Final = ((b"content-security-policy", CSP.encode()),
                   (b"referrer-policy", b"same-origin"))
 VIEW_MODULES: Final = (views_auth, views_campaigns, views_editor, views_setup, views_reports,
                        views_entities, views_entity_editor, views_versions, views_status,
-                       views_automation)
+                       views_automation, views_webhooks)
 
 
 class SecurityHeaders:

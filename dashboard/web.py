@@ -26,12 +26,16 @@ TEMPLATES: Final = Path(__file__).parent / "templates"
 STATIC: Final = Path(__file__).parent / "static"
 MAX_FORM_FIELDS: Final = 2000
 MAX_FORM_BYTES: Final = 1 << 20
-# The pages of the navigation: (path under /ui, label).
+# The pages of the navigation: (path under /ui, label, the least role that may open it).
 NAVIGATION: Final = (
-    ("/campaigns", "Campaigns"), ("/reports", "Reports"), ("/leaderboard", "Leaderboard"),
-    ("/ab", "A/B"), ("/offers", "Offers"), ("/landers", "Landers"), ("/funnels", "Funnels"),
-    ("/traffic-sources", "Sources"), ("/networks", "Networks"), ("/status", "Budgets & caps"),
-    ("/automation", "Automation"), ("/versions", "Versions"), ("/audit", "Audit log"),
+    ("/campaigns", "Campaigns", "viewer"), ("/reports", "Reports", "viewer"),
+    ("/leaderboard", "Leaderboard", "viewer"), ("/ab", "A/B", "viewer"),
+    ("/offers", "Offers", "viewer"), ("/landers", "Landers", "viewer"),
+    ("/funnels", "Funnels", "viewer"), ("/traffic-sources", "Sources", "viewer"),
+    ("/networks", "Networks", "viewer"), ("/money", "Money", "viewer"),
+    ("/status", "Budgets & caps", "viewer"), ("/automation", "Automation", "viewer"),
+    ("/webhooks", "Webhooks", "admin"), ("/versions", "Versions", "viewer"),
+    ("/audit", "Audit log", "viewer"),
 )
 
 

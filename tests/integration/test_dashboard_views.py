@@ -349,3 +349,65 @@ async def test_sources_and_networks_edit_their_maps_lists_and_secrets(world: Das
                                           data={**fields, "hmac_key.clear": "on"})
         assert cleared.status_code == 303, cleared.text[-3000:]
         assert (await _entity(world, "networks", "alpha-net"))["hmac_key"] is None
+
+
+async def test_webhooks_are_created_with_their_secret_shown_once_switched_rotated_deleted(
+        world: DashWorld):
+    import re
+
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["admin"])
+        page = await browser.http.get("/ui/webhooks")
+        assert page.status_code == 200, page.text[-2000:]
+        assert 'href="/ui/webhooks"' in page.text
+        csrf = csrf_of(page.text)
+        bad = await browser.http.post("/ui/webhooks", data={
+            "csrf": csrf, "id": "ops", "url": "ftp://nope", "events": "cap.reached",
+            "enabled": "on"})
+        assert bad.status_code == 422, bad.text[-2000:]
+        assert 'data-path="url"' in bad.text and 'value="ftp://nope"' in bad.text
+        made = await browser.http.post("/ui/webhooks", data={
+            "csrf": csrf, "id": "ops", "url": "https://hooks.example/<x>",
+            "events": ["cap.reached", "budget.threshold"], "enabled": "on"})
+        assert made.status_code == 200, made.text[-2000:]
+        assert made.headers["cache-control"] == "no-store"
+        secret = re.search(r'id="secret" readonly value="(whsec_[^"]+)"', made.text)[1]
+        assert "only time it is shown" in made.text
+        listing = (await browser.http.get("/ui/webhooks")).text
+        assert secret not in listing and "https://hooks.example/&lt;x&gt;" in listing
+        row = listing.split('data-webhook="ops"', 1)[1].split("</tr>", 1)[0]
+        assert 'data-enabled="true"' in row and "cap.reached" in row
+        assert "automation.action" not in row
+        off = await browser.http.post("/ui/webhooks/ops/switch",
+                                      data={"csrf": csrf, "revision": "1", "enabled": "false"})
+        assert off.status_code == 303
+        listing = (await browser.http.get("/ui/webhooks")).text
+        assert 'data-enabled="false"' in listing and "ops: disabled" in listing
+        stale = await browser.http.post("/ui/webhooks/ops/rotate",
+                                        data={"csrf": csrf, "revision": "1"})
+        assert stale.status_code == 303
+        assert "changed by someone else" in (await browser.http.get("/ui/webhooks")).text
+        rotated = await browser.http.post("/ui/webhooks/ops/rotate",
+                                          data={"csrf": csrf, "revision": "2"})
+        assert rotated.status_code == 200, rotated.text[-2000:]
+        fresh = re.search(r'id="secret" readonly value="(whsec_[^"]+)"', rotated.text)[1]
+        assert fresh != secret
+        async with await psycopg.AsyncConnection.connect(world.url) as conn:
+            stored = await (await conn.execute(
+                "SELECT secret FROM webhook_endpoints WHERE id = 'ops'")).fetchone()
+        assert stored == (fresh,)
+        gone = await browser.http.post("/ui/webhooks/ops/delete",
+                                       data={"csrf": csrf, "revision": "3"})
+        assert gone.status_code == 303
+        assert "Deleted webhook ops" in (await browser.http.get("/ui/webhooks")).text
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["editor"])
+        page = (await browser.http.get("/ui/campaigns")).text
+        assert 'href="/ui/webhooks"' not in page
+        assert (await browser.http.get("/ui/webhooks")).status_code == 403
+        csrf = csrf_of(page)
+        for path in ("/ui/webhooks", "/ui/webhooks/ops/switch", "/ui/webhooks/ops/rotate",
+                     "/ui/webhooks/ops/delete"):
+            answer = await browser.http.post(path, data={"csrf": csrf, "revision": "1",
+                                                         "id": "x", "url": "https://x.example"})
+            assert answer.status_code == 403, (path, answer.text[-500:])
