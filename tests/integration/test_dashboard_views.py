@@ -411,3 +411,43 @@ async def test_webhooks_are_created_with_their_secret_shown_once_switched_rotate
             answer = await browser.http.post(path, data={"csrf": csrf, "revision": "1",
                                                          "id": "x", "url": "https://x.example"})
             assert answer.status_code == 403, (path, answer.text[-500:])
+
+
+async def test_money_shows_rates_by_day_imports_them_for_fx_writers_and_says_what_is_wrong(
+        world: DashWorld):
+    import datetime as dt
+
+    today = dt.datetime.now(dt.UTC).date()
+    yesterday = today - dt.timedelta(days=1)
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["owner"])
+        page = await browser.http.get("/ui/money")
+        assert page.status_code == 200, page.text[-2000:]
+        assert 'id="fx-import"' in page.text
+        assert "None held" in page.text and "No postback sent" in page.text
+        csrf = csrf_of(page.text)
+        bad = await browser.http.post("/ui/money/fx", data={
+            "csrf": csrf, "csv": f"date,currency,rate\n{today},USD,1.08\n{today},GBP,lots\n"})
+        assert bad.status_code == 422, bad.text[-2000:]
+        assert "Nothing was imported" in bad.text
+        assert 'data-path="line 3.rate"' in bad.text
+        assert "GBP,lots" in bad.text  # the CSV is kept to fix
+        done = await browser.http.post("/ui/money/fx", data={
+            "csrf": csrf, "base": "EUR",
+            "csv": f"date,currency,rate\n{yesterday},USD,1.07\n{today},USD,1.0842\n"
+                   f"{today},GBP,0.85\n"})
+        assert done.status_code == 303, done.text[-2000:]
+        page = (await browser.http.get("/ui/money")).text
+        assert "Imported 3 rates over 2 days" in page
+        rates = page.split('id="fx-rates"', 1)[1].split("</table>", 1)[0]
+        assert rates.index(f'data-day="{today}"') < rates.index(f'data-day="{yesterday}"')
+        row = rates.split(f'data-day="{today}" data-currency="USD"', 1)[1].split("</tr>")[0]
+        assert "1.0842" in row and "EUR" in row
+    for role in ("editor", "viewer"):
+        async with world.browser() as browser:
+            await browser.sign_in(world.keys[role])
+            page = (await browser.http.get("/ui/money")).text
+            assert 'id="fx-import"' not in page and 'id="fx-rates"' in page
+            answer = await browser.http.post("/ui/money/fx", data={
+                "csrf": csrf_of(page), "csv": f"date,currency,rate\n{today},USD,9\n"})
+            assert answer.status_code == 403, (role, answer.text[-500:])
