@@ -44,8 +44,8 @@ async def test_sign_in_lists_campaigns_and_sign_out_ends_the_session(world: Dash
 
 PAGES = ("/ui/campaigns", "/ui/campaigns/camp-a", "/ui/reports", "/ui/leaderboard", "/ui/ab",
          "/ui/ab?campaign=camp-a", "/ui/offers", "/ui/landers", "/ui/funnels",
-         "/ui/traffic-sources", "/ui/networks", "/ui/status", "/ui/automation", "/ui/versions",
-         "/ui/audit",
+         "/ui/traffic-sources", "/ui/networks", "/ui/money", "/ui/status", "/ui/automation",
+         "/ui/versions", "/ui/audit",
          "/ui/setup?promoted=online_offer&where=other")
 
 
@@ -57,6 +57,11 @@ async def test_every_page_renders_for_an_editor(world: DashWorld):
             assert page.status_code == 200, (path, page.text[-2000:])
         builder = await browser.http.get("/ui/networks/alpha-net/postback")
         assert builder.status_code == 200, builder.text[-2000:]
+        for segment, entity_id in EDITED:
+            for path in (f"/ui/{segment}/new", f"/ui/{segment}/{entity_id}/edit"):
+                page = await browser.http.get(path)
+                assert page.status_code == 200, (path, page.text[-2000:])
+                assert 'id="entity-form"' in page.text
 
 
 async def test_a_viewer_gets_no_write_control_and_403_on_a_hand_made_post(world: DashWorld):
@@ -72,11 +77,34 @@ async def test_a_viewer_gets_no_write_control_and_403_on_a_hand_made_post(world:
         for path, data in (("/ui/campaigns/camp-a/pause", {"revision": "1"}),
                            ("/ui/campaigns/bulk", {"action": "pause", "ids": "camp-a"}),
                            ("/ui/campaigns/camp-a", {"revision": "1", "name": "x"}),
-                           ("/ui/versions/1/rollback", {})):
+                           ("/ui/versions/1/rollback", {}),
+                           ("/ui/campaigns/bulk", {"action": "resume", "ids": "camp-a"}),
+                           *((f"/ui/{segment}", {"id": "x", "name": "x"})
+                             for segment, _ in EDITED),
+                           *((f"/ui/{segment}/{entity_id}/{verb}", {"revision": "1"})
+                             for segment, entity_id in EDITED for verb in ("edit", "delete")),
+                           ("/ui/webhooks", {"id": "x", "url": "https://x.example"}),
+                           ("/ui/webhooks/x/switch", {"revision": "1"}),
+                           ("/ui/webhooks/x/rotate", {"revision": "1"}),
+                           ("/ui/webhooks/x/delete", {"revision": "1"}),
+                           ("/ui/money/fx", {"csv": "date,currency,rate\n"})):
             answer = await browser.http.post(path, data={"csrf": csrf, **data})
             assert answer.status_code == 403, (path, answer.text)
+            assert "viewer" in answer.text, path
         assert (await browser.http.get("/ui/setup")).status_code == 403
+        for segment, entity_id in EDITED:
+            for path in (f"/ui/{segment}/new", f"/ui/{segment}/{entity_id}/edit"):
+                assert (await browser.http.get(path)).status_code == 403, path
+        assert (await browser.http.get("/ui/webhooks")).status_code == 403
+        listing = (await browser.http.get("/ui/networks")).text
+        assert "/edit" not in listing and "New network" not in listing
+        assert "alpha-postback-secret" not in listing
         assert (await browser.http.get("/ui/networks/alpha-net/postback")).status_code == 403
+
+
+# A kind of entity the dashboard edits, and one of the example graph's.
+EDITED = (("offers", "antivirus"), ("landers", "lp-usa"), ("funnels", "quiz-funnel"),
+          ("traffic-sources", "push-net"), ("networks", "alpha-net"))
 
 
 def _editor_fields(html: str) -> list[tuple[str, str]]:
@@ -451,3 +479,28 @@ async def test_money_shows_rates_by_day_imports_them_for_fx_writers_and_says_wha
             answer = await browser.http.post("/ui/money/fx", data={
                 "csrf": csrf_of(page), "csv": f"date,currency,rate\n{today},USD,9\n"})
             assert answer.status_code == 403, (role, answer.text[-500:])
+
+
+async def test_a_lander_and_a_funnel_through_it_are_created_from_their_forms(world: DashWorld):
+    async with world.browser() as browser:
+        await browser.sign_in(world.keys["editor"])
+        csrf = csrf_of((await browser.http.get("/ui/landers/new")).text)
+        made = await browser.http.post("/ui/landers", data={
+            "csrf": csrf, "id": "lp-new", "name": "New lander",
+            "url": "https://lp.example/?cid={lp_cid}", "cta_count": "2"})
+        assert made.status_code == 303, made.text[-3000:]
+        assert (await _entity(world, "landers", "lp-new"))["cta_count"] == 2
+        dup = await browser.http.post("/ui/landers", data={
+            "csrf": csrf, "id": "lp-new", "name": "Again", "url": "https://lp.example/"})
+        assert dup.status_code == 409 and "Not saved" in dup.text
+        funnel = await browser.http.post("/ui/funnels", data={
+            "csrf": csrf, "id": "fn-new", "name": "Funnel", "landers": "lp-usa, lp-new",
+            "offers": "antivirus, cleaner-app"})
+        assert funnel.status_code == 303, funnel.text[-3000:]
+        stored = await _entity(world, "funnels", "fn-new")
+        assert stored["landers"] == ["lp-usa", "lp-new"]
+        assert stored["offers"] == ["antivirus", "cleaner-app"]
+        missing = await browser.http.post("/ui/funnels", data={
+            "csrf": csrf, "id": "fn-bad", "name": "Funnel", "landers": "nope", "offers": ""})
+        assert missing.status_code == 422, missing.text[-3000:]
+        assert 'data-path="landers"' in missing.text and "nope" in missing.text
