@@ -272,6 +272,12 @@ async def _bulk_pause_and_resume(page: Page, ids: tuple[str, ...]) -> None:
 AB_VISITORS, AB_CONVERT_EVERY = 640, 6
 
 
+def _visitor(n: int) -> str:
+    """A public address of a /24 of its own (the edge keeps /24 prefixes, and a visitor
+    without a cookie is known by the prefix; private ranges are the proxies')."""
+    return f"45.{n // 200}.{n % 200}.7"
+
+
 async def _ab_with_enough_data(page: Page, banner: Banner) -> None:
     """Many distinct visitors (no cookies: the split is sticky per visitor) so both
     destinations of the rule get 100 clicks and more, and postbacks for some of each."""
@@ -285,7 +291,7 @@ async def _ab_with_enough_data(page: Page, banner: Banner) -> None:
         for n in range(AB_VISITORS):
             while True:  # the resume is published within a second
                 answer = await http.get(f"{banner.edge}/c/{CODE}", headers={
-                    "User-Agent": BROWSER, "X-Forwarded-For": f"198.18.{n // 200}.{n % 200 + 1}"})
+                    "User-Agent": BROWSER, "X-Forwarded-For": _visitor(n)})
                 if answer.status_code == 302 or n or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.1)
@@ -293,8 +299,8 @@ async def _ab_with_enough_data(page: Page, banner: Banner) -> None:
             location = answer.headers["location"]
             by_offer.setdefault("cleaner" if "/cleaner" in location else "av", []).append(
                 click_id_in(location))
-        assert min(len(v) for v in by_offer.values()) >= 110, {k: len(v) for k, v in
-                                                                by_offer.items()}
+        counts = {k: len(v) for k, v in by_offer.items()}
+        assert set(counts) == {"av", "cleaner"} and min(counts.values()) >= 110, counts
         for offer, click_ids in by_offer.items():
             for n, click_id in enumerate(click_ids[::AB_CONVERT_EVERY]):
                 postback = await http.get(f"{banner.edge}/postback", params={
