@@ -273,8 +273,7 @@ AB_VISITORS, AB_CONVERT_EVERY = 640, 6
 
 
 def _visitor(n: int) -> str:
-    """A public address of a /24 of its own (the edge keeps /24 prefixes, and a visitor
-    without a cookie is known by the prefix; private ranges are the proxies')."""
+    """A public address of a /24 of its own (the edge keeps /24 prefixes)."""
     return f"45.{n // 200}.{n % 200}.7"
 
 
@@ -290,6 +289,7 @@ async def _ab_with_enough_data(page: Page, banner: Banner) -> None:
         deadline = time.monotonic() + 15
         for n in range(AB_VISITORS):
             while True:  # the resume is published within a second
+                http.cookies.clear()  # no visitor cookie: a new visitor each click
                 answer = await http.get(f"{banner.edge}/c/{CODE}", headers={
                     "User-Agent": BROWSER, "X-Forwarded-For": _visitor(n)})
                 if answer.status_code == 302 or n or time.monotonic() > deadline:
