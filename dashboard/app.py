@@ -22,10 +22,13 @@ from turnout.dashboard import (
     views_campaigns,
     views_editor,
     views_entities,
+    views_entity_editor,
+    views_money,
     views_reports,
     views_setup,
     views_status,
     views_versions,
+    views_webhooks,
 )
 from turnout.dashboard.client import ApiClient
 from turnout.dashboard.sessions import SessionStore
@@ -41,7 +44,8 @@ HEADERS: Final = ((b"content-security-policy", CSP.encode()),
                   (b"x-frame-options", b"DENY"),
                   (b"referrer-policy", b"same-origin"))
 VIEW_MODULES: Final = (views_auth, views_campaigns, views_editor, views_setup, views_reports,
-                       views_entities, views_versions, views_status, views_automation)
+                       views_entities, views_entity_editor, views_money, views_versions,
+                       views_status, views_automation, views_webhooks)
 
 
 class SecurityHeaders:
@@ -76,7 +80,7 @@ async def _refused(request: Request, exc: Exception) -> Response:
 
 
 def dashboard_app(api_app: ASGIApp, sessions: SessionStore, settings: DashboardSettings,
-                  graph_prefix: str) -> Starlette:
+                  graph_prefix: str, fx_writers: tuple[str, ...] = ()) -> Starlette:
     """The /ui app alone (the views call `api_app` in process)."""
     routes: list[BaseRoute] = [
         *itertools.chain.from_iterable(m.ROUTES for m in VIEW_MODULES),
@@ -84,7 +88,7 @@ def dashboard_app(api_app: ASGIApp, sessions: SessionStore, settings: DashboardS
     ]
     app = Starlette(routes=routes, exception_handlers={Refused: _refused})
     app.state.dashboard = Dashboard.build(settings, sessions, ApiClient(api_app),
-                                              graph_prefix)
+                                          graph_prefix, fx_writers)
     return app
 
 
@@ -94,7 +98,8 @@ def with_dashboard(api_app: Starlette, settings: DashboardSettings | None = None
     api_settings = api_app.state.api.settings
     redis = aioredis.from_url(api_settings.redis_url)
     sessions = SessionStore(redis, settings.session_prefix, settings.session_ttl_s)
-    ui = dashboard_app(api_app, sessions, settings, api_settings.graph_prefix)
+    ui = dashboard_app(api_app, sessions, settings, api_settings.graph_prefix,
+                       api_settings.fx_writers)
 
     async def close() -> None:
         await ui.state.dashboard.api.aclose()

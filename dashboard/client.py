@@ -55,7 +55,9 @@ class ApiClient:
         await self.http.aclose()
 
     async def call(self, token: str, method: str, path: str, *, params: Params | None = None,
-                   body: Any = None, revision: int | None = None) -> Answer:
+                   body: Any = None, revision: int | None = None,
+                   raw: tuple[str, bytes] | None = None) -> Answer:
+        """`body` is sent as JSON; `raw` is (content type, bytes) sent as they are."""
         headers = {"Authorization": f"Bearer {token}"}
         if revision is not None:
             headers["If-Match"] = f'"{revision}"'
@@ -63,6 +65,8 @@ class ApiClient:
         if body is not None:
             content = orjson.dumps(body)
             headers["Content-Type"] = "application/json"
+        elif raw is not None:
+            headers["Content-Type"], content = raw
         answer = await self.http.request(method, path, params=params, content=content,
                                          headers=headers)
         kind = answer.headers.get("content-type", "")

@@ -15,7 +15,9 @@ from turnout.dashboard.web import Refused, Visit, action, page, query_pairs, red
 
 # The one-click toggle of a row: what a media buyer means by "on/off".
 TOGGLES: Final = {"draft": "activate", "active": "pause", "paused": "resume"}
-BULK: Final = ("activate", "pause", "delete")
+BULK: Final = ("activate", "pause", "resume", "delete")
+# The API's bulk route has no resume: the dashboard resumes the ticked campaigns one by one.
+ONE_BY_ONE: Final = frozenset({"resume"})
 STATUSES: Final = ("draft", "active", "paused", "completed", "cancelled")
 
 
@@ -71,9 +73,13 @@ async def bulk_action(visit: Visit, form: FormData) -> Response:
     verb = form.get("action")
     ids = [v for v in form.getlist("ids") if isinstance(v, str)]
     if verb not in BULK:
-        raise Refused(400, "choose activate, pause or delete")
+        raise Refused(400, "choose activate, pause, resume or delete")
     if not ids:
         await visit.flash("Tick the campaigns first.", "error")
+        return redirect("/campaigns")
+    if verb in ONE_BY_ONE:
+        for campaign_id in ids:
+            await _one(visit, str(verb), campaign_id)
         return redirect("/campaigns")
     answer = await visit.api("POST", f"/api/v1/campaigns/bulk/{verb}", body={"ids": ids})
     if not answer.ok:
@@ -85,6 +91,19 @@ async def bulk_action(visit: Visit, form: FormData) -> Response:
         else:
             await visit.flash(f"{result['id']}: {result.get('error', 'refused')}", "error")
     return redirect("/campaigns")
+
+
+async def _one(visit: Visit, verb: str, campaign_id: str) -> None:
+    """`verb` on one campaign at its current revision, the outcome flashed."""
+    found = await visit.api("GET", f"/api/v1/campaigns/{campaign_id}")
+    answer = found if not found.ok else await visit.api(
+        "POST", f"/api/v1/campaigns/{campaign_id}/{verb}", revision=found.body["revision"])
+    if answer.ok:
+        await visit.flash(f"{campaign_id}: {answer.body['status']}")
+    else:
+        problems = "; ".join(answer.problems().values())
+        await visit.flash(f"{campaign_id}: could not {verb}: {problems or answer.detail}",
+                          "error")
 
 
 ROUTES = [

@@ -1,4 +1,5 @@
-"""Offers, landers, funnels, traffic sources and networks as tables, and the postback URL
+"""Offers, landers, funnels, traffic sources and networks as tables (secrets shown as
+***; views_entity_editor.py edits them), and the postback URL
 builder of a network (its secret, or its HMAC signing instructions)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from typing import Final
 from starlette.responses import Response
 from starlette.routing import Route
 
+from turnout.dashboard.entity_form import FORMS
 from turnout.dashboard.web import Handler, Refused, Visit, page
 
 # segment -> (title, the columns shown: (field, label)).
@@ -15,15 +17,20 @@ KINDS: Final = {
     "offers": ("Offers", (("name", "Name"), ("id", "Id"), ("network", "Network"),
                           ("payout", "Payout"), ("currency", "Currency"),
                           ("daily_cap", "Daily conv. cap"),
-                          ("daily_click_cap", "Daily click cap"), ("url", "URL"))),
+                          ("daily_click_cap", "Daily click cap"),
+                          ("fallback_offer", "Fallback"), ("url", "URL"))),
     "landers": ("Landers", (("name", "Name"), ("id", "Id"), ("cta_count", "CTAs"),
                             ("url", "URL"))),
     "funnels": ("Funnels", (("name", "Name"), ("id", "Id"), ("landers", "Landers"),
                             ("offers", "Offers"))),
     "traffic-sources": ("Traffic sources", (("name", "Name"), ("id", "Id"),
                                             ("tokens", "Tokens"),
-                                            ("postback_url", "Postback URL"))),
-    "networks": ("Networks", (("name", "Name"), ("id", "Id"), ("statuses", "Statuses"),
+                                            ("postback_url", "Postback URL"),
+                                            ("postback_statuses", "Reported statuses"),
+                                            ("payout_percent", "Payout %"),
+                                            ("postback_percent", "Postback %"))),
+    "networks": ("Networks", (("name", "Name"), ("id", "Id"), ("secret", "Secret"),
+                              ("hmac_key", "HMAC key"), ("statuses", "Statuses"),
                               ("ip_allowlist", "IP allowlist"))),
 }
 # The parameters of /postback a network fills with its own macros.
@@ -48,6 +55,7 @@ def _entity_page(segment: str) -> Handler:
             params["q"] = query
         found = await visit.get(f"/api/v1/{segment}", params)
         return await visit.render("entities.html", title=title, segment=segment,
+                                  singular=FORMS[segment].singular,
                                   columns=columns, items=found["items"], q=query or "")
 
     listing.__name__ = f"list_{segment.replace('-', '_')}"

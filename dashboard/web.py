@@ -26,12 +26,16 @@ TEMPLATES: Final = Path(__file__).parent / "templates"
 STATIC: Final = Path(__file__).parent / "static"
 MAX_FORM_FIELDS: Final = 2000
 MAX_FORM_BYTES: Final = 1 << 20
-# The pages of the navigation: (path under /ui, label).
+# The pages of the navigation: (path under /ui, label, the least role that may open it).
 NAVIGATION: Final = (
-    ("/campaigns", "Campaigns"), ("/reports", "Reports"), ("/leaderboard", "Leaderboard"),
-    ("/ab", "A/B"), ("/offers", "Offers"), ("/landers", "Landers"), ("/funnels", "Funnels"),
-    ("/traffic-sources", "Sources"), ("/networks", "Networks"), ("/status", "Budgets & caps"),
-    ("/automation", "Automation"), ("/versions", "Versions"), ("/audit", "Audit log"),
+    ("/campaigns", "Campaigns", "viewer"), ("/reports", "Reports", "viewer"),
+    ("/leaderboard", "Leaderboard", "viewer"), ("/ab", "A/B", "viewer"),
+    ("/offers", "Offers", "viewer"), ("/landers", "Landers", "viewer"),
+    ("/funnels", "Funnels", "viewer"), ("/traffic-sources", "Sources", "viewer"),
+    ("/networks", "Networks", "viewer"), ("/money", "Money", "viewer"),
+    ("/status", "Budgets & caps", "viewer"), ("/automation", "Automation", "viewer"),
+    ("/webhooks", "Webhooks", "admin"), ("/versions", "Versions", "viewer"),
+    ("/audit", "Audit log", "viewer"),
 )
 
 
@@ -54,11 +58,15 @@ class Dashboard:
     redis: aioredis.Redis
     """The graph's Redis: sessions, and the meters and overlay the status page reads."""
     graph_prefix: str
+    fx_writers: tuple[str, ...] = ()
+    """The workspaces whose owner keys may import exchange rates (the API's
+    TURNOUT_FX_WRITERS): the FX import form is shown to those keys only."""
 
     @classmethod
     def build(cls, settings: DashboardSettings, sessions: SessionStore, api: ApiClient,
-              graph_prefix: str) -> Dashboard:
-        return cls(settings, sessions, api, templates(), sessions.redis, graph_prefix)
+              graph_prefix: str, fx_writers: tuple[str, ...] = ()) -> Dashboard:
+        return cls(settings, sessions, api, templates(), sessions.redis, graph_prefix,
+                   fx_writers)
 
 
 def templates() -> Environment:
@@ -99,9 +107,10 @@ class Visit:
                                f"with a {self.session.role} key")
 
     async def api(self, method: str, path: str, *, params: Params | None = None,
-                  body: Any = None, revision: int | None = None) -> Answer:
+                  body: Any = None, revision: int | None = None,
+                  raw: tuple[str, bytes] | None = None) -> Answer:
         return await self.dashboard.api.call(self.session.token, method, path, params=params,
-                                             body=body, revision=revision)
+                                             body=body, revision=revision, raw=raw)
 
     async def get(self, path: str, params: Params | None = None) -> Any:
         """A read that must succeed: its JSON, or an error page with the API's reason."""

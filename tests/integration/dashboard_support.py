@@ -1,5 +1,6 @@
 """The dashboard on the API app in process (real PostgreSQL, Valkey, chdb): the example
-graph in workspace acme, keys of every role, and a browser-like client that signs in."""
+graph in workspace acme (whose owner keys may import exchange rates), keys of every role,
+and a browser-like client that signs in."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ async def dashboard_world(postgres_url: str, redis_url: str, clickhouse_dsn: str
     settings = DashboardSettings(session_prefix=f"test:dash:{uuid.uuid4().hex[:8]}:")
     with clickhouse_database(clickhouse_dsn, "dash") as clickhouse:
         async with admin_app(url, redis_url, clickhouse, facts,
-                             rate_per_minute=1_000_000) as (app, _):
+                             rate_per_minute=1_000_000, fx_writers=(A,)) as (app, _):
             served = with_dashboard(app, settings)
             yield DashWorld(url, keys, httpx.ASGITransport(app=served), redis_url,
                             app.state.api.settings.graph_prefix)

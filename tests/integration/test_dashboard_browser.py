@@ -1,7 +1,10 @@
 """The dashboard in headless Chromium against `turnout dev` (the whole stack, as `make run`
 starts it): sign in, set up a campaign from a template, edit its rule, activate it, send
 clicks and postbacks to the edge, read the same numbers as the API, pause, download the
-CSV, open the A/B view, roll back a version; a viewer finds no write control.
+CSV, open the A/B view (not enough data, then enough for p-values and CI bars), pause and
+resume two campaigns in bulk, edit an offer's click cap (a bad one shown at its field),
+create a webhook and see its secret once, roll back a version; a viewer finds no write
+control.
 
 TURNOUT_DASHBOARD_SCREENSHOTS=docs writes the README's screenshots there."""
 
@@ -12,6 +15,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -124,6 +128,10 @@ async def test_a_media_buyer_runs_a_campaign_in_the_dashboard(dev: Any, tmp_path
         await _report_matches_the_api(page, banner, context)
         await _pause_from_the_list(page)
         await _ab_view(page, banner)
+        await _bulk_pause_and_resume(page, ("camp-a", "summer"))
+        await _ab_with_enough_data(page, banner)
+        await _offer_click_cap(page, banner)
+        await _webhook_secret_once(page, banner)
         await _roll_back(page, banner)
     await _viewer(tmp_path, banner)
     assert "Traceback" not in run.logs()
@@ -243,6 +251,110 @@ async def _ab_view(page: Page, banner: Banner) -> None:
     await expect(table).to_be_visible()
     # A few dozen clicks are below the minimum-sample guard.
     await expect(table.locator(".insufficient").first).to_have_text("Not enough data yet")
+
+
+async def _bulk(page: Page, ids: tuple[str, ...], verb: str) -> None:
+    await page.goto(page.url.split("/ui/")[0] + "/ui/campaigns")
+    for campaign_id in ids:
+        await page.check(f"tr[data-campaign='{campaign_id}'] input[name=ids]")
+    await page.select_option("#bulk select[name=action]", verb)
+    await page.click("#bulk button[type=submit]")
+
+
+async def _bulk_pause_and_resume(page: Page, ids: tuple[str, ...]) -> None:
+    for verb, status in (("pause", "paused"), ("resume", "active")):
+        await _bulk(page, ids, verb)
+        for campaign_id in ids:
+            await expect(page.locator(f"tr[data-campaign='{campaign_id}'] td[data-status]")
+                         ).to_have_attribute("data-status", status)
+
+
+AB_VISITORS, AB_CONVERT_EVERY = 640, 6
+
+
+def _visitor(n: int) -> str:
+    """A public address of a /24 of its own (the edge keeps /24 prefixes)."""
+    return f"45.{n // 200}.{n % 200}.7"
+
+
+async def _ab_with_enough_data(page: Page, banner: Banner) -> None:
+    """Many distinct visitors (no cookies: the split is sticky per visitor) so both
+    destinations of the rule get 100 clicks and more, and postbacks for some of each."""
+    await page.goto(f"{banner.dashboard}/campaigns")
+    await page.locator(f"tr[data-campaign='{CAMPAIGN}'] button[data-action=resume]").click()
+    await expect(page.locator(f"tr[data-campaign='{CAMPAIGN}'] td[data-status]")
+                 ).to_have_attribute("data-status", "active")
+    by_offer: dict[str, list[str]] = {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        deadline = time.monotonic() + 15
+        for n in range(AB_VISITORS):
+            while True:  # the resume is published within a second
+                http.cookies.clear()  # no visitor cookie: a new visitor each click
+                answer = await http.get(f"{banner.edge}/c/{CODE}", headers={
+                    "User-Agent": BROWSER, "X-Forwarded-For": _visitor(n)})
+                if answer.status_code == 302 or n or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            assert answer.status_code == 302, answer.text
+            location = answer.headers["location"]
+            by_offer.setdefault("cleaner" if "/cleaner" in location else "av", []).append(
+                click_id_in(location))
+        counts = {k: len(v) for k, v in by_offer.items()}
+        assert set(counts) == {"av", "cleaner"} and min(counts.values()) >= 110, counts
+        for offer, click_ids in by_offer.items():
+            for n, click_id in enumerate(click_ids[::AB_CONVERT_EVERY]):
+                postback = await http.get(f"{banner.edge}/postback", params={
+                    "clickid": click_id, "payout": "8.00", "txid": f"ab-{offer}-{n}",
+                    "secret": SECRET})
+                assert postback.status_code == 200, postback.text
+    campaign = await _api(banner, f"/api/v1/campaigns/{CAMPAIGN}")
+    rule = campaign["rules"][-1]["id"]
+    deadline = time.monotonic() + 90
+    while True:
+        body = await _api(banner, "/api/v1/ab", campaign=CAMPAIGN, rule=rule,
+                          **{"from": "all"})
+        compared = [a for a in body["arms"] if a.get("role") != "control"]
+        if compared and all(a["status"] == "ok" for a in body["arms"]):
+            break
+        assert time.monotonic() < deadline, f"not enough data after 90 s: {body}"
+        await asyncio.sleep(1)
+    await page.goto(f"{banner.dashboard}/ab?campaign={CAMPAIGN}&rule={rule}")
+    for arm in compared:
+        row = page.locator(f"#ab tr[data-destination='{arm['destination']}']")
+        await expect(row).to_have_attribute("data-status", "ok")
+        await expect(row.locator("td.num").last).to_have_text(str(arm["p_value"]))
+        await expect(row.locator(".ci-bar")).to_have_attribute("style", re.compile("width"))
+        assert await row.locator(".ci-bar").evaluate("e => e.offsetWidth") > 0
+    await _shot(page, "dashboard-ab.png")
+
+
+async def _offer_click_cap(page: Page, banner: Banner) -> None:
+    await page.goto(f"{banner.dashboard}/offers")
+    await page.click("a[data-edit='antivirus']")
+    await page.fill("input[name=daily_click_cap]", "lots")
+    await page.click("#save")
+    await expect(page.locator("#form-message")).to_contain_text("fix the fields")
+    await expect(page.locator(".field-error[data-path=daily_click_cap]")).to_be_visible()
+    await expect(page.locator("input[name=daily_click_cap]")).to_have_attribute(
+        "aria-invalid", "true")
+    await page.fill("input[name=daily_click_cap]", "5000")
+    await page.click("#save")
+    await expect(page.locator(".notice-ok")).to_contain_text("Saved offer")
+    await expect(page.locator("tr[data-id=antivirus]")).to_contain_text("5000")
+    assert (await _api(banner, "/api/v1/offers/antivirus"))["daily_click_cap"] == 5000
+
+
+async def _webhook_secret_once(page: Page, banner: Banner) -> None:
+    await page.goto(f"{banner.dashboard}/webhooks")
+    await page.fill("#webhook-form input[name=id]", "ops-hook")
+    await page.fill("#webhook-form input[name=url]", "https://hooks.example.com/turnout")
+    await page.click("#create-webhook")
+    secret = page.locator("#secret")
+    await expect(secret).to_have_value(re.compile(r"^whsec_\S{20,}$"))
+    shown = await secret.input_value()
+    await page.goto(f"{banner.dashboard}/webhooks")
+    await expect(page.locator("tr[data-webhook=ops-hook]")).to_be_visible()
+    assert shown not in await page.content()
 
 
 async def _roll_back(page: Page, banner: Banner) -> None:
