@@ -18,6 +18,8 @@ from zlib import crc32
 UNIQUE_COOKIE: Final = "tu"
 MAX_ENTRIES: Final = 32
 _MAX_COOKIE: Final = 1024
+_KEY_CHARS: Final = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
+_MAX_KEY: Final = 7  # a CRC-32 in base 36
 
 
 @lru_cache(maxsize=65_536)
@@ -46,7 +48,9 @@ def _entries(value: str) -> list[tuple[str, int]]:
         return entries
     for part in value.split("."):
         key, sep, seconds = part.partition(":")
-        if not sep or not key or not seconds:
+        # Only keys campaign_key could have written are kept (and so echoed back): quotes,
+        # markup, attributes or non-ASCII in a tampered cookie never reach Set-Cookie.
+        if not sep or not seconds or not 0 < len(key) <= _MAX_KEY or not _KEY_CHARS.issuperset(key):
             continue
         try:
             number = int(seconds, 36)

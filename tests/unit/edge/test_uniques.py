@@ -96,3 +96,21 @@ def test_check_equals_the_reference(value, now_ms, window_ms):
     key = campaign_key("a")
     assert check(value, key, now_ms, window_ms) == _reference_check(value, key, now_ms,
                                                                       window_ms)
+
+
+def test_entries_with_keys_campaign_key_never_writes_are_dropped_not_echoed():
+    # Regression (issue #15): `tu` entries were echoed back unsanitised into Set-Cookie.
+    tampered = ('"q":1.<x>:2.Expires=Thu:3.caf\u00e9:4.' + "k" * 8 + ":5."
+                + campaign_key("b") + ":6")
+    unique, cookie = check(tampered, campaign_key("c"), T0, DAY)
+    assert unique
+    assert cookie == f"{campaign_key('c')}:{_base36(T0 // 1000)}.{campaign_key('b')}:6"
+
+
+@given(st.text(max_size=300))
+def test_an_echoed_cookie_holds_only_base36_keys_and_stamps(value):
+    _, cookie = check(value, campaign_key("a"), T0, DAY)
+    assert cookie is not None
+    for part in cookie.split("."):
+        key, _, stamp = part.partition(":")
+        assert key and stamp and set(key + stamp) <= set("0123456789abcdefghijklmnopqrstuvwxyz")
