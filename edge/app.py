@@ -30,6 +30,7 @@ from turnout.clickid import ClickIds
 from turnout.config.meters import Meters
 from turnout.edge.addresses import ProxyTrust
 from turnout.edge.context import ContextCodec
+from turnout.edge.endpoints import Disconnects
 from turnout.edge.geo import GeoIP
 from turnout.edge.graph import GraphHolder, Snapshot
 from turnout.edge.leases import Leases, Ledger
@@ -136,6 +137,9 @@ class EdgeApp:
         metrics.gauge("turnout_edge_click_cost_refused_total",
                       "Clicks counted at cost 0 because their cost token was not an amount.",
                       lambda: CostRefusals.total, "counter")
+        metrics.gauge("turnout_edge_client_disconnects_total",
+                      "Requests whose client went away before its body arrived.",
+                      lambda: Disconnects.total, "counter")
         stats = getattr(sink, "stats", None)
         if stats is not None and hasattr(stats, "prometheus"):
             metrics.sections.append(lambda: sink.stats.prometheus())

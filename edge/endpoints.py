@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from turnout import clickid
@@ -31,17 +31,29 @@ GIF: Final = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAA
 _NO_STORE: Final = {"cache-control": "no-store"}
 
 
+class Disconnects:
+    """Requests whose client went away before its body arrived (counted, logged at debug:
+    anyone can make many, so each is no traceback at ERROR)."""
+
+    total = 0
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise BadInput(413, "request body too large")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadInput(413, "request body too large")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BadInput(413, "request body too large")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        Disconnects.total += 1
+        log.debug("client disconnected before its request body arrived (%s)", request.url.path)
+        raise BadInput(400, "the client disconnected before its body arrived") from None
     return b"".join(chunks)
 
 

@@ -211,3 +211,33 @@ def test_bad_input_is_never_a_5xx():
     for status in (200, 302, 500, 503):
         with pytest.raises(ValueError, match="4xx"):
             BadInput(status, "x")
+
+
+async def test_a_client_gone_before_its_body_is_counted_not_a_traceback(edge, caplog):
+    # Regression (issue #15): each disconnect mid-body logged a ClientDisconnect traceback
+    # at ERROR, a log flood any client could trigger.
+    from turnout.edge.endpoints import Disconnects
+
+    app, _ = edge
+    before = Disconnects.total
+    sent: list[dict[str, Any]] = []
+    parts = [{"type": "http.disconnect"},
+             {"type": "http.request", "body": b"clickid=x", "more_body": True}]
+
+    async def receive() -> dict[str, Any]:
+        return parts.pop() if parts else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/postback", "raw_path": b"/postback",
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 40000),
+             "server": ("edge.test", 80),
+             "headers": [(b"host", b"edge.test"), (b"content-length", b"100"),
+                         (b"content-type", b"application/x-www-form-urlencoded")]}
+    with caplog.at_level(logging.DEBUG):
+        await app(scope, receive, send)
+    assert Disconnects.total == before + 1
+    assert sent[0]["status"] == 400
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
