@@ -25,8 +25,3 @@ async def once(conn: psycopg.AsyncConnection[Any], key: str, *, workspace_id: st
         (key, workspace_id, kind, Jsonb(detail or {})))
     return await cursor.fetchone() is not None
 
-
-async def claimed(conn: psycopg.AsyncConnection[Any], key: str) -> bool:
-    """Has `key` been claimed (and committed)?"""
-    cursor = await conn.execute("SELECT 1 FROM governor_actions WHERE key = %s", (key,))
-    return await cursor.fetchone() is not None

@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from turnout import env
+from turnout.config.store import DEFAULT_PREFIX
 from turnout.connections import Connections
-
-DEFAULT_GRAPH_PREFIX = "turnout:graph"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +25,7 @@ class GovernorSettings:
     database: str = "turnout"
     """ClickHouse database of the turnout tables."""
     redis_url: str = "redis://127.0.0.1:6379/0"
-    graph_prefix: str = DEFAULT_GRAPH_PREFIX
+    graph_prefix: str = DEFAULT_PREFIX
     """Key prefix of the published graph in Redis (the overlay and meters live beside it)."""
     postgres_url: str | None = None
     graph_retain: int = 50
