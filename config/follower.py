@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -28,6 +27,7 @@ from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from turnout.backoff import Backoff
 from turnout.config.link import SubscribedLink
 from turnout.config.manifest import Manifest, assemble, decode_all, missing_documents
 from turnout.config.model import Entity
@@ -44,26 +44,6 @@ log = logging.getLogger(__name__)
 
 # asyncio.TimeoutError is an OSError since Python 3.11.
 _UNREACHABLE: Final = (redis.exceptions.RedisError, OSError)
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Capped exponential backoff with full jitter: after `failures` failed attempts in a
-    row, wait a uniform draw from [0, min(cap, base * 2**failures)). The jitter spreads
-    the reconnects of many edges that lost Redis at the same moment."""
-
-    base: float = 0.1
-    cap: float = 10.0
-
-    def __post_init__(self) -> None:
-        if not 0 < self.base <= self.cap:
-            raise ValueError(f"backoff needs 0 < base <= cap, got {self.base}, {self.cap}")
-
-    def ceiling(self, failures: int) -> float:
-        return min(self.cap, self.base * 2.0 ** min(failures, 64))
-
-    def delay(self, failures: int, draw: Callable[[], float] = random.random) -> float:
-        return draw() * self.ceiling(failures)
 
 
 _CHUNK: Final = 500

@@ -38,8 +38,8 @@ from typing import Any, Final
 
 import psycopg
 
+from turnout.backoff import Backoff
 from turnout.config.errors import ConfigError, GraphInvalid, StoreUnavailable
-from turnout.config.follower import Backoff
 from turnout.config.manifest import SECTION_NAMES, Manifest, changes_between, manifest_of
 from turnout.config.model import Entity, Graph
 from turnout.config.store import GraphStore, Published, Since

@@ -34,6 +34,7 @@ from typing import Final
 import redis.asyncio
 import redis.exceptions
 
+from turnout.backoff import Backoff
 from turnout.config.compile import (
     blocked,
     campaigns_affected,
@@ -43,7 +44,7 @@ from turnout.config.compile import (
     recompile,
 )
 from turnout.config.compiled import CompiledGraph, CompiledNetwork, CompiledWorkspace
-from turnout.config.follower import Backoff, DocumentsMissing, GraphFollower, VersionUpdate
+from turnout.config.follower import DocumentsMissing, GraphFollower, VersionUpdate
 from turnout.config.manifest import (
     CAMPAIGNS,
     SHARED_SECTIONS,

@@ -22,7 +22,8 @@ from tests.integration.follower_support import (
     renamed,
     url_of,
 )
-from turnout.config.follower import Backoff, GraphFollower
+from turnout.backoff import Backoff
+from turnout.config.follower import GraphFollower
 from turnout.config.io import load_graph
 from turnout.config.store import GraphStore, VersionDocument
 

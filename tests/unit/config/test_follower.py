@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from turnout.config.follower import Backoff, NewVersions, _number
+from turnout.backoff import Backoff
+from turnout.config.follower import NewVersions, _number
 from turnout.config.link import SubscribedLink
 
 
