@@ -113,7 +113,7 @@ def _companions(connections: Any, settings: Any, api: Any | None) -> list[Any]:
                                              database=settings.database)
 
     companions = [follow_graph(connections.redis_url, env.text("graph_prefix", "turnout:graph"),
-                               names_client, settings.database)]
+                               names_client, settings.database, settings.retry)]
     if api is not None:
         from turnout.api.server import client_factory, serve
         from turnout.cli.report import dashboard_wrap

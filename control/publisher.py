@@ -87,7 +87,7 @@ class Publisher:
         self.store = store
         self.window_s = window_s
         self.watch_s = watch_s
-        self.backoff = backoff or Backoff(base=0.25, cap=5.0)
+        self.backoff = backoff or Backoff(base=0.25, cap=2.0)
         self.last_version: int | None = None
         self.last_error: str | None = None
         self._pending = Pending()

@@ -23,6 +23,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
@@ -108,15 +110,17 @@ class EdgeApp:
                             ProxyTrust(settings.trusted_proxies), ids, settings.max_header_bytes,
                             settings.geo_cache_size)
         holder = self._holder or GraphHolder(settings.redis_url, settings.graph_prefix,
-                                             settings.default_workspace)
+                                             settings.default_workspace,
+                                             backoff=settings.reconnect)
         self.sink = sink = self._sink_factory()
         metrics = self._metrics if self._metrics is not None else Metrics()
         emitter: Emitter = sink
         if self._ledger is None or self._follow_overlay:
             self._redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2,
-                                                  socket_connect_timeout=2)
+                                                  socket_connect_timeout=2,
+                                                  retry=Retry(NoBackoff(), 0))
         ledger = self._ledger or Meters(self._redis, settings.graph_prefix)
-        self.leases = leases = Leases(ledger, settings.leases)
+        self.leases = leases = Leases(ledger, settings.leases, backoff=settings.reconnect)
         self.runtime = runtime = Runtime(settings, holder, observer, ids,
                                          ContextCodec(settings.secrets), emitter, metrics,
                                          leases)
@@ -151,7 +155,8 @@ class EdgeApp:
             assert self._redis is not None
             self.overlay = follower = OverlayFollower(self._redis, settings.graph_prefix,
                                                       holder.apply,
-                                                      settings.overlay_poll_seconds)
+                                                      settings.overlay_poll_seconds,
+                                                      backoff=settings.reconnect)
             metrics.gauge("turnout_edge_overlay_seq", "Overlay sequence number applied.",
                           lambda: follower.seq)
             metrics.gauge("turnout_edge_overlay_capped_offers",

@@ -122,7 +122,7 @@ class _Held:
 
 class GraphHolder:
     def __init__(self, redis_url: str, prefix: str, default_workspace: str = "",
-                 recheck_seconds: float = 30.0, max_backoff: float = 10.0) -> None:
+                 recheck_seconds: float = 30.0, backoff: Backoff | None = None) -> None:
         self.snapshot: Snapshot | None = None
         self.base: CompiledGraph | None = None  # the graph served, without blocks
         self.verdicts = Current()  # the overlay's verdicts applied
@@ -134,7 +134,7 @@ class GraphHolder:
         self._lock = asyncio.Lock()  # one build at a time: a version or an overlay change
         self.overlay_compiled = 0  # campaigns compiled for overlay changes
         self._follower = GraphFollower(redis_url, prefix, poll_interval=recheck_seconds,
-                                       backoff=Backoff(cap=max_backoff), prefetch=False)
+                                       backoff=backoff or Backoff(cap=1.0), prefetch=False)
         self._task: asyncio.Task[None] | None = None
         self._loaded = asyncio.Event()
         self._held = _Held()

@@ -58,6 +58,7 @@ from typing import Final, Protocol
 
 import redis.exceptions
 
+from turnout.backoff import Backoff
 from turnout.config.meters import UNSEEDED
 
 log = logging.getLogger(__name__)
@@ -136,8 +137,12 @@ class Leases:
     """Every lease of one edge process, and the task that keeps them (`run`)."""
 
     def __init__(self, ledger: Ledger, settings: LeaseSettings | None = None,
-                 clock: Callable[[], int] = _now_ms) -> None:
+                 clock: Callable[[], int] = _now_ms, backoff: Backoff | None = None) -> None:
         self.settings = settings or LeaseSettings()
+        # Takes that failed in a row for Redis being away (any meter's): the next is tried
+        # after this backoff's delay for that many failures (None: after recheck_ms).
+        self._backoff = backoff
+        self._failures = 0
         self._ledger = ledger
         self._clock = clock
         self._leases: dict[str, Lease] = {}
@@ -291,10 +296,15 @@ class Leases:
         except _UNREACHABLE as exc:
             self.take_failures += 1
             lease.unreachable = True
-            lease.retry_ms = now_ms + settings.recheck_ms
-            log.warning("meter take failed (%s): %s", lease.kind, exc)
+            lease.retry_ms = now_ms + (
+                settings.recheck_ms if self._backoff is None
+                else int(self._backoff.delay(self._failures) * 1000))
+            if self._failures == 0:
+                log.warning("meter take failed (%s): %s", lease.kind, exc)
+            self._failures += 1
             return
         self.takes += 1
+        self._failures = 0
         lease.unreachable = False
         lease.unseeded = got == UNSEEDED
         if lease.unseeded:

@@ -5,7 +5,8 @@ Read at start, then again on every notice on `{prefix}:overlay:changed` and ever
 (`Overlay.active`) goes to the graph holder (edge.graph.GraphHolder.apply: capped offers
 hand their traffic to their fallbacks, blocked campaigns answer as inactive). A verdict
 with `until_ms` lapses by itself: the follower wakes at the earliest `until_ms` and applies
-what is left, with no governor needed. While Redis is away the verdicts in force stay.
+what is left, with no governor needed. While Redis is away the verdicts in force stay, and
+it is tried again after a capped, jittered backoff (turnout.backoff).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Final
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from turnout.backoff import Backoff
 from turnout.config import overlay
 from turnout.config.overlay import Current, Overlay
 
@@ -44,9 +46,10 @@ def _now_ms() -> int:
 class OverlayFollower:
     def __init__(self, redis: aioredis.Redis, prefix: str,
                  apply: Callable[[Current], Awaitable[None]], poll_seconds: float = 2.0,
-                 clock: Callable[[], int] = _now_ms) -> None:
+                 clock: Callable[[], int] = _now_ms, backoff: Backoff | None = None) -> None:
         self._redis, self._prefix, self._apply = redis, prefix, apply
         self._poll = poll_seconds
+        self._backoff = backoff or Backoff(cap=poll_seconds)
         self._clock = clock
         self.overlay = Overlay()
         self.current = Current()
@@ -81,11 +84,15 @@ class OverlayFollower:
                 await task
 
     async def _follow(self) -> None:
+        failures = 0
         while True:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(overlay.channel(self._prefix))
                 due = await self.refresh()
+                if failures:
+                    log.info("overlay readable again after %d failed attempt(s)", failures)
+                failures = 0
                 while True:
                     wait = self._poll
                     if due is not None:
@@ -98,10 +105,13 @@ class OverlayFollower:
                     else:
                         due = await self.refresh(read=False)
             except _UNREACHABLE as exc:
-                log.warning("overlay not readable (%s); keeping %d verdict(s)", exc,
-                            len(self.current.capped_offers) + len(self.current.blocked_campaigns))
+                if failures == 0:
+                    log.warning("overlay not readable (%s); keeping %d verdict(s)", exc,
+                                len(self.current.capped_offers)
+                                + len(self.current.blocked_campaigns))
                 await self._apply_lapses()
-                await asyncio.sleep(self._poll)
+                await asyncio.sleep(self._backoff.delay(failures))
+                failures += 1
             except asyncio.CancelledError:
                 raise
             except Exception:

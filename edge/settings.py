@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from turnout import env
+from turnout.backoff import Backoff
 from turnout.connections import Connections
 from turnout.edge.leases import LeaseSettings
 from turnout.limits import DAY_MS, MAX_ATTRIBUTION_DAYS
@@ -44,6 +45,14 @@ def parse_networks(cidrs: tuple[str, ...], name: str) -> tuple[IPNetwork, ...]:
         return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
     except ValueError as exc:
         raise env.SettingError(f"{env.PREFIX}{name.upper()}: {exc}") from None
+
+
+def reconnect_backoff(role: str, base_s: float, cap_s: float) -> Backoff:
+    """Backoff(base_s, cap_s), or a SettingError naming TURNOUT_<role>_RECONNECT_*."""
+    try:
+        return Backoff(base=base_s, cap=cap_s)
+    except ValueError as exc:
+        raise env.SettingError(f"{env.PREFIX}{role}_RECONNECT_BASE_S/_CAP_S: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +138,13 @@ class EdgeSettings:
     overlay_poll_seconds: float = 2.0
     """The governor's overlay (capped offers, blocked campaigns) is read this often besides
     its change notices."""
+    reconnect_base_s: float = 0.1
+    """First reconnect delay after Redis failed (graph follower, overlay, lease takes);
+    each failure in a row doubles its ceiling, and the wait is a uniform draw below it
+    (full jitter, so edges that lost Redis together do not come back in lockstep)."""
+    reconnect_cap_s: float = 1.0
+    """Ceiling of the reconnect delay: an edge uses a Redis that came back within about
+    this long. At least reconnect_base_s."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -179,6 +195,8 @@ class EdgeSettings:
             lease_settle_ms=env.integer("edge_lease_settle_ms", 250, environ),
             lease_idle_ms=env.integer("edge_lease_idle_ms", 5000, environ),
             overlay_poll_seconds=env.number("edge_overlay_poll_seconds", 2.0, environ),
+            reconnect_base_s=env.number("edge_reconnect_base_s", 0.1, environ),
+            reconnect_cap_s=env.number("edge_reconnect_cap_s", 1.0, environ),
         )
 
     @property
@@ -190,6 +208,11 @@ class EdgeSettings:
                                  self.lease_settle_ms, self.lease_idle_ms)
         except ValueError as exc:
             raise env.SettingError(f"{env.PREFIX}EDGE_LEASE_*: {exc}") from None
+
+    @property
+    def reconnect(self) -> Backoff:
+        """The backoff of everything on the edge that reconnects to Redis."""
+        return reconnect_backoff("EDGE", self.reconnect_base_s, self.reconnect_cap_s)
 
     @property
     def secrets(self) -> tuple[bytes, ...]:

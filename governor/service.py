@@ -5,7 +5,9 @@ leads it builds one `Tick` (the pass's time, the epoch, the connections and the 
 followed) and runs each task in turn. A task that raises is counted and logged and the
 others run anyway; the next pass tries it again. A pass that runs longer than a third of
 the lease renews the lock between tasks, so a slow ClickHouse does not hand leadership to
-a second governor halfway.
+a second governor halfway. A pass that finds Redis or PostgreSQL unreachable is skipped
+(counted in turnout_governor_passes_skipped_total) and the next is tried after the
+reconnect backoff (capped, jittered; at most the pass interval), not a whole interval later.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from turnout.config.store import GraphStore
 from turnout.control.db import Pool, connection, open_pool
-from turnout.control.errors import ControlError
+from turnout.control.errors import ControlError, ControlUnavailable
 from turnout.control.publisher import Publisher
 from turnout.edge.graph import GraphHolder
 from turnout.governor.leader import Leadership
@@ -31,6 +35,7 @@ from turnout.governor.settings import GovernorSettings
 from turnout.governor.tick import ClickHouse, Task, Tick
 
 log = logging.getLogger(__name__)
+_REDIS_TIMEOUT_S = 2.0
 Clock = Callable[[], float]
 
 
@@ -44,14 +49,20 @@ class Governor:
         self.tasks = tuple(tasks)
         self._clock = clock
         self._make_clickhouse = make_clickhouse
-        self.redis: aioredis.Redis = aioredis.from_url(settings.redis_url)
+        # redis-py does not retry behind the passes' own backoff, and a dead Redis fails a
+        # call within the timeouts instead of hanging the pass.
+        self.redis: aioredis.Redis = aioredis.from_url(
+            settings.redis_url, socket_timeout=_REDIS_TIMEOUT_S,
+            socket_connect_timeout=_REDIS_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
         self.leadership = Leadership(self.redis, settings.graph_prefix, settings.lease_s)
-        self.graph = GraphHolder(settings.redis_url, settings.graph_prefix)
+        self.graph = GraphHolder(settings.redis_url, settings.graph_prefix,
+                                 backoff=settings.reconnect)
         self.clickhouse = ClickHouse(make_clickhouse, settings.database)
         self.pool: Pool | None = None
         self.publisher: Publisher | None = None
         self.http = httpx.AsyncClient(timeout=settings.http_timeout_s, follow_redirects=False)
         self.passes = 0
+        self.skipped = 0  # passes skipped because Redis or PostgreSQL was unreachable
         self.errors: dict[str, int] = {task.name: 0 for task in self.tasks}
         self.seconds: dict[str, float] = {task.name: 0.0 for task in self.tasks}
         self.last_pass_at = 0.0
@@ -67,7 +78,8 @@ class Governor:
         self.pool = await open_pool(self.settings.postgres_url, max_size=4)
         self.publisher = Publisher(lambda: connection(self._pool()),
                                    GraphStore(self.redis, self.settings.graph_prefix,
-                                              self.settings.graph_retain))
+                                              self.settings.graph_retain),
+                                   backoff=self.settings.reconnect)
         await self.publisher.start()
         await self.graph.start(wait=5.0)
         if run_loop:
@@ -111,22 +123,40 @@ class Governor:
     # -- passes ------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        backoff, failures = self.settings.reconnect, 0
         while not self._stopping.is_set():
             started = time.monotonic()
             try:
                 await self.run_pass()
             except (redis.exceptions.RedisError, OSError) as exc:
                 self.leadership.epoch = 0
-                log.warning("governor: Redis is unreachable (%s); not leading", exc)
+                self._skipped(failures, f"Redis is unreachable ({exc}); not leading")
+                failures += 1
+            except ControlUnavailable as exc:
+                self._skipped(failures, str(exc))
+                failures += 1
+            else:
+                if failures:
+                    log.info("governor: passing again after %d skipped pass(es)", failures)
+                failures = 0
             wait = self.settings.interval_s - (time.monotonic() - started)
+            if failures:
+                wait = min(wait, backoff.delay(failures - 1))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), max(wait, 0.0))
+
+    def _skipped(self, failures: int, why: str) -> None:
+        self.skipped += 1
+        if failures == 0:
+            log.warning("governor: pass skipped: %s", why)
 
     async def run_pass(self, now_ms: int | None = None) -> bool:
         """One pass: False when another governor leads (nothing ran)."""
         if not await self.leadership.hold():
             return False
         assert self.publisher is not None
+        async with connection(self._pool()) as conn:  # PostgreSQL away: skip the pass
+            await conn.execute("SELECT 1")
         snapshot = self.graph.snapshot
         tick = Tick(
             now_ms=int(self._clock() * 1000) if now_ms is None else now_ms,
@@ -180,6 +210,7 @@ class Governor:
             "turnout_governor_leading": float(self.leadership.leading),
             "turnout_governor_epoch": float(self.leadership.epoch),
             "turnout_governor_passes_total": float(self.passes),
+            "turnout_governor_passes_skipped_total": float(self.skipped),
             "turnout_governor_last_pass_timestamp_seconds": self.last_pass_at,
             "turnout_governor_graph_version": float(self.graph.version),
             "turnout_governor_task_errors_total": {k: float(v) for k, v in self.errors.items()},

@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from turnout import env
+from turnout.backoff import Backoff
 from turnout.config.store import DEFAULT_PREFIX
 from turnout.connections import Connections
+from turnout.edge.settings import reconnect_backoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,13 @@ class GovernorSettings:
     """Graph versions kept in Redis when the governor publishes (as `turnout api`)."""
     http_timeout_s: float = 5.0
     """Seconds an outgoing postback or webhook may take before it counts as timed out."""
+    reconnect_base_s: float = 0.25
+    """First wait after a pass skipped because Redis or PostgreSQL was unreachable (also
+    the graph follower's and the publisher's first reconnect delay); each skip in a row
+    doubles its ceiling, and the wait is a uniform draw below it (full jitter)."""
+    reconnect_cap_s: float = 2.0
+    """Ceiling of that wait (at least reconnect_base_s; the pass interval still applies
+    when it is longer): a store that came back is used within about this long."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> GovernorSettings:
@@ -50,4 +59,12 @@ class GovernorSettings:
             graph_retain=max(1, env.integer("graph_retain", d.graph_retain, environ)),
             http_timeout_s=max(0.1, env.number("governor_http_timeout_s", d.http_timeout_s,
                                                environ)),
+            reconnect_base_s=env.number("governor_reconnect_base_s", d.reconnect_base_s,
+                                        environ),
+            reconnect_cap_s=env.number("governor_reconnect_cap_s", d.reconnect_cap_s, environ),
         )
+
+    @property
+    def reconnect(self) -> Backoff:
+        """The backoff of the governor's reconnects (passes, graph follower, publisher)."""
+        return reconnect_backoff("GOVERNOR", self.reconnect_base_s, self.reconnect_cap_s)

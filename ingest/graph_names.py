@@ -14,10 +14,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from turnout.backoff import Backoff
 from turnout.config.compiled import CompiledGraph
 
 log = logging.getLogger(__name__)
-RETRY_S = 5.0
+RETRY = Backoff(base=0.2, cap=2.0)  # ingest's retry_initial_s / retry_max_s by default
 POLL_S = 5.0  # the pointer re-read, in case a publish notice was lost
 
 
@@ -53,8 +54,9 @@ def _named(entities: Any) -> list[dict[str, Any]]:
 
 
 async def follow_graph(redis_url: str, prefix: str, client_factory: Callable[[], Any],
-                       database: str) -> None:
-    """Write dimension rows for every graph version published, until cancelled."""
+                       database: str, retry: Backoff = RETRY) -> None:
+    """Write dimension rows for every graph version published, until cancelled; Redis or
+    ClickHouse away are tried again after `retry`'s delays."""
     from redis.asyncio import Redis
 
     from turnout.config.compile import compile_graph
@@ -63,7 +65,8 @@ async def follow_graph(redis_url: str, prefix: str, client_factory: Callable[[],
     from turnout.config.store import GraphStore, VersionDocument
     from turnout.ingest.dimensions import write_dimensions
 
-    follower = GraphFollower(redis_url, prefix, poll_interval=POLL_S, name="turnout-graph-names")
+    follower = GraphFollower(redis_url, prefix, poll_interval=POLL_S, backoff=retry,
+                             name="turnout-graph-names")
     # Older versions missing from ClickHouse are read from here; the follower brings the
     # current one, so this connects only when there is history to catch up on.
     history = Redis.from_url(redis_url)
@@ -86,13 +89,17 @@ async def follow_graph(redis_url: str, prefix: str, client_factory: Callable[[],
     try:
         async with contextlib.aclosing(follower.follow()) as documents:
             async for document in documents:
+                failures = 0
                 while True:
                     try:
                         await store_missing(document)
                         break
                     except Exception:  # ClickHouse away: names wait, ingest goes on
-                        log.exception("graph names not stored; retrying in %.0f s", RETRY_S)
-                        await asyncio.sleep(RETRY_S)
+                        delay = retry.delay(failures)
+                        if failures == 0:
+                            log.exception("graph names not stored; retrying in %.1f s", delay)
+                        failures += 1
+                        await asyncio.sleep(delay)
     finally:
         with contextlib.suppress(Exception):
             await history.aclose()

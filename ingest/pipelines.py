@@ -180,13 +180,14 @@ class Pipeline(Generic[Item, Row]):
 
     async def retry(self, what: str, call: Callable[..., T], *args: Any) -> T:
         """Run a blocking call in a thread until it succeeds, backing off between tries."""
-        delay = self.settings.retry_initial_s
+        backoff, failures = self.settings.retry, 0
         while True:
             try:
                 return await asyncio.to_thread(call, *args)
             except Exception as exc:
                 # Not only ClickHouse errors: chdb and the HTTP transport raise several
                 # families, and any of them means "not stored yet".
+                delay = backoff.delay(failures)
                 log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
             if self.stop.is_set():
                 raise Abandoned(what)
@@ -194,19 +195,20 @@ class Pipeline(Generic[Item, Row]):
                 await asyncio.wait_for(self.stop.wait(), delay)
             if self.stop.is_set():
                 raise Abandoned(what)
-            delay = min(delay * 2, self.settings.retry_max_s)
+            failures += 1
 
     async def send_dead(self, letters: list[DeadLetter]) -> None:
         if not letters:
             return
-        delay = self.settings.retry_initial_s
+        backoff, failures = self.settings.retry, 0
         while True:
             try:
                 await send_letters(self.producer, self.settings.topic_dlq, letters)
                 return
             except Exception as exc:
+                delay = backoff.delay(failures)
                 log.warning("DLQ send failed (%s); retrying in %.1fs", exc, delay)
             if self.stop.is_set():
                 raise Abandoned("dlq")
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self.settings.retry_max_s)
+            failures += 1

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from turnout import env
+from turnout.backoff import Backoff
 from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS, TOPIC_DLQ, TOPIC_EVENTS
 
 
@@ -36,15 +37,26 @@ class IngestSettings:
     click_memory: int = 200_000
     """Click ids kept in memory so that most batches need no look-up (ingest/stored.py)."""
     retry_initial_s: float = 0.2
-    """First delay before retrying a failed ClickHouse insert, doubled up to the maximum."""
-    retry_max_s: float = 5.0
-    """Longest delay between insert retries."""
+    """First delay before retrying a failed ClickHouse insert or dead-letter send (and
+    reading the graph again for names); each failure in a row doubles its ceiling up to the
+    maximum, and the wait is a uniform draw below it (full jitter)."""
+    retry_max_s: float = 2.0
+    """Ceiling of the retry delay (at least retry_initial_s): a ClickHouse or Redis that
+    came back is used again within about this long."""
     kafka_idempotence: bool = True
     """Idempotent producer for the dead-letter topic (tansu cannot do it; Apache Kafka can)."""
     topic_clicks: str = TOPIC_CLICKS
     topic_conversions: str = TOPIC_CONVERSIONS
     topic_events: str = TOPIC_EVENTS
     topic_dlq: str = TOPIC_DLQ
+
+    @property
+    def retry(self) -> Backoff:
+        """The backoff between retries of what ingest writes or reads."""
+        try:
+            return Backoff(base=self.retry_initial_s, cap=self.retry_max_s)
+        except ValueError as exc:
+            raise env.SettingError(f"{env.PREFIX}INGEST_RETRY_INITIAL_S/_MAX_S: {exc}") from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestSettings:

@@ -2,8 +2,9 @@
 
 Requests time out after `request_timeout_ms` (seconds, not aiokafka's 40 s), which fails
 a batch; the sender or replayer then calls `mark_down()`, and the connector task probes
-the cluster metadata with exponential backoff from `retry_backoff_ms` up to
-`retry_backoff_max_ms` until it answers again.
+the cluster metadata until it answers again, waiting between probes a capped exponential
+backoff with full jitter (turnout.backoff) from `retry_backoff_ms` up to
+`retry_backoff_max_ms`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -24,8 +26,9 @@ ProducerFactory = Callable[[SinkSettings], Any]
 
 class Connector:
     def __init__(self, settings: SinkSettings, factory: ProducerFactory, counters: Counters,
-                 on_up: Callable[[], None]) -> None:
+                 on_up: Callable[[], None], draw: Callable[[], float] = random.random) -> None:
         self.settings = settings
+        self._draw = draw  # the jitter: a uniform draw in [0, 1)
         self.producer: Any = None
         self.up = False
         self._factory = factory
@@ -48,8 +51,8 @@ class Connector:
         self._down.set()
 
     async def run(self) -> None:
-        delay = self.settings.retry_backoff_ms / 1000
-        cap = self.settings.retry_backoff_max_ms / 1000
+        backoff = self.settings.reconnect
+        failures = 0
         while not self._stopping:
             if self.up:
                 self._first_attempt.set()
@@ -60,13 +63,13 @@ class Connector:
             if await self._connect():
                 log.info("Kafka reachable at %s", self.settings.kafka_bootstrap)
                 self.up = True
-                delay = self.settings.retry_backoff_ms / 1000
+                failures = 0
                 self._on_up()
                 continue
             self._first_attempt.set()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_event.wait(), delay)
-            delay = min(delay * 2, cap)
+                await asyncio.wait_for(self._stop_event.wait(), backoff.delay(failures, self._draw))
+            failures += 1
 
     def stop(self) -> None:
         """End run() and release whoever waits for the first attempt."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Final
 
 from turnout import env
+from turnout.backoff import Backoff
 from turnout.connections import Connections
 from turnout.edge.sink.spool import FSYNC_MODES, FsyncMode
 
@@ -49,9 +50,11 @@ class SinkSettings:
     request_timeout_ms: int = 5000
     """How soon a dead or hung broker is noticed."""
     retry_backoff_ms: int = 100
-    """First reconnect delay after the broker failed, doubled up to the maximum."""
-    retry_backoff_max_ms: int = 5000
-    """Longest reconnect delay."""
+    """First reconnect delay after the broker failed; each failure in a row doubles its
+    ceiling up to the maximum, and the wait is a uniform draw below it (full jitter)."""
+    retry_backoff_max_ms: int = 2000
+    """Ceiling of the reconnect delay (at least retry_backoff_ms): a broker that came back
+    is used again within about this long."""
     max_spool_bytes: int = 10 * GIB
     """Spool size limit (10 GiB); beyond it events are dropped, counted and logged."""
     segment_bytes: int = 64 * 1024 * 1024
@@ -72,12 +75,19 @@ class SinkSettings:
                      "segment_bytes", "retry_backoff_ms", "retry_backoff_max_ms"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name} must be > 0")
+        if self.retry_backoff_max_ms < self.retry_backoff_ms:
+            problems.append("retry_backoff_max_ms must be >= retry_backoff_ms")
         if self.linger_ms < 0 or self.max_spool_bytes < 0:
             problems.append("linger_ms and max_spool_bytes must be >= 0")
         if not 0.0 < self.high_water <= 1.0:
             problems.append("high_water must be in (0, 1]")
         if problems:
             raise env.SettingError("; ".join(problems))
+
+    @property
+    def reconnect(self) -> Backoff:
+        """The connector's backoff between probes of a broker that failed."""
+        return Backoff(base=self.retry_backoff_ms / 1000, cap=self.retry_backoff_max_ms / 1000)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SinkSettings:
@@ -98,7 +108,7 @@ class SinkSettings:
             spool_fsync=fsync,  # type: ignore[arg-type]  # checked against FSYNC_MODES above
             request_timeout_ms=env.integer("kafka_request_timeout_ms", 5000, environ),
             retry_backoff_ms=env.integer("sink_retry_backoff_ms", 100, environ),
-            retry_backoff_max_ms=env.integer("sink_retry_backoff_max_ms", 5000, environ),
+            retry_backoff_max_ms=env.integer("sink_retry_backoff_max_ms", 2000, environ),
             max_spool_bytes=env.integer("spool_max_bytes", 10 * GIB, environ),
             segment_bytes=env.integer("spool_segment_bytes", 64 * 1024 * 1024, environ),
             max_in_flight=env.integer("sink_max_in_flight", 4, environ),

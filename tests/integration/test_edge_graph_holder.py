@@ -18,6 +18,7 @@ from tests.integration.follower_support import (
     renamed,
     url_of,
 )
+from turnout.backoff import Backoff
 from turnout.config.io import load_graph
 from turnout.config.store import GraphStore
 from turnout.edge.graph import GraphHolder
@@ -38,7 +39,7 @@ async def test_holder_swaps_skips_a_broken_version_and_outlives_redis(tmp_path):
         url = url_of(service)
         admin = aioredis.from_url(url)
         store = GraphStore(admin, prefix)
-        holder = GraphHolder(url, prefix, recheck_seconds=0.2, max_backoff=0.2)
+        holder = GraphHolder(url, prefix, recheck_seconds=0.2, backoff=Backoff(base=0.1, cap=0.2))
         try:
             await holder.start(wait=0.2)
             assert holder.snapshot is None and holder.connected  # nothing published yet
@@ -75,7 +76,7 @@ async def test_holder_compiles_only_what_a_version_changed(tmp_path, redis_url):
     prefix = f"test:{uuid.uuid4().hex}"
     admin = aioredis.from_url(redis_url)
     store = GraphStore(admin, prefix)
-    holder = GraphHolder(redis_url, prefix, recheck_seconds=0.2, max_backoff=0.2)
+    holder = GraphHolder(redis_url, prefix, recheck_seconds=0.2, backoff=Backoff(base=0.1, cap=0.2))
     try:
         await store.publish(EXAMPLE)
         await holder.start(wait=5)

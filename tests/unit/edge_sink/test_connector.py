@@ -28,10 +28,12 @@ class _Refused:
 
 
 async def test_reconnects_with_doubling_backoff_up_to_the_cap(tmp_path: Path) -> None:
+    """With the jitter's draw at its top, the waits are the backoff's ceilings."""
     attempts: list[float] = []
     counters = Counters()
     settings = settings_for(tmp_path, retry_backoff_ms=50, retry_backoff_max_ms=200)
-    connector = Connector(settings, lambda _: _Refused(attempts), counters, on_up=lambda: None)
+    connector = Connector(settings, lambda _: _Refused(attempts), counters, on_up=lambda: None,
+                          draw=lambda: 0.999)
     task = asyncio.create_task(connector.run())
     await asyncio.wait_for(connector.first_attempt(), 2.0)  # released though it failed
     await until(lambda: len(attempts) >= 6)
@@ -43,6 +45,27 @@ async def test_reconnects_with_doubling_backoff_up_to_the_cap(tmp_path: Path) ->
     assert max(gaps[3:]) < 0.6, gaps  # uncapped, the 4th and 5th waits would be 0.4 and 0.8 s
     assert not connector.up
     assert counters.last_error == "ConnectionRefusedError: refused"
+
+
+async def test_the_jitter_draws_each_wait_below_its_ceiling(tmp_path: Path) -> None:
+    attempts: list[float] = []
+    drawn: list[float] = []
+
+    def draw() -> float:
+        drawn.append([0.0, 0.5, 0.0, 0.25][len(drawn) % 4])
+        return drawn[-1]
+
+    settings = settings_for(tmp_path, retry_backoff_ms=100, retry_backoff_max_ms=800)
+    connector = Connector(settings, lambda _: _Refused(attempts), Counters(),
+                          on_up=lambda: None, draw=draw)
+    task = asyncio.create_task(connector.run())
+    await until(lambda: len(attempts) >= 5)
+    connector.stop()
+    await asyncio.wait_for(task, 2.0)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert len(drawn) >= len(gaps)  # one draw per wait
+    # 0.5 of the second wait's 0.2 s ceiling, 0.25 of the fourth's 0.8 s: 0.1 and 0.2 s
+    assert gaps[1] >= 0.09 and gaps[3] >= 0.18, gaps
 
 
 async def test_marked_down_it_probes_the_same_producer_until_up_again(tmp_path: Path) -> None:
