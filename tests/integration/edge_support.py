@@ -20,6 +20,7 @@ import httpx
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer
 
+from turnout.clickid import ClickIds
 from turnout.config.compile import compile_graph
 from turnout.config.compiled import CompiledGraph
 from turnout.config.io import load_graph
@@ -47,6 +48,27 @@ DEVICES = {MOBILE: "mobile", DESKTOP: "desktop", BOT: "desktop"}
 ALLOWED_HOSTS = {"lp.example.com", "quiz.example.com", "offers.alpha.example.net",
                  "go.beta.example.org", "shop.example.com", "www.example.com"}
 _CID = re.compile(r"cid=([0-9A-Z]{26})")
+
+
+def click_id_or_none(location: str) -> str | None:
+    """The click id a redirect carries, None when it carries none."""
+    match = _CID.search(location) or re.search(r"(?:sub|tid)=([0-9A-Z]{26})", location)
+    return None if match is None else match.group(1)
+
+
+def camp_a_load(n: int, seed: bytes) -> list[Sent]:
+    """`n` clicks on CAMP_A from the test databases' addresses, both devices."""
+    ids = ClickIds(seed=seed)
+    ips = list(IPS)
+    return [Sent(f"/c/CAMP_A?zoneid=z{i % 11}", ips[i % len(ips)], (MOBILE, DESKTOP)[i % 2],
+                 ids.new(1_700_000_000_000 + i)) for i in range(n)]
+
+
+async def metric(client: httpx.AsyncClient, name: str) -> float | None:
+    """One unlabelled sample of the edge's /metrics, None while it has none."""
+    text = (await client.get("/metrics")).text
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return None if match is None else float(match.group(1))
 
 
 def click_id_in(location: str) -> str:

@@ -12,28 +12,20 @@ import msgspec
 import pytest
 
 from tests.integration.edge_support import (
-    DESKTOP,
-    IPS,
-    MOBILE,
     EdgeProcess,
-    Sent,
     assert_safe,
+    camp_a_load,
     click_id_in,
     consume_clicks,
     fire,
     publish,
 )
-from turnout.clickid import ClickIds
 from turnout.local.services import LocalStack
 
 pytestmark = pytest.mark.slow
 
 
-def load(n: int, seed: bytes) -> list[Sent]:
-    ids = ClickIds(seed=seed)
-    ips = list(IPS)
-    return [Sent(f"/c/CAMP_A?zoneid=z{i % 11}", ips[i % len(ips)], (MOBILE, DESKTOP)[i % 2],
-                 ids.new(1_700_000_000_000 + i)) for i in range(n)]
+load = camp_a_load
 
 
 @pytest.fixture
