@@ -3,8 +3,9 @@
 A key looked up within `ttl_s` is not read again, so a burst of requests costs one query;
 a revocation made by this process applies at once (`forget`), one made by another API
 process within `ttl_s`. While PostgreSQL is out of reach the last known state of a key is
-used however old it is, so report requests with known keys keep being served; a key never
-seen before cannot be checked then (ControlUnavailable: 503).
+used however old it is, and is not asked for again for `ttl_s` (each lookup waits the
+pool's timeout), so report requests with known keys keep being served without waiting; a
+key never seen before cannot be checked then (ControlUnavailable: 503).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class KeyCache:
         except ControlUnavailable:
             if cached is None:
                 raise
+            self._entries[key_id] = (time.monotonic(), cached[1])
             return cached[1]
         if len(self._entries) >= self.max_entries and key_id not in self._entries:
             self._entries.clear()  # unknown ids from a scan must not grow memory

@@ -49,6 +49,16 @@ async def test_known_keys_outlive_an_outage_unknown_ones_do_not():
         await cache.get("neverseen")
 
 
+async def test_during_an_outage_a_known_key_is_asked_for_once_per_ttl():
+    lookup = Lookup()
+    cache = KeyCache(lookup, ttl_s=60)
+    assert await cache.get(KEY.key.id) == KEY
+    cache._entries[KEY.key.id] = (0.0, KEY)  # expired
+    lookup.down = True
+    assert [await cache.get(KEY.key.id) for _ in range(3)] == [KEY] * 3
+    assert lookup.calls == 2  # the first read, then one failed read for the three
+
+
 async def test_a_scan_of_ids_does_not_grow_memory():
     cache = KeyCache(Lookup(), ttl_s=60, max_entries=10)
     for i in range(100):
