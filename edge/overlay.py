@@ -49,7 +49,7 @@ class OverlayFollower:
                  clock: Callable[[], int] = _now_ms, backoff: Backoff | None = None) -> None:
         self._redis, self._prefix, self._apply = redis, prefix, apply
         self._poll = poll_seconds
-        self._backoff = backoff or Backoff(cap=poll_seconds)
+        self._backoff = backoff or Backoff(base=0.1, cap=max(0.1, poll_seconds))
         self._clock = clock
         self.overlay = Overlay()
         self.current = Current()
