@@ -3,7 +3,8 @@
 A real `turnout edge` follows a graph on a Valkey of the test's own (persistent, so the
 graph and the meters' seed survive the restart, as with a real server's AOF) while light
 click load runs. Valkey is stopped for a few seconds and started again on the same port.
-Measured: Valkey ready -> the edge's graph follower connected again, and a version
+Measured: Valkey ready -> the edge's graph follower connected again (its connection in
+CLIENT LIST), and a version
 published right after the return -> served. The bar (the issue's): served within 2 s of the
 publish; every click the edge redirected reaches Kafka exactly once.
 """
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 import pytest
+import redis.asyncio as aioredis
 
 from tests.integration.edge_support import (
     DESKTOP,
@@ -33,7 +35,7 @@ from tests.integration.edge_support import (
     metric,
     publish,
 )
-from tests.integration.follower_support import own_valkey, url_of
+from tests.integration.follower_support import clients_named, own_valkey, url_of
 from turnout.config.model import Graph
 from turnout.local.services import LocalStack
 
@@ -102,7 +104,15 @@ async def test_edge_follows_a_restarted_valkey(stack: LocalStack, kafka_bootstra
                 ready = time.monotonic()
                 version, _ = await publish(url, edge.prefix, with_new_lander_url(edge.graph))
                 published = time.monotonic()
-                reconnected = await until(connected, 10)
+                admin = aioredis.Redis.from_url(url)
+                try:
+                    # The server's view: the follower's connection is back (the edge's
+                    # /metrics gauge can be up to a second stale).
+                    reconnected = await until(
+                        lambda: _any(clients_named(admin, "turnout-graph-follower")), 10)
+                finally:
+                    await admin.aclose()
+                assert await until(connected, 10)
 
                 async def serves_new_version() -> bool:
                     answer = await client.get("/c/CAMP_A", headers={
@@ -127,6 +137,10 @@ async def test_edge_follows_a_restarted_valkey(stack: LocalStack, kafka_bootstra
     found = await consume_clicks(kafka_bootstrap, accepted, timeout=30)
     assert set(found) == accepted, f"{len(accepted - set(found))} accepted clicks not in Kafka"
     assert all(len(events) == 1 for events in found.values()), "a click reached Kafka twice"
+
+
+async def _any(entries: Awaitable[list[dict[str, str]]]) -> bool:
+    return bool(await entries)
 
 
 async def _not(check: Callable[[], Awaitable[bool]]) -> bool:
