@@ -25,15 +25,20 @@ class _Lag:
         self.topics = (settings.topic_clicks, settings.topic_conversions, settings.topic_events)
         self.group_id = settings.group_id
         self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        self.offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+        self.offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        # Fetches for the high watermarks; apart, since an assignment narrows a consumer's
+        # metadata to the assigned topics.
+        self.fetcher = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                         fetch_max_wait_ms=50)
 
     async def __aenter__(self) -> _Lag:
         await self.admin.start()
         await self.offsets.start()
+        await self.fetcher.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.fetcher.stop()
         await self.offsets.stop()
         await self.admin.close()
 
@@ -61,15 +66,15 @@ class _Lag:
         """Each partition's high watermark, from a fetch at its ListOffsets end (at most
         one record batch before the real end, so each fetch is small)."""
         listed = await self.offsets.end_offsets(partitions)
-        self.offsets.assign(partitions)
+        self.fetcher.assign(partitions)
         for partition in partitions:
-            self.offsets.seek(partition, listed[partition])
+            self.fetcher.seek(partition, listed[partition])
         marks: dict[TopicPartition, int] = {}
         deadline = time.monotonic() + _FETCH_TIMEOUT_S
         while len(marks) < len(partitions) and time.monotonic() < deadline:
-            await self.offsets.getmany(*partitions, timeout_ms=100, max_records=1)
+            await self.fetcher.getmany(*partitions, timeout_ms=100, max_records=1)
             for partition in partitions:
-                mark = self.offsets.highwater(partition)
+                mark = self.fetcher.highwater(partition)
                 if mark is not None:
                     marks[partition] = mark
         return {p: max(marks.get(p, 0), listed[p]) for p in partitions}
