@@ -1,0 +1,264 @@
+"""Machinery of the fault tests: a real `turnout ingest` process on a private chdb, paced
+clicks through a real edge with a ledger of what it accepted, recovery clocks, and exact
+per-id counts of what ClickHouse stored.
+
+chdb allows one data path per process and the test process holds the session's: the
+ingest child writes a chdb path of its own, and it is read (by a short child process) only
+once that ingest has stopped. While it runs, progress is watched through Kafka: the
+consumer groups' committed offsets against the high watermarks (turnout.local.ingest_lag).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import httpx
+
+from tests.integration.e2e_support import example_in_workspace
+from tests.integration.edge_support import (
+    DESKTOP,
+    IPS,
+    MOBILE,
+    ROOT,
+    EdgeProcess,
+    click_id_in,
+    publish,
+)
+from turnout.ingest.settings import IngestSettings
+from turnout.local.ingest_lag import wait_ingested
+from turnout.local.services import LocalStack, die_with_parent, stop_process
+
+DATABASE = "turnout"
+# Lowered for the tests so a restarted ingest gets its partitions back in a few seconds
+# (the SIGKILLed member's session must expire first).
+SESSION_TIMEOUT_MS = 3000
+HEARTBEAT_MS = 500
+
+
+@dataclass
+class IngestProcess:
+    """`python -m turnout.cli.main ingest` against the session's broker, its own consumer
+    group and its own chdb data path."""
+
+    stack: LocalStack
+    workdir: Path
+    group: str = field(default_factory=lambda: f"faults-{uuid.uuid4().hex[:8]}")
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def chdb_path(self) -> Path:
+        return self.workdir / "chdb"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "ingest.log"
+
+    @property
+    def settings(self) -> IngestSettings:
+        return replace(IngestSettings(), group_id=self.group)
+
+    def environ(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.stack.environ(),
+            "TURNOUT_CLICKHOUSE_DSN": f"chdb://{self.chdb_path}",
+            "TURNOUT_INGEST_GROUP": self.group,
+            "TURNOUT_INGEST_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
+            "TURNOUT_INGEST_HEARTBEAT_INTERVAL_MS": str(HEARTBEAT_MS),
+            "TURNOUT_INGEST_BATCH_WAIT_S": "0.3",
+            "TURNOUT_INGEST_RETRY_MAX_S": "0.5",
+            "TURNOUT_GRAPH_PREFIX": f"faults-names-{self.group}",
+        }
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "turnout.cli.main", "ingest"],
+                env=self.environ(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no commit of the batch in flight."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+        self.process = None
+
+    def stop(self) -> int | None:
+        process, self.process = self.process, None
+        return None if process is None else stop_process(process, 30)
+
+    def check(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"ingest exited {self.process.returncode}: {self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    async def caught_up(self, timeout: float) -> float:
+        """Poll until its groups have committed every record in the topics; seconds taken."""
+        started = time.monotonic()
+        behind = -1
+        while time.monotonic() - started < timeout:
+            self.check()
+            behind = await wait_ingested(self.stack.kafka_bootstrap, self.settings, 0)
+            if behind == 0:
+                return time.monotonic() - started
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"ingest {behind} records behind after {timeout}s: {self.log()}")
+
+
+@dataclass
+class Ledger:
+    """What the edge accepted: the click id of every redirect, once per answer."""
+
+    accepted: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> set[str]:
+        return set(self.accepted)
+
+
+async def paced_clicks(edge: EdgeProcess, ledger: Ledger, rate: float, seconds: float,
+                       stop: asyncio.Event | None = None) -> None:
+    """`rate` clicks a second on CAMP_A for `seconds` (or until `stop`), each one answer
+    recorded: a 302's click id in the ledger, anything else (a refused connection of a
+    stopped edge included) as refused."""
+    ips = list(IPS)
+    pending: set[asyncio.Task[None]] = set()
+    async with httpx.AsyncClient(base_url=edge.base_url, follow_redirects=False,
+                                 timeout=15) as http:
+
+        async def one(n: int) -> None:
+            headers = {"x-forwarded-for": ips[n % len(ips)],
+                       "user-agent": (MOBILE, DESKTOP)[n % 2]}
+            try:
+                response = await http.get(f"/c/CAMP_A?zoneid=z{n % 7}", headers=headers)
+            except httpx.HTTPError as exc:
+                ledger.refused.append(type(exc).__name__)
+                return
+            if response.status_code == 302:
+                ledger.accepted.append(click_id_in(response.headers["location"]))
+            else:
+                ledger.refused.append(str(response.status_code))
+
+        started = time.monotonic()
+        n = 0
+        while time.monotonic() - started < seconds and not (stop and stop.is_set()):
+            task = asyncio.create_task(one(n))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            n += 1
+            await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+        await asyncio.gather(*pending)
+
+
+@contextlib.asynccontextmanager
+async def faults_edge(stack: LocalStack, workdir: Path, workspace: str
+                      ) -> AsyncIterator[EdgeProcess]:
+    """A real edge serving the example graph renamed into `workspace`."""
+    edge = EdgeProcess(stack, workdir)
+    edge.version, edge.graph = await publish(stack.redis_url, edge.prefix,
+                                             example_in_workspace(workspace))
+    edge.start()
+    try:
+        yield edge
+    finally:
+        edge.stop()
+
+
+async def sink_drained(edge: EdgeProcess, timeout: float = 30.0) -> float:
+    """Poll the edge's /metrics until nothing is buffered or spooled; seconds taken."""
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=edge.base_url, timeout=5) as http:
+        while time.monotonic() - started < timeout:
+            with contextlib.suppress(httpx.HTTPError):
+                text = (await http.get("/metrics")).text
+                values = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                          if line.startswith(("turnout_sink_buffer_depth ",
+                                              "turnout_sink_spool_events_pending "))}
+                if len(values) == 2 and not any(values.values()):
+                    return time.monotonic() - started
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"edge sink not drained after {timeout}s")
+
+
+_COUNT = """
+import json, sys
+import clickhouse_connect
+path, database, workspace = sys.argv[1:4]
+client = clickhouse_connect.get_client(dsn=f"chdb://{path}", database=database)
+p = {"w": workspace}
+out = {}
+rows, unique = client.query(
+    "SELECT count(), uniqExact(click_id) FROM clicks WHERE workspace_id = {w:String}",
+    parameters=p).result_rows[0]
+out["clicks"] = {"rows": int(rows), "unique": int(unique)}
+for table in ("clicks_geo", "clicks_wide"):
+    out[table] = {"clicks": int(client.query(
+        f"SELECT sum(clicks) FROM {table} WHERE workspace_id = {{w:String}}",
+        parameters=p).result_rows[0][0] or 0)}
+out["click_ids"] = sorted(r[0] for r in client.query(
+    "SELECT DISTINCT click_id FROM clicks WHERE workspace_id = {w:String}",
+    parameters=p).result_rows)
+print(json.dumps(out))
+"""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Exact counts of one workspace in a stopped ingest's chdb."""
+
+    counts: dict[str, dict[str, int]]
+    click_ids: set[str]
+
+    def assert_exact(self, ledger: Ledger) -> tuple[int, int]:
+        """Zero lost, zero duplicated against the ledger, the rollups included; returns
+        (lost, duplicated) for printing (both 0 here)."""
+        accepted = ledger.ids
+        assert len(accepted) == len(ledger.accepted), "the edge gave one click id twice"
+        lost = accepted - self.click_ids
+        extra = self.click_ids - accepted
+        clicks = self.counts["clicks"]
+        duplicated = clicks["rows"] - clicks["unique"]
+        assert not lost, f"{len(lost)} accepted clicks lost, e.g. {sorted(lost)[:3]}"
+        assert not extra, f"{len(extra)} stored clicks the edge never accepted"
+        assert duplicated == 0, f"{duplicated} duplicated click rows"
+        assert clicks["unique"] == len(accepted)
+        for rollup in ("clicks_geo", "clicks_wide"):
+            assert self.counts[rollup]["clicks"] == len(accepted), (rollup, self.counts)
+        return len(lost), duplicated
+
+
+def stored(ingest: IngestProcess, workspace: str) -> Stored:
+    """Count what `ingest` (stopped) stored for `workspace`, in a child process."""
+    assert ingest.process is None, "chdb: stop ingest before reading its data path"
+    result = subprocess.run(
+        [sys.executable, "-c", _COUNT, str(ingest.chdb_path), DATABASE, workspace],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    return Stored({k: v for k, v in out.items() if k != "click_ids"}, set(out["click_ids"]))
+
+
+def figure(name: str, ledger: Ledger, lost: int, duplicated: int, **seconds: float) -> None:
+    """One line per fault for the report (pytest -s)."""
+    timings = ", ".join(f"{key} {value:.2f} s" for key, value in seconds.items())
+    print(f"\nFAULT {name}: {len(ledger.accepted)} clicks accepted, "
+          f"{len(ledger.refused)} refused, lost {lost}, duplicated {duplicated}; {timings}")

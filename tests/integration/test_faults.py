@@ -1,0 +1,147 @@
+"""Faults with real processes and exact counts: a frozen broker, ingest SIGKILLed twice,
+an edge SIGTERMed under load. Each: every click the edge accepted stored once, in the raw
+table and in the rollups, and the time to recover printed (pytest -s)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.edge_support import EdgeProcess
+from tests.integration.faults_support import (
+    IngestProcess,
+    Ledger,
+    faults_edge,
+    figure,
+    paced_clicks,
+    sink_drained,
+    stored,
+)
+from turnout.local.ingest_lag import wait_ingested
+from turnout.local.services import LocalStack
+
+pytestmark = pytest.mark.slow
+
+RATE = 100.0  # clicks a second: small, the machine is shared
+
+
+@pytest.fixture
+def workspace() -> str:
+    return f"faults-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def edge(stack: LocalStack, tmp_path: Path, workspace: str
+               ) -> AsyncIterator[EdgeProcess]:
+    async with faults_edge(stack, tmp_path / "edge", workspace) as running:
+        yield running
+
+
+@pytest.fixture
+def ingest(stack: LocalStack, tmp_path: Path) -> IngestProcess:
+    process = IngestProcess(stack, tmp_path / "ingest")
+    process.start()
+    yield process
+    process.stop()
+
+
+async def settle(edge: EdgeProcess, ingest: IngestProcess, timeout: float = 60.0) -> float:
+    """Seconds until the edge has sent everything and ingest has committed all of it."""
+    started = time.monotonic()
+    await sink_drained(edge, timeout)
+    await ingest.caught_up(timeout)
+    return time.monotonic() - started
+
+
+async def test_broker_frozen_mid_load(stack: LocalStack, edge: EdgeProcess,
+                                      ingest: IngestProcess, workspace: str) -> None:
+    ledger = Ledger()
+    resumed: list[float] = []
+
+    async def freeze() -> None:
+        await asyncio.sleep(1.5)
+        stack.kafka.pause()
+        try:
+            await asyncio.sleep(3.0)
+        finally:
+            stack.kafka.resume()
+            resumed.append(time.monotonic())
+
+    await asyncio.gather(paced_clicks(edge, ledger, RATE, 6.0), freeze())
+    recovered = await settle(edge, ingest) + (time.monotonic() - resumed[0])
+    ingest.stop()
+    lost, duplicated = stored(ingest, workspace).assert_exact(ledger)
+    assert not ledger.refused, ledger.refused[:5]
+    figure("tansu SIGSTOP 3 s", ledger, lost, duplicated, recovered_after_sigcont=recovered)
+
+
+async def test_ingest_sigkilled_twice_mid_batch(stack: LocalStack, edge: EdgeProcess,
+                                                ingest: IngestProcess,
+                                                workspace: str) -> None:
+    ledger = Ledger()
+    restarts: list[float] = []
+    behind_at_kill: list[int] = []
+
+    async def kill_twice() -> None:
+        for _ in range(2):
+            # Killed while it keeps up with the load: a batch is always in flight then.
+            await consuming(ingest)
+            behind_at_kill.append(
+                await wait_ingested(stack.kafka_bootstrap, ingest.settings, 0))
+            ingest.kill()
+            ingest.start()
+            restarts.append(time.monotonic())
+
+    await asyncio.gather(paced_clicks(edge, ledger, RATE, 12.0), kill_twice())
+    await sink_drained(edge)
+    await ingest.caught_up(60)
+    recovered = time.monotonic() - restarts[-1]
+    ingest.stop()
+    lost, duplicated = stored(ingest, workspace).assert_exact(ledger)
+    assert ingest.starts == 3
+    assert all(behind > 0 for behind in behind_at_kill), behind_at_kill
+    figure("ingest SIGKILL x2", ledger, lost, duplicated,
+           caught_up_after_second_restart=recovered)
+
+
+async def consuming(ingest: IngestProcess, timeout: float = 60.0) -> None:
+    """Until the group commits within a second's load of the ends: ingest is keeping up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ingest.check()
+        behind = await wait_ingested(ingest.stack.kafka_bootstrap, ingest.settings, 0)
+        if 0 < behind < RATE:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"ingest never kept up: {ingest.log()}")
+
+
+async def test_edge_sigterm_under_load(stack: LocalStack, edge: EdgeProcess,
+                                       ingest: IngestProcess, workspace: str) -> None:
+    ledger = Ledger()
+    timings: dict[str, float] = {}
+
+    async def sigterm() -> None:
+        await asyncio.sleep(2.0)
+        started = time.monotonic()
+        edge.terminate()
+        # uvicorn re-raises the SIGTERM after its graceful shutdown.
+        assert await asyncio.to_thread(edge.wait, 30) in (0, -15)
+        timings["drain"] = time.monotonic() - started
+        assert "Application shutdown complete" in edge.log(), edge.log()[-2000:]
+        started = time.monotonic()
+        await asyncio.to_thread(edge.start)  # the same port and spool
+        timings["restart"] = time.monotonic() - started
+
+    await asyncio.gather(paced_clicks(edge, ledger, RATE, 6.0), sigterm())
+    timings["settled"] = await settle(edge, ingest)
+    ingest.stop()
+    lost, duplicated = stored(ingest, workspace).assert_exact(ledger)
+    # Clicks sent while no edge listened were refused connections, never a 5xx.
+    assert all(not reason.startswith("5") for reason in ledger.refused), ledger.refused
+    figure("edge SIGTERM", ledger, lost, duplicated, **timings)
