@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.integration.e2e_support import example_in_workspace
 from tests.integration.edge_support import (
@@ -35,6 +37,7 @@ from tests.integration.edge_support import (
     click_id_in,
     publish,
 )
+from turnout.events import TOPIC_CLICKS
 from turnout.ingest.settings import IngestSettings
 from turnout.local.ingest_lag import wait_ingested
 from turnout.local.services import LocalStack, die_with_parent, stop_process
@@ -109,6 +112,38 @@ class IngestProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
+
+    async def committed_clicks(self) -> int:
+        """The sum of the clicks group's committed offsets (what it has stored for sure)."""
+        bootstrap = self.stack.kafka_bootstrap
+        metadata = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await metadata.start()
+        await admin.start()
+        try:
+            await metadata.topics()
+            partitions = [TopicPartition(TOPIC_CLICKS, p)
+                          for p in metadata.partitions_for_topic(TOPIC_CLICKS) or ()]
+            # tansu cannot answer an OffsetFetch for all of a group's partitions: name them.
+            offsets = await admin.list_consumer_group_offsets(
+                f"{self.group}.{TOPIC_CLICKS}", partitions=partitions)
+        finally:
+            await admin.close()
+            await metadata.stop()
+        return sum(max(0, done.offset) for done in offsets.values())
+
+    async def keeping_up(self, past: int, within: int, timeout: float = 60.0) -> float:
+        """Poll until the clicks group has committed past `past` and is fewer than `within`
+        records behind: a (re)started ingest is consuming again; seconds taken."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            self.check()
+            if await self.committed_clicks() > past:
+                behind = await wait_ingested(self.stack.kafka_bootstrap, self.settings, 0)
+                if behind < within:
+                    return time.monotonic() - started
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"ingest not keeping up after {timeout}s: {self.log()}")
 
     async def caught_up(self, timeout: float) -> float:
         """Poll until its groups have committed every record in the topics; seconds taken."""
