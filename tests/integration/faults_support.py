@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -156,6 +156,19 @@ class IngestProcess:
                 return time.monotonic() - started
             await asyncio.sleep(0.2)
         raise AssertionError(f"ingest {behind} records behind after {timeout}s: {self.log()}")
+
+
+@contextlib.contextmanager
+def clickhouse_unwritable(ingest: IngestProcess) -> Iterator[None]:
+    """ClickHouse refuses every write of `ingest` until the block ends: its chdb tables'
+    folders immutable (chattr +i, as root). chdb runs inside ingest, so there is no server
+    process of its own to stop, and no ClickHouse server binary on the machine to run."""
+    store = ingest.chdb_path / "store"
+    subprocess.run(["chattr", "-R", "+i", str(store)], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(store)], check=True, capture_output=True)
 
 
 @dataclass

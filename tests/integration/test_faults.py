@@ -16,6 +16,7 @@ from tests.integration.edge_support import EdgeProcess
 from tests.integration.faults_support import (
     IngestProcess,
     Ledger,
+    clickhouse_unwritable,
     faults_edge,
     figure,
     paced_clicks,
@@ -133,3 +134,27 @@ async def test_edge_sigterm_under_load(stack: LocalStack, edge: EdgeProcess,
     # Clicks sent while no edge listened were refused connections, never a 5xx.
     assert all(not reason.startswith("5") for reason in ledger.refused), ledger.refused
     figure("edge SIGTERM", ledger, lost, duplicated, **timings)
+
+
+async def test_clickhouse_unwritable_pauses_ingest_without_committing(
+        stack: LocalStack, edge: EdgeProcess, ingest: IngestProcess, workspace: str) -> None:
+    ledger = Ledger()
+    committed: list[int] = []
+    timings: dict[str, float] = {}
+
+    async def outage() -> None:
+        await ingest.keeping_up(0, int(RATE))
+        with clickhouse_unwritable(ingest):
+            await asyncio.sleep(0.5)  # a commit of a batch stored before may still land
+            committed.append(await ingest.committed_clicks())
+            await asyncio.sleep(3.0)
+            committed.append(await ingest.committed_clicks())
+        timings["keeping_up_after_outage"] = await ingest.keeping_up(committed[-1], int(RATE))
+
+    await asyncio.gather(paced_clicks(edge, ledger, RATE, 9.0), outage())
+    timings["settled"] = await settle(edge, ingest)
+    ingest.stop()
+    assert committed[0] == committed[1], committed  # nothing committed while it failed
+    assert "retrying in" in ingest.log()
+    lost, duplicated = stored(ingest, workspace).assert_exact(ledger)
+    figure("ClickHouse unwritable 3.5 s", ledger, lost, duplicated, **timings)
