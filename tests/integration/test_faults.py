@@ -29,6 +29,8 @@ from turnout.local.services import LocalStack
 pytestmark = pytest.mark.slow
 
 RATE = 100.0  # clicks a second: small, the machine is shared
+KEEPING_UP = int(2 * RATE)  # records behind of an ingest that keeps up with the load
+LONGEST_LOAD_S = 60.0  # a load that runs until its fault is over stops here at the latest
 
 
 @pytest.fixture
@@ -91,8 +93,10 @@ async def test_ingest_sigkilled_twice_mid_batch(stack: LocalStack, edge: EdgePro
     back: list[float] = []  # seconds from each restart until ingest keeps up again
     behind_at_kill: list[int] = []
 
+    load_over = asyncio.Event()
+
     async def kill_twice() -> None:
-        await ingest.keeping_up(0, int(RATE))
+        await ingest.keeping_up(0, KEEPING_UP)
         for _ in range(2):
             # Killed while it keeps up with the load: a batch is always in flight then.
             behind_at_kill.append(
@@ -100,9 +104,13 @@ async def test_ingest_sigkilled_twice_mid_batch(stack: LocalStack, edge: EdgePro
             stored_at_kill = await ingest.committed_clicks()
             ingest.kill()
             ingest.start()
-            back.append(await ingest.keeping_up(stored_at_kill, int(RATE)))
+            back.append(await ingest.keeping_up(stored_at_kill, KEEPING_UP))
+        await asyncio.sleep(1.0)
+        load_over.set()
 
-    await asyncio.gather(paced_clicks(edge, ledger, RATE, 12.0), kill_twice())
+    # The load goes on until the second restart keeps up: a kill always finds it running.
+    await asyncio.gather(paced_clicks(edge, ledger, RATE, LONGEST_LOAD_S, load_over),
+                         kill_twice())
     await sink_drained(edge)
     caught_up = await ingest.caught_up(60)
     ingest.stop()
@@ -147,16 +155,22 @@ async def test_clickhouse_unwritable_pauses_ingest_without_committing(
     committed: list[int] = []
     timings: dict[str, float] = {}
 
+    load_over = asyncio.Event()
+
     async def outage() -> None:
-        await ingest.keeping_up(0, int(RATE))
+        await ingest.keeping_up(0, KEEPING_UP)
         with clickhouse_unwritable(ingest):
             await asyncio.sleep(0.5)  # a commit of a batch stored before may still land
             committed.append(await ingest.committed_clicks())
             await asyncio.sleep(3.0)
             committed.append(await ingest.committed_clicks())
-        timings["keeping_up_after_outage"] = await ingest.keeping_up(committed[-1], int(RATE))
+        timings["keeping_up_after_outage"] = await ingest.keeping_up(committed[-1],
+                                                                     KEEPING_UP)
+        await asyncio.sleep(1.0)
+        load_over.set()
 
-    await asyncio.gather(paced_clicks(edge, ledger, RATE, 9.0), outage())
+    await asyncio.gather(paced_clicks(edge, ledger, RATE, LONGEST_LOAD_S, load_over),
+                         outage())
     timings["settled"] = await settle(edge, ingest)
     ingest.stop()
     assert committed[0] == committed[1], committed  # nothing committed while it failed
