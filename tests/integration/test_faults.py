@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,7 @@ async def edge(stack: LocalStack, tmp_path: Path, workspace: str
 
 
 @pytest.fixture
-def ingest(stack: LocalStack, tmp_path: Path) -> IngestProcess:
+def ingest(stack: LocalStack, tmp_path: Path) -> Iterator[IngestProcess]:
     process = IngestProcess(stack, tmp_path / "ingest")
     process.start()
     yield process
@@ -118,6 +118,7 @@ async def test_ingest_sigkilled_twice_mid_batch(stack: LocalStack, edge: EdgePro
     found.assert_exact(ledger)
     assert ingest.starts == 3
     assert all(behind > 0 for behind in behind_at_kill), behind_at_kill
+    print(f"\nrecords uncommitted at each SIGKILL: {behind_at_kill}")
     figure("ingest SIGKILL x2", ledger, found, first_restart_keeping_up=back[0],
            second_restart_keeping_up=back[1], caught_up_after_load=caught_up)
 
