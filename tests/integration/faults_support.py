@@ -333,7 +333,10 @@ class Stored:
         assert self.click_ids == accepted, "stored clicks the edge never accepted"
         assert self.conversion_ids == converted, "stored conversions never accepted"
         for rollup in ("clicks_geo", "clicks_wide"):
-            assert self.counts[rollup]["clicks"] == len(accepted), (rollup, self.counts)
+            short = len(accepted) - self.counts[rollup]["clicks"]
+            # Raw clicks exact but a rollup short: ingest died after the clicks part was
+            # written and before the rollup parts were (the materialized views' inserts).
+            assert short == 0, f"{rollup} is short of {short} stored clicks: {self.counts}"
 
 
 def stored(ingest: IngestProcess, workspace: str) -> Stored:
