@@ -68,6 +68,8 @@ class TopicConsumer:
             # A ClickHouse outage stalls the loop between polls; stay in the group.
             max_poll_interval_ms=3_600_000,
             fetch_max_wait_ms=settings.fetch_wait_ms,
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
         )
         self.consumer.subscribe([topic], listener=_Revocations(pipeline))
 

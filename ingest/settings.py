@@ -26,6 +26,11 @@ class IngestSettings:
     # runs); a shorter wait only costs idle consumers a few more empty fetches per second.
     fetch_wait_ms: int = 100
     """Longest a Kafka fetch waits at the broker for data."""
+    session_timeout_ms: int = 10_000
+    """Kafka consumer group session timeout: how long a dead ingest keeps its partitions
+    before the broker gives them to another member (or to the same ingest restarted)."""
+    heartbeat_interval_ms: int = 3_000
+    """Kafka consumer heartbeat interval (under a third of the session timeout)."""
     attribution_grace_s: float = 60.0
     """Seconds a conversion whose click is not in ClickHouse yet is held (uncommitted)."""
     visitor_settle_s: float = 5.0
@@ -67,6 +72,10 @@ class IngestSettings:
             batch_size=env.integer("ingest_batch_size", d.batch_size, environ),
             batch_wait_s=env.number("ingest_batch_wait_s", d.batch_wait_s, environ),
             fetch_wait_ms=env.integer("ingest_fetch_wait_ms", d.fetch_wait_ms, environ),
+            session_timeout_ms=env.integer(
+                "ingest_session_timeout_ms", d.session_timeout_ms, environ),
+            heartbeat_interval_ms=env.integer(
+                "ingest_heartbeat_interval_ms", d.heartbeat_interval_ms, environ),
             attribution_grace_s=env.number(
                 "ingest_attribution_grace_s", d.attribution_grace_s, environ
             ),

@@ -52,3 +52,29 @@ async def test_lag_counts_records_until_each_group_commits_past_them(
     finally:
         await consumer.stop()
     assert await wait_ingested(kafka_bootstrap, settings, timeout=0.5) == 1
+
+
+async def test_lag_counts_a_whole_batch_to_the_high_watermark(kafka_bootstrap: str) -> None:
+    """tansu answers ListOffsets with the last batch's base offset + 1: 5 records sent as
+    one batch are 5 behind, not 1 (the regression the faults tests found)."""
+    run = uuid.uuid4().hex[:8]
+    settings = dataclasses.replace(
+        IngestSettings(), group_id=f"lag-{run}", topic_clicks=f"lag-clicks-{run}",
+        topic_conversions=f"lag-conversions-{run}", topic_events=f"lag-events-{run}")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(settings.topic_clicks, 1, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=False,
+                                linger_ms=200)
+    await producer.start()
+    try:
+        batch = producer.create_batch()
+        for _ in range(5):
+            assert batch.append(key=None, value=b"c", timestamp=None) is not None
+        await (await producer.send_batch(batch, settings.topic_clicks, partition=0))
+    finally:
+        await producer.stop()
+    assert await wait_ingested(kafka_bootstrap, settings, timeout=0) == 5
