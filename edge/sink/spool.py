@@ -16,8 +16,10 @@ Segments are named `<time_ns>-<pid>-<seq>-<tag>.active` while a writer owns them
 an exclusive flock) and renamed `<time_ns>-<pid>-<seq>-<tag>-<frames>.seg` when sealed, so
 names sort oldest first and carry their frame count. `tag` names the Kafka cluster the
 events are for (`named_cluster_tag` of TURNOUT_KAFKA_CLUSTER, else `cluster_tag` of the
-bootstrap servers): a replayer only takes segments of its own cluster, because a worker configured for another cluster would deliver them there
-and delete them -- a loss for the cluster they were meant for. Untagged names (written
+bootstrap servers): a replayer only takes segments of its own cluster (and, when it has a
+name, those tagged with its bootstrap servers before it had one), because a worker
+configured for another cluster would deliver them there and delete them -- a loss for the
+cluster they were meant for. Untagged names (written
 before tags existed, or renamed by an operator to hand them over) are replayed by anyone.
 Replay progress lives beside a segment in `<segment>.done` (offset and frames acked so
 far), so a replay interrupted by a crash resumes where it stopped instead of resending.
