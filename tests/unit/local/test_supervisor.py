@@ -4,6 +4,8 @@ processes are started."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from turnout.local.supervisor import RESTART_BACKOFF, CrashLoop, Supervisor
 def test_restart_delays_double_from_half_a_second_up_to_the_cap() -> None:
     loop = CrashLoop(deaths=100, window_s=1.0, draw=lambda: 0.999999)
     delays = [loop.died(now=10.0 * n) for n in range(10)]
-    assert RESTART_BACKOFF == Backoff(base=0.5, cap=30.0)
+    assert Backoff(base=0.5, cap=30.0) == RESTART_BACKOFF
     assert [round(d or 0, 2) for d in delays] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0,
                                                    30.0, 30.0]
 
@@ -102,13 +104,11 @@ def _supervisor(service: FakeService, said: list[str], gave_up: threading.Event,
     return Supervisor(service, said.append, gave_up.set, policy=policy)  # type: ignore[arg-type]
 
 
-def _wait(condition: object, timeout: float = 5.0) -> None:
-    deadline = threading.Event()
-    for _ in range(int(timeout / 0.01)):
-        if callable(condition) and condition():
-            return
-        deadline.wait(0.01)
-    raise AssertionError("condition not met")
+def _wait(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.01)
 
 
 def test_a_dead_child_is_restarted_on_the_supervisors_own_thread_and_it_says_so() -> None:
