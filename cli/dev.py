@@ -24,8 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from turnout import env as turnout_env
 from turnout.config import examples
 from turnout.connections import Connections
+from turnout.edge.settings import SECRET_VARIABLE
 from turnout.local import identity
 from turnout.local.services import (
     LocalStack,
@@ -239,8 +241,8 @@ def _dev_environ(stack: LocalStack, cluster: str) -> dict[str, str]:
     env = {**os.environ, **stack.environ(), "TURNOUT_KAFKA_CLUSTER": cluster}
     for name in ("TURNOUT_API_KEYS", "TURNOUT_API_KEYS_FILE"):
         env.pop(name, None)
-    if not env.get("TURNOUT_EDGE_SECRET") and not env.get("TURNOUT_EDGE_SECRET_FILE"):
-        env["TURNOUT_EDGE_SECRET_FILE"] = str(identity.edge_secret_file(stack.data_dir))
+    if not turnout_env.raw("edge_secret", env):
+        env[f"{SECRET_VARIABLE}_FILE"] = str(identity.edge_secret_file(stack.data_dir))
     return env
 
 
