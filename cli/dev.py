@@ -120,9 +120,17 @@ def run(args: argparse.Namespace) -> int:
                   ) -> Supervisor:
         return Supervisor(service, _say, stop.set, after_start=after_start)
 
-    services = [supervise(stack.kafka, lambda: _ensure_topics(stack)),
-                supervise(stack.redis), supervise(stack.postgres)]
     children = [supervise(edge), supervise(ingest)]
+
+    def tansu_started() -> None:
+        _ensure_topics(stack)
+        # A restarted tansu is empty and numbers its records from 0 again: an ingest
+        # still at its old positions would skip that many, so it starts over too.
+        if children[1] in started:
+            children[1].bounce("tansu restarted empty; ingest reads it from its start")
+
+    services = [supervise(stack.kafka, tansu_started),
+                supervise(stack.redis), supervise(stack.postgres)]
     started: list[Supervisor] = []
     code = 0
     try:

@@ -12,7 +12,9 @@ the others hold is kept).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import threading
 import time
 from collections import deque
@@ -82,7 +84,9 @@ class Supervisor:
         self._start_timeout = start_timeout
         self._policy = policy or CrashLoop()
         self._after_start = after_start
+        self._bounce_why = ""
         self._stop = threading.Event()
+        self._bounce = threading.Event()
         self._stop_timeout = 5.0
         self._ready = threading.Event()
         self._error: ServiceError | None = None
@@ -101,6 +105,13 @@ class Supervisor:
         if self._error is not None:
             raise self._error
 
+    def bounce(self, why: str) -> None:
+        """SIGKILL the child and start it again at once (not a death: no backoff, no
+        crash-loop count). A kill, so it cannot act on a stop: ingest would commit its
+        positions in a log that is gone."""
+        self._bounce_why = why
+        self._bounce.set()
+
     def stop(self, timeout: float = 5.0) -> int | None:
         """Its stop signal, SIGKILL after `timeout`; the exit status (None: not running)."""
         self._stop_timeout = timeout
@@ -117,6 +128,14 @@ class Supervisor:
             return
         self._ready.set()
         while not self._stop.is_set():
+            if self._bounce.is_set():
+                self._bounce.clear()
+                self._say(f"restarting {self.name}: {self._bounce_why}")
+                if self.service.running:
+                    self.service.signal(signal.SIGKILL)
+                self.service.stop()
+                with contextlib.suppress(ServiceError):  # a failed start is a death below
+                    self._start()
             process = self.service.process
             if process is None or process.poll() is not None:
                 if not self._restart(None if process is None else process.returncode):

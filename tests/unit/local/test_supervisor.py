@@ -164,3 +164,16 @@ def test_stop_during_the_backoff_starts_nothing_more() -> None:
     _wait(lambda: bool(said))
     assert supervisor.stop() is None
     assert len(service.starts) == 1 and said == ["ingest-api exited with 1; restarting in 30.0 s"]
+
+
+def test_a_bounce_kills_and_starts_the_child_again_without_counting_a_death() -> None:
+    service, said, gave_up = FakeService(), [], threading.Event()
+    killed: list[int] = []
+    service.signal = killed.append  # type: ignore[attr-defined]
+    supervisor = _supervisor(service, said, gave_up, deaths=1)
+    supervisor.start()
+    supervisor.bounce("tansu restarted empty")
+    _wait(lambda: len(service.starts) == 2)
+    assert killed == [9] and service.starts == ["supervise-ingest-api"] * 2
+    assert said == ["restarting ingest-api: tansu restarted empty"]
+    assert supervisor.stop() == -15 and not gave_up.is_set()
