@@ -19,6 +19,8 @@ from tests.integration.dev_support import (
 )
 
 TURNOUT = [sys.executable, "-m", "turnout.cli.main"]
+# Clicks need no exchange rates: each start skips importing them (seconds on a busy box).
+NO_RATES = ("--fx-rates", "")
 
 
 class Traffic(threading.Thread):
@@ -54,7 +56,7 @@ class Traffic(threading.Thread):
 
 def test_an_ingest_killed_mid_traffic_is_restarted_and_every_click_counted_once(
         tmp_path: Path) -> None:
-    dev = DevRun(TURNOUT, tmp_path, tmp_path / "data")
+    dev = DevRun(TURNOUT, tmp_path, tmp_path / "data", extra=NO_RATES)
     try:
         traffic = Traffic(dev)
         traffic.start()
@@ -78,7 +80,7 @@ def test_an_ingest_killed_mid_traffic_is_restarted_and_every_click_counted_once(
 def test_clicks_not_ingested_at_a_stop_are_in_the_next_runs_report_once(
         tmp_path: Path) -> None:
     data = tmp_path / "data"
-    dev = DevRun(TURNOUT, tmp_path, data, extra=["--ingest-stop-timeout", "2"])
+    dev = DevRun(TURNOUT, tmp_path, data, extra=[*NO_RATES, "--ingest-stop-timeout", "2"])
     try:
         banner = dev.banner()
         # A frozen ingest stores and commits nothing more: every click below is in tansu's
@@ -98,7 +100,7 @@ def test_clicks_not_ingested_at_a_stop_are_in_the_next_runs_report_once(
     assert f"--cluster-id {cluster}" not in output  # (a name, never logged as argv)
     first_kafka = re.search(r"kafka\s+(\S+) \(tansu\)", output)
 
-    again = DevRun(TURNOUT, tmp_path, data)
+    again = DevRun(TURNOUT, tmp_path, data, extra=NO_RATES)
     try:
         banner = again.banner()
         second_kafka = re.search(r"kafka\s+(\S+) \(tansu\)", again.stdout_path.read_text())
