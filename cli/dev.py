@@ -138,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             supervisor.start()
             started.append(supervisor)
         _run_once([*turnout, "migrate"], env)
-        if str(args.fx_rates):
+        # argparse makes '' Path('.'): never a rates file, so it means none too.
+        if args.fx_rates != Path(""):
             _import_rates(turnout, env, args.fx_rates, run_dir)
         tokens = {w.id: dev_control.owner_key(turnout, env, w.id) for w in graph.workspaces}
         api = f"http://127.0.0.1:{api_port}"
