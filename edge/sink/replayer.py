@@ -4,8 +4,8 @@ Sealed segments (and segments of dead workers) are replayed oldest first, a batc
 time through the sender's `send`; a segment is deleted only after every frame in it was
 acked or copied into the current segment. Progress is saved beside the segment after
 each batch, so a replay cut short by a crash resumes instead of resending. Only segments
-written for the same Kafka cluster (bootstrap servers) are replayed: see
-`spool.cluster_tag`. The file format itself is spool.py's.
+written for the same Kafka cluster (its TURNOUT_KAFKA_CLUSTER name, or bootstrap servers)
+are replayed: see `spool.ClusterTags`. The file format itself is spool.py's.
 """
 
 from __future__ import annotations
@@ -71,12 +71,12 @@ class Replayer:
         if writer.active_frames:
             await asyncio.to_thread(writer.seal)
         infos = await asyncio.to_thread(spool.list_segments, self.settings.spool_dir)
-        tag = self._spooler.tag
+        tags, tag = self._spooler.tags, self._spooler.tag
         for info in infos:
             if not self._replaying():
                 return
-            if not spool.replayable(info, tag=tag):
-                if info.tag and info.tag != tag and info.path.name not in self._foreign:
+            if not spool.replayable(info, tag=tags):
+                if not tags.accepts(info.tag) and info.path.name not in self._foreign:
                     self._foreign.add(info.path.name)
                     log.warning(
                         "spool segment %s was written for another Kafka cluster (tag %s, ours "

@@ -31,6 +31,7 @@ class SinkSettings:
     persistent disk.
 
     Default: TURNOUT_DATA_DIR + `/spool`"""
+    kafka_cluster: str = ""  # Connections.kafka_cluster: names the spool's segments
     buffer_size: int = 100_000
     """Events held in memory; beyond it an event goes straight to the spool."""
     batch_size: int = 2000
@@ -98,6 +99,7 @@ class SinkSettings:
         spool_dir = env.text("spool_dir", str(connections.data_dir / "spool"), environ)
         return cls(
             kafka_bootstrap=connections.kafka_bootstrap,
+            kafka_cluster=connections.kafka_cluster,
             spool_dir=Path(spool_dir).resolve(),
             buffer_size=env.integer("sink_buffer_size", 100_000, environ),
             batch_size=env.integer("sink_batch_size", 2000, environ),

@@ -15,9 +15,11 @@ only the frames inside it; both are counted in `SpoolReader.skipped_bytes`.
 Segments are named `<time_ns>-<pid>-<seq>-<tag>.active` while a writer owns them (holding
 an exclusive flock) and renamed `<time_ns>-<pid>-<seq>-<tag>-<frames>.seg` when sealed, so
 names sort oldest first and carry their frame count. `tag` names the Kafka cluster the
-events are for (`cluster_tag` of the bootstrap servers): a replayer only takes segments of
-its own cluster, because a worker configured for another cluster would deliver them there
-and delete them -- a loss for the cluster they were meant for. Untagged names (written
+events are for (`named_cluster_tag` of TURNOUT_KAFKA_CLUSTER, else `cluster_tag` of the
+bootstrap servers): a replayer only takes segments of its own cluster (and, when it has a
+name, those tagged with its bootstrap servers before it had one), because a worker
+configured for another cluster would deliver them there and delete them -- a loss for the
+cluster they were meant for. Untagged names (written
 before tags existed, or renamed by an operator to hand them over) are replayed by anyone.
 Replay progress lives beside a segment in `<segment>.done` (offset and frames acked so
 far), so a replay interrupted by a crash resumes where it stopped instead of resending.
@@ -98,9 +100,34 @@ def _decode_at(data: mmap.mmap | bytes, pos: int, end: int) -> tuple[Frame, int]
 
 
 def cluster_tag(bootstrap: str) -> str:
-    """8 hex characters naming a Kafka cluster by its bootstrap servers (order-insensitive)."""
+    """8 hex characters naming a Kafka cluster by its bootstrap servers (order-insensitive).
+    The tag of segments written before clusters had names (TURNOUT_KAFKA_CLUSTER unset)."""
     servers = sorted({server.strip().lower() for server in bootstrap.split(",") if server.strip()})
     return hashlib.blake2s(",".join(servers).encode(), digest_size=4).hexdigest()
+
+
+def named_cluster_tag(name: str) -> str:
+    """8 hex characters naming a Kafka cluster by its TURNOUT_KAFKA_CLUSTER name, which
+    stays the same when its address changes (`turnout dev` gets new ports each run). The
+    prefix keeps a name from meaning the same as an identical bootstrap string."""
+    return hashlib.blake2s(f"cluster:{name.strip()}".encode(), digest_size=4).hexdigest()
+
+
+class ClusterTags(NamedTuple):
+    """The tag a writer puts on its segments, and an older tag it also replays."""
+
+    own: str
+    legacy: str = ""
+
+    @classmethod
+    def of(cls, bootstrap: str, cluster: str = "") -> ClusterTags:
+        """By name when the cluster has one; its bootstrap-tagged segments stay ours."""
+        if not cluster.strip():
+            return cls(cluster_tag(bootstrap))
+        return cls(named_cluster_tag(cluster), cluster_tag(bootstrap))
+
+    def accepts(self, tag: str) -> bool:
+        return not tag or tag in {self.own, self.legacy} - {""}
 
 
 class SpoolReader:
@@ -341,10 +368,12 @@ def list_segments(directory: Path) -> list[SegmentInfo]:
     return sorted(found, key=lambda info: info.path.name)
 
 
-def replayable(info: SegmentInfo, now: float | None = None, tag: str = "") -> bool:
+def replayable(info: SegmentInfo, now: float | None = None,
+               tag: str | ClusterTags = "") -> bool:
     """Segments of cluster `tag` (or untagged): sealed ones always; an active one only when
     its writer looks dead. An empty `tag` takes any cluster's (tools, tests)."""
-    if tag and info.tag and info.tag != tag:
+    tags = tag if isinstance(tag, ClusterTags) else ClusterTags(tag)
+    if tags.own and not tags.accepts(info.tag):
         return False
     if info.sealed:
         return True

@@ -28,7 +28,8 @@ class Spooler:
     def __init__(self, settings: SinkSettings, counters: Counters,
                  on_write: Callable[[], None]) -> None:
         self.settings = settings
-        self.tag = spool.cluster_tag(settings.kafka_bootstrap)
+        self.tags = spool.ClusterTags.of(settings.kafka_bootstrap, settings.kafka_cluster)
+        self.tag = self.tags.own
         self.writer = spool.SpoolWriter(
             settings.spool_dir, settings.segment_bytes, settings.spool_fsync, self.tag
         )

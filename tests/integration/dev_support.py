@@ -64,7 +64,7 @@ class DevRun:
     """One `turnout dev` process; its output goes to files so nothing can block on a pipe."""
 
     def __init__(self, argv: Sequence[str], cwd: Path, data_dir: Path,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, extra: Sequence[str] = ()) -> None:
         self.data_dir = data_dir
         # Beside the data dir, so a test can tell whether dev wrote into its cwd.
         captures = data_dir.parent
@@ -76,7 +76,8 @@ class DevRun:
                    "TURNOUT_DATA_DIR": str(data_dir)}
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
-                [*argv, "dev", "--edge-port", "0", "--api-port", "0"], cwd=cwd, env=environ,
+                [*argv, "dev", "--edge-port", "0", "--api-port", "0", *extra], cwd=cwd,
+                env=environ,
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
 
     def banner(self, timeout: float = 180.0) -> Banner:
@@ -90,9 +91,10 @@ class DevRun:
             time.sleep(0.2)
         raise AssertionError(f"no banner (exit {self.process.poll()}):\n{self.output()}")
 
-    def interrupt(self, timeout: float = 120.0) -> int:
-        """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process group."""
-        os.killpg(self.process.pid, signal.SIGINT)
+    def interrupt(self, timeout: float = 120.0, signum: int = signal.SIGINT) -> int:
+        """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process group
+        (`signum` SIGTERM: as a service manager stops it)."""
+        os.killpg(self.process.pid, signum)
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -104,6 +106,18 @@ class DevRun:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def child_pid(self, name: str) -> int:
+        """The pid of dev's child `name` (ingest-api, edge, tansu...) from its pid file."""
+        return int((self.data_dir / "run" / f"{name}.pid").read_text())
+
+    def wait_said(self, text: str, timeout: float = 30.0) -> None:
+        """Until dev's stderr says `text`."""
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr_path.read_text():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"dev never said {text!r}:\n{self.output()}")
+            time.sleep(0.1)
 
     def logs(self) -> str:
         """stderr and every service log under the data dir."""
@@ -163,6 +177,24 @@ def wait_until_not_served(banner: Banner, timeout: float = 10.0) -> float:
             return time.monotonic() - started
         time.sleep(0.02)
     raise AssertionError(f"the edge still serves {banner.campaign_code} after {timeout}s")
+
+
+def report_clicks(banner: Banner) -> int:
+    """Clicks of the banner's workspace in the report, all time."""
+    response = httpx.get(f"{banner.api}/api/v1/report", timeout=10, params={
+        "workspace": banner.workspace, "group_by": "campaign", "from": "all",
+        "metrics": "clicks"},
+        headers={"Authorization": f"Bearer {banner.token}"})
+    assert response.status_code == 200, response.text
+    return sum(row["clicks"] for row in response.json()["rows"])
+
+
+def wait_for_clicks(banner: Banner, clicks: int, timeout: float = 30.0) -> int:
+    """Poll the report until it counts `clicks` clicks (or more); the count then."""
+    deadline = time.monotonic() + timeout
+    while (seen := report_clicks(banner)) < clicks and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return seen
 
 
 def wait_for_report_row(banner: Banner, clicks: int = 1, conversions: int = 1,

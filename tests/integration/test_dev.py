@@ -24,7 +24,7 @@ def assert_clean_stop(dev: DevRun, code: int) -> None:
     assert code == 0, output
     assert "Traceback" not in output and "unreachable" not in output, output
     assert dev.warnings() == [], output
-    assert "stopped: edge, ingest+api+governor, postgres, tansu, valkey" in output
+    assert "stopped: edge, ingest+api+governor, tansu, valkey, postgres" in output
 
 
 def test_dev_stores_every_click_it_took_before_a_ctrl_c_and_stops_cleanly(

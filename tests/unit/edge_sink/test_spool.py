@@ -234,3 +234,42 @@ def test_segment_names_carry_the_cluster_tag(tmp_path: Path) -> None:
     assert spool.parse_name(tmp_path / "00000000000000000001-1-000001-xyz-5.seg") is None
     with pytest.raises(ValueError):
         SpoolWriter(tmp_path, tag="../x")
+
+
+def _sealed(directory: Path, tag: str) -> spool.SegmentInfo:
+    writer = SpoolWriter(directory, tag=tag)
+    writer.append([("t", b"k", b"v")])
+    writer.close()
+    (info,) = [i for i in spool.list_segments(directory) if i.tag == tag]
+    return info
+
+
+def test_a_named_cluster_replays_its_segments_whatever_its_bootstrap(tmp_path: Path) -> None:
+    # `turnout dev` gets a new tansu port each run; its cluster name stays.
+    first = spool.ClusterTags.of("127.0.0.1:40001", "turnout-dev-1")
+    second = spool.ClusterTags.of("127.0.0.1:40002", " turnout-dev-1 ")
+    assert first.own == second.own != spool.cluster_tag("127.0.0.1:40001")
+    info = _sealed(tmp_path, first.own)
+    assert spool.replayable(info, tag=second)
+    assert not spool.replayable(info, tag=spool.ClusterTags.of("127.0.0.1:40001", "other"))
+    # A name is not a bootstrap string: the two never mean the same cluster.
+    assert spool.named_cluster_tag("k1:9092") != spool.cluster_tag("k1:9092")
+
+
+def test_segments_tagged_by_bootstrap_before_the_cluster_had_a_name_are_still_its_own(
+        tmp_path: Path) -> None:
+    legacy = _sealed(tmp_path, spool.cluster_tag("k1:9092,k2:9092"))
+    named = spool.ClusterTags.of("k2:9092, k1:9092", "prod")
+    assert named.legacy == legacy.tag and spool.replayable(legacy, tag=named)
+    # ...but not when the bootstrap differs: that was another cluster's.
+    assert not spool.replayable(legacy, tag=spool.ClusterTags.of("k3:9092", "prod"))
+    # Unnamed, the tag is the bootstrap's, as before names existed.
+    assert spool.ClusterTags.of("k1:9092,k2:9092") == (legacy.tag, "")
+
+
+@given(st.text(min_size=1, max_size=40).filter(str.strip))
+def test_every_cluster_name_gives_a_tag_segment_names_can_carry(name: str) -> None:
+    tag = spool.named_cluster_tag(name)
+    assert len(tag) == 8 and tag.isalnum()
+    info = spool.parse_name(Path(f"00000000000000000001-1-000001-{tag}-3.seg"))
+    assert info is not None and info.tag == tag

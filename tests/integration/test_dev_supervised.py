@@ -1,0 +1,118 @@
+"""A supervised `turnout dev`: a child that dies is restarted (and dev says so) without a
+click lost or counted twice, and a stop with clicks ingest has not stored hands them to the
+next run on the same data dir, whose tansu has a new port and starts empty."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from tests.integration.dev_support import (
+    DevRun,
+    click,
+    report_clicks,
+    wait_for_clicks,
+)
+from turnout.edge.sink.spool import list_segments, named_cluster_tag
+
+TURNOUT = [sys.executable, "-m", "turnout.cli.main"]
+# Clicks need no exchange rates: each start skips importing them (seconds on a busy box).
+NO_RATES = ("--fx-rates", "")
+
+
+class Traffic(threading.Thread):
+    """Clicks one after another until stopped; counts those the edge accepted (302)."""
+
+    def __init__(self, dev: DevRun) -> None:
+        super().__init__(daemon=True)
+        self.banner = dev.banner()
+        self.accepted = 0
+        self.errors: list[BaseException] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                click(self.banner)
+            except BaseException as exc:  # a refused click fails the test, in the main thread
+                self.errors.append(exc)
+                return
+            self.accepted += 1
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join(10)
+        assert not self.errors, self.errors
+        return self.accepted
+
+    def wait_for(self, clicks: int) -> None:
+        while self.accepted < clicks:
+            assert not self.errors and self.is_alive(), self.errors
+            self._halt.wait(0.05)
+
+
+def test_an_ingest_killed_mid_traffic_is_restarted_and_every_click_counted_once(
+        tmp_path: Path) -> None:
+    dev = DevRun(TURNOUT, tmp_path, tmp_path / "data", extra=NO_RATES)
+    try:
+        traffic = Traffic(dev)
+        traffic.start()
+        traffic.wait_for(30)
+        killed = dev.child_pid("ingest-api")
+        os.kill(killed, signal.SIGKILL)
+        dev.wait_said("ingest-api exited with -9; restarting in ")
+        dev.wait_said("ingest-api restarted")
+        assert dev.child_pid("ingest-api") != killed
+        traffic.wait_for(traffic.accepted + 30)  # and more after its return
+        accepted = traffic.stop()
+        assert wait_for_clicks(traffic.banner, accepted) == accepted
+        assert report_clicks(traffic.banner) == accepted  # nothing counted twice later
+        code = dev.interrupt()
+    finally:
+        dev.kill()
+    assert code == 0, dev.output()
+    assert "Traceback" not in dev.output()
+
+
+def test_clicks_not_ingested_at_a_stop_are_in_the_next_runs_report_once(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    dev = DevRun(TURNOUT, tmp_path, data, extra=[*NO_RATES, "--ingest-stop-timeout", "2"])
+    try:
+        banner = dev.banner()
+        # A frozen ingest stores and commits nothing more: every click below is in tansu's
+        # memory only when dev stops, and ingest is SIGKILLed after its 2 s.
+        os.kill(dev.child_pid("ingest-api"), signal.SIGSTOP)
+        clicks = 25
+        for _ in range(clicks):
+            click(banner)
+        code = dev.interrupt(signum=signal.SIGTERM)
+    finally:
+        dev.kill()
+    output = dev.output()
+    assert code == 1 and "ingest-api exited with -9 on stop" in output, output
+    carried = re.search(r"carried (\d+) events ingest had not stored", output)
+    assert carried is not None and int(carried.group(1)) >= clicks, output
+    # Tagged by the kept cluster name, not by this run's tansu port.
+    cluster = (data / "kafka-cluster").read_text().strip()
+    assert {s.tag for s in list_segments(data / "spool")} == {named_cluster_tag(cluster)}
+    first_kafka = re.search(r"kafka\s+(\S+) \(tansu\)", output)
+
+    again = DevRun(TURNOUT, tmp_path, data, extra=NO_RATES)
+    try:
+        banner = again.banner()
+        second_kafka = re.search(r"kafka\s+(\S+) \(tansu\)", again.stdout_path.read_text())
+        assert first_kafka and second_kafka and first_kafka[1] != second_kafka[1]
+        assert wait_for_clicks(banner, clicks) == clicks
+        assert report_clicks(banner) == clicks
+        code = again.interrupt(signum=signal.SIGTERM)
+    finally:
+        again.kill()
+    output = again.output()
+    assert code == 0, output
+    assert "another Kafka cluster" not in output and "TURNOUT_EDGE_SECRET" not in output
+    assert list((data / "spool").glob("*.seg")) == []  # replayed, then deleted
