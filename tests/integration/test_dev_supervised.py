@@ -22,6 +22,10 @@ from turnout.edge.sink.spool import list_segments, named_cluster_tag
 TURNOUT = [sys.executable, "-m", "turnout.cli.main"]
 # Clicks need no exchange rates: each start skips importing them (seconds on a busy box).
 NO_RATES = ("--fx-rates", "")
+# The killed ingest's group member is dropped after the session timeout, and the restarted
+# one gets its partitions only then: a short session keeps the test's wait to a few seconds.
+QUICK_GROUP = {"TURNOUT_INGEST_SESSION_TIMEOUT_MS": "3000",
+               "TURNOUT_INGEST_HEARTBEAT_INTERVAL_MS": "500"}
 
 
 class Traffic(threading.Thread):
@@ -57,7 +61,8 @@ class Traffic(threading.Thread):
 
 def test_an_ingest_killed_mid_traffic_is_restarted_and_every_click_counted_once(
         tmp_path: Path) -> None:
-    dev = DevRun(TURNOUT, tmp_path, tmp_path / "data", extra=NO_RATES)
+    dev = DevRun(TURNOUT, tmp_path, tmp_path / "data", {**os.environ, **QUICK_GROUP},
+                 extra=NO_RATES)
     try:
         traffic = Traffic(dev)
         traffic.start()
