@@ -59,8 +59,20 @@ def take(state: State | None, now: float, capacity: int, per_second: float
 def decision(allowed: bool, tokens: float, capacity: int, per_second: float) -> Decision:
     """What the client is told, from the tokens left after the request."""
     reset = math.ceil((capacity - tokens) / per_second) if tokens < capacity else 0
-    retry = 0 if allowed else max(1, math.ceil((1 - tokens) / per_second))
+    retry = 0 if allowed else _seconds_to_a_token(tokens, per_second)
     return Decision(allowed, capacity, max(0, math.floor(tokens)), max(0, reset), retry)
+
+
+def _seconds_to_a_token(tokens: float, per_second: float) -> int:
+    """The fewest whole seconds (>= 1) after which `take` finds a token: the quotient's
+    ceiling, corrected by one either way where float rounding puts it off (1/3 of a token
+    at 1 a minute is 40.000000000000007 s by division, 40 s by take's own sum)."""
+    seconds = max(1, math.ceil((1 - tokens) / per_second))
+    if seconds > 1 and tokens + (seconds - 1) * per_second >= 1:
+        seconds -= 1
+    elif tokens + seconds * per_second < 1:
+        seconds += 1
+    return seconds
 
 
 def per_second(per_minute: int) -> float:
