@@ -1,5 +1,6 @@
-"""Clicks: ids already stored are dropped before the insert, so replays never reach the
-rollups."""
+"""Clicks: ids already stored by other batches are dropped before the insert, so replays
+never reach the rollups twice; the ids a batch's own first attempt stored are kept, so its
+replay is the same insert (ingest/batch.py says why that matters)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from turnout.events import Click
 from turnout.ingest import records, validate
-from turnout.ingest.batch import Partition, Span
+from turnout.ingest.batch import Partition, Span, span_label
 from turnout.ingest.dlq import Producer, Record
 from turnout.ingest.pipelines import Insert, Pipeline, Prepared
 from turnout.ingest.settings import IngestSettings
@@ -31,6 +32,7 @@ class ClickPipeline(Pipeline[Click, Click]):
     """
 
     table = "clicks"
+    exact_replay = True  # clicks feeds the rollups' materialized views (migration 0006)
 
     def __init__(
         self, store: Store, producer: Producer, settings: IngestSettings, stop: asyncio.Event
@@ -41,8 +43,8 @@ class ClickPipeline(Pipeline[Click, Click]):
     def check(self, batch: Sequence[Record]) -> list[Click | validate.Invalid]:
         return validate.clicks([record.value for record in batch])
 
-    def columns(self, rows: Sequence[Click]) -> list[list[Any]]:
-        return records.click_columns(rows)
+    def columns(self, rows: Sequence[Click], span: Span) -> list[list[Any]]:
+        return records.click_columns(rows, span_label(span.ranges))
 
     def keys(self, rows: Sequence[Click]) -> Iterable[str]:
         return (c.click_id for c in rows)
@@ -69,15 +71,18 @@ class ClickPipeline(Pipeline[Click, Click]):
         return prepared
 
     async def finish(self, prepared: Prepared[Click]) -> Insert | None:
-        """Without the clicks the look-up found stored; the same insert if it found none."""
+        """Without the clicks the look-up found stored by another batch; the same insert
+        if it found none (or only rows of this batch's own first attempt)."""
         if prepared.lookup is None:
             return prepared.insert
         stored = await prepared.lookup
-        if not stored:
+        own = span_label(prepared.span.ranges)
+        kept = [c for c in prepared.items if stored.get(c.click_id, own) == own]
+        if len(kept) == len(prepared.items):
             return prepared.insert
-        return self.encode([c for c in prepared.items if c.click_id not in stored], prepared.span)
+        return self.encode(kept, prepared.span)
 
-    def _start_look_up(self, clicks: Sequence[Click]) -> asyncio.Future[set[str]] | None:
+    def _start_look_up(self, clicks: Sequence[Click]) -> asyncio.Future[dict[str, str]] | None:
         """The look-up of those `clicks` memory cannot answer for, if any."""
         stored = self.stored
         missing = stored.missing_floors(clicks)
@@ -87,17 +92,17 @@ class ClickPipeline(Pipeline[Click, Click]):
         if not unsure:
             return None
         return asyncio.ensure_future(
-            self.retry("click look-up", self.store.existing_click_ids, unsure)
+            self.retry("click look-up", self.store.stored_click_batches, unsure)
         )
 
     async def _look_up(
         self, clicks: Sequence[Click], missing: set[str], generation: int
-    ) -> set[str]:
+    ) -> dict[str, str]:
         """Read the floors of `missing` workspaces, then look up the clicks under them."""
         since = min(c.ts_ms for c in clicks if c.workspace_id in missing) - FLOOR_MARGIN_MS
         floors = await self.retry("click floors", self.store.latest_click_ts, missing, since)
         self.stored.set_floors(floors, generation)
         unsure = self.stored.unsure(clicks, floors)
         if not unsure:
-            return set()
-        return await self.retry("click look-up", self.store.existing_click_ids, unsure)
+            return {}
+        return await self.retry("click look-up", self.store.stored_click_batches, unsure)

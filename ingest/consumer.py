@@ -6,6 +6,11 @@ fetched and prepared (decoded, validated) on the event loop, so both cores work.
 Offsets are committed only after the pipeline says the rows are stored; a stop request
 (SIGTERM) finishes the batch being stored, or abandons it uncommitted while ClickHouse is
 failing, and exits.
+
+For a pipeline that needs its replays exact (clicks: materialized views), the commit
+before each write also records the span of the batch about to be written as offset-commit
+metadata, and the first batches after an assignment are cut at the spans recorded there
+(ingest/batch.py).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from turnout.connections import Connections
-from turnout.ingest.batch import Partition, Span
+from turnout.ingest.batch import Partition, Ranges, Span, commit_plan, cut, reached, replays
 from turnout.ingest.click_pipeline import ClickPipeline
 from turnout.ingest.conversion_pipeline import ConversionPipeline
 from turnout.ingest.dlq import Record
@@ -35,15 +40,23 @@ from turnout.ingest.store import Store
 log = logging.getLogger(__name__)
 
 
+# How long the first batch after an assignment waits for the rest of a recorded span
+# before it is written as far as it got (then the replay is not exact: see batch.py).
+REPLAY_WAIT_S = 30.0
+
+
 class _Revocations(ConsumerRebalanceListener):
-    def __init__(self, pipeline: Pipeline[Any, Any]) -> None:
-        self.pipeline = pipeline
+    def __init__(self, owner: TopicConsumer) -> None:
+        self.owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.pipeline.forget({(tp.topic, tp.partition) for tp in revoked})
+        self.owner.replays = []
+        self.owner.pipeline.forget({(tp.topic, tp.partition) for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self.pipeline.assigned({(tp.topic, tp.partition) for tp in assigned})
+        if self.owner.pipeline.exact_replay and assigned:
+            await self.owner.read_replays(assigned)
+        self.owner.pipeline.assigned({(tp.topic, tp.partition) for tp in assigned})
 
 
 class TopicConsumer:
@@ -69,7 +82,20 @@ class TopicConsumer:
             max_poll_interval_ms=3_600_000,
             fetch_max_wait_ms=settings.fetch_wait_ms,
         )
-        self.consumer.subscribe([topic], listener=_Revocations(pipeline))
+        # Spans recorded by a consumer that died before committing them: cut first.
+        self.replays: list[Ranges] = []
+        self.consumer.subscribe([topic], listener=_Revocations(self))
+
+    async def read_replays(self, assigned: set[TopicPartition]) -> None:
+        """The spans recorded in the committed metadata of `assigned` (aiokafka's
+        `committed` returns only the offset; its coordinator has the metadata too)."""
+        found = await self.consumer._coordinator.fetch_committed_offsets(assigned)
+        self.replays = replays(
+            {(tp.topic, tp.partition): (om.offset, om.metadata or "") for tp, om in found.items()}
+        )
+        for ranges in self.replays:
+            log.info("%s: replaying the batch recorded before a stop: %s", self.topic,
+                     sorted(ranges.items()))
 
     async def run(self) -> None:
         stop = self.pipeline.stop
@@ -88,8 +114,10 @@ class TopicConsumer:
                 if writing is not None:
                     # Commit before the next write starts: a consumer killed in the commit
                     # leaves no insert running behind its back.
-                    await self.settle(writing)
+                    await self.settle(writing, span)
                     writing = None
+                elif batch and pipeline.exact_replay:
+                    await self.commit_plan({}, span)
                 if batch or pipeline.has_pending():
                     writing = asyncio.create_task(pipeline.write(prepared))
                     # Let the write hand its insert to the worker thread now: the next
@@ -101,7 +129,7 @@ class TopicConsumer:
                     prepared.discard()
                 prepared = None
             if writing is not None:
-                await self.settle(writing)
+                await self.settle(writing, Span())
                 writing = None
         except Abandoned:
             log.info("%s: stopping with the current batch uncommitted", self.topic)
@@ -115,24 +143,39 @@ class TopicConsumer:
                 await asyncio.gather(writing, return_exceptions=True)
             await self.consumer.stop()
 
-    async def settle(self, writing: asyncio.Task[dict[Partition, int]]) -> None:
-        """Wait for a batch's write, then commit what it says may be committed."""
+    async def settle(self, writing: asyncio.Task[dict[Partition, int]], following: Span) -> None:
+        """Wait for a batch's write, then commit what it says may be committed (with the
+        span of the batch `following` it, when the pipeline's replays must be exact)."""
         offsets = await writing
-        if offsets:
-            await self.commit(offsets)
+        if self.pipeline.exact_replay:
+            await self.commit_plan(offsets, following)
+        elif offsets:
+            await self.commit({key: (offset, "") for key, offset in offsets.items()})
+
+    async def commit_plan(self, done: dict[Partition, int], following: Span) -> None:
+        plan = commit_plan(done, following)
+        if plan:
+            await self.commit(plan)
 
     async def collect(self) -> tuple[list[Record], Span]:
+        if self.replays:
+            return await self.collect_replay(self.replays.pop(0))
+        return await self.fetch(self.settings.batch_wait_s, self.settings.batch_size)
+
+    async def fetch(self, wait_s: float, size: int, until: Ranges | None = None
+                    ) -> tuple[list[Record], Span]:
+        """Up to `size` records within `wait_s` (or, given `until`, as soon as every
+        partition of it has reached its last offset)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.batch_wait_s
+        deadline = loop.time() + wait_s
         batch: list[Record] = []
         span = Span()
-        while len(batch) < self.settings.batch_size and not self.pipeline.stop.is_set():
+        while len(batch) < size and not self.pipeline.stop.is_set():
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or (until is not None and reached(batch, until)):
                 break
             fetched = await self.consumer.getmany(
-                timeout_ms=max(1, int(remaining * 1000)),
-                max_records=self.settings.batch_size - len(batch),
+                timeout_ms=max(1, int(remaining * 1000)), max_records=size - len(batch),
             )
             for tp, chunk in fetched.items():
                 batch.extend(chunk)
@@ -140,17 +183,34 @@ class TopicConsumer:
                 span.add(tp.topic, tp.partition, chunk[-1].offset)
         return batch, span
 
-    async def commit(self, offsets: dict[Partition, int]) -> None:
+    async def collect_replay(self, ranges: Ranges) -> tuple[list[Record], Span]:
+        """The batch `ranges` recorded, record for record; what was fetched past it is
+        read again (seek back) for the batches after it."""
+        size = sum(last - first + 1 for first, last in ranges.values())
+        fetched, _span = await self.fetch(REPLAY_WAIT_S, size + self.settings.batch_size, ranges)
+        batch, rewind = cut(fetched, ranges)
+        for (topic, partition), offset in rewind.items():
+            self.consumer.seek(TopicPartition(topic, partition), offset)
+        if not reached(batch, ranges):
+            log.warning("%s: the recorded batch %s could not be read again in full; its "
+                        "rollups may stay short", self.topic, sorted(ranges.items()))
+        span = Span()
+        for record in batch:
+            span.add(record.topic, record.partition, record.offset)
+        return batch, span
+
+    async def commit(self, offsets: dict[Partition, tuple[int, str]]) -> None:
         try:
-            await self.consumer.commit(
-                {TopicPartition(topic, part): offset for (topic, part), offset in offsets.items()}
-            )
+            await self.consumer.commit({
+                TopicPartition(topic, part): (offset, metadata)
+                for (topic, part), (offset, metadata) in offsets.items()
+            })
         except (CommitFailedError, IllegalStateError) as exc:
             # A rebalance took the partition away: the rows are stored, the next owner
             # re-reads from the last commit and the look-up/dedup drops what is stored.
             log.warning("%s: commit skipped after a rebalance (%s)", self.topic, exc)
             return
-        self.pipeline.committed(offsets)
+        self.pipeline.committed({key: offset for key, (offset, _meta) in offsets.items()})
 
 
 ClientFactory = Callable[[], clickhouse_connect.driver.client.Client]

@@ -71,8 +71,9 @@ class Prepared(Generic[Item]):
     dead: list[DeadLetter] = field(default_factory=list)
     # The insert, when the rows are known at prepare time; `finish` may still change it.
     insert: Insert | None = None
-    # Clicks: the look-up under way of the ids that may be stored already.
-    lookup: asyncio.Future[set[str]] | None = None
+    # Clicks: the look-up under way of the ids that may be stored already (id -> the
+    # ingest_batch that stored it).
+    lookup: asyncio.Future[dict[str, str]] | None = None
 
     def discard(self) -> None:
         """Stop work started for a batch that will not be written (or is written)."""
@@ -86,6 +87,9 @@ class Pipeline(Generic[Item, Row]):
 
     table: ClassVar[str]
     topic: str
+    # Whether a replayed batch must be the same batch (same boundaries): true where the
+    # table feeds materialized views (consumer.py records spans for it).
+    exact_replay: ClassVar[bool] = False
 
     def __init__(
         self, store: Store, producer: Producer, settings: IngestSettings, stop: asyncio.Event
@@ -101,8 +105,9 @@ class Pipeline(Generic[Item, Row]):
         """Each message decoded and validated, or the Invalid that says why not."""
         raise NotImplementedError
 
-    def columns(self, rows: Sequence[Row]) -> list[list[Any]]:
-        """The rows as column data, in the order of schema.TABLES[table]."""
+    def columns(self, rows: Sequence[Row], span: Span) -> list[list[Any]]:
+        """The rows of the batch `span` as column data, in the order of
+        schema.TABLES[table]."""
         raise NotImplementedError
 
     def keys(self, rows: Sequence[Row]) -> Iterable[str]:
@@ -140,7 +145,7 @@ class Pipeline(Generic[Item, Row]):
         """The insert of `rows` for the batch `span`; None when there is nothing to insert."""
         if not rows:
             return None
-        body = self.store.encode(self.table, self.columns(rows))
+        body = self.store.encode(self.table, self.columns(rows, span))
         return Insert(self.table, body, dedup_token(self.table, span.ranges, self.keys(rows)))
 
     async def insert(self, insert: Insert | None) -> None:
