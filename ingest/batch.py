@@ -1,19 +1,19 @@
-"""What one consumed batch spans, the insert_deduplication_token derived from it, and the
-span's record in Kafka (offset-commit metadata) that lets a restart cut the same batch.
+"""What one consumed batch spans, the insert_deduplication_token derived from it, and how
+a restart cuts the same batch again.
 
 A batch is replayed exactly, or its rollups can be short: ClickHouse writes a `clicks`
 insert as the table's part, then one part per materialized view. Killed in between, the
 batch is uncommitted; replayed with the same rows and token, ClickHouse drops the block in
 `clicks` and writes each view whatever it did not get (deduplicate_blocks_in_dependent_
-materialized_views). "Same rows" needs the same boundaries, so before a batch is written
-its span is committed as metadata of the offsets it starts at (`commit_plan`), and the
-first batch after an assignment is cut at that span (`cut`).
+materialized_views). "Same rows" needs the same boundaries: every click row stores its
+batch's span (`span_label`, column ingest_batch), so the first batch after an assignment
+finds the span its first records were stored under, if any, and is cut at it (`cut`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from turnout.ingest.dlq import Record
@@ -47,8 +47,9 @@ def dedup_token(
     """Token for insert_deduplication_token: the same batch retried gets the same token.
 
     The offsets say which messages; the digest of the row keys (in any order) says which
-    rows survived filtering. Both matter: after a crash the same offsets can yield fewer rows (some were
-    already stored), and that smaller insert must not be dropped as a repeat of the old one.
+    rows survived filtering. Both matter: a replay cut at other offsets yields fewer rows
+    (those stored by the first attempt, another batch to it, are dropped), and that smaller
+    insert must not be dropped as a repeat of the old one.
     """
     spans = span_label(ranges)
     digest = hashlib.blake2b(digest_size=12)
@@ -69,47 +70,24 @@ def span_label(ranges: Mapping[Partition, tuple[int, int]]) -> str:
     )
 
 
-_MARK = "turnout-span:"
+Ranges = dict[Partition, tuple[int, int]]
 
 
-def recorded_span(metadata: str) -> dict[int, tuple[int, int]]:
-    """Partition -> (first, last) of the span `commit_plan` recorded; {} for anything else
-    (no record, or metadata some other client wrote)."""
-    if not metadata.startswith(_MARK):
-        return {}
-    ranges: dict[int, tuple[int, int]] = {}
-    for item in metadata[len(_MARK):].split(","):
-        partition, _sep, bounds = item.partition(":")
-        first, _sep, last = bounds.partition("-")
-        if not (partition.isdecimal() and first.isdecimal() and last.isdecimal()):
+def parse_label(label: str) -> Ranges:
+    """What span_label wrote, read back; {} for anything else (rows stored before the
+    column existed have '')."""
+    ranges: Ranges = {}
+    for item in label.split(","):
+        topic, _sep, rest = item.rpartition("/")
+        topic, _sep, partition = topic.rpartition("/")
+        first, _sep, last = rest.partition("-")
+        if not (topic and partition.isdecimal() and first.isdecimal() and last.isdecimal()):
             return {}
-        if int(first) > int(last) or int(partition) in ranges:
+        key = (topic, int(partition))
+        if int(first) > int(last) or key in ranges:
             return {}
-        ranges[int(partition)] = (int(first), int(last))
+        ranges[key] = (int(first), int(last))
     return ranges
-
-
-def span_metadata(ranges: Mapping[Partition, tuple[int, int]]) -> str:
-    """What recorded_span reads back: the partitions and offsets of one topic's batch."""
-    return _MARK + ",".join(
-        f"{partition}:{first}-{last}"
-        for (_topic, partition), (first, last) in sorted(ranges.items())
-    )
-
-
-def commit_plan(
-    done: Mapping[Partition, int], following: Span
-) -> dict[Partition, tuple[int, str]]:
-    """Offsets and metadata to commit before `following` is written: the offsets `done`
-    (of the batch just stored, may be empty), and at the first offset of every partition
-    of `following` its span, so a consumer that takes over after a crash cuts the same
-    batch. Partitions of `done` that `following` lacks get empty metadata (nothing to cut).
-    """
-    metadata = span_metadata(following.ranges) if following else ""
-    plan = {partition: (offset, "") for partition, offset in done.items()}
-    for partition, (first, _last) in following.ranges.items():
-        plan[partition] = (first, metadata)
-    return plan
 
 
 def cut(
@@ -131,26 +109,37 @@ def cut(
 
 def reached(batch: Sequence[Record], ranges: Mapping[Partition, tuple[int, int]]) -> bool:
     """Whether `batch` holds every partition's last offset of `ranges`."""
-    last = {(r.topic, r.partition): r.offset for r in batch}
+    last: dict[Partition, int] = {}
+    for r in batch:
+        key = (r.topic, r.partition)
+        last[key] = max(last.get(key, -1), r.offset)
     return all(last.get(key, -1) >= end for key, (_first, end) in ranges.items())
 
 
-Ranges = dict[Partition, tuple[int, int]]
+def firsts(batch: Sequence[Record]) -> dict[Partition, int]:
+    """The lowest offset of each partition in `batch`."""
+    found: dict[Partition, int] = {}
+    for r in batch:
+        key = (r.topic, r.partition)
+        if key not in found or r.offset < found[key]:
+            found[key] = r.offset
+    return found
 
 
-def replays(committed: Mapping[Partition, tuple[int, str]]) -> list[Ranges]:
-    """The recorded spans to cut again, from the committed (offset, metadata) of the
-    partitions just assigned: each span whose every partition is among them, committed at
-    the span's first offset (so it was never stored in full, or at least never committed).
-    A span split by a rebalance cannot be replayed exactly, and is not cut."""
-    found: dict[str, Ranges] = {}
-    for (topic, _partition), (_offset, metadata) in committed.items():
-        if metadata in found:
-            continue
-        ranges = {(topic, p): bounds for p, bounds in recorded_span(metadata).items()}
-        if ranges and all(
-            committed.get(key, (-1, ""))[0] == first and committed[key][1] == metadata
-            for key, (first, _last) in ranges.items()
+def replayed(labels: Iterable[str], starts: Mapping[Partition, int],
+             assigned: Collection[Partition]) -> Ranges | None:
+    """Of the ingest_batch labels stored with a fetched batch's first clicks, the span to
+    cut it at: one that starts where this consumer starts (`starts`, per partition) in
+    every partition of it fetched so far, and lies within the assignment (a span split
+    by a rebalance cannot be replayed exactly). None when no label fits."""
+    for label in sorted(set(labels)):
+        ranges = parse_label(label)
+        if (
+            ranges
+            and all(key in assigned for key in ranges)
+            and any(key in starts for key in ranges)
+            and all(ranges[key][0] == start for key, start in starts.items() if key in ranges)
         ):
-            found[metadata] = ranges
-    return [found[metadata] for metadata in sorted(found)]
+            return ranges
+    return None
+

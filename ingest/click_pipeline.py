@@ -10,13 +10,16 @@ from typing import Any
 
 from turnout.events import Click
 from turnout.ingest import records, validate
-from turnout.ingest.batch import Partition, Span, span_label
+from turnout.ingest.batch import Partition, Ranges, Span, firsts, replayed, span_label
 from turnout.ingest.dlq import Producer, Record
 from turnout.ingest.pipelines import Insert, Pipeline, Prepared
 from turnout.ingest.settings import IngestSettings
 from turnout.ingest.store import Store
 from turnout.ingest.stored import StoredIds
 
+# The first records of each partition whose stored ingest_batch is asked for after an
+# assignment: the first one may have been dropped by its batch (stored by another).
+REPLAY_PROBES = 16
 # A workspace's floor is read from this far below a batch's oldest click, so clicks that
 # arrive out of order by less than that stay above it.
 FLOOR_MARGIN_MS = 600_000
@@ -54,6 +57,16 @@ class ClickPipeline(Pipeline[Click, Click]):
 
     def assigned(self, partitions: set[Partition]) -> None:
         self.stored.reset_floors()
+
+    async def replay_span(self, batch: Sequence[Record], assigned: set[Partition]
+                          ) -> Ranges | None:
+        starts = firsts(batch)
+        probes = [r for r in batch if r.offset < starts[(r.topic, r.partition)] + REPLAY_PROBES]
+        ids = [c.click_id for c in self.check(probes) if not isinstance(c, validate.Invalid)]
+        if not ids:
+            return None
+        labels = await self.retry("replay look-up", self.store.batches_by_id, ids)
+        return replayed(labels.values(), starts, assigned)
 
     def prepare(self, batch: Sequence[Record], span: Span) -> Prepared[Click]:
         clicks, dead = self.decode(batch)

@@ -7,10 +7,9 @@ Offsets are committed only after the pipeline says the rows are stored; a stop r
 (SIGTERM) finishes the batch being stored, or abandons it uncommitted while ClickHouse is
 failing, and exits.
 
-For a pipeline that needs its replays exact (clicks: materialized views), the commit
-before each write also records the span of the batch about to be written as offset-commit
-metadata, and the first batches after an assignment are cut at the spans recorded there
-(ingest/batch.py).
+For a pipeline whose replays must be exact (clicks: materialized views), the first batch
+after an assignment asks the pipeline whether its first records were stored under some
+batch's span, and if so is cut at that span, record for record (ingest/batch.py).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from turnout.connections import Connections
-from turnout.ingest.batch import Partition, Ranges, Span, commit_plan, cut, reached, replays
+from turnout.ingest.batch import Partition, Ranges, Span, cut, reached
 from turnout.ingest.click_pipeline import ClickPipeline
 from turnout.ingest.conversion_pipeline import ConversionPipeline
 from turnout.ingest.dlq import Record
@@ -40,8 +39,9 @@ from turnout.ingest.store import Store
 log = logging.getLogger(__name__)
 
 
-# How long the first batch after an assignment waits for the rest of a recorded span
-# before it is written as far as it got (then the replay is not exact: see batch.py).
+# How long the first batch after an assignment waits for the rest of the span its first
+# records were stored under, before it is written as far as it got (then the replay is
+# not exact, and the rollups may stay short: see ingest/batch.py).
 REPLAY_WAIT_S = 30.0
 
 
@@ -50,12 +50,10 @@ class _Revocations(ConsumerRebalanceListener):
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.owner.replays = []
         self.owner.pipeline.forget({(tp.topic, tp.partition) for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        if self.owner.pipeline.exact_replay and assigned:
-            await self.owner.read_replays(assigned)
+        self.owner.assigned_anew = self.owner.pipeline.exact_replay
         self.owner.pipeline.assigned({(tp.topic, tp.partition) for tp in assigned})
 
 
@@ -82,20 +80,9 @@ class TopicConsumer:
             max_poll_interval_ms=3_600_000,
             fetch_max_wait_ms=settings.fetch_wait_ms,
         )
-        # Spans recorded by a consumer that died before committing them: cut first.
-        self.replays: list[Ranges] = []
+        # Set on every assignment: the next batch may be a replay to cut exactly.
+        self.assigned_anew = False
         self.consumer.subscribe([topic], listener=_Revocations(self))
-
-    async def read_replays(self, assigned: set[TopicPartition]) -> None:
-        """The spans recorded in the committed metadata of `assigned` (aiokafka's
-        `committed` returns only the offset; its coordinator has the metadata too)."""
-        found = await self.consumer._coordinator.fetch_committed_offsets(assigned)
-        self.replays = replays(
-            {(tp.topic, tp.partition): (om.offset, om.metadata or "") for tp, om in found.items()}
-        )
-        for ranges in self.replays:
-            log.info("%s: replaying the batch recorded before a stop: %s", self.topic,
-                     sorted(ranges.items()))
 
     async def run(self) -> None:
         stop = self.pipeline.stop
@@ -114,10 +101,8 @@ class TopicConsumer:
                 if writing is not None:
                     # Commit before the next write starts: a consumer killed in the commit
                     # leaves no insert running behind its back.
-                    await self.settle(writing, span)
+                    await self.settle(writing)
                     writing = None
-                elif batch and pipeline.exact_replay:
-                    await self.commit_plan({}, span)
                 if batch or pipeline.has_pending():
                     writing = asyncio.create_task(pipeline.write(prepared))
                     # Let the write hand its insert to the worker thread now: the next
@@ -129,7 +114,7 @@ class TopicConsumer:
                     prepared.discard()
                 prepared = None
             if writing is not None:
-                await self.settle(writing, Span())
+                await self.settle(writing)
                 writing = None
         except Abandoned:
             log.info("%s: stopping with the current batch uncommitted", self.topic)
@@ -143,39 +128,60 @@ class TopicConsumer:
                 await asyncio.gather(writing, return_exceptions=True)
             await self.consumer.stop()
 
-    async def settle(self, writing: asyncio.Task[dict[Partition, int]], following: Span) -> None:
-        """Wait for a batch's write, then commit what it says may be committed (with the
-        span of the batch `following` it, when the pipeline's replays must be exact)."""
+    async def settle(self, writing: asyncio.Task[dict[Partition, int]]) -> None:
+        """Wait for a batch's write, then commit what it says may be committed."""
         offsets = await writing
-        if self.pipeline.exact_replay:
-            await self.commit_plan(offsets, following)
-        elif offsets:
-            await self.commit({key: (offset, "") for key, offset in offsets.items()})
-
-    async def commit_plan(self, done: dict[Partition, int], following: Span) -> None:
-        plan = commit_plan(done, following)
-        if plan:
-            await self.commit(plan)
+        if offsets:
+            await self.commit(offsets)
 
     async def collect(self) -> tuple[list[Record], Span]:
-        if self.replays:
-            return await self.collect_replay(self.replays.pop(0))
-        return await self.fetch(self.settings.batch_wait_s, self.settings.batch_size)
+        batch, span = await self.fetch()
+        if self.assigned_anew and batch:
+            self.assigned_anew = False
+            assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+            ranges = await self.pipeline.replay_span(batch, assigned)
+            if ranges is not None and ranges != span.ranges:
+                return await self.replay(batch, ranges)
+        return batch, span
 
-    async def fetch(self, wait_s: float, size: int, until: Ranges | None = None
-                    ) -> tuple[list[Record], Span]:
-        """Up to `size` records within `wait_s` (or, given `until`, as soon as every
-        partition of it has reached its last offset)."""
+    async def replay(self, batch: list[Record], ranges: Ranges) -> tuple[list[Record], Span]:
+        """`batch` completed and cut to `ranges`, record for record; what was fetched past
+        them is read again (seek back) for the batches after it."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
-        batch: list[Record] = []
-        span = Span()
-        while len(batch) < size and not self.pipeline.stop.is_set():
+        deadline = loop.time() + REPLAY_WAIT_S
+        while not reached(batch, ranges) and not self.pipeline.stop.is_set():
             remaining = deadline - loop.time()
-            if remaining <= 0 or (until is not None and reached(batch, until)):
+            if remaining <= 0:
+                log.warning("%s: the batch %s could not be read again in full; its rollups "
+                            "may stay short", self.topic, sorted(ranges.items()))
                 break
             fetched = await self.consumer.getmany(
-                timeout_ms=max(1, int(remaining * 1000)), max_records=size - len(batch),
+                timeout_ms=max(1, int(remaining * 1000)), max_records=self.settings.batch_size
+            )
+            for chunk in fetched.values():
+                batch.extend(chunk)
+        kept, rewind = cut(batch, ranges)
+        for (topic, partition), offset in rewind.items():
+            self.consumer.seek(TopicPartition(topic, partition), offset)
+        span = Span()
+        for record in kept:
+            span.add(record.topic, record.partition, record.offset)
+        log.info("%s: replaying the batch %s as it was first written", self.topic,
+                 sorted(span.ranges.items()))
+        return kept, span
+
+    async def fetch(self) -> tuple[list[Record], Span]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.batch_wait_s
+        batch: list[Record] = []
+        span = Span()
+        while len(batch) < self.settings.batch_size and not self.pipeline.stop.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            fetched = await self.consumer.getmany(
+                timeout_ms=max(1, int(remaining * 1000)),
+                max_records=self.settings.batch_size - len(batch),
             )
             for tp, chunk in fetched.items():
                 batch.extend(chunk)
@@ -183,34 +189,17 @@ class TopicConsumer:
                 span.add(tp.topic, tp.partition, chunk[-1].offset)
         return batch, span
 
-    async def collect_replay(self, ranges: Ranges) -> tuple[list[Record], Span]:
-        """The batch `ranges` recorded, record for record; what was fetched past it is
-        read again (seek back) for the batches after it."""
-        size = sum(last - first + 1 for first, last in ranges.values())
-        fetched, _span = await self.fetch(REPLAY_WAIT_S, size + self.settings.batch_size, ranges)
-        batch, rewind = cut(fetched, ranges)
-        for (topic, partition), offset in rewind.items():
-            self.consumer.seek(TopicPartition(topic, partition), offset)
-        if not reached(batch, ranges):
-            log.warning("%s: the recorded batch %s could not be read again in full; its "
-                        "rollups may stay short", self.topic, sorted(ranges.items()))
-        span = Span()
-        for record in batch:
-            span.add(record.topic, record.partition, record.offset)
-        return batch, span
-
-    async def commit(self, offsets: dict[Partition, tuple[int, str]]) -> None:
+    async def commit(self, offsets: dict[Partition, int]) -> None:
         try:
-            await self.consumer.commit({
-                TopicPartition(topic, part): (offset, metadata)
-                for (topic, part), (offset, metadata) in offsets.items()
-            })
+            await self.consumer.commit(
+                {TopicPartition(topic, part): offset for (topic, part), offset in offsets.items()}
+            )
         except (CommitFailedError, IllegalStateError) as exc:
             # A rebalance took the partition away: the rows are stored, the next owner
             # re-reads from the last commit and the look-up/dedup drops what is stored.
             log.warning("%s: commit skipped after a rebalance (%s)", self.topic, exc)
             return
-        self.pipeline.committed({key: offset for key, (offset, _meta) in offsets.items()})
+        self.pipeline.committed(offsets)
 
 
 ClientFactory = Callable[[], clickhouse_connect.driver.client.Client]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from turnout.ingest import validate
-from turnout.ingest.batch import Partition, Span, dedup_token
+from turnout.ingest.batch import Partition, Ranges, Span, dedup_token
 from turnout.ingest.dlq import DeadLetter, Producer, Record, letter, send_letters
 from turnout.ingest.errors import IngestError
 from turnout.ingest.settings import IngestSettings
@@ -88,7 +88,7 @@ class Pipeline(Generic[Item, Row]):
     table: ClassVar[str]
     topic: str
     # Whether a replayed batch must be the same batch (same boundaries): true where the
-    # table feeds materialized views (consumer.py records spans for it).
+    # table feeds materialized views (the consumer then asks `replay_span`).
     exact_replay: ClassVar[bool] = False
 
     def __init__(
@@ -122,6 +122,12 @@ class Pipeline(Generic[Item, Row]):
     async def finish(self, prepared: Prepared[Item]) -> Insert | None:
         """The batch's insert once what only write time can tell is known."""
         return prepared.insert
+
+    async def replay_span(self, batch: Sequence[Record], assigned: set[Partition]
+                          ) -> Ranges | None:
+        """For a pipeline with exact replays, the first batch after an assignment: the span
+        its first records were stored under, to cut it at (None: cut it as it comes)."""
+        return None
 
     def offsets(self, span: Span) -> dict[Partition, int]:
         """What may be committed once the batch's rows and dead letters are stored."""
