@@ -16,6 +16,7 @@ from typing import Any
 
 import clickhouse_connect
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.integration.ingest_support import (
     click,
@@ -33,6 +34,7 @@ from turnout.ingest.store import Store
 
 VIEWS = ("clicks_geo_mv", "clicks_wide_mv", "fixed_cost_terms_mv")
 FIRST, LATER = 300, 200
+PARTITIONS = 3
 
 
 def totals(ch: Any, ws: str) -> dict[str, int]:
@@ -48,9 +50,16 @@ def totals(ch: Any, ws: str) -> dict[str, int]:
             for name, q in sql.items()}
 
 
-async def write_uncommitted(consumer: TopicConsumer, expected: int) -> None:
-    """One batch through the real consumer and pipeline; stopped before its commit."""
-    await consumer.consumer.start()
+async def write_uncommitted(consumer: TopicConsumer, bootstrap: str, expected: int) -> None:
+    """One batch through the real consumer and pipeline; stopped before its commit. Its
+    Kafka consumer is assigned the partitions, not a group member: it never commits, and a
+    group join costs seconds on tansu."""
+    await consumer.consumer.stop()  # the group member it was built with, never started
+    kafka = consumer.consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await kafka.start()
+    kafka.assign([TopicPartition(consumer.topic, p) for p in range(PARTITIONS)])
     try:
         batch, span = await consumer.collect()
         assert len(batch) == expected
@@ -66,7 +75,7 @@ async def test_a_replayed_batch_repairs_the_rollups_and_duplicates_nothing(
     database = make_database(clickhouse_dsn)
     ch = clickhouse_connect.get_client(dsn=clickhouse_dsn)
     ch.database = database
-    topics = await make_topics(kafka_bootstrap)
+    topics = await make_topics(kafka_bootstrap, PARTITIONS)
     settings = settings_for(database, topics, batch_size=FIRST, batch_wait_s=5.0)
     ws = unique("ws")
 
@@ -83,7 +92,7 @@ async def test_a_replayed_batch_repairs_the_rollups_and_duplicates_nothing(
         for view in VIEWS:
             ch.command(f"DETACH TABLE {database}.{view}")
     try:
-        await write_uncommitted(consumer, FIRST)
+        await write_uncommitted(consumer, kafka_bootstrap, FIRST)
     finally:
         if lost_views:
             for view in VIEWS:
