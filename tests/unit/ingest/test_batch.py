@@ -8,13 +8,13 @@ from hypothesis import strategies as st
 
 from turnout.ingest.batch import (
     Span,
-    commit_plan,
     cut,
     dedup_token,
+    firsts,
+    parse_label,
     reached,
-    recorded_span,
-    replays,
-    span_metadata,
+    replayed,
+    span_label,
 )
 
 
@@ -65,52 +65,50 @@ def test_keys_in_another_order_are_the_same_batch() -> None:
     assert dedup_token("clicks", ranges, ["a", "b"]) == dedup_token("clicks", ranges, ["b", "a"])
 
 
-@given(_RANGES)
-def test_a_recorded_span_reads_back(ranges: dict[tuple[str, int], tuple[int, int]]) -> None:
-    assert recorded_span(span_metadata(ranges)) == {p: r for (_t, p), r in ranges.items()}
+@given(st.dictionaries(
+    st.tuples(st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True), st.integers(0, 999)),
+    st.tuples(st.integers(0, 10**12), st.integers(0, 1000)).map(lambda p: (p[0], p[0] + p[1])),
+    min_size=1, max_size=6,
+))
+def test_a_stored_label_reads_back_as_its_span(
+    ranges: dict[tuple[str, int], tuple[int, int]],
+) -> None:
+    assert parse_label(span_label(ranges)) == ranges
+
+
+@pytest.mark.parametrize("label", [
+    "", "t/0", "t/0/5", "t/0/9-5", "t/0/1-2,t/0/3-4", "t/x/1-2", "t/0/-1-2", "/0/1-2", "t/0/1-2,",
+])
+def test_labels_not_written_by_span_label_read_as_no_span(label: str) -> None:
+    assert parse_label(label) == {}
 
 
 @given(st.text(max_size=40))
-def test_metadata_not_ours_records_nothing(text: str) -> None:
-    assert recorded_span(text) == {} or text.startswith("turnout-span:")
+def test_any_text_parses_or_is_no_span(text: str) -> None:
+    ranges = parse_label(text)
+    assert ranges == {} or parse_label(span_label(ranges)) == ranges
 
 
-@pytest.mark.parametrize("metadata", [
-    "", "turnout-span:", "turnout-span:0:5", "turnout-span:0:9-5", "turnout-span:0:1-2,0:3-4",
-    "turnout-span:x:1-2", "turnout-span:0:-1-2", "other:0:1-2",
-])
-def test_malformed_metadata_records_nothing(metadata: str) -> None:
-    assert recorded_span(metadata) == {}
+def test_the_label_that_starts_where_the_consumer_starts_is_the_replay() -> None:
+    mine = span_label({("t", 0): (10, 19), ("t", 1): (5, 8)})
+    older = span_label({("t", 0): (0, 9)})  # a click of it was replayed into this batch
+    starts = {("t", 0): 10, ("t", 1): 5}
+    assigned = {("t", 0), ("t", 1), ("t", 2)}
+    assert replayed([older, mine, ""], starts, assigned) == {("t", 0): (10, 19), ("t", 1): (5, 8)}
+    assert replayed([older, ""], starts, assigned) is None
+    # Partition 1 went to another consumer: the batch cannot be cut again exactly.
+    assert replayed([mine], {("t", 0): 10}, {("t", 0)}) is None
+    # Not yet fetched from partition 1: still the batch (cut waits for the rest of it).
+    assert replayed([mine], {("t", 0): 10}, assigned) == parse_label(mine)
+    assert replayed([mine], {("t", 0): 11, ("t", 1): 5}, assigned) is None
 
 
-@given(_RANGES, st.dictionaries(st.tuples(st.just("t"), st.integers(0, 5)), st.integers(0, 10**6)))
-def test_the_plan_records_the_following_span_at_its_first_offsets(
-    ranges: dict[tuple[str, int], tuple[int, int]], done: dict[tuple[str, int], int]
-) -> None:
-    following = Span(dict(ranges))
-    plan = commit_plan(done, following)
-    assert set(plan) == set(done) | set(ranges)
-    for key, (offset, metadata) in plan.items():
-        if key in ranges:
-            assert offset == ranges[key][0]
-            assert recorded_span(metadata) == {p: r for (_t, p), r in ranges.items()}
-        else:
-            assert (offset, metadata) == (done[key], "")
-    # What a consumer taking over reads from that commit is the same span, to cut again.
-    assert replays(plan) == [ranges]
-
-
-def test_an_empty_following_batch_commits_plain_offsets() -> None:
-    assert commit_plan({("t", 0): 5}, Span()) == {("t", 0): (5, "")}
-
-
-def test_a_span_split_by_a_rebalance_or_committed_past_is_not_replayed() -> None:
-    metadata = span_metadata({("t", 0): (10, 19), ("t", 1): (5, 8)})
-    assert replays({("t", 0): (10, metadata)}) == []  # partition 1 is another consumer's
-    assert replays({("t", 0): (10, metadata), ("t", 1): (9, "")}) == []  # 1 was committed
-    assert replays({("t", 0): (10, metadata), ("t", 1): (5, metadata)}) == [
-        {("t", 0): (10, 19), ("t", 1): (5, 8)}
-    ]
+def test_firsts_are_the_lowest_offset_per_partition() -> None:
+    batch = [Rec("t", 1, 7), Rec("t", 0, 4), Rec("t", 1, 3), Rec("t", 0, 5)]
+    assert firsts(batch) == {("t", 0): 4, ("t", 1): 3}
+    assert reached(batch, {("t", 0): (4, 5), ("t", 1): (3, 7)})
+    assert not reached(batch, {("t", 0): (4, 6)})
+    assert not reached(batch, {("t", 2): (0, 0)})
 
 
 @given(_RANGES, st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40)), max_size=60))

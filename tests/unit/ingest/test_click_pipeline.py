@@ -50,6 +50,9 @@ class FakeStore:
         return {c.click_id: self.batches.get(c.click_id, "another")
                 for c in clicks if c.click_id in self.stored}
 
+    def batches_by_id(self, ids: Sequence[str]) -> dict[str, str]:
+        return {i: self.batches[i] for i in ids if i in self.batches}
+
     def insert(self, table: str, columns: list[list[Any]], token: str) -> None:
         ids = columns[CLICK_ID]
         self.inserted.append(list(ids))
@@ -178,3 +181,14 @@ async def test_a_replay_cut_at_other_offsets_drops_what_the_first_attempt_stored
     later.offset = 1  # another batch: its span and ingest_batch differ
     fresh = click(60_000_900)
     assert await later.ingest([*clicks, fresh]) == [fresh.click_id]
+
+
+async def test_after_an_assignment_the_span_the_first_clicks_were_stored_under_is_found() -> None:
+    store = FakeStore()
+    clicks = [click(70_000_000 + i) for i in range(3)]
+    await Harness(store).ingest(clicks)
+    fresh = ClickPipeline(store, None, IngestSettings(), asyncio.Event())  # type: ignore[arg-type]
+    later = [click(70_000_900 + i) for i in range(2)]
+    refetched = [Message(ENCODER.encode(c), offset) for offset, c in enumerate([*clicks, *later])]
+    assert await fresh.replay_span(refetched, {("clicks", 0)}) == {("clicks", 0): (0, 2)}
+    assert await fresh.replay_span(refetched[3:], {("clicks", 0)}) is None
