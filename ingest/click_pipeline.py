@@ -62,10 +62,10 @@ class ClickPipeline(Pipeline[Click, Click]):
                           ) -> Ranges | None:
         starts = firsts(batch)
         probes = [r for r in batch if r.offset < starts[(r.topic, r.partition)] + REPLAY_PROBES]
-        ids = [c.click_id for c in self.check(probes) if not isinstance(c, validate.Invalid)]
-        if not ids:
+        clicks = [c for c in self.check(probes) if not isinstance(c, validate.Invalid)]
+        if not clicks:
             return None
-        labels = await self.retry("replay look-up", self.store.batches_by_id, ids)
+        labels = await self.retry("replay look-up", self.store.stored_click_batches, clicks)
         return replayed(labels.values(), starts, assigned)
 
     def prepare(self, batch: Sequence[Record], span: Span) -> Prepared[Click]:

@@ -185,21 +185,6 @@ class Store:
         found = {str(w): int(ts) for w, ts in rows}
         return {w: found.get(w, since_ms - 1) for w in workspaces}
 
-    def batches_by_id(self, ids: Iterable[str]) -> dict[str, str]:
-        """The ingest_batch of each of `ids` that is stored (any one, if several are)."""
-        ids = sorted(set(ids))
-        if not ids:
-            return {}
-        stamps = [clickid.timestamp_ms(i) for i in ids]
-        rows = self.reader.query(
-            f"SELECT click_id, any(ingest_batch) FROM clicks WHERE {_RANGE} "
-            "AND click_id IN {ids:Array(String)} GROUP BY click_id",
-            parameters={
-                "ids": ids, "lo": min(stamps) - _ID_SLACK_MS, "hi": max(stamps) + _ID_SLACK_MS,
-            },
-        ).result_rows
-        return {str(i): str(batch) for i, batch in rows}
-
     def clicks_by_id(self, ids: Iterable[str]) -> dict[str, ClickRef]:
         ids = sorted(set(ids))
         if not ids:

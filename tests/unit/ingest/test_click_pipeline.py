@@ -50,9 +50,6 @@ class FakeStore:
         return {c.click_id: self.batches.get(c.click_id, "another")
                 for c in clicks if c.click_id in self.stored}
 
-    def batches_by_id(self, ids: Sequence[str]) -> dict[str, str]:
-        return {i: self.batches[i] for i in ids if i in self.batches}
-
     def insert(self, table: str, columns: list[list[Any]], token: str) -> None:
         ids = columns[CLICK_ID]
         self.inserted.append(list(ids))
