@@ -33,6 +33,7 @@ from turnout.ingest.consumer import TopicConsumer, clickhouse_factory
 from turnout.ingest.store import Store
 
 VIEWS = ("clicks_geo_mv", "clicks_wide_mv", "fixed_cost_terms_mv")
+TARGETS = ("clicks_geo", "clicks_wide", "fixed_cost_terms")
 FIRST, LATER = 300, 200
 PARTITIONS = 3
 
@@ -78,6 +79,19 @@ async def test_a_replayed_batch_repairs_the_rollups_and_duplicates_nothing(
     topics = await make_topics(kafka_bootstrap, PARTITIONS)
     settings = settings_for(database, topics, batch_size=FIRST, batch_wait_s=5.0)
     ws = unique("ws")
+    tables = {
+        str(name): (str(engine), str(create)) for name, engine, create in ch.query(
+            "SELECT name, engine, create_table_query FROM system.tables "
+            "WHERE database = {d:String}", parameters={"d": database}
+        ).result_rows
+    }
+    # Every view is detached below (a new one must join VIEWS), and every view's table
+    # drops a replayed block it already has only within its deduplication window.
+    assert sorted(n for n, (engine, _q) in tables.items() if engine == "MaterializedView") == [
+        *VIEWS
+    ]
+    for target in TARGETS:
+        assert "non_replicated_deduplication_window = 10000" in tables[target][1], target
 
     def clicks(n: int) -> list[Any]:  # every click counts in all three rollups
         return [click(ws, cost_model="fixed_total", cost_rate_micros=1_000) for _ in range(n)]
