@@ -1,5 +1,6 @@
-"""Clicks: ids already stored are dropped before the insert, so replays never reach the
-rollups."""
+"""Clicks: ids already stored by other batches are dropped before the insert, so replays
+never reach the rollups twice; the ids a batch's own first attempt stored are kept, so its
+replay is the same insert (ingest/batch.py says why that matters)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from typing import Any
 
 from turnout.events import Click
 from turnout.ingest import records, validate
-from turnout.ingest.batch import Partition, Span
+from turnout.ingest.batch import Partition, Ranges, Span, firsts, replayed, span_label
 from turnout.ingest.dlq import Producer, Record
 from turnout.ingest.pipelines import Insert, Pipeline, Prepared
 from turnout.ingest.settings import IngestSettings
 from turnout.ingest.store import Store
 from turnout.ingest.stored import StoredIds
 
+# The first records of each partition whose stored ingest_batch is asked for after an
+# assignment: the first one may have been dropped by its batch (stored by another).
+REPLAY_PROBES = 16
 # A workspace's floor is read from this far below a batch's oldest click, so clicks that
 # arrive out of order by less than that stay above it.
 FLOOR_MARGIN_MS = 600_000
@@ -31,6 +35,7 @@ class ClickPipeline(Pipeline[Click, Click]):
     """
 
     table = "clicks"
+    exact_replay = True  # clicks feeds the rollups' materialized views (migration 0006)
 
     def __init__(
         self, store: Store, producer: Producer, settings: IngestSettings, stop: asyncio.Event
@@ -41,8 +46,8 @@ class ClickPipeline(Pipeline[Click, Click]):
     def check(self, batch: Sequence[Record]) -> list[Click | validate.Invalid]:
         return validate.clicks([record.value for record in batch])
 
-    def columns(self, rows: Sequence[Click]) -> list[list[Any]]:
-        return records.click_columns(rows)
+    def columns(self, rows: Sequence[Click], span: Span) -> list[list[Any]]:
+        return records.click_columns(rows, span_label(span.ranges))
 
     def keys(self, rows: Sequence[Click]) -> Iterable[str]:
         return (c.click_id for c in rows)
@@ -52,6 +57,16 @@ class ClickPipeline(Pipeline[Click, Click]):
 
     def assigned(self, partitions: set[Partition]) -> None:
         self.stored.reset_floors()
+
+    async def replay_span(self, batch: Sequence[Record], assigned: set[Partition]
+                          ) -> Ranges | None:
+        starts = firsts(batch)
+        probes = [r for r in batch if r.offset < starts[(r.topic, r.partition)] + REPLAY_PROBES]
+        clicks = [c for c in self.check(probes) if not isinstance(c, validate.Invalid)]
+        if not clicks:
+            return None
+        labels = await self.retry("replay look-up", self.store.stored_click_batches, clicks)
+        return replayed(labels.values(), starts, assigned)
 
     def prepare(self, batch: Sequence[Record], span: Span) -> Prepared[Click]:
         clicks, dead = self.decode(batch)
@@ -69,15 +84,18 @@ class ClickPipeline(Pipeline[Click, Click]):
         return prepared
 
     async def finish(self, prepared: Prepared[Click]) -> Insert | None:
-        """Without the clicks the look-up found stored; the same insert if it found none."""
+        """Without the clicks the look-up found stored by another batch; the same insert
+        if it found none (or only rows of this batch's own first attempt)."""
         if prepared.lookup is None:
             return prepared.insert
         stored = await prepared.lookup
-        if not stored:
+        own = span_label(prepared.span.ranges)
+        kept = [c for c in prepared.items if stored.get(c.click_id, own) == own]
+        if len(kept) == len(prepared.items):
             return prepared.insert
-        return self.encode([c for c in prepared.items if c.click_id not in stored], prepared.span)
+        return self.encode(kept, prepared.span)
 
-    def _start_look_up(self, clicks: Sequence[Click]) -> asyncio.Future[set[str]] | None:
+    def _start_look_up(self, clicks: Sequence[Click]) -> asyncio.Future[dict[str, str]] | None:
         """The look-up of those `clicks` memory cannot answer for, if any."""
         stored = self.stored
         missing = stored.missing_floors(clicks)
@@ -87,17 +105,17 @@ class ClickPipeline(Pipeline[Click, Click]):
         if not unsure:
             return None
         return asyncio.ensure_future(
-            self.retry("click look-up", self.store.existing_click_ids, unsure)
+            self.retry("click look-up", self.store.stored_click_batches, unsure)
         )
 
     async def _look_up(
         self, clicks: Sequence[Click], missing: set[str], generation: int
-    ) -> set[str]:
+    ) -> dict[str, str]:
         """Read the floors of `missing` workspaces, then look up the clicks under them."""
         since = min(c.ts_ms for c in clicks if c.workspace_id in missing) - FLOOR_MARGIN_MS
         floors = await self.retry("click floors", self.store.latest_click_ts, missing, since)
         self.stored.set_floors(floors, generation)
         unsure = self.stored.unsure(clicks, floors)
         if not unsure:
-            return set()
-        return await self.retry("click look-up", self.store.existing_click_ids, unsure)
+            return {}
+        return await self.retry("click look-up", self.store.stored_click_batches, unsure)

@@ -6,6 +6,10 @@ fetched and prepared (decoded, validated) on the event loop, so both cores work.
 Offsets are committed only after the pipeline says the rows are stored; a stop request
 (SIGTERM) finishes the batch being stored, or abandons it uncommitted while ClickHouse is
 failing, and exits.
+
+For a pipeline whose replays must be exact (clicks: materialized views), the first batch
+after an assignment asks the pipeline whether its first records were stored under some
+batch's span, and if so is cut at that span, record for record (ingest/batch.py).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from turnout.connections import Connections
-from turnout.ingest.batch import Partition, Span
+from turnout.ingest.batch import Partition, Ranges, Span, cut, reached
 from turnout.ingest.click_pipeline import ClickPipeline
 from turnout.ingest.conversion_pipeline import ConversionPipeline
 from turnout.ingest.dlq import Record
@@ -35,15 +39,22 @@ from turnout.ingest.store import Store
 log = logging.getLogger(__name__)
 
 
+# How long the first batch after an assignment waits for the rest of the span its first
+# records were stored under, before it is written as far as it got (then the replay is
+# not exact, and the rollups may stay short: see ingest/batch.py).
+REPLAY_WAIT_S = 30.0
+
+
 class _Revocations(ConsumerRebalanceListener):
-    def __init__(self, pipeline: Pipeline[Any, Any]) -> None:
-        self.pipeline = pipeline
+    def __init__(self, owner: TopicConsumer) -> None:
+        self.owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.pipeline.forget({(tp.topic, tp.partition) for tp in revoked})
+        self.owner.pipeline.forget({(tp.topic, tp.partition) for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self.pipeline.assigned({(tp.topic, tp.partition) for tp in assigned})
+        self.owner.assigned_anew = self.owner.pipeline.exact_replay
+        self.owner.pipeline.assigned({(tp.topic, tp.partition) for tp in assigned})
 
 
 class TopicConsumer:
@@ -71,7 +82,9 @@ class TopicConsumer:
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
         )
-        self.consumer.subscribe([topic], listener=_Revocations(pipeline))
+        # Set on every assignment: the next batch may be a replay to cut exactly.
+        self.assigned_anew = False
+        self.consumer.subscribe([topic], listener=_Revocations(self))
 
     async def run(self) -> None:
         stop = self.pipeline.stop
@@ -124,6 +137,42 @@ class TopicConsumer:
             await self.commit(offsets)
 
     async def collect(self) -> tuple[list[Record], Span]:
+        batch, span = await self.fetch()
+        if self.assigned_anew and batch:
+            self.assigned_anew = False
+            assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+            ranges = await self.pipeline.replay_span(batch, assigned)
+            if ranges is not None and ranges != span.ranges:
+                return await self.replay(batch, ranges)
+        return batch, span
+
+    async def replay(self, batch: list[Record], ranges: Ranges) -> tuple[list[Record], Span]:
+        """`batch` completed and cut to `ranges`, record for record; what was fetched past
+        them is read again (seek back) for the batches after it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REPLAY_WAIT_S
+        while not reached(batch, ranges) and not self.pipeline.stop.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.warning("%s: the batch %s could not be read again in full; its rollups "
+                            "may stay short", self.topic, sorted(ranges.items()))
+                break
+            fetched = await self.consumer.getmany(
+                timeout_ms=max(1, int(remaining * 1000)), max_records=self.settings.batch_size
+            )
+            for chunk in fetched.values():
+                batch.extend(chunk)
+        kept, rewind = cut(batch, ranges)
+        for (topic, partition), offset in rewind.items():
+            self.consumer.seek(TopicPartition(topic, partition), offset)
+        span = Span()
+        for record in kept:
+            span.add(record.topic, record.partition, record.offset)
+        log.info("%s: replaying the batch %s as it was first written", self.topic,
+                 sorted(span.ranges.items()))
+        return kept, span
+
+    async def fetch(self) -> tuple[list[Record], Span]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.batch_wait_s
         batch: list[Record] = []

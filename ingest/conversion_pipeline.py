@@ -75,7 +75,7 @@ class ConversionPipeline(Pipeline[Held, Row]):
             )
         ]
 
-    def columns(self, rows: Sequence[Row]) -> list[list[Any]]:
+    def columns(self, rows: Sequence[Row], span: Span) -> list[list[Any]]:
         return records.conversion_columns(rows)
 
     def keys(self, rows: Sequence[Row]) -> Iterable[str]:

@@ -20,7 +20,7 @@ class EventPipeline(Pipeline[Event, Event]):
     def check(self, batch: Sequence[Record]) -> list[Event | validate.Invalid]:
         return _EVENTS([record.value for record in batch])
 
-    def columns(self, rows: Sequence[Event]) -> list[list[Any]]:
+    def columns(self, rows: Sequence[Event], span: Span) -> list[list[Any]]:
         return records.event_columns(rows)
 
     def keys(self, rows: Sequence[Event]) -> Iterable[str]:

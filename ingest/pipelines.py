@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from turnout.ingest import validate
-from turnout.ingest.batch import Partition, Span, dedup_token
+from turnout.ingest.batch import Partition, Ranges, Span, dedup_token
 from turnout.ingest.dlq import DeadLetter, Producer, Record, letter, send_letters
 from turnout.ingest.errors import IngestError
 from turnout.ingest.settings import IngestSettings
@@ -71,8 +71,9 @@ class Prepared(Generic[Item]):
     dead: list[DeadLetter] = field(default_factory=list)
     # The insert, when the rows are known at prepare time; `finish` may still change it.
     insert: Insert | None = None
-    # Clicks: the look-up under way of the ids that may be stored already.
-    lookup: asyncio.Future[set[str]] | None = None
+    # Clicks: the look-up under way of the ids that may be stored already (id -> the
+    # ingest_batch that stored it).
+    lookup: asyncio.Future[dict[str, str]] | None = None
 
     def discard(self) -> None:
         """Stop work started for a batch that will not be written (or is written)."""
@@ -86,6 +87,9 @@ class Pipeline(Generic[Item, Row]):
 
     table: ClassVar[str]
     topic: str
+    # Whether a replayed batch must be the same batch (same boundaries): true where the
+    # table feeds materialized views (the consumer then asks `replay_span`).
+    exact_replay: ClassVar[bool] = False
 
     def __init__(
         self, store: Store, producer: Producer, settings: IngestSettings, stop: asyncio.Event
@@ -101,8 +105,9 @@ class Pipeline(Generic[Item, Row]):
         """Each message decoded and validated, or the Invalid that says why not."""
         raise NotImplementedError
 
-    def columns(self, rows: Sequence[Row]) -> list[list[Any]]:
-        """The rows as column data, in the order of schema.TABLES[table]."""
+    def columns(self, rows: Sequence[Row], span: Span) -> list[list[Any]]:
+        """The rows of the batch `span` as column data, in the order of
+        schema.TABLES[table]."""
         raise NotImplementedError
 
     def keys(self, rows: Sequence[Row]) -> Iterable[str]:
@@ -117,6 +122,12 @@ class Pipeline(Generic[Item, Row]):
     async def finish(self, prepared: Prepared[Item]) -> Insert | None:
         """The batch's insert once what only write time can tell is known."""
         return prepared.insert
+
+    async def replay_span(self, batch: Sequence[Record], assigned: set[Partition]
+                          ) -> Ranges | None:
+        """For a pipeline with exact replays, the first batch after an assignment: the span
+        its first records were stored under, to cut it at (None: cut it as it comes)."""
+        return None
 
     def offsets(self, span: Span) -> dict[Partition, int]:
         """What may be committed once the batch's rows and dead letters are stored."""
@@ -140,7 +151,7 @@ class Pipeline(Generic[Item, Row]):
         """The insert of `rows` for the batch `span`; None when there is nothing to insert."""
         if not rows:
             return None
-        body = self.store.encode(self.table, self.columns(rows))
+        body = self.store.encode(self.table, self.columns(rows, span))
         return Insert(self.table, body, dedup_token(self.table, span.ranges, self.keys(rows)))
 
     async def insert(self, insert: Insert | None) -> None:

@@ -90,6 +90,7 @@ CLICKS: Final[tuple[tuple[str, str], ...]] = (
     ("is_unique", "UInt8"),  # added by 0005_unique_flag.sql, so last
     ("offer_payout_micros", "Int64"),  # added by 0007_offer_payout.sql
     ("offer_currency", _LC),  # added by 0013_offer_currency.sql
+    ("ingest_batch", "String"),  # added by 0014_click_batch.sql: not a Click field
 )
 
 CONVERSIONS: Final[tuple[tuple[str, str], ...]] = (

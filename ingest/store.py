@@ -43,7 +43,15 @@ _RANGE = (
 
 
 def _dedup_settings(token: str) -> dict[str, Any]:
-    return {"insert_deduplicate": 1, "insert_deduplication_token": token}
+    # Blocks are deduplicated in the materialized views' tables too, each on its own: a
+    # replay whose `clicks` block is a duplicate still writes a view that lacks its part
+    # (ingest killed between the parts), and a view that has it drops it. Set, not left
+    # to the default: with 0, chdb 26.9 writes every view again on a duplicate block.
+    return {
+        "insert_deduplicate": 1,
+        "insert_deduplication_token": token,
+        "deduplicate_blocks_in_dependent_materialized_views": 1,
+    }
 
 
 class Store:
@@ -123,8 +131,9 @@ class Store:
             settings=_dedup_settings(token), fmt="Native",
         )
 
-    def existing_click_ids(self, clicks: Sequence[Click]) -> set[str]:
-        """The ids of `clicks` already stored.
+    def stored_click_batches(self, clicks: Sequence[Click]) -> dict[str, str]:
+        """The ids of `clicks` already stored, each with the ingest_batch that stored it
+        (any one, if several did).
 
         Sending thousands of ids costs more than the look-up (ClickHouse parses a long IN
         list slowly), so first fetch what is stored in the batch's own key range: time,
@@ -149,16 +158,17 @@ class Store:
         )
         limit = _FETCH_NEARBY_FACTOR * len(ids)
         rows = self.reader.query(
-            f"SELECT click_id FROM clicks WHERE {where} LIMIT {limit + 1}", parameters=parameters
+            f"SELECT click_id, ingest_batch FROM clicks WHERE {where} LIMIT {limit + 1}",
+            parameters=parameters,
         ).result_rows
-        if len(rows) <= limit:
-            return {row[0] for row in rows}.intersection(ids)
-        rows = self.reader.query(
-            f"SELECT DISTINCT click_id FROM clicks WHERE {where} "
-            "AND click_id IN {ids:Array(String)}",
-            parameters={**parameters, "ids": ids},
-        ).result_rows
-        return {row[0] for row in rows}
+        if len(rows) > limit:
+            rows = self.reader.query(
+                f"SELECT click_id, any(ingest_batch) FROM clicks WHERE {where} "
+                "AND click_id IN {ids:Array(String)} GROUP BY click_id",
+                parameters={**parameters, "ids": ids},
+            ).result_rows
+        wanted = set(ids)
+        return {str(i): str(batch) for i, batch in rows if i in wanted}
 
     def latest_click_ts(self, workspaces: Iterable[str], since_ms: int) -> dict[str, int]:
         """Per workspace, the newest stored click ts (ms) if one is at or after `since_ms`,

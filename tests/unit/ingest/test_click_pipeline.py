@@ -16,6 +16,7 @@ from turnout.ingest.settings import IngestSettings
 
 IDS = ClickIds(seed=b"pipeline")
 CLICK_ID = [name for name, _type in schema.CLICKS].index("click_id")
+BATCH = [name for name, _type in schema.CLICKS].index("ingest_batch")
 
 
 @dataclass
@@ -33,6 +34,8 @@ class FakeStore:
     """Stored rows are click ids with their ts; the floor is the newest stored ts."""
 
     stored: dict[str, int] = field(default_factory=dict)
+    batches: dict[str, str] = field(default_factory=dict)  # click id -> its ingest_batch
+    tokens: list[str] = field(default_factory=list)
     floor_reads: list[tuple[set[str], int]] = field(default_factory=list)
     lookups: list[list[str]] = field(default_factory=list)
     inserted: list[list[str]] = field(default_factory=list)
@@ -42,15 +45,18 @@ class FakeStore:
         newest = max((ts for ts in self.stored.values() if ts >= since_ms), default=since_ms - 1)
         return {w: newest for w in workspaces}
 
-    def existing_click_ids(self, clicks: Sequence[Click]) -> set[str]:
+    def stored_click_batches(self, clicks: Sequence[Click]) -> dict[str, str]:
         self.lookups.append([c.click_id for c in clicks])
-        return {c.click_id for c in clicks if c.click_id in self.stored}
+        return {c.click_id: self.batches.get(c.click_id, "another")
+                for c in clicks if c.click_id in self.stored}
 
     def insert(self, table: str, columns: list[list[Any]], token: str) -> None:
         ids = columns[CLICK_ID]
         self.inserted.append(list(ids))
+        self.tokens.append(token)
         ts = columns[[name for name, _type in schema.CLICKS].index("ts")]
         self.stored.update(zip(ids, ts, strict=True))
+        self.batches.update(zip(ids, columns[BATCH], strict=True))
 
     def encode(self, table: str, columns: list[list[Any]]) -> Any:
         return columns  # opaque to the pipeline: handed back to insert_encoded as is
@@ -152,3 +158,34 @@ async def test_without_the_look_up_nothing_is_asked_or_dropped() -> None:
         await pipeline.write(pipeline.prepare([Message(ENCODER.encode(item), offset)], span))
     assert store.inserted == [[item.click_id], [item.click_id]]
     assert store.floor_reads == [] and store.lookups == []
+
+
+async def test_a_restarted_pipeline_replays_its_own_batch_as_the_same_insert() -> None:
+    """Killed after the clicks part was written: the replay (same offsets, fresh memory)
+    keeps the rows its first attempt stored, so ClickHouse sees the same token."""
+    store = FakeStore()
+    clicks = [click(50_000_000 + i) for i in range(3)]
+    await Harness(store).ingest(clicks)
+    assert await Harness(store).ingest(clicks) == [c.click_id for c in clicks]
+    assert store.tokens[0] == store.tokens[1]
+
+
+async def test_a_replay_cut_at_other_offsets_drops_what_the_first_attempt_stored() -> None:
+    store = FakeStore()
+    clicks = [click(60_000_000 + i) for i in range(3)]
+    await Harness(store).ingest(clicks)
+    later = Harness(store)
+    later.offset = 1  # another batch: its span and ingest_batch differ
+    fresh = click(60_000_900)
+    assert await later.ingest([*clicks, fresh]) == [fresh.click_id]
+
+
+async def test_after_an_assignment_the_span_the_first_clicks_were_stored_under_is_found() -> None:
+    store = FakeStore()
+    clicks = [click(70_000_000 + i) for i in range(3)]
+    await Harness(store).ingest(clicks)
+    fresh = ClickPipeline(store, None, IngestSettings(), asyncio.Event())  # type: ignore[arg-type]
+    later = [click(70_000_900 + i) for i in range(2)]
+    refetched = [Message(ENCODER.encode(c), offset) for offset, c in enumerate([*clicks, *later])]
+    assert await fresh.replay_span(refetched, {("clicks", 0)}) == {("clicks", 0): (0, 2)}
+    assert await fresh.replay_span(refetched[3:], {("clicks", 0)}) is None

@@ -55,8 +55,8 @@ class Recorder:
             self.failures -= 1
             raise ConnectionError("ClickHouse is away")
 
-    def existing_click_ids(self, clicks: Sequence[Click]) -> set[str]:
-        return set()
+    def stored_click_batches(self, clicks: Sequence[Click]) -> dict[str, str]:
+        return {}
 
     def latest_click_ts(self, workspaces: Sequence[str], since_ms: int) -> dict[str, int]:
         return {w: since_ms - 1 for w in workspaces}
