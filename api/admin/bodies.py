@@ -62,7 +62,8 @@ def decode(data: bytes, into: type[T]) -> T:
                       errors=[error_path(str(exc))]) from None
     except msgspec.DecodeError as exc:
         raise Problem(400, detail=f"the body is not JSON: {exc}") from None
-    if b"\\u0000" in data and (path := nul_path(msgspec.to_builtins(body))) is not None:
+    # The JSON as sent, not the Struct: a field kept raw (msgspec.Raw) is decoded later.
+    if b"\\u0000" in data and (path := nul_path(msgspec.json.decode(data))) is not None:
         raise Problem(422, detail="the body does not match its schema",
                       errors=[(path, "text may not contain U+0000 (NUL)")])
     return body
