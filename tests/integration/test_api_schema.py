@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import clickhouse_connect
 import pytest
-from schemathesis.specs.openapi.checks import status_code_conformance
 
 from tests.integration.admin_support import (
     bearer,
@@ -18,7 +17,7 @@ from tests.integration.admin_support import (
     make_workspaces,
 )
 from tests.integration.control_support import control_database
-from tests.integration.schema_support import CHECKS, ServedApi, schema_findings, served_api
+from tests.integration.schema_support import ServedApi, schema_findings, served_api
 from tests.integration.test_reports import _fx_seed, seed
 from turnout.api import report_routes
 
@@ -53,11 +52,5 @@ def test_report_routes_conform_to_the_document(api: ServedApi, owner: dict[str, 
 
 
 def test_admin_routes_conform_to_the_document(api: ServedApi, owner: dict[str, str]) -> None:
-    # Not yet status_code_conformance: the admin document states 200 (and the auth, role,
-    # body and 404 problems) for every route, while creates answer 201 and conditional
-    # writes 428/412/409 (see docs/decisions.md). No 5xx, and every answer's body and
-    # content type as documented.
-    checks = [check for check in CHECKS if check is not status_code_conformance]
-    findings = schema_findings(api, owner, lambda method, path: path not in report_routes.PATHS,
-                               checks)
+    findings = schema_findings(api, owner, lambda method, path: path not in report_routes.PATHS)
     assert not findings, "\n\n".join(f"{op}: {text}" for op, text in findings.items())
