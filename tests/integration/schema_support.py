@@ -2,7 +2,7 @@
 routes) served by uvicorn in a thread on real PostgreSQL, Valkey and chdb, every operation
 of the document called with generated cases, each answer checked against the document.
 
-`TURNOUT_FUZZ_EXAMPLES` scales the examples per operation (a sixtieth of it, at least 3).
+`TURNOUT_FUZZ_EXAMPLES` scales the examples per operation (a hundredth of it, at least 3).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from turnout.reports.workspaces import StaticFacts
 
 CHECKS: Final = [not_a_server_error, response_schema_conformance, status_code_conformance,
                  content_type_conformance]
-OPERATION_EXAMPLES: Final = max(3, EXAMPLES // 60)
+OPERATION_EXAMPLES: Final = max(3, EXAMPLES // 100)
 
 
 @dataclass
