@@ -70,6 +70,9 @@ def _operation(route: AdminRoute, schemas: dict[type, Any], path: str) -> dict[s
         responses["428"] = _problem("No If-Match")
     if "{" in path:
         responses["404"] = _problem("No such id in the key's workspace")
+    if route.names_in_body:
+        responses["404"] = _problem("What the path or the body names is not in the key's "
+                                    "workspace")
     return operation
 
 
