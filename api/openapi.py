@@ -3,15 +3,36 @@ endpoints enforce (dimensions, metrics, statuses), so it cannot drift from them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from turnout.events import CONVERSION_STATUSES
 from turnout.reports.ab import CONTROLS
 from turnout.reports.dimensions import DIMENSIONS
 from turnout.reports.metrics import DEFAULT_METRICS, METRICS
-from turnout.reports.spec import DEFAULT_DAYS, DEFAULT_LIMIT, MAX_LIMIT
+from turnout.reports.spec import DEFAULT_DAYS, DEFAULT_LIMIT, MAX_FILTER_VALUES, MAX_LIMIT
 
 _DIMENSION = {"type": "string", "enum": list(DIMENSIONS)}
+# What reports.spec.parse_range reads: `all`, or a date or local time with an optional
+# offset in the years ClickHouse stores (1900-2298). A day past its month's end (02-31) and
+# `from` after `to` are 400s the pattern cannot say.
+_DAY = (r"(19[0-9]{2}|2[01][0-9]{2}|22[0-8][0-9]|229[0-8])-(0[1-9]|1[0-2])"
+        r"-(0[1-9]|[12][0-9]|3[01])")
+_TIME = (r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+         r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?")
+INSTANT = {"type": "string", "pattern": f"^(all|{_DAY}({_TIME})?)$"}
+_ID = {"type": "string", "minLength": 1}
+# A filter's values as reports.spec.parse_filters reads them: typed per dimension, a string
+# with something besides spaces and no comma (the list's separator).
+_FILTER_ITEMS: Final = {
+    "UInt8": {"type": "integer", "minimum": 0, "maximum": 255},
+    "UInt64": {"type": "integer", "minimum": 0},
+    "Date": {"type": "string", "format": "date"},
+    "String": {"type": "string", "pattern": r"^[^,]*[^,\s][^,]*$"},
+}
+
+
+def _filter(param_type: str) -> dict[str, Any]:
+    return {**_list(_FILTER_ITEMS[param_type]), "minItems": 1, "maxItems": MAX_FILTER_VALUES}
 _METRIC = {"type": "string", "enum": list(METRICS)}
 
 
@@ -34,9 +55,9 @@ def _common() -> list[dict[str, Any]]:
                {"type": "string"}),
         _param("from", f"Start, workspace-local: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][offset];"
                        f" `all` for no bound. Default: {DEFAULT_DAYS} days ago",
-               {"type": "string"}),
+               INSTANT),
         _param("to", "End, workspace-local; a date includes that whole day, a time is "
-                     "exclusive. Default: open", {"type": "string"}),
+                     "exclusive. Default: open", INSTANT),
         _param("tz", "IANA time zone overriding the workspace's", {"type": "string"}),
         _param("statuses", "Conversion statuses counted by `conversions` (comma list)",
                _list({"type": "string", "enum": list(CONVERSION_STATUSES)}), explode=False),
@@ -47,7 +68,8 @@ def _common() -> list[dict[str, Any]]:
         _param("metrics", f"Metrics (comma list). Default: {','.join(DEFAULT_METRICS)}",
                _list(_METRIC), explode=False),
         *(_param(f"f.{name}", f"Keep rows whose {name} is one of these (comma list)",
-                 _list({"type": "string"}), explode=False) for name in DIMENSIONS),
+                 _filter(dimension.param_type), explode=False)
+          for name, dimension in DIMENSIONS.items()),
     ]
 
 
@@ -148,12 +170,13 @@ def openapi_document() -> dict[str, Any]:
                 *common, _format(),
                 _param("dimension", "Dimension to rank", _DIMENSION),
                 _param("metric", "Metric to rank by (descending)", _METRIC),
-                _param("limit", "How many", {"type": "integer", "minimum": 1, "default": 10}),
+                _param("limit", "How many", {"type": "integer", "minimum": 1,
+                                             "maximum": MAX_LIMIT, "default": 10}),
             ], "Report"),
             "/api/v1/ab": _operation("A/B test of a rule's destinations (two-proportion z-test)",
                 [*(p for p in common if not p["name"].startswith(("f.", "metrics"))),
-                 _param("campaign", "Campaign id", {"type": "string"}, required=True),
-                 _param("rule", "Rule id (`default` for the default path)", {"type": "string"},
+                 _param("campaign", "Campaign id", _ID, required=True),
+                 _param("rule", "Rule id (`default` for the default path)", _ID,
                         required=True),
                  _param("control", "first | best | largest | a destination id",
                         {"type": "string", "default": "first",

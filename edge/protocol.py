@@ -43,7 +43,7 @@ UVICORN_HOOKS: Final = (
      ("app", "loop", "parser", "url", "headers", "expect_100_continue", "scope", "pipeline",
       "cycle", "root_path", "client", "server", "scheme", "transport", "flow",
       "server_state", "timeout_keep_alive", "timeout_keep_alive_task")),
-    (RequestResponseCycle, (), ("response_complete",)),
+    (RequestResponseCycle, (), ("response_complete", "keep_alive")),
     (FlowControl, ("pause_reading", "resume_reading"), ("read_paused", "write_paused")),
     (ServerState, (), ("default_headers", "total_requests")),
 )
@@ -96,6 +96,11 @@ class EdgeProtocol(HttpToolsProtocol):
         if route is None:
             self._asgi_scope()
             super().on_headers_complete()
+            if method == b"CONNECT" and self.cycle is not None:
+                # The parser stops at a CONNECT (it would be a tunnel): nothing more is read
+                # on this connection, so it closes after the refusal instead of idling until
+                # the keep-alive timeout despite the client's `Connection: close`.
+                self.cycle.keep_alive = False
             return
         http_version = parser.get_http_version()
         self.scope["method"] = "GET" if method == b"GET" else "HEAD"

@@ -33,15 +33,40 @@ def error_path(message: str) -> tuple[str, str]:
     return path, text
 
 
+def nul_path(value: Any, path: str = "") -> str | None:
+    """The path of the first string (or key) in `value` holding U+0000, if any: PostgreSQL
+    text cannot store it."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            at = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return at
+            if (found := nul_path(item, at)) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := nul_path(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
 def decode(data: bytes, into: type[T]) -> T:
-    """`data` as `into`; malformed JSON is 400, a body of the wrong shape 422 with its path."""
+    """`data` as `into`; malformed JSON is 400, a body of the wrong shape 422 with its path
+    (a string holding U+0000 too)."""
     try:
-        return msgspec.json.decode(data, type=into)
+        body = msgspec.json.decode(data, type=into)
     except msgspec.ValidationError as exc:
         raise Problem(422, detail="the body does not match its schema",
                       errors=[error_path(str(exc))]) from None
     except msgspec.DecodeError as exc:
         raise Problem(400, detail=f"the body is not JSON: {exc}") from None
+    # The JSON as sent, not the Struct: a field kept raw (msgspec.Raw) is decoded later.
+    if b"\\u0000" in data and (path := nul_path(msgspec.json.decode(data))) is not None:
+        raise Problem(422, detail="the body does not match its schema",
+                      errors=[(path, "text may not contain U+0000 (NUL)")])
+    return body
 
 
 async def read_bytes(request: Request) -> bytes:

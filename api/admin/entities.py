@@ -106,17 +106,17 @@ def _routes(kind: Kind) -> list[AdminRoute]:
                    f"List the workspace's {kind.segment} (filter, sort, cursor)",
                    response=kind.page),
         AdminRoute("POST", base, create, "editor", f"Create a {kind.singular}",
-                   body=kind.body, response=kind.read),
+                   body=kind.body, response=kind.read, status=201),
         AdminRoute("GET", one, show, "viewer", f"One {kind.singular} and its revision",
                    response=kind.read),
         AdminRoute("PUT", one, replace, "editor",
                    f"Replace a {kind.singular} (If-Match: its revision)",
-                   body=kind.body, response=kind.read),
+                   body=kind.body, response=kind.read, if_match=True),
         AdminRoute("PATCH", one, patch, "editor",
                    f"Change a {kind.singular} by a JSON merge patch (If-Match)",
-                   body=kind.patch, response=kind.read),
+                   body=kind.patch, response=kind.read, if_match=True),
         AdminRoute("DELETE", one, delete, "editor",
-                   f"Delete a {kind.singular} (If-Match)", response=Deleted),
+                   f"Delete a {kind.singular} (If-Match)", response=Deleted, if_match=True),
     ]
 
 

@@ -113,7 +113,8 @@ ROUTES: list[AdminRoute] = [
     AdminRoute("GET", "/api/v1/keys", list_keys, "admin", "The workspace's API keys",
                response=KeyList),
     AdminRoute("POST", "/api/v1/keys", create_key, "admin",
-               "Create a key (its token is shown once)", body=KeyCreate, response=KeyCreated),
+               "Create a key (its token is shown once)", body=KeyCreate, response=KeyCreated,
+               status=201),
     AdminRoute("GET", "/api/v1/keys/{id}", show_key, "admin", "One API key", response=keys.Key),
     AdminRoute("DELETE", "/api/v1/keys/{id}", revoke_key, "admin",
                "Revoke a key (at once in this process, within TURNOUT_API_KEY_CACHE_S in "

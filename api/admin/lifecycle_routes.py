@@ -166,13 +166,15 @@ ROUTES: list[AdminRoute] = [
                  body=BulkBody, response=BulkAnswer)
       for action in ("activate", "pause", "delete")),
     *(AdminRoute("POST", f"/api/v1/campaigns/{{id}}/{action}", _action(action), "editor",
-                 f"{action.capitalize()} a campaign (If-Match)", response=_CAMPAIGN.read)
+                 f"{action.capitalize()} a campaign (If-Match)", response=_CAMPAIGN.read,
+                 if_match=True)
       for action in ACTIONS if action != "cancel"),
     AdminRoute("POST", "/api/v1/campaigns/{id}/cancel", cancel_campaign, "editor",
                "Cancel a campaign, with a reason (If-Match)", body=CancelBody,
-               response=_CAMPAIGN.read),
+               response=_CAMPAIGN.read, if_match=True),
     AdminRoute("POST", "/api/v1/campaigns/{id}/duplicate", duplicate_campaign, "editor",
-               "Copy a campaign as a new draft", body=DuplicateBody, response=_CAMPAIGN.read),
+               "Copy a campaign as a new draft", body=DuplicateBody, response=_CAMPAIGN.read,
+               status=201),
     AdminRoute("GET", "/api/v1/campaigns/{id}/children", campaign_children, "viewer",
                "The campaigns whose parent it is", response=_CAMPAIGN.page),
 ]

@@ -38,26 +38,41 @@ def _auth_responses(route: AdminRoute) -> dict[str, Any]:
 def _operation(route: AdminRoute, schemas: dict[type, Any], path: str) -> dict[str, Any]:
     responses: dict[str, Any] = {
         **_auth_responses(route),
+        "400": _problem("A malformed parameter, header or body"),
         "403": _problem(f"The key's role is below {route.min_role}"),
         "503": _problem("PostgreSQL is out of reach"),
     }
-    ok: dict[str, Any] = {"description": "OK"}
+    ok: dict[str, Any] = {"description": "Created" if route.status == 201 else "OK"}
     if route.response is not None:
         ok["content"] = {"application/json": {"schema": schemas[route.response]}}
-    responses["200"] = ok
+    responses[str(route.status)] = ok
+    parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for name in _CONVERTOR.findall(route.path)]
     operation: dict[str, Any] = {
         "summary": route.summary, "security": [{"bearer": []}],
-        "x-min-role": route.min_role, "responses": responses,
-        "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in _CONVERTOR.findall(route.path)],
+        "x-min-role": route.min_role, "responses": responses, "parameters": parameters,
     }
     if route.body is not None:
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": schemas[route.body]}}}
-        responses["422"] = _problem("The body does not match its schema (fields by path)")
+        responses["413"] = _problem("The body is too large")
+    if route.method != "GET":
+        responses["409"] = _problem("Refused by the workspace's state (in use, a transition "
+                                    "its status does not allow, the last owner key)")
+        responses["422"] = _problem("The body does not match its schema, or the change "
+                                    "would make the graph invalid (problems by path)")
+    if route.if_match:
+        parameters.append({"name": "If-Match", "in": "header", "required": True,
+                           "description": "The revision the write is based on (the ETag "
+                                          "of a read)",
+                           "schema": {"type": "string"}})
+        responses["412"] = _problem("The revision changed since it was read")
+        responses["428"] = _problem("No If-Match")
     if "{" in path:
         responses["404"] = _problem("No such id in the key's workspace")
+    if route.names_in_body:
+        responses["404"] = _problem("What the path or the body names is not in the key's "
+                                    "workspace")
     return operation
 
 

@@ -55,6 +55,12 @@ class AdminRoute:
     """A msgspec Struct: the JSON body is decoded into it and passed to the endpoint."""
     response: type | None = None
     """The type of a 2xx JSON answer, for the OpenAPI document."""
+    status: int = 200
+    """The status of its success (201 for a create), for the OpenAPI document."""
+    if_match: bool = False
+    """It needs `If-Match: <revision>` (api/admin/writes.if_match: 428 without, 412 stale)."""
+    names_in_body: bool = False
+    """Its body names something of the workspace (a template): 404 when it is not there."""
 
     def __post_init__(self) -> None:
         rank(self.min_role)  # an unknown role is an error at import, not a 500 later

@@ -132,8 +132,8 @@ ROUTES: list[AdminRoute] = [
                response=TemplateList),
     AdminRoute("POST", "/api/v1/campaigns/from-template", from_template, "editor",
                "Create campaigns (and new sources, offers, landers) from a template",
-               body=FromTemplate, response=Created),
+               body=FromTemplate, response=Created, status=201, names_in_body=True),
     AdminRoute("POST", "/api/v1/campaigns/{id}/save-as-template", save_as_template, "editor",
                "Save a campaign's structure as a template of the workspace",
-               body=SaveAsTemplate, response=CampaignTemplate),
+               body=SaveAsTemplate, response=CampaignTemplate, status=201),
 ]

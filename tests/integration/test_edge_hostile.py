@@ -118,6 +118,21 @@ def test_malformed_http_is_a_4xx(edge, request_bytes):
         assert 400 <= status < 500, answer[:200]
 
 
+def test_connect_is_refused_and_the_connection_closed(edge):
+    # Fuzzer finding: a CONNECT got its 405, then its connection idled for the keep-alive
+    # timeout (5 s): the parser reads nothing after one, not even a pipelined request's
+    # `Connection: close`.
+    request = (b"CONNECT /c/CAMP_A HTTP/1.1\r\nHost: x\r\n\r\n"
+               b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", edge.port), timeout=2) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):  # TimeoutError (a failure) if it is never closed
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 405 "), answer[:200]
+    assert answer.count(b"HTTP/1.1 ") == 1 and b"connection: close" in answer.lower()
+
+
 async def test_postbacks(edge, client, kafka_bootstrap):
     ids = ClickIds()
     now = int(time.time() * 1000)

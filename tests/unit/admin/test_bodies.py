@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from turnout.api.admin.bodies import decode, error_path
 from turnout.api.problems import Problem
@@ -46,3 +48,34 @@ def test_malformed_json_is_400():
 
 def test_error_path_without_location():
     assert error_path("Expected `object`, got `array`") == ("", "Expected `object`, got `array`")
+
+
+@pytest.mark.parametrize(("body", "path"), [
+    (b'{"name": "a\\u0000b"}', "name"),
+    (b'{"name": "x", "rules": [{"destinations": []}, {"destinations": [], "\\u0000": 1}]}',
+     "rules[1].\x00"),
+])
+def test_nul_is_a_422_at_its_path(body, path):
+    # schemathesis finding (issue #15): a NUL in a name reached PostgreSQL, a 500.
+    Loose = dict[str, object]
+    for into in (Campaign, Loose):
+        try:
+            decode(body, into)
+        except Problem as problem:
+            assert problem.status == 422
+            if into is Loose:
+                assert problem.errors[0][0] == path
+        else:
+            raise AssertionError(f"{body!r} decoded as {into}")
+
+
+@given(st.binary(max_size=200) | st.text(max_size=60).map(
+    lambda t: msgspec.json.encode({"name": t})))
+@settings(max_examples=300, derandomize=True, database=None)
+def test_any_body_is_decoded_or_a_problem(body):
+    try:
+        campaign = decode(body, Campaign)
+    except Problem as problem:
+        assert problem.status in (400, 422)
+    else:
+        assert "\x00" not in campaign.name

@@ -41,3 +41,21 @@ def test_the_key_body_is_the_validating_struct():
     assert create["required"] == ["role"]
     assert sorted(create["properties"]["role"]["enum"]) == ["admin", "editor", "owner", "viewer"]
     assert create["properties"]["rate_per_minute"]["anyOf"][0]["exclusiveMinimum"] == 0
+
+
+def test_each_route_states_its_success_and_its_preconditions():
+    # schemathesis findings (issue #15): creates answered an undocumented 201, conditional
+    # writes an undocumented 428 (no If-Match), from-template an undocumented 404.
+    routes = table()
+    doc = merge_admin(openapi_document(), routes)
+    for route in routes:
+        path = re.sub(r"\{(\w+)(?::\w+)?\}", r"{\1}", route.path)
+        operation = doc["paths"][path][route.method.lower()]
+        assert str(route.status) in operation["responses"], route.path
+        headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+        assert (headers == ["If-Match"]) == route.if_match, route.path
+        assert ({"412", "428"} <= set(operation["responses"])) == route.if_match, route.path
+    created = {(r.method, r.path) for r in routes if r.status == 201}
+    assert ("POST", "/api/v1/keys") in created and ("POST", "/api/v1/campaigns") in created
+    template = doc["paths"]["/api/v1/campaigns/from-template"]["post"]
+    assert "404" in template["responses"]
