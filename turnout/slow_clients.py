@@ -1,0 +1,268 @@
+"""Slow and abusive clients: read deadlines, a connection cap and a head-size cap for
+uvicorn's httptools protocol (the edge's protocol and the API's).
+
+uvicorn closes idle keep-alive connections only: a client that sends nothing, half a head
+or half a body holds its connection (and a file descriptor) for as long as it likes. Here:
+
+- a head not complete `header_timeout_s` after the connection opened (first request) or
+  after its first byte (later requests) gets 408 and is closed; nothing sent at all: closed;
+- a body not complete `body_timeout_s` after its head gets 408 and is closed;
+- past `max_connections` open connections in the process, a new one gets 503 with
+  Retry-After and is closed; a head larger than `max_head_bytes` gets 431.
+
+One timer per connection, not one per request: the parser callbacks record the phase and
+when it began, and the timer, when it fires, closes the connection or re-arms itself for
+what is left (it is disarmed while a request is answered or the connection is idle, when
+uvicorn's keep-alive timeout applies, and re-armed by the next request's first byte).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+from asyncio import TimerHandle
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+log = logging.getLogger(__name__)
+
+# A connection's phase: nothing read yet; a head, a body being read; answering or idle.
+EMPTY: Final = 0
+HEAD: Final = 1
+BODY: Final = 2
+ANSWERING: Final = 3
+REFUSED: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLimits:
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    max_connections: int = 10_000
+    max_head_bytes: int = 65536
+    retry_after_s: int = 1
+
+    def __post_init__(self) -> None:
+        if min(self.header_timeout_s, self.body_timeout_s) <= 0:
+            raise ValueError("read timeouts must be positive")
+        if self.max_connections < 1 or self.max_head_bytes < 1024:
+            raise ValueError("max_connections must be >= 1 and max_head_bytes >= 1024")
+
+
+class ClientStats:
+    """This process's counts (one protocol class per server, so one per process)."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.refused = 0
+        self.head_timeouts = 0
+        self.body_timeouts = 0
+        self.heads_too_large = 0
+
+    def prometheus(self, prefix: str) -> str:
+        return (f"{prefix}_connections {self.open}\n"
+                f"{prefix}_connections_refused_total {self.refused}\n"
+                f'{prefix}_read_timeouts_total{{phase="head"}} {self.head_timeouts}\n'
+                f'{prefix}_read_timeouts_total{{phase="body"}} {self.body_timeouts}\n'
+                f"{prefix}_heads_too_large_total {self.heads_too_large}\n")
+
+
+def refusal(status: int, reason: str, extra: tuple[tuple[str, str], ...] = ()) -> bytes:
+    """A complete answer that closes the connection: status line, headers, a short text."""
+    body = reason.encode("ascii") + b"\n"
+    lines = [f"HTTP/1.1 {status} {reason}", "content-type: text/plain; charset=utf-8",
+             f"content-length: {len(body)}", "connection: close",
+             *(f"{name}: {value}" for name, value in extra)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + body
+
+
+TIMEOUT_408: Final = refusal(408, "Request Timeout")
+TOO_LARGE_431: Final = refusal(431, "Request Header Fields Too Large")
+
+
+def open_files_needed(max_connections: int, workers: int = 1, spare: int = 256) -> int:
+    """File descriptors a server process needs: every worker's connections, and its own."""
+    return max_connections * max(1, workers) + spare
+
+
+def raise_open_files(needed: int) -> int:
+    """Raise this process's soft RLIMIT_NOFILE towards `needed` (as far as the hard limit
+    allows; workers inherit it); the soft limit in force after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open files limit to %d (%s)", target, exc)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning("open files limit %d is below the %d the connection cap needs: past it, "
+                    "connections are refused by the kernel, not answered 503", soft, needed)
+    return soft
+
+
+class _Refused(Exception):
+    """Raised from a parser callback once the connection was answered and closed, so that
+    the parser stops calling back for the rest of what was read."""
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with `limits` applied; subclass it (or call
+    `guarded_protocol`) to set them."""
+
+    limits: ClassVar[ClientLimits] = ClientLimits()
+    stats: ClassVar[ClientStats] = ClientStats()
+
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._phase = EMPTY
+        self._phase_at = 0.0
+        self._watch: TimerHandle | None = None
+        self._pending_head = 0  # bytes of the head being read, in reads after its first
+        self._head_in_read = False  # the head being read began in the current read
+        self._read_size = 0
+        self._head_first_read = 0  # the size of the read the head began in
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        stats = self.stats
+        stats.open += 1
+        limits = self.limits
+        if len(self.connections) > limits.max_connections:
+            stats.refused += 1
+            self._phase = REFUSED
+            transport.write(self._refusal_503())
+            transport.close()
+            return
+        self._phase_at = self.loop.time()
+        self._watch = self.loop.call_later(limits.header_timeout_s, self._watchdog)
+
+    @classmethod
+    def _refusal_503(cls) -> bytes:
+        return refusal(503, "Service Unavailable",
+                       (("retry-after", str(cls.limits.retry_after_s)),))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stats.open -= 1
+        watch = self._watch
+        if watch is not None:
+            watch.cancel()
+            self._watch = None
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._phase == REFUSED:
+            return
+        self._read_size = len(data)
+        self._head_in_read = False
+        try:
+            super().data_received(data)
+        except _Refused:
+            return
+        if self._phase == HEAD and not self._head_in_read:
+            # All of this read belongs to a head begun before it (its first read may hold
+            # requests before it, so is not counted): this bounds what the parser buffers.
+            self._pending_head += len(data)
+            if self._pending_head > self.limits.max_head_bytes:
+                self._refuse_head()
+
+    # -- parser callbacks ------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        """A request's first byte: its head has `header_timeout_s` from now (the first
+        request: from when the connection opened)."""
+        phase = self._phase
+        if phase == HEAD:
+            return
+        self._phase = HEAD
+        self._pending_head = 0
+        self._head_in_read = True
+        self._head_first_read = self._read_size
+        if phase != EMPTY:
+            self._phase_at = self.loop.time()
+        if self._watch is None:
+            self._watch = self.loop.call_later(self.limits.header_timeout_s, self._watchdog)
+
+    def _head_read(self) -> None:
+        """The head is complete: refuse it if too large, else its body's deadline starts."""
+        if self._phase == BODY:
+            return
+        limit = self.limits.max_head_bytes
+        bound = self._head_first_read + self._pending_head  # at least the head's size
+        if not self._head_in_read:
+            bound += self._read_size
+        if bound > limit and self._head_size() > limit:
+            self._refuse_head()
+            raise _Refused
+        self._phase = BODY
+        self._phase_at = self.loop.time()
+
+    def _head_size(self) -> int:
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+
+    def on_message_begin(self) -> None:
+        self._begin()
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._head_read()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._phase = ANSWERING
+        super().on_message_complete()
+
+    # -- refusals --------------------------------------------------------------------------
+
+    def _refuse_head(self) -> None:
+        self.stats.heads_too_large += 1
+        self._close_with(TOO_LARGE_431)
+
+    def _close_with(self, answer: bytes) -> None:
+        self._phase = REFUSED
+        transport = self.transport
+        if transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.response_started:
+            # Nothing of another answer is on the wire: this one can be.
+            transport.write(answer)
+        transport.close()
+
+    def _watchdog(self) -> None:
+        self._watch = None
+        phase = self._phase
+        if phase == ANSWERING or phase == REFUSED or self.transport.is_closing():
+            return  # re-armed by the next request's first byte
+        limits = self.limits
+        limit = limits.body_timeout_s if phase == BODY else limits.header_timeout_s
+        left = self._phase_at + limit - self.loop.time()
+        if left > 0:
+            self._watch = self.loop.call_later(left, self._watchdog)
+            return
+        if phase == EMPTY:
+            self.stats.head_timeouts += 1
+            self._phase = REFUSED
+            self.transport.close()  # nothing was sent: nothing to answer
+            return
+        if phase == HEAD:
+            self.stats.head_timeouts += 1
+        else:
+            self.stats.body_timeouts += 1
+        log.debug("closing a connection whose request was not read in time (%s)",
+                  "head" if phase == HEAD else "body")
+        self._close_with(TIMEOUT_408)
+
+
+def guarded_protocol(limits: ClientLimits, stats: ClientStats | None = None,
+                     base: type[GuardedProtocol] = GuardedProtocol) -> type[GuardedProtocol]:
+    """A protocol class for `uvicorn.Config(http=...)` applying `limits`."""
+    return type("Guarded" + base.__name__, (base,),
+                {"limits": limits, "stats": stats or ClientStats()})
