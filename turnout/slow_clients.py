@@ -23,8 +23,9 @@ import logging
 import resource
 from asyncio import TimerHandle
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
+import httptools
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -116,8 +117,8 @@ class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with `limits` applied; subclass it (or call
     `guarded_protocol`) to set them."""
 
-    limits: ClassVar[ClientLimits] = ClientLimits()
-    stats: ClassVar[ClientStats] = ClientStats()
+    limits: ClientLimits = ClientLimits()
+    stats: ClientStats = ClientStats()
 
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -162,9 +163,23 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         self._read_size = len(data)
         self._head_in_read = False
+        # uvicorn's data_received, except that a refusal from a callback ends the read
+        # quietly (uvicorn would answer it 400 and log a warning).
+        self._unset_keepalive_if_required()
         try:
-            super().data_received(data)
-        except _Refused:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, _Refused):
+                return
+            message = "Invalid HTTP request received."
+            self.logger.warning(message)
+            self.send_400_response(message)
             return
         if self._phase == HEAD and not self._head_in_read:
             # All of this read belongs to a head begun before it (its first read may hold
@@ -239,7 +254,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def _watchdog(self) -> None:
         self._watch = None
         phase = self._phase
-        if phase == ANSWERING or phase == REFUSED or self.transport.is_closing():
+        if phase in (ANSWERING, REFUSED) or self.transport.is_closing():
             return  # re-armed by the next request's first byte
         limits = self.limits
         limit = limits.body_timeout_s if phase == BODY else limits.header_timeout_s
