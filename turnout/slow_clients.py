@@ -10,16 +10,21 @@ or half a body holds its connection (and a file descriptor) for as long as it li
 - past `max_connections` open connections in the process, a new one gets 503 with
   Retry-After and is closed; a head larger than `max_head_bytes` gets 431.
 
-One timer per connection, not one per request: the parser callbacks record the phase and
-when it began, and the timer, when it fires, closes the connection or re-arms itself for
-what is left (it is disarmed while a request is answered or the connection is idle, when
-uvicorn's keep-alive timeout applies, and re-armed by the next request's first byte).
+Nothing per request but a few attribute stores: no timer and no clock read. Each
+connection has one timer ticking every `tick_s` (half the shorter timeout); the parser
+callbacks record the phase and count the requests, and a tick that finds the same request
+in the same phase as `ceil(timeout / tick_s)` ticks before closes the connection. So a
+stalled request is closed between its timeout and its timeout plus half the shorter one
+(10 to 15 s for the default head timeout) and a connection never costs more than two
+timer callbacks per shorter timeout. While a request is answered or the connection is idle
+between requests, uvicorn's keep-alive timeout applies instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import resource
 from asyncio import TimerHandle
 from dataclasses import dataclass
@@ -53,6 +58,14 @@ class ClientLimits:
             raise ValueError("read timeouts must be positive")
         if self.max_connections < 1 or self.max_head_bytes < 1024:
             raise ValueError("max_connections must be >= 1 and max_head_bytes >= 1024")
+
+    @property
+    def tick_s(self) -> float:
+        return min(self.header_timeout_s, self.body_timeout_s) / 2
+
+    def ticks(self, timeout_s: float) -> int:
+        """Ticks a request may stay in a phase with this timeout."""
+        return max(1, math.ceil(timeout_s / self.tick_s - 1e-9))
 
 
 class ClientStats:
@@ -124,7 +137,9 @@ class GuardedProtocol(HttpToolsProtocol):
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self._phase = EMPTY
-        self._phase_at = 0.0
+        self._request = 0  # requests begun on this connection (the first one counts as 0)
+        self._seen = -1  # what the last tick saw: the request, times 2, +1 in its body
+        self._stalled = 0  # ticks that saw it so far
         self._watch: TimerHandle | None = None
         self._pending_head = 0  # bytes of the head being read, in reads after its first
         self._head_in_read = False  # the head being read began in the current read
@@ -142,8 +157,8 @@ class GuardedProtocol(HttpToolsProtocol):
             transport.write(self._refusal_503())
             transport.close()
             return
-        self._phase_at = self.loop.time()
-        self._watch = self.loop.call_later(limits.header_timeout_s, self._watchdog)
+        self._seen = 0  # the first head's time counts from now
+        self._watch = self.loop.call_later(limits.tick_s, self._watchdog)
 
     @classmethod
     def _refusal_503(cls) -> bytes:
@@ -196,14 +211,12 @@ class GuardedProtocol(HttpToolsProtocol):
         phase = self._phase
         if phase == HEAD:
             return
+        if phase != EMPTY:
+            self._request += 1
         self._phase = HEAD
         self._pending_head = 0
         self._head_in_read = True
         self._head_first_read = self._read_size
-        if phase != EMPTY:
-            self._phase_at = self.loop.time()
-        if self._watch is None:
-            self._watch = self.loop.call_later(self.limits.header_timeout_s, self._watchdog)
 
     def _head_read(self) -> None:
         """The head is complete: refuse it if too large, else its body's deadline starts."""
@@ -217,7 +230,6 @@ class GuardedProtocol(HttpToolsProtocol):
             self._refuse_head()
             raise _Refused
         self._phase = BODY
-        self._phase_at = self.loop.time()
 
     def _head_size(self) -> int:
         return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
@@ -252,15 +264,22 @@ class GuardedProtocol(HttpToolsProtocol):
         transport.close()
 
     def _watchdog(self) -> None:
-        self._watch = None
         phase = self._phase
-        if phase in (ANSWERING, REFUSED) or self.transport.is_closing():
-            return  # re-armed by the next request's first byte
+        if phase == REFUSED or self.transport.is_closing():
+            self._watch = None
+            return
         limits = self.limits
-        limit = limits.body_timeout_s if phase == BODY else limits.header_timeout_s
-        left = self._phase_at + limit - self.loop.time()
-        if left > 0:
-            self._watch = self.loop.call_later(left, self._watchdog)
+        self._watch = self.loop.call_later(limits.tick_s, self._watchdog)
+        if phase == ANSWERING:
+            self._seen = -1
+            return
+        seen = self._request * 2 + (phase == BODY)
+        if seen != self._seen:
+            self._seen, self._stalled = seen, 0
+            return
+        self._stalled += 1
+        timeout = limits.body_timeout_s if phase == BODY else limits.header_timeout_s
+        if self._stalled < limits.ticks(timeout):
             return
         if phase == EMPTY:
             self.stats.head_timeouts += 1
