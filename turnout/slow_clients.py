@@ -253,14 +253,18 @@ class GuardedProtocol(HttpToolsProtocol):
         self._close_with(TOO_LARGE_431)
 
     def _close_with(self, answer: bytes) -> None:
-        self._phase = REFUSED
+        phase, self._phase = self._phase, REFUSED
         transport = self.transport
         if transport.is_closing():
             return
         cycle = self.cycle
-        if cycle is None or cycle.response_complete or not cycle.response_started:
-            # Nothing of another answer is on the wire: this one can be.
+        # In a body, uvicorn's cycle is this request's (nothing written yet, unless the
+        # app answered before reading it); in a head, the previous request's.
+        if not self.pipeline and (cycle is None or cycle.response_complete or (
+                phase == BODY and not cycle.response_started)):
             transport.write(answer)
+        # else an earlier pipelined request is still being answered: this answer would
+        # overtake (or cut into) that one, so the connection is just closed.
         transport.close()
 
     def _watchdog(self) -> None:
