@@ -46,7 +46,7 @@ UVICORN_HOOKS: Final = (
       "cycle", "root_path", "client", "server", "scheme", "transport", "flow",
       "server_state", "timeout_keep_alive", "timeout_keep_alive_task", "connections",
       "logger")),
-    (RequestResponseCycle, (), ("response_complete", "response_started")),
+    (RequestResponseCycle, (), ("response_complete", "response_started", "scope")),
     (FlowControl, ("pause_reading", "resume_reading"), ("read_paused", "write_paused")),
     (ServerState, (), ("default_headers", "total_requests")),
 )

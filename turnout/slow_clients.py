@@ -257,15 +257,20 @@ class GuardedProtocol(HttpToolsProtocol):
         transport = self.transport
         if transport.is_closing():
             return
-        cycle = self.cycle
-        # In a body, uvicorn's cycle is this request's (nothing written yet, unless the
-        # app answered before reading it); in a head, the previous request's.
-        if not self.pipeline and (cycle is None or cycle.response_complete or (
-                phase == BODY and not cycle.response_started)):
+        if self._answerable(phase):
             transport.write(answer)
-        # else an earlier pipelined request is still being answered: this answer would
-        # overtake (or cut into) that one, so the connection is just closed.
         transport.close()
+
+    def _answerable(self, phase: int) -> bool:
+        """Whether a refusal can go out now: not when it would overtake (or cut into) an
+        earlier pipelined answer, nor follow the app's own answer to this request (an
+        app may answer before it reads the body: then the connection is just closed)."""
+        cycle = self.cycle
+        if self.pipeline:
+            return False
+        if phase == BODY and cycle is not None and cycle.scope is self.scope:
+            return not cycle.response_started  # uvicorn's cycle of this very request
+        return cycle is None or cycle.response_complete
 
     def _watchdog(self) -> None:
         phase = self._phase
