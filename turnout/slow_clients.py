@@ -160,10 +160,9 @@ class GuardedProtocol(HttpToolsProtocol):
         self._seen = 0  # the first head's time counts from now
         self._watch = self.loop.call_later(limits.tick_s, self._watchdog)
 
-    @classmethod
-    def _refusal_503(cls) -> bytes:
+    def _refusal_503(self) -> bytes:
         return refusal(503, "Service Unavailable",
-                       (("retry-after", str(cls.limits.retry_after_s)),))
+                       (("retry-after", str(self.limits.retry_after_s)),))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stats.open -= 1
