@@ -9,7 +9,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from turnout import embedded_server
+from turnout import embedded_server, slow_clients
 from turnout.api.app import FactsSource, close_app, create_app, start_app
 from turnout.api.pool import ClientFactory
 from turnout.api.settings import ApiSettings
@@ -26,7 +26,9 @@ async def serve(settings: ApiSettings, client_factory: ClientFactory,
     served = app if wrap is None else wrap(app)
     config = uvicorn.Config(served, host=host or settings.host, port=port or settings.port,
                             log_level="info", access_log=settings.access_log,
-                            lifespan="off", server_header=False)
+                            lifespan="off", server_header=False,
+                            http=slow_clients.guarded_protocol(settings.client_limits),
+                            timeout_keep_alive=settings.keep_alive_s)  # type: ignore[arg-type]
     await start_app(app)
     try:
         await embedded_server.serve(config, handle_signals)

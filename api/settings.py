@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from turnout import env
 from turnout.api.keys import ApiKey, parse_keys
 from turnout.connections import Connections
+from turnout.slow_clients import ClientLimits
 
 DEFAULT_GRAPH_PREFIX = "turnout:graph"
 
@@ -60,6 +61,17 @@ class ApiSettings:
     """Seconds between checks that Redis still holds the latest version (a flushed Redis
     gets it back from PostgreSQL)."""
 
+    keep_alive_s: float = 5.0
+    """Seconds an idle keep-alive connection to the API stays open."""
+    max_concurrency: int = 1000
+    """Open connections the API serves at once; past it a new one gets 503 with
+    Retry-After and is closed."""
+    header_timeout_s: float = 10.0
+    """Seconds a client has to send a request's head (from when it connected, or from the
+    request's first byte); later gets 408 and is closed."""
+    body_timeout_s: float = 30.0
+    """Seconds a client has to send a request's body after its head; later gets 408."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
         connections = Connections.from_env(environ)
@@ -85,4 +97,17 @@ class ApiSettings:
                                                             d.publish_window_s, environ))),
             publish_watch_s=max(0.05, env.number("publish_watch_s", d.publish_watch_s,
                                                  environ)),
+            keep_alive_s=env.number("api_keep_alive_s", d.keep_alive_s, environ),
+            max_concurrency=env.integer("api_max_concurrency", d.max_concurrency, environ),
+            header_timeout_s=env.number("api_header_timeout_s", d.header_timeout_s, environ),
+            body_timeout_s=env.number("api_body_timeout_s", d.body_timeout_s, environ),
         )
+
+    @property
+    def client_limits(self) -> ClientLimits:
+        try:
+            return ClientLimits(self.header_timeout_s, self.body_timeout_s,
+                                self.max_concurrency)
+        except ValueError as exc:
+            raise env.SettingError(f"{env.PREFIX}API_*_TIMEOUT_S / MAX_CONCURRENCY: {exc}"
+                                   ) from None

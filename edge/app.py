@@ -45,6 +45,7 @@ from turnout.edge.routes import Quick, QuickPaths, starlette_app, table
 from turnout.edge.runtime import Emitter, Runtime
 from turnout.edge.settings import EdgeSettings
 from turnout.edge.useragent import UserAgents
+from turnout.slow_clients import ClientStats
 
 log = logging.getLogger(__name__)
 _UNREACHABLE = (redis.exceptions.RedisError, OSError)
@@ -83,6 +84,7 @@ class EdgeApp:
         self._sink_running = False
         self._quick = QuickPaths(())  # none before startup: every path gets 503
         self._router: Starlette | None = None
+        self.clients = ClientStats()  # counted by the protocol (edge.protocol)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -148,6 +150,7 @@ class EdgeApp:
         if stats is not None and hasattr(stats, "prometheus"):
             metrics.sections.append(lambda: sink.stats.prometheus())
         metrics.sections.append(leases.prometheus)
+        metrics.sections.append(lambda: self.clients.prometheus("turnout_edge"))
         await sink.start()
         self._sink_running = True
         metrics.start()

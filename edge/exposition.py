@@ -41,6 +41,7 @@ ACROSS_WORKERS: Final = {
     "turnout_sink_spool_bytes": "max",
     "turnout_sink_spool_events_pending": "max",
     "turnout_sink_broker_up": "min",  # 1 only while every live worker reaches Kafka
+    "turnout_edge_connections": "sum",  # each worker holds its own
 }
 _LINE: Final = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)")
 

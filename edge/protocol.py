@@ -31,6 +31,7 @@ from turnout.edge.app import EdgeApp
 from turnout.edge.quick import QuickRoute
 from turnout.edge.uvicorn_hooks import require
 from turnout.edge.wire import DefaultHeaders, cork_of, response_bytes
+from turnout.slow_clients import ANSWERING, GuardedProtocol
 
 # Everything of uvicorn's that EdgeProtocol overrides, calls or reads: (owner, methods,
 # attributes). Checked at import, so another uvicorn fails here and not mid-request.
@@ -39,11 +40,13 @@ UVICORN_HOOKS: Final = (
      ("on_message_begin", "on_url", "on_header", "on_headers_complete", "on_body",
       "on_message_complete", "on_response_complete", "_unset_keepalive_if_required",
       "timeout_keep_alive_handler", "_start_asgi_task", "connection_lost", "shutdown",
-      "resume_writing", "data_received"),
+      "resume_writing", "data_received", "connection_made", "send_400_response",
+      "handle_websocket_upgrade", "_should_upgrade", "_unsupported_upgrade_warning"),
      ("app", "loop", "parser", "url", "headers", "expect_100_continue", "scope", "pipeline",
       "cycle", "root_path", "client", "server", "scheme", "transport", "flow",
-      "server_state", "timeout_keep_alive", "timeout_keep_alive_task")),
-    (RequestResponseCycle, (), ("response_complete", "keep_alive")),
+      "server_state", "timeout_keep_alive", "timeout_keep_alive_task", "connections",
+      "logger")),
+    (RequestResponseCycle, (), ("response_complete", "response_started", "scope", "keep_alive")),
     (FlowControl, ("pause_reading", "resume_reading"), ("read_paused", "write_paused")),
     (ServerState, (), ("default_headers", "total_requests")),
 )
@@ -62,11 +65,13 @@ def find_edge(app: Any) -> EdgeApp | None:
     return None
 
 
-class EdgeProtocol(HttpToolsProtocol):
+class EdgeProtocol(GuardedProtocol):
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
                  _loop: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self._edge = find_edge(self.app)
+        self._edge = edge = find_edge(self.app)
+        if edge is not None:  # slow and abusive clients (turnout.slow_clients)
+            self.limits, self.stats = edge.settings.client_limits, edge.clients
         self._quick: QuickRoute | None = None  # the route of the request being read
         self._quick_keep_alive = True
         self._reading_paused_by_us = False
@@ -77,6 +82,7 @@ class EdgeProtocol(HttpToolsProtocol):
     # -- per request -----------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._begin()
         # The scope is built in on_headers_complete, when it is known which kind it needs.
         self.url = b""
         self.expect_100_continue = False
@@ -90,6 +96,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.scope["headers"] = self.headers = headers
 
     def on_headers_complete(self) -> None:
+        self._head_read()
         parser = self.parser
         method = parser.get_method()
         route = self._quick_route(method)
@@ -143,6 +150,7 @@ class EdgeProtocol(HttpToolsProtocol):
         # A body sent with a click GET is read and dropped: nothing there is used.
 
     def on_message_complete(self) -> None:
+        self._phase = ANSWERING
         route = self._quick
         if route is None:
             super().on_message_complete()

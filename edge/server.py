@@ -25,6 +25,7 @@ from turnout.edge import metric_slots
 from turnout.edge.app import EdgeApp
 from turnout.edge.metrics import Metrics
 from turnout.edge.settings import SECRET_VARIABLE, EdgeSettings
+from turnout.slow_clients import open_files_needed, raise_open_files
 
 log = logging.getLogger(__name__)
 # uvicorn's httptools protocol with the click paths answered inline (edge.protocol).
@@ -66,6 +67,8 @@ def ensure_shared_secret() -> None:
 
 
 def run(settings: EdgeSettings) -> None:
+    settings.client_limits  # noqa: B018 (a bad value fails here, not in every worker)
+    raise_open_files(open_files_needed(settings.max_connections, settings.workers))
     with contextlib.ExitStack() as stack:
         if settings.workers > 1:
             shared = metric_slots.path_for(os.getpid())
@@ -91,5 +94,6 @@ def _serve(settings: EdgeSettings) -> None:
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=max(1, int(settings.drain_seconds)),
+        timeout_keep_alive=settings.keep_alive_s,  # type: ignore[arg-type]  # a float works
         log_level="info",
     )

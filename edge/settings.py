@@ -14,6 +14,7 @@ from turnout.backoff import Backoff
 from turnout.connections import Connections
 from turnout.edge.leases import LeaseSettings
 from turnout.limits import DAY_MS, MAX_ATTRIBUTION_DAYS
+from turnout.slow_clients import ClientLimits
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,20 @@ class EdgeSettings:
     """Ceiling of the reconnect delay: an edge uses a Redis that came back within about
     this long. At least reconnect_base_s."""
 
+    header_timeout_s: float = 10.0
+    """Seconds a client has to send a request's whole head: from when it connected (the
+    first request) or from the request's first byte; later gets 408 and is closed (a
+    connection on which nothing came is just closed)."""
+    body_timeout_s: float = 30.0
+    """Seconds a client has to send a request's body after its head; later gets 408."""
+    keep_alive_s: float = 5.0
+    """Seconds an idle keep-alive connection stays open."""
+    max_connections: int = 10_000
+    """Open connections per worker; past it a new one gets 503 with Retry-After and is
+    closed. The open files limit is raised at start to what this needs, if allowed."""
+    max_head_bytes: int = 65536
+    """Largest request head (request line and headers) read; larger gets 431."""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EdgeSettings:
         connections = Connections.from_env(environ)
@@ -197,7 +212,21 @@ class EdgeSettings:
             overlay_poll_seconds=env.number("edge_overlay_poll_seconds", 2.0, environ),
             reconnect_base_s=env.number("edge_reconnect_base_s", 0.1, environ),
             reconnect_cap_s=env.number("edge_reconnect_cap_s", 1.0, environ),
+            header_timeout_s=env.number("edge_header_timeout_s", 10.0, environ),
+            body_timeout_s=env.number("edge_body_timeout_s", 30.0, environ),
+            keep_alive_s=env.number("edge_keep_alive_s", 5.0, environ),
+            max_connections=env.integer("edge_max_connections", 10_000, environ),
+            max_head_bytes=env.integer("edge_max_head_bytes", 65536, environ),
         )
+
+    @property
+    def client_limits(self) -> ClientLimits:
+        try:
+            return ClientLimits(self.header_timeout_s, self.body_timeout_s,
+                                self.max_connections, self.max_head_bytes)
+        except ValueError as exc:
+            raise env.SettingError(f"{env.PREFIX}EDGE_*_TIMEOUT_S / MAX_CONNECTIONS / "
+                                   f"MAX_HEAD_BYTES: {exc}") from None
 
     @property
     def leases(self) -> LeaseSettings:
