@@ -158,7 +158,7 @@ def _result(args: argparse.Namespace, duration_s: float, ended_s: float, ledger:
             injected: list[tuple[str, float, float]]) -> dict[str, Any]:
     requests = ledger.requests
     accepted = [r.latency_ms for r in requests if r.outcome == "accepted"]
-    ends = [at for _, at, _ in injected[1:]] + [duration_s]
+    ends = ([at for _, at, _ in injected[1:]] + [duration_s])[:len(injected)]
     faults = [dataclasses.asdict(fault_figures(requests, name, at, back, until))
               for (name, at, back), until in zip(injected, ends, strict=True)]
     return {

@@ -69,7 +69,7 @@ def times(faults: tuple[Fault, ...] | None, duration_s: float) -> list[tuple[flo
     """Every (seconds, fault) inside the run, in time order."""
     if faults is None:
         gap = default_gap(duration_s)
-        count = max(0, int((duration_s - 2 * gap) // gap))
+        count = max(0, int(duration_s / gap + 1e-9) - 2)
         return [(gap * (k + 1), FAULTS[k % len(FAULTS)]) for k in range(count)]
     out: list[tuple[float, str]] = []
     for fault in faults:
