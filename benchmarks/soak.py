@@ -37,7 +37,7 @@ from typing import Any
 from benchmarks import faults as fault_actions
 from benchmarks import soak_schedule
 from benchmarks.soak_check import Tally, stored_rows, tally
-from benchmarks.soak_figures import fault_figures, percentile, rss_kib, windows
+from benchmarks.soak_figures import fault_figures, percentile, rss_kib, rss_summary, windows
 from benchmarks.soak_load import Ledger, Load
 from benchmarks.soak_stack import SoakStack, wait_stored
 from turnout.ingest.settings import IngestSettings
@@ -180,6 +180,7 @@ def _result(args: argparse.Namespace, duration_s: float, ended_s: float, ledger:
         "windows": [{**dataclasses.asdict(w), "rate": round(w.rate, 2)}
                     for w in windows(requests, duration_s, args.interval)],
         "rss_mb": samples,
+        "rss_summary_mb": rss_summary(samples),
         "faults": faults,
         "ok": clicks.clean and conversions.clean,
     }
@@ -206,6 +207,9 @@ def format_report(result: dict[str, Any]) -> str:
         memory = "  ".join(f"{k} {v:.0f}" for k, v in rss.items() if k != "t_s")
         lines.append(f"    {w['start_s']:6.0f}-{w['end_s']:<6.0f} {w['rate']:6.1f} "
                      f"{w['p99_ms']:7.1f} {w['refused']:5d} | {memory}")
+    lines.append("  RSS MB (start -> end, max): " + "  ".join(
+        f"{name} {r['start']:.0f} -> {r['end']:.0f} ({r['max']:.0f})"
+        for name, r in rss_summary(samples).items()))
     if result["faults"]:
         lines.append("  faults (at s, back after s, refused, errors, disturbed s, max ms):")
         lines += [f"    {f['name']:<17} {f['at_s']:7.1f} {f['back_s'] - f['at_s']:6.1f} "

@@ -100,3 +100,13 @@ def fault_figures(requests: Sequence[Request], name: str, at_s: float, back_s: f
                         errors=sum(r.outcome == "error" for r in inside),
                         disturbed_s=(max(bad) - at_s) if bad else 0.0,
                         max_latency_ms=max((r.latency_ms for r in inside), default=0.0))
+
+
+def rss_summary(samples: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per process: its first, last and largest RSS sample (MB)."""
+    names = dict.fromkeys(k for s in samples for k in s if k != "t_s")
+    out = {}
+    for name in names:
+        values = [s[name] for s in samples if name in s]
+        out[name] = {"start": values[0], "end": values[-1], "max": max(values)}
+    return out

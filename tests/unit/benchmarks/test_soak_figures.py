@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from benchmarks.soak import _result, format_report
 from benchmarks.soak_check import tally
-from benchmarks.soak_figures import fault_figures, percentile, rss_kib, window, windows
+from benchmarks.soak_figures import (
+    fault_figures,
+    percentile,
+    rss_kib,
+    rss_summary,
+    window,
+    windows,
+)
 from benchmarks.soak_load import Ledger, Request
 
 
@@ -74,6 +81,15 @@ def test_rss_of_this_process_and_of_none() -> None:
     assert rss_kib(2**22 + 1) == 0
 
 
+def test_rss_summary_per_process_across_restarts() -> None:
+    samples = [{"t_s": 0, "edge": 90.0, "ingest-api": 400.0}, {"t_s": 60, "edge": 95.0},
+               {"t_s": 120, "edge": 91.0, "ingest-api": 380.0}]
+    assert rss_summary(samples) == {"edge": {"start": 90.0, "end": 91.0, "max": 95.0},
+                                    "ingest-api": {"start": 400.0, "end": 380.0,
+                                                   "max": 400.0}}
+    assert rss_summary([]) == {}
+
+
 def result(lost: bool) -> dict:
     args = argparse.Namespace(minutes=4 / 60, rate=1.5, postback_share=0.2,
                               faults="edge_restart@1", interval=2.0)
@@ -97,6 +113,8 @@ def test_the_result_is_json_and_the_report_says_what_happened() -> None:
     text = format_report(good)
     assert "lost 0  duplicated 0  refused 2" in text
     assert "edge 91  ingest-api 410" in text and text.endswith("nothing duplicated")
+    assert "edge 90 -> 91 (91)  ingest-api 400 -> 410 (410)" in text
+    assert good["rss_summary_mb"]["edge"] == {"start": 90.0, "end": 91.0, "max": 91.0}
 
     bad = result(lost=True)
     assert not bad["ok"] and bad["clicks"]["lost"] == 1
