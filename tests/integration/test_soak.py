@@ -16,7 +16,7 @@ def test_a_short_soak_with_an_edge_restart_loses_and_duplicates_nothing(
         tmp_path: Path) -> None:
     data_dir = tmp_path / "soak"
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.soak", "--minutes", "0.12", "--rate", "40",
+        [sys.executable, "-m", "benchmarks.soak", "--minutes", "0.125", "--rate", "40",
          "--faults", "edge_restart@2", "--interval", "3", "--data-dir", str(data_dir),
          "--json"],
         capture_output=True, text=True, timeout=180, cwd=Path(__file__).parents[2])
@@ -24,7 +24,7 @@ def test_a_short_soak_with_an_edge_restart_loses_and_duplicates_nothing(
     result = json.loads(run.stdout)
 
     clicks, conversions = result["clicks"], result["conversions"]
-    assert clicks["sent"] == 288
+    assert clicks["sent"] == 300
     assert clicks["lost"] == clicks["duplicated"] == clicks["unexpected"] == 0
     assert clicks["ledger"] == clicks["stored"] == clicks["distinct"] > 0
     # The restarted edge was down a moment: those clicks were refused, not lost.
