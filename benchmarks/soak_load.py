@@ -66,7 +66,10 @@ class Load:
         return self.ledger
 
     async def _run(self, duration_s: float, stop: threading.Event) -> None:
-        limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+        # A connection per request, as each visitor is a client of its own. Pooled
+        # connections the edge closed on a restart piled up in CLOSE-WAIT and the pool
+        # stopped sending (the first 20-minute run hung after its 38th fault).
+        limits = httpx.Limits(max_connections=512, max_keepalive_connections=0)
         async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as http:
             tasks: set[asyncio.Task[None]] = set()
             self.started = time.monotonic()
