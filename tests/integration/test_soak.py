@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-# About 50 s on a loaded 2-core machine, nearly all of it the stack's start (five
+# 28-50 s on the shared 2-core machine, nearly all of it the stack's start (five
 # services, migrations, keys, rates, ingest and the edge): over the 25 s budget.
 pytestmark = pytest.mark.slow
 
