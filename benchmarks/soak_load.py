@@ -16,10 +16,10 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 
-import httpx
-
+from benchmarks import soak_http
 from benchmarks.soak_stack import Target
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
@@ -66,44 +66,40 @@ class Load:
         return self.ledger
 
     async def _run(self, duration_s: float, stop: threading.Event) -> None:
-        # A connection per request, as each visitor is a client of its own.
-        # KNOWN BUG (benchmarks/README-soak.md): on 20-minute runs the client ends up
-        # spinning at 100 % CPU with ~250 sockets to the edge in CLOSE-WAIT and never
-        # finishes; not yet understood (it happened with a keep-alive pool too).
-        limits = httpx.Limits(max_connections=512, max_keepalive_connections=0)
-        async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as http:
-            tasks: set[asyncio.Task[None]] = set()
-            self.started = time.monotonic()
-            total = int(duration_s * self.rate)
-            for i in range(total):
-                if stop.is_set():
-                    break
-                delay = self.started + i / self.rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                task = asyncio.create_task(self._click(http, self.rng.random() < self.share))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if tasks:
-                await asyncio.gather(*tasks)
+        # A connection per request, as each visitor is a client of its own
+        # (benchmarks/soak_http.py: closed in every case, one deadline per exchange).
+        tasks: set[asyncio.Task[None]] = set()
+        self.started = time.monotonic()
+        total = int(duration_s * self.rate)
+        for i in range(total):
+            if stop.is_set():
+                break
+            delay = self.started + i / self.rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(self._click(self.rng.random() < self.share))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
 
-    async def _click(self, http: httpx.AsyncClient, convert: bool) -> None:
+    async def _click(self, convert: bool) -> None:
         sent = time.monotonic()
         headers = {"User-Agent": BROWSER, "X-Forwarded-For": _address(self.rng),
                    "Accept-Language": "en-GB,en;q=0.8"}
         outcome, click_id = "error", None
         try:
-            response = await http.get(f"{self.target.edge}/c/{self.target.code}",
-                                      headers=headers)
-        except (httpx.ConnectError, httpx.RemoteProtocolError):
+            answer = await soak_http.get(f"{self.target.edge}/c/{self.target.code}",
+                                         headers, TIMEOUT_S)
+        except soak_http.Refused:
             outcome = "refused"
-        except httpx.HTTPError:
+        except soak_http.Failed:
             outcome = "error"
         else:
-            match = CLICK_ID.search(response.headers.get("location", ""))
-            if response.status_code == 302 and match is not None:
+            match = CLICK_ID.search(answer.headers.get("location", ""))
+            if answer.status == 302 and match is not None:
                 outcome, click_id = "accepted", match.group(1)
-            elif response.status_code in REFUSED_STATUSES:
+            elif answer.status in REFUSED_STATUSES:
                 outcome = "refused"
         latency_ms = (time.monotonic() - sent) * 1000
         self.ledger.requests.append(Request(sent - self.started, latency_ms, outcome))
@@ -112,29 +108,30 @@ class Load:
         self.ledger.clicks.add(click_id)
         if convert:
             await asyncio.sleep(POSTBACK_DELAY_S)
-            await self._postback(http, click_id)
+            await self._postback(click_id)
 
-    async def _postback(self, http: httpx.AsyncClient, click_id: str) -> None:
+    async def _postback(self, click_id: str) -> None:
         txid = f"soak-{click_id}"
-        params = {"clickid": click_id, "payout": self.target.payout, "txid": txid,
-                  "currency": self.target.currency, "secret": self.target.secret}
+        query = urllib.parse.urlencode({
+            "clickid": click_id, "payout": self.target.payout, "txid": txid,
+            "currency": self.target.currency, "secret": self.target.secret})
         headers = {"X-Forwarded-For": self.target.postback_from} \
             if self.target.postback_from else {}
         for _ in range(POSTBACK_RETRIES):
             try:
-                response = await http.get(f"{self.target.edge}/postback", params=params,
-                                          headers=headers)
-            except (httpx.ConnectError, httpx.RemoteProtocolError):
+                answer = await soak_http.get(f"{self.target.edge}/postback?{query}",
+                                             headers, TIMEOUT_S)
+            except soak_http.Refused:
                 self.ledger.postback_refusals += 1
-            except httpx.HTTPError:
+            except soak_http.Failed:
                 # Perhaps accepted: sending it again is what a network does, and (click
                 # id, txid) is the conversion's identity, so a repeat must not count twice.
                 self.ledger.postback_errors += 1
             else:
-                if response.status_code == 200:
+                if answer.status == 200:
                     self.ledger.conversions.add((click_id, txid))
                     return
-                if response.status_code not in REFUSED_STATUSES:
+                if answer.status not in REFUSED_STATUSES:
                     self.ledger.postback_errors += 1
                     return
                 self.ledger.postback_refusals += 1

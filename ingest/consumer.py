@@ -18,7 +18,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -284,6 +286,22 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _exit_unless_stopped_within(seconds: float) -> None:
+    """A daemon timer that ends the process `seconds` from now: a stop that hangs (a broker
+    or ClickHouse gone, so a commit or an insert never returns) must not keep ingest alive.
+    Nothing is lost: what was not committed is read again by the next consumer."""
+
+    def give_up() -> None:
+        log.error("ingest did not stop within %.0f s; exiting without waiting further "
+                  "(uncommitted batches are read again by the next consumer)", seconds)
+        logging.shutdown()
+        os._exit(3)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    timer.start()
+
+
 async def serve(connections: Connections, settings: IngestSettings,
                 companions: Sequence[Awaitable[None]] = ()) -> None:
     """The `turnout ingest` process until SIGTERM/SIGINT; `companions` (the graph-names
@@ -291,8 +309,14 @@ async def serve(connections: Connections, settings: IngestSettings,
     tune_gc()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stop_requested() -> None:
+        if not stop.is_set():
+            stop.set()
+            _exit_unless_stopped_within(settings.stop_timeout_s)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stop_requested)
     tasks = [asyncio.ensure_future(companion) for companion in companions]
     try:
         await run_ingest(

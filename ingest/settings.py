@@ -48,6 +48,11 @@ class IngestSettings:
     retry_max_s: float = 2.0
     """Ceiling of the retry delay (at least retry_initial_s): a ClickHouse or Redis that
     came back is used again within about this long."""
+    stop_timeout_s: float = 30.0
+    """Seconds ingest has to stop after SIGTERM/SIGINT (finish the batch being written,
+    commit, leave the group). Past it the process exits at once: what it had not committed
+    is read again by the next consumer, and an ingest whose Kafka or ClickHouse is gone
+    cannot outlive its parent holding the chdb data path."""
     kafka_idempotence: bool = True
     """Idempotent producer for the dead-letter topic (tansu cannot do it; Apache Kafka can)."""
     topic_clicks: str = TOPIC_CLICKS
@@ -84,5 +89,6 @@ class IngestSettings:
             click_memory=env.integer("ingest_click_memory", d.click_memory, environ),
             retry_initial_s=env.number("ingest_retry_initial_s", d.retry_initial_s, environ),
             retry_max_s=env.number("ingest_retry_max_s", d.retry_max_s, environ),
+            stop_timeout_s=env.number("ingest_stop_timeout_s", d.stop_timeout_s, environ),
             kafka_idempotence=env.flag("kafka_idempotence", d.kafka_idempotence, environ),
         )
