@@ -11,7 +11,6 @@ child started from a short-lived worker thread would die with it.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from turnout.cli.dev import _dev_environ, _example_network, _import_rates, _run_
 from turnout.config import examples
 from turnout.config.io import load_graph
 from turnout.config.model import Graph
+from turnout.local import identity
 from turnout.local.services import (
     LocalStack,
     Service,
@@ -74,18 +74,19 @@ class SoakStack:
         run_dir = self.data_dir / "run"
         reap_stale(run_dir)
         graph = load_graph(self.graph_path)
+        cluster = identity.kafka_cluster(self.data_dir)
         local = LocalStack(self.data_dir, valkey(self.data_dir, persist=True),
-                           tansu(self.data_dir), postgres(self.data_dir))
+                           tansu(self.data_dir, cluster_id=cluster), postgres(self.data_dir))
         self.services = {"valkey": local.redis, "tansu": local.kafka,
                          "postgres": local.postgres}
         for service in self.services.values():
             service.start()
         asyncio.run(ensure_topics(local.kafka_bootstrap))
-        self.env = {**_dev_environ(local),
+        # As dev: the kept cluster name and edge secret (restarted edges verify the
+        # cookies earlier ones signed).
+        self.env = {**_dev_environ(local, cluster),
                     "TURNOUT_GOVERNOR_PORT": str(free_port()),
-                    "TURNOUT_INGEST_ATTRIBUTION_GRACE_S": ATTRIBUTION_GRACE_S,
-                    # Restarted edges must verify the cookies earlier ones signed.
-                    "TURNOUT_EDGE_SECRET": secrets.token_hex(32)}
+                    "TURNOUT_INGEST_ATTRIBUTION_GRACE_S": ATTRIBUTION_GRACE_S}
         _run_once([*TURNOUT, "migrate"], self.env)
         _import_rates(TURNOUT, self.env, examples.FX_RATES, run_dir)
         tokens = {w.id: dev_control.owner_key(TURNOUT, self.env, w.id)
