@@ -233,11 +233,11 @@ def build_spec(*, workspace: str, group_by: str | Sequence[str] | None = None,
 
 
 def truthy(raw: str | None, name: str) -> bool:
-    if raw is None or raw == "":
+    """A boolean query parameter as the OpenAPI document states it: absent is false,
+    otherwise exactly `true` or `false` (an empty value, `1` or `yes` is a 400: a document
+    that says boolean and an API that reads more would disagree)."""
+    if raw is None:
         return False
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
+    if raw in ("true", "false"):
+        return raw == "true"
     raise ParameterError(f"{name}: expected true or false, got {raw!r}")

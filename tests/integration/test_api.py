@@ -286,3 +286,9 @@ async def test_what_the_document_refuses_the_api_refuses(http):
         answer = await http.get("/api/v1/report", params={**RANGE, "f.funnel_step": value},
                                 headers=auth(TOKEN_1))
         assert answer.status_code in (200, 400), (value, answer.text)
+    # The document says boolean for totals and include_bots: `totals=` (empty, read as
+    # false before) and `include_bots=yes` are 400s naming the parameter.
+    for name, raw in (("totals", ""), ("include_bots", "yes")):
+        answer = await http.get("/api/v1/report", params={**RANGE, name: raw},
+                                headers=auth(TOKEN_1))
+        assert answer.status_code == 400 and name in answer.text, (name, answer.text)

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from turnout.reports.errors import ParameterError
-from turnout.reports.spec import build_spec, parse_range, parse_sort, split_list
+from turnout.reports.spec import build_spec, parse_range, parse_sort, split_list, truthy
 
 UTC = dt.UTC
 
@@ -83,3 +83,12 @@ def test_a_huge_offset_is_a_bad_parameter():
     with pytest.raises(ParameterError, match=r"offset 0\.\.1000000000"):
         build_spec(workspace="w", offset="18446744073709551616")
     assert build_spec(workspace="w", offset="1000000000").offset == 1_000_000_000
+
+
+def test_booleans_are_what_the_document_says_and_nothing_else():
+    # issue #15: `totals=` (empty) was read as false though the document says boolean.
+    assert truthy(None, "totals") is False
+    assert truthy("true", "totals") is True and truthy("false", "totals") is False
+    for raw in ("", "1", "0", "yes", "on", "TRUE", " true"):
+        with pytest.raises(ParameterError, match="totals: expected true or false"):
+            truthy(raw, "totals")
