@@ -151,16 +151,19 @@ class Supervisor:
         if self._after_start is not None:
             self._after_start()
 
+    def _give_up(self, detail: str) -> bool:
+        """Say it is a crash loop and stop supervising; False, for `_restart` to return."""
+        self.gave_up = True
+        self._say(f"{self.name} is in a crash loop ({self._policy.summary()}); {detail}")
+        self._on_give_up()
+        return False
+
     def _restart(self, returncode: int | None) -> bool:
         """Restart after a death; False when giving up (crash loop, or stopping)."""
         self.service.stop()  # reaps it and removes its pid file
         delay = self._policy.died(time.monotonic())
         if delay is None:
-            self.gave_up = True
-            self._say(f"{self.name} is in a crash loop ({self._policy.summary()}); not "
-                      f"restarting it; see {self.service.log_file}")
-            self._on_give_up()
-            return False
+            return self._give_up(f"not restarting it; see {self.service.log_file}")
         self._say(f"{self.name} exited with {returncode}; restarting in {delay:.1f} s")
         while not self._stop.wait(delay):
             try:
@@ -168,11 +171,7 @@ class Supervisor:
             except ServiceError as exc:
                 delay = self._policy.died(time.monotonic())
                 if delay is None:
-                    self.gave_up = True
-                    self._say(f"{self.name} is in a crash loop ({self._policy.summary()}): "
-                              f"{exc}")
-                    self._on_give_up()
-                    return False
+                    return self._give_up(str(exc))
                 self._say(f"{self.name} did not start ({exc}); retrying in {delay:.1f} s")
                 continue
             self.restarts += 1

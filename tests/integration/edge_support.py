@@ -64,6 +64,15 @@ def camp_a_load(n: int, seed: bytes) -> list[Sent]:
                  ids.new(1_700_000_000_000 + i)) for i in range(n)]
 
 
+@contextlib.asynccontextmanager
+async def fresh_connections(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that opens a new connection per request (no keep-alive): any worker may
+    accept each one, and none races the edge's keep-alive timeout."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10,
+                                 limits=httpx.Limits(max_keepalive_connections=0)) as http:
+        yield http
+
+
 async def metric(client: httpx.AsyncClient, name: str) -> float | None:
     """One unlabelled sample of the edge's /metrics, None while it has none."""
     text = (await client.get("/metrics")).text

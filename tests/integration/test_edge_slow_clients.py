@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.integration.edge_support import EdgeProcess, running_edge
+from tests.integration.edge_support import EdgeProcess, fresh_connections, running_edge
 from tests.integration.slow_client_support import (
     Outcome,
     click_request,
@@ -43,10 +43,7 @@ async def edge(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture
 async def client(edge: EdgeProcess) -> AsyncIterator[httpx.AsyncClient]:
-    # A new connection per request: one kept alive for this edge's 1 s would race its
-    # keep-alive timeout.
-    async with httpx.AsyncClient(base_url=edge.base_url, timeout=10,
-                                 limits=httpx.Limits(max_keepalive_connections=0)) as http:
+    async with fresh_connections(edge.base_url) as http:
         yield http
         # Whatever the test did, the edge still answers clicks.
         assert (await http.get("/c/CAMP_A")).status_code == 302

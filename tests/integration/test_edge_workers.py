@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.edge_support import DESKTOP, EdgeProcess, running_edge
+from tests.integration.edge_support import DESKTOP, EdgeProcess, fresh_connections, running_edge
 from turnout.local.services import LocalStack
 
 pytestmark = pytest.mark.slow
@@ -33,9 +33,7 @@ async def edge(stack: LocalStack, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture
 async def client(edge: EdgeProcess) -> AsyncIterator[httpx.AsyncClient]:
-    # No keep-alive: every request is a new connection, which either worker may accept.
-    async with httpx.AsyncClient(base_url=edge.base_url, timeout=10,
-                                 limits=httpx.Limits(max_keepalive_connections=0)) as http:
+    async with fresh_connections(edge.base_url) as http:
         yield http
 
 
