@@ -31,7 +31,7 @@ run: $(STAMP)
 
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # Installed by apt-get when missing and run as root (CI); otherwise the one command to run.
 chromium:

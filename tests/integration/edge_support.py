@@ -142,6 +142,11 @@ class EdgeProcess:
         }
 
     def start(self, timeout: float = 30.0) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to be ready (`wait_ready`)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         with self.log_path.open("ab") as log:
@@ -150,6 +155,9 @@ class EdgeProcess:
                 env=self.environ(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                 preexec_fn=die_with_parent,  # a killed pytest must not leave edges behind
             )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

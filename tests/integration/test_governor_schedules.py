@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from pathlib import Path
 
 import msgspec
@@ -35,33 +36,37 @@ def ending_at(graph: Graph, campaign_id: str, end: dt.datetime) -> Graph:
 async def test_a_campaign_ending_now_stops_serving_and_is_completed_once(
         stack: LocalStack, postgres_url: str, redis_url: str, clickhouse_dsn: str,
         tmp_path: Path) -> None:
-    end = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=4)).replace(microsecond=0)
-    end_ms = int(end.timestamp() * 1000)
-    url = await control_with(postgres_url, ending_at(load_graph(examples.GRAPH), "camp-a", end))
-    tasks = [Schedules()]
-    with clickhouse_database(clickhouse_dsn, "gov_sched") as (dsn, database):
-        settings = governor_settings(url, redis_url, dsn, database)
-        async with governing(settings, tasks) as governor:
-            edge = EdgeProcess(stack, tmp_path / "edge", prefix=settings.graph_prefix)
-            edge.start()
-            try:
-                async with edge_client(edge) as http:
-                    assert (await http.get("/c/CAMP_A", headers=US)).status_code == 302
+    # The edge process starts (seconds on a busy machine) before the end's clock does, so
+    # the campaign is still running when the edge first serves it.
+    prefix = f"gov-test-{uuid.uuid4().hex[:8]}"
+    edge = EdgeProcess(stack, tmp_path / "edge", prefix=prefix)
+    edge.launch()
+    try:
+        end = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)).replace(microsecond=0)
+        end_ms = int(end.timestamp() * 1000)
+        url = await control_with(postgres_url,
+                                 ending_at(load_graph(examples.GRAPH), "camp-a", end))
+        tasks = [Schedules()]
+        with clickhouse_database(clickhouse_dsn, "gov_sched") as (dsn, database):
+            settings = governor_settings(url, redis_url, dsn, database, prefix=prefix)
+            async with governing(settings, tasks) as governor, edge_client(edge) as http:
+                edge.wait_ready()
+                assert (await http.get("/c/CAMP_A", headers=US)).status_code == 302
 
-                    async def stopped() -> bool:
-                        return (await http.get("/c/CAMP_A", headers=US)).status_code == 404
+                async def stopped() -> bool:
+                    return (await http.get("/c/CAMP_A", headers=US)).status_code == 404
 
-                    await eventually(stopped, timeout=15, step=0.1)
-                    late_s = time.time() - end_ms / 1000
-                    assert late_s < 2.0, f"served {late_s:.2f} s past its end"
-                    # Before its end the governor leaves it alone.
-                    assert await governor.run_pass(now_ms=end_ms - 1)
-                    assert (await rows(url, "SELECT status FROM campaigns WHERE id = 'camp-a'")
-                            ) == [("active",)]
-                    assert await governor.run_pass(now_ms=end_ms + 500)
-                    assert await governor.run_pass(now_ms=end_ms + 2500)  # nothing twice
-            finally:
-                edge.stop()
+                await eventually(stopped, timeout=15, step=0.1)
+                late_s = time.time() - end_ms / 1000
+                assert late_s < 2.0, f"served {late_s:.2f} s past its end"
+                # Before its end the governor leaves it alone.
+                assert await governor.run_pass(now_ms=end_ms - 1)
+                assert (await rows(url, "SELECT status FROM campaigns WHERE id = 'camp-a'")
+                        ) == [("active",)]
+                assert await governor.run_pass(now_ms=end_ms + 500)
+                assert await governor.run_pass(now_ms=end_ms + 2500)  # nothing twice
+    finally:
+        edge.stop()
     assert await rows(url, "SELECT status FROM campaigns WHERE id = 'camp-a'") == [("completed",)]
     audit = await rows(url, "SELECT actor, action FROM audit WHERE entity_id = 'camp-a' "
                             "AND actor = 'governor'")

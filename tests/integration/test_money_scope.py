@@ -139,7 +139,11 @@ async def world(stack: LocalStack, clickhouse_dsn: str,
     dlq = (await make_topics(stack.kafka_bootstrap, partitions=1))["dlq"]
     topics = {"clicks": TOPIC_CLICKS, "conversions": TOPIC_CONVERSIONS, "events": TOPIC_EVENTS,
               "dlq": dlq}
-    settings = settings_for(database, topics, attribution_grace_s=3.0, visitor_settle_s=1.0)
+    # A generous grace: a conversion whose click is not stored yet when its grace runs out is
+    # written unattributed (no DLQ reason to check); on a busy machine the clicks consumer
+    # can get its partitions seconds after the conversions consumer. An attributed
+    # conversion never waits for the grace, so this costs nothing when all goes well.
+    settings = settings_for(database, topics, attribution_grace_s=30.0, visitor_settle_s=1.0)
     ch = clickhouse_connect.get_client(dsn=clickhouse_dsn, database=database)
     try:
         async with (ingesting(stack.kafka_bootstrap, clickhouse_factory(clickhouse_dsn),
