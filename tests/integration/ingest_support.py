@@ -57,6 +57,10 @@ def settings_for(database: str, topics: dict[str, str], **changes: Any) -> Inges
         retry_initial_s=0.05,
         retry_max_s=0.3,
         kafka_idempotence=False,
+        # A consumer a test kills or cancels never leaves its group: the next one gets the
+        # partitions when the dead member's session ends, 3 s here instead of 10.
+        session_timeout_ms=3_000,
+        heartbeat_interval_ms=500,
         topic_clicks=topics["clicks"],
         topic_conversions=topics["conversions"],
         topic_events=topics["events"],

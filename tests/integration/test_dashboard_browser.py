@@ -309,14 +309,23 @@ async def _ab_with_enough_data(page: Page, banner: Banner) -> None:
                 assert postback.status_code == 200, postback.text
     campaign = await _api(banner, f"/api/v1/campaigns/{CAMPAIGN}")
     rule = campaign["rules"][-1]["id"]
+    # The page must show what the API says once every A/B click and postback is counted
+    # (compared earlier, a conversion ingested in between changes the p-value): wait for
+    # all of them, and for two answers in a row to agree.
+    sent = {"clicks": AB_VISITORS,
+            "conversions": sum(len(ids[::AB_CONVERT_EVERY]) for ids in by_offer.values())}
     deadline = time.monotonic() + 90
+    previous = None
     while True:
         body = await _api(banner, "/api/v1/ab", campaign=CAMPAIGN, rule=rule,
                           **{"from": "all"})
         compared = [a for a in body["arms"] if a.get("role") != "control"]
-        if compared and all(a["status"] == "ok" for a in body["arms"]):
+        counted = {k: sum(a[k] for a in body["arms"]) for k in sent}
+        if (compared and all(a["status"] == "ok" for a in body["arms"])
+                and all(counted[k] >= sent[k] for k in sent) and body == previous):
             break
-        assert time.monotonic() < deadline, f"not enough data after 90 s: {body}"
+        assert time.monotonic() < deadline, f"not all counted after 90 s: {counted}, {body}"
+        previous = body
         await asyncio.sleep(1)
     await page.goto(f"{banner.dashboard}/ab?campaign={CAMPAIGN}&rule={rule}")
     for arm in compared:
