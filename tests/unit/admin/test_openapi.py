@@ -18,12 +18,16 @@ def refs(value: object) -> list[str]:
     return []
 
 
+def operations(doc: dict, routes: list) -> list[tuple[object, dict]]:
+    """Each route with the operation the document gives its method and path."""
+    return [(route, doc["paths"][re.sub(r"\{(\w+)(?::\w+)?\}", r"{\1}", route.path)]
+             [route.method.lower()]) for route in routes]
+
+
 def test_every_route_is_described_with_its_role():
     routes = table()
     doc = merge_admin(openapi_document(), routes)
-    for route in routes:
-        path = re.sub(r"\{(\w+)(?::\w+)?\}", r"{\1}", route.path)
-        operation = doc["paths"][path][route.method.lower()]
+    for route, operation in operations(doc, routes):
         assert operation["x-min-role"] == route.min_role
         assert "401" in operation["responses"] and "429" in operation["responses"]
         if route.body is not None:
@@ -48,9 +52,7 @@ def test_each_route_states_its_success_and_its_preconditions():
     # writes an undocumented 428 (no If-Match), from-template an undocumented 404.
     routes = table()
     doc = merge_admin(openapi_document(), routes)
-    for route in routes:
-        path = re.sub(r"\{(\w+)(?::\w+)?\}", r"{\1}", route.path)
-        operation = doc["paths"][path][route.method.lower()]
+    for route, operation in operations(doc, routes):
         assert str(route.status) in operation["responses"], route.path
         headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
         assert (headers == ["If-Match"]) == route.if_match, route.path
