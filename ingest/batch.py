@@ -42,16 +42,19 @@ class Span:
 
 
 def dedup_token(
-    table: str, ranges: Mapping[Partition, tuple[int, int]], keys: Iterable[str]
+    table: str, ranges: Mapping[Partition, tuple[int, int]], keys: Iterable[str],
+    attempt: int = 0,
 ) -> str:
     """Token for insert_deduplication_token: the same batch retried gets the same token.
 
     The offsets say which messages; the digest of the row keys (in any order) says which
     rows survived filtering. Both matter: a replay cut at other offsets yields fewer rows
     (those stored by the first attempt, another batch to it, are dropped), and that smaller
-    insert must not be dropped as a repeat of the old one.
+    insert must not be dropped as a repeat of the old one. `attempt` (see insert_label)
+    makes the token of an insert made again because ClickHouse kept the first token
+    without its rows.
     """
-    spans = span_label(ranges)
+    spans = insert_label(ranges, attempt)
     digest = hashlib.blake2b(digest_size=12)
     # Sorted: a replay cut at the same span may get its partitions' records interleaved in
     # another order, and is still the same batch.
@@ -68,6 +71,15 @@ def span_label(ranges: Mapping[Partition, tuple[int, int]]) -> str:
         f"{topic}/{partition}/{first}-{last}"
         for (topic, partition), (first, last) in sorted(ranges.items())
     )
+
+
+def insert_label(ranges: Mapping[Partition, tuple[int, int]], attempt: int = 0) -> str:
+    """The label of a batch's insert: its span, and for an insert made again under a new
+    token (Pipeline.insert) its attempt after a '#'. A replay does not read such a label as
+    its span (parse_label gives {}), so it drops those rows as stored by another insert:
+    the rows a token kept without them were stored once, by that later insert."""
+    label = span_label(ranges)
+    return f"{label}#{attempt}" if attempt else label
 
 
 Ranges = dict[Partition, tuple[int, int]]

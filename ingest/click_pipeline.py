@@ -46,11 +46,14 @@ class ClickPipeline(Pipeline[Click, Click]):
     def check(self, batch: Sequence[Record]) -> list[Click | validate.Invalid]:
         return validate.clicks([record.value for record in batch])
 
-    def columns(self, rows: Sequence[Click], span: Span) -> list[list[Any]]:
-        return records.click_columns(rows, span_label(span.ranges))
+    def columns(self, rows: Sequence[Click], label: str) -> list[list[Any]]:
+        return records.click_columns(rows, label)
 
     def keys(self, rows: Sequence[Click]) -> Iterable[str]:
         return (c.click_id for c in rows)
+
+    def stored_keys(self, rows: Sequence[Click]) -> set[str]:
+        return set(self.store.stored_click_batches(rows))
 
     def forget(self, partitions: set[Partition]) -> None:
         self.stored.reset_floors()

@@ -75,11 +75,15 @@ class ConversionPipeline(Pipeline[Held, Row]):
             )
         ]
 
-    def columns(self, rows: Sequence[Row], span: Span) -> list[list[Any]]:
+    def columns(self, rows: Sequence[Row], label: str) -> list[list[Any]]:
         return records.conversion_columns(rows)
 
     def keys(self, rows: Sequence[Row]) -> Iterable[str]:
         return (f"{r['conversion_id']}/{r['click_id']}" for r in rows)
+
+    def stored_keys(self, rows: Sequence[Row]) -> set[str]:
+        return {f"{conversion}/{click}"
+                for conversion, click in self.store.stored_conversions(rows)}
 
     async def finish(self, prepared: Prepared[Held]) -> Insert | None:
         """Attribute the batch's conversions and those held before; insert what resolved."""

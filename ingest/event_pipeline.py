@@ -1,4 +1,5 @@
-"""Events: decoded, validated and stored as they come; nothing of them is looked up."""
+"""Events: decoded, validated and stored as they come; looked up only to check an insert
+acknowledged after a failed try (Pipeline.insert)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ class EventPipeline(Pipeline[Event, Event]):
     def check(self, batch: Sequence[Record]) -> list[Event | validate.Invalid]:
         return _EVENTS([record.value for record in batch])
 
-    def columns(self, rows: Sequence[Event], span: Span) -> list[list[Any]]:
+    def columns(self, rows: Sequence[Event], label: str) -> list[list[Any]]:
         return records.event_columns(rows)
 
     def keys(self, rows: Sequence[Event]) -> Iterable[str]:
         return (e.event_id for e in rows)
+
+    def stored_keys(self, rows: Sequence[Event]) -> set[str]:
+        return self.store.stored_events(rows)
 
     def prepare(self, batch: Sequence[Record], span: Span) -> Prepared[Event]:
         prepared = super().prepare(batch, span)

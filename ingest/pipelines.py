@@ -3,8 +3,10 @@
 1. decode: each message decoded and validated; those that fail become dead letters.
 2. encode: the rows to insert as one Native body (Store.encode), with the batch's dedup
    token (from its topic/partition/offsets and the rows' keys).
-3. insert: that body into ClickHouse, retried with the same token until acknowledged;
-   then the dead letters to the DLQ; then the offsets that may be committed.
+3. insert: that body into ClickHouse, retried until acknowledged: with the same token the
+   rows ClickHouse has after a failed try, under a new token those it has not (see
+   Pipeline.insert); then the dead letters to the DLQ; then the offsets that may be
+   committed.
 
 `prepare` runs decode and, when the rows are known by then, encode (pure CPU, on the event
 loop); `write` runs what is left: look-ups, the insert and the dead letters, mostly waiting
@@ -15,8 +17,8 @@ conversions are attributed against stored clicks when written (click_pipeline.py
 event_pipeline.py, conversion_pipeline.py).
 
 A pipeline returns offsets only once every message below them is in ClickHouse or in the
-DLQ. While ClickHouse fails it retries the same rows with the same dedup token (backing
-off), so nothing moves and nothing is committed; a stop request abandons the batch
+DLQ. While ClickHouse fails it retries the batch's rows (backing off), so nothing moves
+and nothing is committed; a stop request abandons the batch
 uncommitted, and the next consumer of the partition starts from the last commit.
 """
 
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from turnout.ingest import validate
-from turnout.ingest.batch import Partition, Ranges, Span, dedup_token
+from turnout.ingest.batch import Partition, Ranges, Span, dedup_token, insert_label
 from turnout.ingest.dlq import DeadLetter, Producer, Record, letter, send_letters
 from turnout.ingest.errors import IngestError
 from turnout.ingest.settings import IngestSettings
@@ -60,6 +62,9 @@ class Insert:
     table: str
     body: bytes
     token: str
+    rows: Sequence[Any]  # what the body holds: looked for after a failed try
+    span: Span
+    attempt: int = 0  # > 0: made again under a token of its own (Pipeline.insert)
 
 
 @dataclass(slots=True)
@@ -105,13 +110,17 @@ class Pipeline(Generic[Item, Row]):
         """Each message decoded and validated, or the Invalid that says why not."""
         raise NotImplementedError
 
-    def columns(self, rows: Sequence[Row], span: Span) -> list[list[Any]]:
-        """The rows of the batch `span` as column data, in the order of
-        schema.TABLES[table]."""
+    def columns(self, rows: Sequence[Row], label: str) -> list[list[Any]]:
+        """The rows of an insert labelled `label` (batch.insert_label) as column data, in
+        the order of schema.TABLES[table]."""
         raise NotImplementedError
 
     def keys(self, rows: Sequence[Row]) -> Iterable[str]:
         """Each row's key, for the dedup token: which rows of the batch are inserted."""
+        raise NotImplementedError
+
+    def stored_keys(self, rows: Sequence[Row]) -> set[str]:
+        """The keys of those `rows` that ClickHouse has (a blocking look-up)."""
         raise NotImplementedError
 
     def prepare(self, batch: Sequence[Record], span: Span) -> Prepared[Item]:
@@ -147,19 +156,46 @@ class Pipeline(Generic[Item, Row]):
                 good.append(outcome)
         return good, dead
 
-    def encode(self, rows: Sequence[Row], span: Span) -> Insert | None:
+    def encode(self, rows: Sequence[Row], span: Span, attempt: int = 0) -> Insert | None:
         """The insert of `rows` for the batch `span`; None when there is nothing to insert."""
         if not rows:
             return None
-        body = self.store.encode(self.table, self.columns(rows, span))
-        return Insert(self.table, body, dedup_token(self.table, span.ranges, self.keys(rows)))
+        label = insert_label(span.ranges, attempt)
+        body = self.store.encode(self.table, self.columns(rows, label))
+        token = dedup_token(self.table, span.ranges, self.keys(rows), attempt)
+        return Insert(self.table, body, token, rows, span, attempt)
 
     async def insert(self, insert: Insert | None) -> None:
-        if insert is not None:
-            await self.retry(
-                f"{insert.table} insert", self.store.insert_encoded,
-                insert.table, insert.body, insert.token,
-            )
+        """Insert until ClickHouse has the rows.
+
+        After a failed try, ClickHouse is asked which rows it has. Those it has (the try
+        stored them, then failed: an answer lost, or a view's part not written) are tried
+        again under the same token: `clicks` drops the block as a duplicate, and a view that
+        lacks its part gets it. Those it has not are inserted under a token (and, for clicks,
+        a label) of their own: a failed try can leave its token recorded without its part
+        (chdb, when the part's final rename fails because the storage turned unwritable),
+        and a retry with that token would be acknowledged as a duplicate of rows that are
+        not there. A try that failed before writing anything costs only the look-up.
+        """
+        failures = 0
+        while insert is not None:
+            try:
+                await asyncio.to_thread(
+                    self.store.insert_encoded, insert.table, insert.body, insert.token
+                )
+                return
+            except Exception as exc:  # any family means "not stored yet" (see retry)
+                await self.back_off(f"{insert.table} insert", exc, failures)
+                failures += 1
+            stored = await self.retry(f"{insert.table} check", self.stored_keys, insert.rows)
+            missing = [row for row, key in zip(insert.rows, self.keys(insert.rows), strict=True)
+                       if key not in stored]
+            if missing and len(missing) < len(insert.rows):
+                log.warning("%s insert: %d of its %d rows are stored, the others go again "
+                            "under a new token", insert.table, len(insert.rows) - len(missing),
+                            len(insert.rows))
+            if missing:
+                insert = self.encode(missing, insert.span, insert.attempt + 1)
 
     async def write(self, prepared: Prepared[Item]) -> dict[Partition, int]:
         """Store a prepared batch; the offsets that may be committed once it returns."""
@@ -189,37 +225,37 @@ class Pipeline(Generic[Item, Row]):
 
     # Retries.
 
+    async def back_off(self, what: str, exc: Exception, failures: int) -> None:
+        """Wait out the delay after a failed try of `what` (Abandoned if stop is asked)."""
+        delay = self.settings.retry.delay(failures)
+        log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
+        if self.stop.is_set():
+            raise Abandoned(what)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), delay)
+        if self.stop.is_set():
+            raise Abandoned(what)
+
     async def retry(self, what: str, call: Callable[..., T], *args: Any) -> T:
         """Run a blocking call in a thread until it succeeds, backing off between tries."""
-        backoff, failures = self.settings.retry, 0
+        failures = 0
         while True:
             try:
                 return await asyncio.to_thread(call, *args)
             except Exception as exc:
                 # Not only ClickHouse errors: chdb and the HTTP transport raise several
                 # families, and any of them means "not stored yet".
-                delay = backoff.delay(failures)
-                log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
-            if self.stop.is_set():
-                raise Abandoned(what)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), delay)
-            if self.stop.is_set():
-                raise Abandoned(what)
+                await self.back_off(what, exc, failures)
             failures += 1
 
     async def send_dead(self, letters: list[DeadLetter]) -> None:
         if not letters:
             return
-        backoff, failures = self.settings.retry, 0
+        failures = 0
         while True:
             try:
                 await send_letters(self.producer, self.settings.topic_dlq, letters)
                 return
             except Exception as exc:
-                delay = backoff.delay(failures)
-                log.warning("DLQ send failed (%s); retrying in %.1fs", exc, delay)
-            if self.stop.is_set():
-                raise Abandoned("dlq")
-            await asyncio.sleep(delay)
+                await self.back_off("DLQ send", exc, failures)
             failures += 1

@@ -7,13 +7,14 @@ at import that the installed version still has them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import msgspec
 from clickhouse_connect.driver.client import Client
 
 from turnout import clickid
-from turnout.events import Click
+from turnout.events import Click, Event
 from turnout.ingest import schema
 from turnout.ingest.attribution import DAY_MS, LOOKUP_COLUMNS, ClickRef
 from turnout.ingest.driver_internals import (
@@ -40,6 +41,12 @@ _RANGE = (
     "ts >= fromUnixTimestamp64Milli({lo:Int64}, 'UTC') "
     "AND ts <= fromUnixTimestamp64Milli({hi:Int64}, 'UTC')"
 )
+
+
+def _key_sets(rows: Iterable[Mapping[str, Any]], **columns: str) -> dict[str, list[str]]:
+    """Query parameters: for each name, the sorted distinct values of its column in `rows`."""
+    rows = list(rows)
+    return {name: sorted({str(row[column]) for row in rows}) for name, column in columns.items()}
 
 
 def _dedup_settings(token: str) -> dict[str, Any]:
@@ -169,6 +176,33 @@ class Store:
             ).result_rows
         wanted = set(ids)
         return {str(i): str(batch) for i, batch in rows if i in wanted}
+
+    def stored_conversions(self, rows: Sequence[Mapping[str, Any]]) -> set[tuple[str, str]]:
+        """The (conversion_id, click_id) of those attribution `rows` that are stored."""
+        if not rows:
+            return set()
+        found = self.reader.query(
+            "SELECT conversion_id, click_id FROM conversions "
+            "WHERE workspace_id IN {workspaces:Array(String)} "
+            "AND campaign_id IN {campaigns:Array(String)} AND click_id IN {clicks:Array(String)} "
+            "AND conversion_id IN {ids:Array(String)}",
+            parameters=_key_sets(rows, workspaces="workspace_id", campaigns="campaign_id",
+                                 clicks="click_id", ids="conversion_id"),
+        ).result_rows
+        return {(str(conversion), str(click)) for conversion, click in found}
+
+    def stored_events(self, events: Sequence[Event]) -> set[str]:
+        """The ids of those `events` that are stored."""
+        if not events:
+            return set()
+        found = self.reader.query(
+            "SELECT event_id FROM events WHERE workspace_id IN {workspaces:Array(String)} "
+            "AND campaign_id IN {campaigns:Array(String)} AND event_id IN {ids:Array(String)}",
+            parameters=_key_sets([msgspec.structs.asdict(e) for e in events],
+                                 workspaces="workspace_id", campaigns="campaign_id",
+                                 ids="event_id"),
+        ).result_rows
+        return {str(event_id) for (event_id,) in found}
 
     def latest_click_ts(self, workspaces: Iterable[str], since_ms: int) -> dict[str, int]:
         """Per workspace, the newest stored click ts (ms) if one is at or after `since_ms`,

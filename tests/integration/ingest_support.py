@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,6 +21,36 @@ from turnout.ingest.migrate import migrate
 from turnout.ingest.settings import IngestSettings
 
 IDS = ClickIds()
+# The materialized views fed by `clicks`, and their tables.
+VIEWS = ("clicks_geo_mv", "clicks_wide_mv", "fixed_cost_terms_mv")
+TARGETS = ("clicks_geo", "clicks_wide", "fixed_cost_terms")
+
+
+def totals(ch: Any, ws: str) -> dict[str, int]:
+    """Rows of the workspace in `clicks` (and distinct ids), and what each rollup counts
+    (a click counts in all three when its cost model is fixed_total)."""
+    sql = {
+        "clicks": "SELECT count() FROM clicks WHERE workspace_id = {w:String}",
+        "ids": "SELECT uniqExact(click_id) FROM clicks WHERE workspace_id = {w:String}",
+        "geo": "SELECT sum(clicks) FROM clicks_geo WHERE workspace_id = {w:String}",
+        "wide": "SELECT sum(clicks) FROM clicks_wide WHERE workspace_id = {w:String}",
+        "fixed": "SELECT sum(clicks) FROM fixed_cost_terms WHERE workspace_id = {w:String}",
+    }
+    return {name: int(ch.query(q, parameters={"w": ws}).result_rows[0][0])
+            for name, q in sql.items()}
+
+
+@contextlib.contextmanager
+def views_detached(ch: Any, database: str) -> Iterator[None]:
+    """`clicks` inserts write no rollup until the block ends: a crash (or a failed try)
+    between the table's part and the views' parts, made deterministic."""
+    for view in VIEWS:
+        ch.command(f"DETACH TABLE {database}.{view}")
+    try:
+        yield
+    finally:
+        for view in VIEWS:
+            ch.command(f"ATTACH TABLE {database}.{view}")
 
 
 def unique(prefix: str) -> str:

@@ -150,14 +150,6 @@ async def test_edge_sigterm_under_load(stack: LocalStack, edge: EdgeProcess,
     figure("edge SIGTERM", ledger, found, **timings)
 
 
-# Open bug (issue #15 stays open for it): when the outage begins inside an insert's final
-# rename (tmp_insert_* -> part), chdb fails the insert but keeps its dedup token, so the
-# retry with the same token is dropped as a duplicate and that batch is acknowledged, then
-# committed, without being stored. Seen once in four runs (a conversions batch, 12:28:03 in
-# the ci10 run); the other runs store everything once. Not strict: the race is the outage's
-# timing, not the code under test.
-@pytest.mark.xfail(reason="an insert failing in its rename keeps its dedup token: the retry "
-                          "is dropped and the batch lost (open, issue #15)", strict=False)
 async def test_clickhouse_unwritable_pauses_ingest_without_committing(
         stack: LocalStack, edge: EdgeProcess, ingest: IngestProcess, workspace: str) -> None:
     ledger = Ledger()

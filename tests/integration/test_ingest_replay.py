@@ -12,6 +12,7 @@ larger batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import clickhouse_connect
@@ -19,36 +20,25 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.integration.ingest_support import (
+    TARGETS,
+    VIEWS,
     click,
     ingesting,
     make_database,
     make_topics,
     produce,
     settings_for,
+    totals,
     unique,
+    views_detached,
     wait_for,
 )
 from turnout.ingest.click_pipeline import ClickPipeline
 from turnout.ingest.consumer import TopicConsumer, clickhouse_factory
 from turnout.ingest.store import Store
 
-VIEWS = ("clicks_geo_mv", "clicks_wide_mv", "fixed_cost_terms_mv")
-TARGETS = ("clicks_geo", "clicks_wide", "fixed_cost_terms")
 FIRST, LATER = 300, 200
 PARTITIONS = 3
-
-
-def totals(ch: Any, ws: str) -> dict[str, int]:
-    """Rows of the workspace in `clicks` (and distinct ids), and what each rollup counts."""
-    sql = {
-        "clicks": "SELECT count() FROM clicks WHERE workspace_id = {w:String}",
-        "ids": "SELECT uniqExact(click_id) FROM clicks WHERE workspace_id = {w:String}",
-        "geo": "SELECT sum(clicks) FROM clicks_geo WHERE workspace_id = {w:String}",
-        "wide": "SELECT sum(clicks) FROM clicks_wide WHERE workspace_id = {w:String}",
-        "fixed": "SELECT sum(clicks) FROM fixed_cost_terms WHERE workspace_id = {w:String}",
-    }
-    return {name: int(ch.query(q, parameters={"w": ws}).result_rows[0][0])
-            for name, q in sql.items()}
 
 
 async def write_uncommitted(consumer: TopicConsumer, bootstrap: str, expected: int) -> None:
@@ -102,15 +92,8 @@ async def test_a_replayed_batch_repairs_the_rollups_and_duplicates_nothing(
     group = f"{settings.group_id}.{topics['clicks']}"
     pipeline = ClickPipeline(store, None, settings, asyncio.Event())  # type: ignore[arg-type]
     consumer = TopicConsumer(pipeline, topics["clicks"], kafka_bootstrap, group, settings)
-    if lost_views:
-        for view in VIEWS:
-            ch.command(f"DETACH TABLE {database}.{view}")
-    try:
+    with views_detached(ch, database) if lost_views else contextlib.nullcontext():
         await write_uncommitted(consumer, kafka_bootstrap, FIRST)
-    finally:
-        if lost_views:
-            for view in VIEWS:
-                ch.command(f"ATTACH TABLE {database}.{view}")
     stored = totals(ch, ws)
     assert stored["clicks"] == FIRST
     assert (stored["geo"], stored["wide"], stored["fixed"]) == (

@@ -1,6 +1,10 @@
 """The three pipelines in their shared shape, against a store and a producer that record
 what they are asked: dead letters found at prepare, one insert per batch with the batch's
-dedup token, a failed insert retried unchanged, the DLQ after the insert, then offsets."""
+dedup token, a failed insert retried unchanged, the DLQ after the insert, then offsets.
+The store keeps rows and dedup tokens as ClickHouse does (clicks also in a materialized
+view, deduplicated on its own), and fails tries in the ways ClickHouse can: before storing,
+after storing everything (the answer lost), after the table's part but before the view's,
+and keeping the token without the part (chdb when a part's rename fails)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from turnout.clickid import ClickIds
 from turnout.events import ENCODER, Click, Conversion, Event
@@ -38,25 +44,74 @@ class Message:
     key: bytes | None = None
 
 
+Failure = Literal["before", "after", "after table", "keeps token"]
+FAILURES: tuple[Failure, ...] = ("before", "after", "after table", "keeps token")
+KEY_COLUMNS = {"clicks": ("click_id",), "events": ("event_id",),
+               "conversions": ("conversion_id", "click_id")}
+
+
+def row_keys(table: str, columns: list[list[Any]]) -> list[str]:
+    """Each row's key as the pipeline of `table` writes it in the dedup token."""
+    return ["/".join(parts) for parts in
+            zip(*(column(table, columns, name) for name in KEY_COLUMNS[table]), strict=True)]
+
+
 @dataclass
 class Recorder:
-    """Store and producer in one: `log` is every insert and DLQ send, in order."""
+    """Store and producer in one: `log` is every insert and DLQ send, in order; `rows` what
+    each table holds (key -> the ingest_batch of each time it was stored; a view of clicks
+    is "view")."""
 
     clicks: dict[str, ClickRef] = field(default_factory=dict)
-    failures: int = 0  # inserts to fail before one succeeds
+    failures: list[Failure] = field(default_factory=list)  # how the next tries fail
     log: list[tuple[str, Any, str]] = field(default_factory=list)
+    rows: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    tokens: set[str] = field(default_factory=set)  # ClickHouse's deduplication logs
+    view_tokens: set[str] = field(default_factory=set)
 
     def encode(self, table: str, columns: list[list[Any]]) -> Any:
         return (table, columns)
 
     def insert_encoded(self, table: str, body: Any, token: str) -> None:
         self.log.append(("insert", body, token))
-        if self.failures:
-            self.failures -= 1
+        failure = self.failures.pop(0) if self.failures else None
+        if failure == "before":
             raise ConnectionError("ClickHouse is away")
+        if token not in self.tokens:  # else a duplicate block: nothing stored
+            self.tokens.add(token)
+            if failure != "keeps token":
+                self.store(table, body[1])
+        # Each view dedups its block on its own, even when the table's was a duplicate.
+        if table == "clicks" and failure in (None, "after") and token not in self.view_tokens:
+            self.view_tokens.add(token)
+            self.store("view", body[1], table)
+        if failure is not None:
+            raise OSError("Operation not permitted")
+
+    def store(self, table: str, columns: list[list[Any]], source: str = "") -> None:
+        source = source or table
+        labels = column(source, columns, "ingest_batch") if source == "clicks" else None
+        for i, key in enumerate(row_keys(source, columns)):
+            self.rows.setdefault(table, {}).setdefault(key, []).append(
+                labels[i] if labels else "")
+
+    def times_stored(self, table: str) -> dict[str, int]:
+        return {key: len(labels) for key, labels in self.stored(table).items()}
+
+    def stored(self, table: str) -> dict[str, list[str]]:
+        return self.rows.get(table, {})
 
     def stored_click_batches(self, clicks: Sequence[Click]) -> dict[str, str]:
-        return {}
+        held = self.stored("clicks")
+        return {c.click_id: held[c.click_id][0] for c in clicks if c.click_id in held}
+
+    def stored_conversions(self, rows: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+        held = self.stored("conversions")
+        return {(r["conversion_id"], r["click_id"]) for r in rows
+                if f"{r['conversion_id']}/{r['click_id']}" in held}
+
+    def stored_events(self, events: Sequence[Event]) -> set[str]:
+        return {e.event_id for e in events if e.event_id in self.stored("events")}
 
     def latest_click_ts(self, workspaces: Sequence[str], since_ms: int) -> dict[str, int]:
         return {w: since_ms - 1 for w in workspaces}
@@ -115,7 +170,7 @@ def batch_of(items: Sequence[bytes | None], first: int = 0) -> tuple[list[Messag
 
 def make(kind: str, recorder: Recorder, **settings: Any) -> Pipeline[Any, Any]:
     cls = {"clicks": ClickPipeline, "events": EventPipeline, "conversions": ConversionPipeline}
-    config = IngestSettings(retry_initial_s=0.01, **settings)
+    config = IngestSettings(**{"retry_initial_s": 0.01, **settings})
     return cls[kind](recorder, recorder, config, asyncio.Event())  # type: ignore[arg-type]
 
 
@@ -158,14 +213,56 @@ async def test_bad_messages_are_dead_letters_from_prepare_and_go_out_after_the_i
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_a_failed_insert_is_retried_with_the_same_rows_and_token(kind: str) -> None:
-    recorder = Recorder(failures=2)
+@pytest.mark.parametrize("how", ["after", "after table"])
+async def test_a_failed_insert_is_retried_with_the_same_rows_and_token(kind: str, how: Failure
+                                                                      ) -> None:
+    recorder = Recorder(failures=[how, how])
     pipeline = make(kind, recorder)
-    items, _keys = valid_items(kind, recorder)
+    items, keys = valid_items(kind, recorder)
     batch, span = batch_of([ENCODER.encode(item) for item in items])
     assert await pipeline.write(pipeline.prepare(batch, span)) == {(TOPIC, 0): 2}
     assert [entry[0] for entry in recorder.log] == ["insert"] * 3
     assert len({(repr(body), token) for _what, body, token in recorder.log}) == 1
+    assert recorder.times_stored(kind) == dict.fromkeys(keys, 1)
+    if kind == "clicks":  # the retry gave the view the part it lacked
+        assert recorder.times_stored("view") == dict.fromkeys(keys, 1)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_try_that_stored_nothing_goes_again_under_a_token_of_its_own(kind: str
+                                                                           ) -> None:
+    recorder = Recorder(failures=["before", "keeps token"])
+    pipeline = make(kind, recorder)
+    items, keys = valid_items(kind, recorder)
+    batch, span = batch_of([ENCODER.encode(item) for item in items])
+    assert await pipeline.write(pipeline.prepare(batch, span)) == {(TOPIC, 0): 2}
+    tokens = [token for _what, _body, token in recorder.log]
+    # After each failure ClickHouse has none of the rows: the same token could be one a
+    # failed try left recorded (the second here), so each try has a token of its own.
+    assert tokens == [dedup_token(kind, span.ranges, keys, attempt) for attempt in range(3)]
+    assert recorder.times_stored(kind) == dict.fromkeys(keys, 1)
+    if kind == "clicks":  # a replay reads the label as another insert's: it drops them
+        assert recorder.times_stored("view") == dict.fromkeys(keys, 1)
+        assert {labels[0] for labels in recorder.stored(kind).values()} == {"in/0/0-1#2"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=60, deadline=None)
+@given(failures=st.lists(st.sampled_from(FAILURES), max_size=6))
+def test_every_row_is_stored_once_however_the_tries_fail(kind: str, failures: list[Failure]
+                                                         ) -> None:
+    recorder = Recorder(failures=list(failures))
+    pipeline = make(kind, recorder, retry_initial_s=0.0001)
+    items, keys = valid_items(kind, recorder)
+    batch, span = batch_of([ENCODER.encode(item) for item in items])
+
+    async def written() -> dict[Any, int]:
+        return await pipeline.write(pipeline.prepare(batch, span))
+
+    assert asyncio.run(written()) == {(TOPIC, 0): 2}
+    assert recorder.times_stored(kind) == dict.fromkeys(keys, 1)
+    if kind == "clicks":
+        assert recorder.times_stored("view") == dict.fromkeys(keys, 1)
 
 
 @pytest.mark.parametrize("kind", KINDS)
