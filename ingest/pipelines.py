@@ -18,8 +18,8 @@ event_pipeline.py, conversion_pipeline.py).
 
 A pipeline returns offsets only once every message below them is in ClickHouse or in the
 DLQ. While ClickHouse fails it retries the batch's rows (backing off), so nothing moves
-and nothing is committed; a stop request abandons the batch
-uncommitted, and the next consumer of the partition starts from the last commit.
+and nothing is committed; a stop request abandons the batch uncommitted, and the next
+consumer of the partition starts from the last commit.
 """
 
 from __future__ import annotations
