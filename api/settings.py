@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from turnout import env
 from turnout.api.keys import ApiKey, parse_keys
 from turnout.connections import Connections
-from turnout.slow_clients import ClientLimits
+from turnout.slow_clients import CLIENT_DEFAULTS, ClientLimits
 
 DEFAULT_GRAPH_PREFIX = "turnout:graph"
 
@@ -66,10 +66,10 @@ class ApiSettings:
     max_concurrency: int = 1000
     """Open connections the API serves at once; past it a new one gets 503 with
     Retry-After and is closed."""
-    header_timeout_s: float = 10.0
+    header_timeout_s: float = CLIENT_DEFAULTS.header_timeout_s
     """Seconds a client has to send a request's head (from when it connected, or from the
     request's first byte); later gets 408 and is closed."""
-    body_timeout_s: float = 30.0
+    body_timeout_s: float = CLIENT_DEFAULTS.body_timeout_s
     """Seconds a client has to send a request's body after its head; later gets 408."""
 
     @classmethod

@@ -14,7 +14,7 @@ from turnout.backoff import Backoff
 from turnout.connections import Connections
 from turnout.edge.leases import LeaseSettings
 from turnout.limits import DAY_MS, MAX_ATTRIBUTION_DAYS
-from turnout.slow_clients import ClientLimits
+from turnout.slow_clients import CLIENT_DEFAULTS, ClientLimits
 
 log = logging.getLogger(__name__)
 
@@ -147,18 +147,18 @@ class EdgeSettings:
     """Ceiling of the reconnect delay: an edge uses a Redis that came back within about
     this long. At least reconnect_base_s."""
 
-    header_timeout_s: float = 10.0
+    header_timeout_s: float = CLIENT_DEFAULTS.header_timeout_s
     """Seconds a client has to send a request's whole head: from when it connected (the
     first request) or from the request's first byte; later gets 408 and is closed (a
     connection on which nothing came is just closed)."""
-    body_timeout_s: float = 30.0
+    body_timeout_s: float = CLIENT_DEFAULTS.body_timeout_s
     """Seconds a client has to send a request's body after its head; later gets 408."""
     keep_alive_s: float = 5.0
     """Seconds an idle keep-alive connection stays open."""
-    max_connections: int = 10_000
+    max_connections: int = CLIENT_DEFAULTS.max_connections
     """Open connections per worker; past it a new one gets 503 with Retry-After and is
     closed. The open files limit is raised at start to what this needs, if allowed."""
-    max_head_bytes: int = 65536
+    max_head_bytes: int = CLIENT_DEFAULTS.max_head_bytes
     """Largest request head (request line and headers) read; larger gets 431."""
 
     @classmethod
@@ -172,12 +172,13 @@ class EdgeSettings:
             log.warning("%s is not set: using a random secret (dev only)", SECRET_VARIABLE)
             secret = secrets.token_urlsafe(32)
         asn = env.text("edge_geoip_asn", str(DEFAULT_ASN_DB), environ)
+        d = cls()
         return cls(
-            host=env.text("edge_host", "127.0.0.1", environ),
-            port=env.integer("edge_port", 8080, environ),
-            workers=max(1, env.integer("edge_workers", 1, environ)),
+            host=env.text("edge_host", d.host, environ),
+            port=env.integer("edge_port", d.port, environ),
+            workers=max(1, env.integer("edge_workers", d.workers, environ)),
             redis_url=connections.redis_url,
-            graph_prefix=env.text("graph_prefix", DEFAULT_GRAPH_PREFIX, environ),
+            graph_prefix=env.text("graph_prefix", d.graph_prefix, environ),
             trusted_proxies=parse_networks(
                 env.listing("edge_trusted_proxies", ("127.0.0.1/32", "::1/128"), environ),
                 "edge_trusted_proxies",
@@ -186,37 +187,39 @@ class EdgeSettings:
             geoip_asn=None if asn.lower() == "none" else Path(asn),
             secret=secret.encode(),
             secret_generated=generated,
-            cookie_domain=env.text("edge_cookie_domain", "", environ),
-            cookie_secure=env.flag("edge_cookie_secure", False, environ),
+            cookie_domain=env.text("edge_cookie_domain", d.cookie_domain, environ),
+            cookie_secure=env.flag("edge_cookie_secure", d.cookie_secure, environ),
             bot_ip_ranges=parse_networks(
                 env.listing("edge_bot_ip_ranges", (), environ), "edge_bot_ip_ranges"
             ),
-            default_workspace=env.text("edge_default_workspace", "", environ),
-            max_url_bytes=env.integer("edge_max_url_bytes", 4096, environ),
-            max_header_bytes=env.integer("edge_max_header_bytes", 8192, environ),
-            max_body_bytes=env.integer("edge_max_body_bytes", 65536, environ),
+            default_workspace=env.text("edge_default_workspace", d.default_workspace, environ),
+            max_url_bytes=env.integer("edge_max_url_bytes", d.max_url_bytes, environ),
+            max_header_bytes=env.integer("edge_max_header_bytes", d.max_header_bytes, environ),
+            max_body_bytes=env.integer("edge_max_body_bytes", d.max_body_bytes, environ),
             max_attribution_ms=max_attribution_ms(
                 env.integer("edge_max_attribution_days", MAX_ATTRIBUTION_DAYS, environ)
             ),
-            future_skew_ms=env.integer("edge_future_skew_ms", 300_000, environ),
-            geo_cache_size=env.integer("edge_geo_cache_size", 65536, environ),
-            ua_cache_size=env.integer("edge_ua_cache_size", 16384, environ),
-            drain_seconds=env.number("edge_drain_seconds", 10.0, environ),
-            access_log=env.flag("edge_access_log", False, environ),
-            lease_block_seconds=env.number("edge_lease_block_seconds", 1.0, environ),
-            lease_min_block=env.integer("edge_lease_min_block", 50, environ),
-            lease_max_block=env.integer("edge_lease_max_block", 500, environ),
-            lease_low_water=env.number("edge_lease_low_water", 0.5, environ),
-            lease_settle_ms=env.integer("edge_lease_settle_ms", 250, environ),
-            lease_idle_ms=env.integer("edge_lease_idle_ms", 5000, environ),
-            overlay_poll_seconds=env.number("edge_overlay_poll_seconds", 2.0, environ),
-            reconnect_base_s=env.number("edge_reconnect_base_s", 0.1, environ),
-            reconnect_cap_s=env.number("edge_reconnect_cap_s", 1.0, environ),
-            header_timeout_s=env.number("edge_header_timeout_s", 10.0, environ),
-            body_timeout_s=env.number("edge_body_timeout_s", 30.0, environ),
-            keep_alive_s=env.number("edge_keep_alive_s", 5.0, environ),
-            max_connections=env.integer("edge_max_connections", 10_000, environ),
-            max_head_bytes=env.integer("edge_max_head_bytes", 65536, environ),
+            future_skew_ms=env.integer("edge_future_skew_ms", d.future_skew_ms, environ),
+            geo_cache_size=env.integer("edge_geo_cache_size", d.geo_cache_size, environ),
+            ua_cache_size=env.integer("edge_ua_cache_size", d.ua_cache_size, environ),
+            drain_seconds=env.number("edge_drain_seconds", d.drain_seconds, environ),
+            access_log=env.flag("edge_access_log", d.access_log, environ),
+            lease_block_seconds=env.number("edge_lease_block_seconds",
+                                           d.lease_block_seconds, environ),
+            lease_min_block=env.integer("edge_lease_min_block", d.lease_min_block, environ),
+            lease_max_block=env.integer("edge_lease_max_block", d.lease_max_block, environ),
+            lease_low_water=env.number("edge_lease_low_water", d.lease_low_water, environ),
+            lease_settle_ms=env.integer("edge_lease_settle_ms", d.lease_settle_ms, environ),
+            lease_idle_ms=env.integer("edge_lease_idle_ms", d.lease_idle_ms, environ),
+            overlay_poll_seconds=env.number("edge_overlay_poll_seconds",
+                                            d.overlay_poll_seconds, environ),
+            reconnect_base_s=env.number("edge_reconnect_base_s", d.reconnect_base_s, environ),
+            reconnect_cap_s=env.number("edge_reconnect_cap_s", d.reconnect_cap_s, environ),
+            header_timeout_s=env.number("edge_header_timeout_s", d.header_timeout_s, environ),
+            body_timeout_s=env.number("edge_body_timeout_s", d.body_timeout_s, environ),
+            keep_alive_s=env.number("edge_keep_alive_s", d.keep_alive_s, environ),
+            max_connections=env.integer("edge_max_connections", d.max_connections, environ),
+            max_head_bytes=env.integer("edge_max_head_bytes", d.max_head_bytes, environ),
         )
 
     @property

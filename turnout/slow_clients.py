@@ -68,6 +68,10 @@ class ClientLimits:
         return max(1, math.ceil(timeout_s / self.tick_s - 1e-9))
 
 
+# The one place the defaults are written: the edge's and the API's settings take theirs.
+CLIENT_DEFAULTS: Final = ClientLimits()
+
+
 class ClientStats:
     """This process's counts (one protocol class per server, so one per process)."""
 
@@ -130,7 +134,7 @@ class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with `limits` applied; subclass it (or call
     `guarded_protocol`) to set them."""
 
-    limits: ClientLimits = ClientLimits()
+    limits: ClientLimits = CLIENT_DEFAULTS
     stats: ClientStats = ClientStats()
 
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
