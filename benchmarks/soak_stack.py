@@ -19,11 +19,17 @@ from pathlib import Path
 import httpx
 
 from turnout.cli import dev_control
-from turnout.cli.dev import _dev_environ, _example_network, _import_rates, _run_once
 from turnout.config import examples
 from turnout.config.io import load_graph
 from turnout.config.model import Graph
 from turnout.local import identity
+from turnout.local.dev_setup import (
+    dev_environ,
+    example_network,
+    import_rates,
+    postback_address,
+    run_once,
+)
 from turnout.local.services import (
     LocalStack,
     Service,
@@ -84,11 +90,11 @@ class SoakStack:
         asyncio.run(ensure_topics(local.kafka_bootstrap))
         # As dev: the kept cluster name and edge secret (restarted edges verify the
         # cookies earlier ones signed).
-        self.env = {**_dev_environ(local, cluster),
+        self.env = {**dev_environ(local, cluster),
                     "TURNOUT_GOVERNOR_PORT": str(free_port()),
                     "TURNOUT_INGEST_ATTRIBUTION_GRACE_S": ATTRIBUTION_GRACE_S}
-        _run_once([*TURNOUT, "migrate"], self.env)
-        _import_rates(TURNOUT, self.env, examples.FX_RATES, run_dir)
+        run_once([*TURNOUT, "migrate"], self.env)
+        import_rates(TURNOUT, self.env, examples.FX_RATES, run_dir)
         tokens = {w.id: dev_control.owner_key(TURNOUT, self.env, w.id)
                   for w in graph.workspaces}
         edge_port, api_port = free_port(), free_port()
@@ -124,17 +130,14 @@ class SoakStack:
 
 
 def _target(graph: Graph, edge: str, api: str, tokens: dict[str, str]) -> Target:
-    from turnout.cli.dev import _from_allowed
-
     campaign = graph.campaigns[0]
-    network, currency = _example_network(graph, campaign)
-    # " -H 'X-Forwarded-For: 198.51.100.7'" -> the address
-    allowed = _from_allowed(network).rsplit(" ", 1)[-1].strip("'")
+    network, currency = example_network(graph, campaign)
     offers = {o.id: o for o in graph.offers if o.network == network.id}
     payout = next((o.payout for o in offers.values() if o.payout), "1.00")
     return Target(edge=edge, api=api, code=campaign.code, workspace=campaign.workspace,
                   token=tokens[campaign.workspace], secret=network.secret or "",
-                  postback_from=allowed, payout=str(payout), currency=currency)
+                  postback_from=postback_address(network) or "", payout=str(payout),
+                  currency=currency)
 
 
 def report_counts(target: Target) -> tuple[int, int]:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
-import os
 import signal
 import sys
 import threading
@@ -24,11 +22,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from turnout import env as turnout_env
 from turnout.config import examples
 from turnout.connections import Connections
-from turnout.edge.settings import SECRET_VARIABLE
 from turnout.local import identity
+from turnout.local.dev_setup import (
+    EXAMPLE_RATE_DAYS,
+    dev_environ,
+    example_network,
+    import_rates,
+    postback_address,
+    run_once,
+)
 from turnout.local.services import (
     LocalStack,
     Service,
@@ -46,12 +50,10 @@ from turnout.local.supervisor import Supervisor
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 EXAMPLE_GRAPH = examples.GRAPH
-# The example rates are applied to the days from this many days ago to this many ahead.
-EXAMPLE_RATE_DAYS = 60
 
 if TYPE_CHECKING:
     from turnout.cli.dev_control import Imported
-    from turnout.config.model import Campaign, Graph, Network
+    from turnout.config.model import Graph, Network
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"turnout dev: {exc}", file=sys.stderr)
         return 1
     run_dir = data_dir / "run"
-    env = _dev_environ(stack, cluster)
+    env = dev_environ(stack, cluster)
     edge_port, api_port = _port(args.edge_port), _port(args.api_port)
     env["TURNOUT_GOVERNOR_PORT"] = str(_port(args.governor_port))
     # Stopped in this order: the edge produces into Kafka, ingest consumes it, then the
@@ -137,10 +139,10 @@ def run(args: argparse.Namespace) -> int:
         for supervisor in services:
             supervisor.start()
             started.append(supervisor)
-        _run_once([*turnout, "migrate"], env)
+        run_once([*turnout, "migrate"], env)
         # argparse makes '' Path('.'): never a rates file, so it means none too.
         if args.fx_rates != Path(""):
-            _import_rates(turnout, env, args.fx_rates, run_dir)
+            import_rates(turnout, env, args.fx_rates, run_dir)
         tokens = {w.id: dev_control.owner_key(turnout, env, w.id) for w in graph.workspaces}
         api = f"http://127.0.0.1:{api_port}"
         children[1].start()
@@ -243,48 +245,6 @@ def _carry_over(stack: LocalStack, env: dict[str, str]) -> None:
               f"({carried.seconds:.1f} s)", flush=True)
 
 
-def _dev_environ(stack: LocalStack, cluster: str) -> dict[str, str]:
-    """Children's environment: the stack's settings, its cluster name and the kept edge
-    secret (unless one is given). Keys are the control plane's, so the deprecated
-    report-only ones are left out."""
-    env = {**os.environ, **stack.environ(), "TURNOUT_KAFKA_CLUSTER": cluster}
-    for name in ("TURNOUT_API_KEYS", "TURNOUT_API_KEYS_FILE"):
-        env.pop(name, None)
-    if not turnout_env.raw("edge_secret", env):
-        env[f"{SECRET_VARIABLE}_FILE"] = str(identity.edge_secret_file(stack.data_dir))
-    return env
-
-
-def around_today(text: str, today: dt.date, days: int = EXAMPLE_RATE_DAYS) -> str:
-    """The rates CSV `text` with its latest day's rates repeated on every day from `days`
-    before `today` to `days` after (validated first: a bad file fails here)."""
-    from turnout.config.fx_rates import parse_csv
-
-    rates = parse_csv(text)
-    latest = [r for r in rates.rates if r.day == rates.days[-1]]
-    lines = ["date,currency,rate"]
-    for offset in range(-days, days + 1):
-        day = (today + dt.timedelta(days=offset)).isoformat()
-        lines += [f"{day},{r.currency},{r.rate}" for r in latest]
-    return "\n".join(lines) + "\n"
-
-
-def _import_rates(turnout: list[str], env: dict[str, str], source: Path, run_dir: Path) -> None:
-    """Rates for the days around today, straight into chdb before ingest opens it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    spread = run_dir / "fx-rates.csv"
-    spread.write_text(around_today(source.read_text("utf-8"), dt.datetime.now(dt.UTC).date()))
-    _run_once([*turnout, "fx", "import", str(spread), "--direct"], env)
-
-
-def _run_once(argv: list[str], env: dict[str, str]) -> None:
-    import subprocess
-
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise ServiceError(f"{' '.join(argv[2:])} failed:\n{result.stdout}{result.stderr}")
-
-
 def _cap_demo(graph: Graph, edge: str) -> list[str]:
     """How to watch an offer's daily click cap hand its traffic to its fallback."""
     capped = next((o for o in graph.offers if o.daily_click_cap and o.fallback_offer), None)
@@ -305,7 +265,7 @@ def _print_banner(stack: LocalStack, imported: Imported, edge_port: int, api_por
     edge = f"http://127.0.0.1:{edge_port}"
     api = f"http://127.0.0.1:{api_port}"
     first = graph.campaigns[0]
-    network, currency = _example_network(graph, first)
+    network, currency = example_network(graph, first)
     workspace = first.workspace
     token = tokens[workspace]
     width = max(len(name) for name in tokens)
@@ -347,33 +307,10 @@ def _print_banner(stack: LocalStack, imported: Imported, edge_port: int, api_por
     print("\n".join(lines), flush=True)
 
 
-def _example_network(graph: Graph, campaign: Campaign) -> tuple[Network, str]:
-    """The network that pays for where the campaign's default path leads (only it may
-    convert those clicks: a network converting another's offer goes to the DLQ), and the
-    currency that offer pays in (reports convert it into the workspace's)."""
-    workspace = next(w for w in graph.workspaces if w.id == campaign.workspace)
-    offers = {o.id: o for o in graph.offers}
-    funnels = {f.id: f for f in graph.funnels}
-    for destination in campaign.default:
-        offer_ids = (destination.offers if destination.kind == "lander"
-                     else funnels[destination.ref].offers if destination.kind == "funnel"
-                     else (destination.ref,) if destination.kind == "offer" else ())
-        for offer_id in offer_ids:
-            offer = offers[offer_id]
-            network = next(n for n in graph.networks if n.id == offer.network)
-            return network, offer.currency or workspace.currency
-    return graph.networks[0], workspace.currency
-
-
 def _from_allowed(network: Network) -> str:
     """The curl option that makes the postback come from the network's allowlist."""
-    if not network.ip_allowlist:
-        return ""
-    import ipaddress
-
-    block = ipaddress.ip_network(network.ip_allowlist[0])
-    address = block.network_address + min(7, block.num_addresses - 1)
-    return f" -H 'X-Forwarded-For: {address}'"
+    address = postback_address(network)
+    return "" if address is None else f" -H 'X-Forwarded-For: {address}'"
 
 
 def _turnout_command() -> str:

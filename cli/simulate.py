@@ -52,8 +52,8 @@ def rates_of(path: Path) -> RateSet | None:
     """The rates `turnout dev` imports from `path` (None for ''), as the truth uses them."""
     if not str(path):
         return None
-    from turnout.cli.dev import around_today
     from turnout.config.fx_rates import parse_csv
+    from turnout.local.dev_setup import around_today
 
     today = dt.datetime.now(dt.UTC).date()
     return parse_csv(around_today(path.read_text("utf-8"), today))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from turnout.cli.dev import around_today
 from turnout.config import examples
 from turnout.config.fx_rates import parse_csv
 from turnout.config.io import load_graph
+from turnout.local.dev_setup import around_today
 
 
 def test_example_rates_cover_the_example_graphs_currencies_around_today():

@@ -14,7 +14,6 @@ import pytest
 
 from tests.inprocess_edge import ListSink, in_process_edge
 from tests.two_domains import two_domain_graph
-from turnout.cli.dev import around_today
 from turnout.config import examples
 from turnout.config.compile import compile_graph
 from turnout.config.compiled import CompiledGraph
@@ -22,6 +21,7 @@ from turnout.config.fx_rates import parse_csv
 from turnout.events import TOPIC_CLICKS, TOPIC_CONVERSIONS, Click
 from turnout.ingest import attribution, lander_offers
 from turnout.ingest.attribution import ClickRef
+from turnout.local.dev_setup import around_today
 from turnout.simulate.driver import simulate
 from turnout.simulate.plan import Mix
 from turnout.simulate.runner import Pacer, click_id_in, meta_target
