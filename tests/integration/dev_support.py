@@ -193,7 +193,7 @@ def wait_for_clicks(banner: Banner, clicks: int, timeout: float = 30.0) -> int:
     """Poll the report until it counts `clicks` clicks (or more); the count then."""
     deadline = time.monotonic() + timeout
     while (seen := report_clicks(banner)) < clicks and time.monotonic() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.2)
     return seen
 
 
@@ -214,6 +214,6 @@ def wait_for_report_row(banner: Banner, clicks: int = 1, conversions: int = 1,
             for row in last:
                 if row["clicks"] >= clicks and row["conversions"] >= conversions:
                     return row
-            time.sleep(1.0)
+            time.sleep(0.2)
     raise AssertionError(f"no row with {clicks} clicks and {conversions} conversions "
                          f"in {timeout}s: {last}")

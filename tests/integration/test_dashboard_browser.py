@@ -103,7 +103,7 @@ async def _counted(banner: Banner, clicks: int) -> dict[str, Any]:
         row = rows[0] if rows else {}
         if row.get("clicks") == clicks and row.get("conversions") == POSTBACKS:
             return row
-        await asyncio.sleep(1)
+        await asyncio.sleep(0.2)
     raise AssertionError(f"not counted after 90 s: {row}")
 
 
