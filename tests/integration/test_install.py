@@ -82,11 +82,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     started = time.monotonic()
     venv = base / "venv"
     _check([sys.executable, "-m", "venv", venv], environ)
-    # The lock as constraints: every package, direct or not, at its tested version. Without
-    # byte-compiling every module of every package (chdb, pyarrow...) up front: nothing
-    # here depends on it, and what runs is compiled when it is first imported.
-    _check([venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile", "-c",
-            LOCK, f"{wheel}[local]"], environ)
+    # The lock as constraints: every package, direct or not, at its tested version.
+    _check([venv / "bin" / "python", "-m", "pip", "install", "-q", "-c", LOCK,
+            f"{wheel}[local]"], environ)
     seconds["venv"] = time.monotonic() - started
     print(f"\ninstall: wheel {seconds['wheel']:.0f} s, venv with [local] "
           f"{seconds['venv']:.0f} s", file=sys.stderr)
