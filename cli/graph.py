@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -128,10 +129,14 @@ def _load(path: Path, check: Callable[[Graph], T]) -> T | None:
     from turnout.config.io import load_graph
 
     try:
-        return check(load_graph(path))
+        checked = check(load_graph(path))
     except GraphInvalid as exc:
         _print_problems(path, exc.problems)
         return None
+    # The graph lives as long as the command: out of the collector's sight, or each later
+    # collection walks its millions of objects again (0.5 s each at 10,000 campaigns).
+    gc.freeze()
+    return checked
 
 
 def _valid(graph: Graph) -> Graph:
