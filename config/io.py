@@ -16,6 +16,7 @@ from turnout.config.decode import graph_from_builtins
 from turnout.config.errors import GraphInvalid, Problem
 from turnout.config.model import Graph
 from turnout.config.yaml_reader import load_yaml
+from turnout.gc_pause import paused_gc
 
 __all__ = ["FORMATS", "Format", "dump_graph", "graph_from_builtins", "load_graph"]
 
@@ -56,14 +57,15 @@ def load_graph(source: str | Path, fmt: Format | None = None) -> Graph:
     else:
         text = str(source)
     fmt = fmt or _guess_format(text, path)
-    if fmt == "json":
-        return _load_json(text)
-    if fmt == "yaml":
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+    with paused_gc():  # millions of objects that all stay: no collection walks them
+        if fmt == "json":
+            return _load_json(text)
         try:
             return load_yaml(text)
         except yaml.YAMLError as exc:
             raise GraphInvalid([Problem("", f"invalid YAML: {exc}")]) from None
-    raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
 
 
 def _load_json(text: str) -> Graph:

@@ -261,6 +261,22 @@ def validated(graph: Graph) -> tuple[Manifest, dict[str, bytes]]:
         return manifest_of(graph)
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A graph `validated` found valid, with its manifest and documents: what a caller
+    that validates before it connects (`turnout graph publish`) hands to `publish`, so
+    the graph is not validated twice."""
+
+    graph: Graph
+    manifest: Manifest
+    documents: dict[str, bytes]
+
+
+def checked(graph: Graph) -> Checked:
+    """`validated`, kept with the graph for `GraphStore.publish`."""
+    return Checked(graph, *validated(graph))
+
+
 def validated_since(graph: Graph, base: Manifest, changed: Mapping[str, Collection[str]]
                     ) -> tuple[Manifest, dict[str, bytes], Changes]:
     """`validated` for a graph that equals `base`'s (a valid one) except for the `changed`
@@ -290,9 +306,10 @@ class GraphStore:
         self._prune = redis.register_script(_PRUNE)
         self._restore = redis.register_script(_RESTORE)
 
-    async def publish(self, graph: Graph, note: str = "", actor: str = "") -> int:
-        """Validate, prove it compiles, and publish; returns the new version. Raises
-        GraphInvalid (with every problem) and writes nothing when the graph has any."""
+    async def publish(self, graph: Graph | Checked, note: str = "", actor: str = "") -> int:
+        """Validate (unless `checked` did), prove it compiles, and publish; returns the new
+        version. Raises GraphInvalid (with every problem) and writes nothing when the graph
+        has any."""
         published = await self._publish(graph, note, actor, None, None)
         assert published is not None
         return published.version
@@ -304,7 +321,7 @@ class GraphStore:
         other current version the whole graph is."""
         return await self._publish(graph, note, actor, None, None, since, if_changed=True)
 
-    async def _publish(self, graph: Graph, note: str, actor: str,
+    async def _publish(self, graph: Graph | Checked, note: str, actor: str,
                        rolled_back_from: int | None, restores: int | None,
                        since: Since | None = None, if_changed: bool = False
                        ) -> Published | None:
@@ -312,7 +329,10 @@ class GraphStore:
         with _reachable():
             base = await self.current_version()
             base_manifest = None if base is None else await self._manifest_or_none(base)
-        if since is not None and base == since.version and base_manifest is not None:
+        if isinstance(graph, Checked):
+            manifest, documents, graph = graph.manifest, graph.documents, graph.graph
+            changes = changes_between(base_manifest, manifest)
+        elif since is not None and base == since.version and base_manifest is not None:
             manifest, documents, changes = await asyncio.to_thread(
                 validated_since, graph, base_manifest, since.changed)
         else:

@@ -6,6 +6,10 @@ and construct it in Python, resolving every scalar through a list of regexes: fo
 directly into dicts and lists, one entity at a time, each decoded into the model as soon
 as it is complete; a plain scalar is resolved once per distinct text.
 
+Before it, config.yaml_lines reads a file in plain block style (what `dump_graph` writes)
+straight from its lines, without the parser's events, which cost most of the time left;
+anything outside its subset comes here.
+
 `Loader` stays the definition of what a document means. The fast reader covers the YAML
 a graph is written in (block and flow collections, quoted and plain scalars, anchors and
 aliases); anything else (an explicit tag, a merge key `<<`, a duplicate key, a second
@@ -37,6 +41,8 @@ from yaml.nodes import ScalarNode
 
 from turnout.config.decode import Sections, graph_from_builtins, is_section
 from turnout.config.model import Graph
+from turnout.config.yaml_lines import Unsupported as _Unsupported
+from turnout.config.yaml_lines import read_block
 
 _YAML_BOOL: Final = "tag:yaml.org,2002:bool"
 _YAML_FLOAT: Final = "tag:yaml.org,2002:float"
@@ -90,10 +96,6 @@ def reference_load(text: str) -> Any:
 
 
 _UNKNOWN: Final = object()  # not yet in _Scalars.known
-
-
-class _Unsupported(Exception):
-    """Something the fast reader leaves to `Loader`."""
 
 
 class _Scalars:
@@ -276,8 +278,12 @@ def _fast(text: str) -> Graph:
 
 
 def load_yaml(text: str) -> Graph:
-    """The graph in a YAML document. Raises yaml.YAMLError (from `Loader`) on bad YAML and
-    GraphInvalid on shape errors."""
+    """The graph in a YAML document: by lines, else by events, else by `Loader`. Raises
+    yaml.YAMLError (from `Loader`) on bad YAML and GraphInvalid on shape errors."""
+    try:
+        return read_block(text, _Scalars())
+    except _Unsupported:
+        pass
     try:
         return _fast(text)
     except (_Unsupported, yaml.YAMLError):

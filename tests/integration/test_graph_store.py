@@ -12,10 +12,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from turnout.cli.main import main
+from turnout.config import store as graph_store
 from turnout.config.errors import GraphInvalid, VersionNotFound
 from turnout.config.io import dump_graph, load_graph
 from turnout.config.model import Graph
-from turnout.config.store import GraphStore
+from turnout.config.store import GraphStore, checked
 from turnout.errors import EXIT_BAD_INPUT, EXIT_UNAVAILABLE
 
 EXAMPLES = Path(__file__).parents[2] / "config" / "examples"
@@ -200,6 +201,19 @@ def test_cli_reports_unreachable_redis(capsys):
     url = f"redis://127.0.0.1:{free_port()}/0"
     assert main(["graph", "versions", "--redis-url", url]) == EXIT_UNAVAILABLE
     assert "Redis unavailable" in capsys.readouterr().err
+
+
+async def test_a_checked_graph_is_published_as_it_was_checked(store, monkeypatch):
+    # `turnout graph publish` validates before connecting; the store does not again.
+    ready = checked(renamed(EXAMPLE, "checked"))
+    await store.publish(EXAMPLE)
+    monkeypatch.setattr(graph_store, "validate", lambda *a: pytest.fail("validated again"))
+    assert await store.publish(ready, note="checked") == 2
+    assert await store.load(2) == ready.graph
+    assert await store.manifest(2) == ready.manifest
+    info = await store.info(2)
+    assert (info.base, info.note, info.changes.upserted) == (
+        1, "checked", {"campaigns": ("camp-a",)})
 
 
 async def test_a_one_campaign_change_writes_one_document(store, client, prefix):

@@ -19,6 +19,7 @@ EVERYTHING = changes_between(None, manifest_of(GRAPH)[0])
 @pytest.fixture(autouse=True)
 def small_parallel(monkeypatch):
     monkeypatch.setattr(compile_check, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(compile_check, "spare_core", lambda: True)  # however busy CI is
 
 
 def breaking(monkeypatch, bad_id: str) -> None:
@@ -71,3 +72,16 @@ def test_only_changed_campaigns_are_compiled_when_nothing_shared_changed(monkeyp
     only = Changes(upserted={"campaigns": (GRAPH.campaigns[3].id,)})
     compile_check.check_compiles(GRAPH, only)
     assert compiled == [GRAPH.campaigns[3].id]
+
+
+@pytest.mark.parametrize(("cores", "load", "spare"), [
+    ({0, 1}, 0.9, True),  # this process alone
+    ({0, 1}, 1.6, False),  # and someone else
+    ({0}, 0.0, False),
+    ({0, 1, 2, 3}, 3.2, True),
+])
+def test_a_half_is_forked_only_onto_a_spare_core(monkeypatch, cores, load, spare):
+    monkeypatch.undo()
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cores)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
+    assert compile_check.spare_core() is spare
