@@ -52,8 +52,12 @@ def zstd_encode(payload: bytes | bytearray | memoryview, level: int | None = Non
     compressor = compressors.get(level)
     if compressor is None:
         compressor = compressors[level] = zstd.ZstdCompressor(level=level)
-    compressor.set_pledged_input_size(memoryview(payload).nbytes)
-    return compressor.compress(payload, mode=zstd.ZstdCompressor.FLUSH_FRAME)
+    try:
+        compressor.set_pledged_input_size(memoryview(payload).nbytes)
+        return compressor.compress(payload, mode=zstd.ZstdCompressor.FLUSH_FRAME)
+    except BaseException:
+        del compressors[level]  # maybe stopped inside a frame: the next call starts afresh
+        raise
 
 
 def install() -> None:

@@ -73,3 +73,9 @@ def test_threads_compress_with_their_own_context() -> None:
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_a_bad_payload_raises_and_the_codec_keeps_working() -> None:
+    with pytest.raises(TypeError):
+        zstd_codec.zstd_encode("not a buffer")  # type: ignore[arg-type]
+    assert zstd_codec.zstd_encode(b"after") == bytes(cramjam.zstd.compress(b"after", level=3))
