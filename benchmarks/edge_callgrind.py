@@ -1,26 +1,30 @@
 """Instructions per request of the whole server under load: bare uvicorn against the edge.
 
-    python -m benchmarks.edge_callgrind [--duration 15] [--connections 16]
-                                        [--linger-ms 1500] [--baseline TREE] [--keep DIR]
+    python -m benchmarks.edge_callgrind [--duration 20] [--rate 100] [--connections 16]
+                                        [--linger-ms 2000] [--baseline TREE] [--keep DIR]
                                         [--json]
 
 Each target runs under valgrind's callgrind (pinned to core 1) with counting off until it
 has started and a warm-up wrk run has filled its caches; counting is then switched on
-(`callgrind_control -i on`) for one closed-loop wrk run of `--duration` seconds with the
-request ring of benchmarks/edge.lua, and off again. What the server executed in that run
-over the requests wrk got answered is the figure: every thread's user-space instructions
-(the event loop, the sink's sealer thread), not the kernel's, and not the wall clock. It
-does not depend on who else shares the machine, unlike `benchmarks.edge`'s CPU time, so
-two trees can be compared with one run each.
+(`callgrind_control -i on`) for one paced wrk run of `--duration` seconds at `--rate`
+requests/s with the request ring of benchmarks/edge.lua (benchmarks.wrk), and off
+again. What the server executed in that run over the requests wrk got answered is the
+figure: every thread's user-space instructions (the event loop, the sink's sealer
+thread), not the kernel's, and not the wall clock. It does not depend on who else shares
+the machine, unlike `benchmarks.edge`'s CPU time; compare trees in one run (`--baseline`).
 
 The edge runs against a real local stack (Valkey with the example graph, tansu), so the
 event sink does all its work. Under valgrind the edge answers ~100 times more slowly, so
 its sink batches, cut by the 20 ms linger, would hold ~100 times fewer events than at
 full speed, and the sink's per-batch work would count ~100 times over; the linger is
-raised (`--linger-ms`, 1500) so that a batch holds about as many events as at full speed
-(~200 per 20 ms at 10,000 req/s). The figures name the estimate (rate x linger) as
-`events_per_batch`: compare trees at similar values. `--keep DIR` keeps the callgrind
-files, for `callgrind_annotate`.
+raised (`--linger-ms`, 2000) so that a batch holds about as many events as at full speed
+(~200 per 20 ms at 10,000 req/s; `events_per_batch` is rate x linger). Paced, not closed
+loop, so that every target is counted at the same rate: in a closed loop a faster tree
+gets bigger sink batches and more requests per pass of the event loop, which moved the
+same tree's figure by ~5 % from run to run. At that rate most requests have a pass of the
+event loop to themselves, which a loaded server shares among several: bare uvicorn's
+figure, more than the edge's, is above its full-speed cost. `--keep DIR` keeps the
+callgrind files, for `callgrind_annotate`.
 """
 
 from __future__ import annotations
@@ -69,13 +73,14 @@ def measure(name: str, argv: list[str], env: dict[str, str], cwd: Path, out: Pat
         wrk.run(base, path, 5, args.connections)  # warm every cache the ring touches
         subprocess.run(["callgrind_control", "-i", "on", str(process.pid)], check=True,
                        capture_output=True)
-        result = wrk.run(base, path, args.duration, args.connections)
+        result = wrk.run(base, path, args.duration, args.connections, args.rate)
         subprocess.run(["callgrind_control", "-i", "off", str(process.pid)], check=True,
                        capture_output=True)
     finally:
         stop_process(process, 120)
     requests = max(1, result["requests"])
     return {"target": name, "requests": result["requests"], "rps": result["rps"],
+            "late_sends": result["late_sends"],
             "events_per_batch": result["rps"] * args.linger_ms / 1000,
             "instructions_per_request": callgrind_total(out) / requests}
 
@@ -87,10 +92,13 @@ def _edge(tree: Path) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15, help="seconds counted (15)")
+    parser.add_argument("--duration", type=int, default=20, help="seconds counted (20)")
+    parser.add_argument("--rate", type=float, default=100,
+                        help="requests/s offered while counting (100; the edge under "
+                        "valgrind carries ~150-200)")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--linger-ms", type=int, default=1500,
-                        help="the edge sink's linger under valgrind (1500)")
+    parser.add_argument("--linger-ms", type=int, default=2000,
+                        help="the edge sink's linger under valgrind (2000)")
     parser.add_argument("--baseline", type=Path,
                         help="another source tree with its own .venv: its edge too, as "
                         "edge_base")
@@ -123,7 +131,8 @@ def main() -> int:
     by_name = {r["target"]: r["instructions_per_request"] for r in results}
     if args.json:
         print(json.dumps({"benchmark": "edge_callgrind", "duration_s": args.duration,
-                          "connections": args.connections, "linger_ms": args.linger_ms,
+                          "connections": args.connections, "rate": args.rate,
+                          "linger_ms": args.linger_ms,
                           "targets": results}, indent=2))
         return 0
     for r in results:
