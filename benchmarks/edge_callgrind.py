@@ -18,7 +18,9 @@ event sink does all its work. Under valgrind the edge answers ~100 times more sl
 its sink batches, cut by the 20 ms linger, would hold ~100 times fewer events than at
 full speed, and the sink's per-batch work would count ~100 times over; the linger is
 raised (`--linger-ms`, 2000) so that a batch holds about as many events as at full speed
-(~200 per 20 ms at 10,000 req/s; `events_per_batch` is rate x linger). Paced, not closed
+(~200 per 20 ms at 10,000 req/s; `events_per_batch` is rate x linger); counting starts
+a linger after the warm-up and stops a linger after the run, so that the sink's work
+counted is that of the run's events. Paced, not closed
 loop, so that every target is counted at the same rate: in a closed loop a faster tree
 gets bigger sink batches and more requests per pass of the event loop, which moved the
 same tree's figure by ~5 % from run to run. At that rate most requests have a pass of the
@@ -37,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +74,14 @@ def measure(name: str, argv: list[str], env: dict[str, str], cwd: Path, out: Pat
     try:
         wait_http(port, path, START_TIMEOUT_S)
         wrk.run(base, path, 5, args.connections)  # warm every cache the ring touches
+        # The sink sends a batch at most a linger after its first event: waiting that long
+        # before counting leaves the warm-up's events out, and after, counts all the run's.
+        settle = args.linger_ms / 1000 + 1.0
+        time.sleep(settle)
         subprocess.run(["callgrind_control", "-i", "on", str(process.pid)], check=True,
                        capture_output=True)
         result = wrk.run(base, path, args.duration, args.connections, args.rate)
+        time.sleep(settle)
         subprocess.run(["callgrind_control", "-i", "off", str(process.pid)], check=True,
                        capture_output=True)
     finally:
