@@ -125,7 +125,9 @@ class EdgeProtocol(GuardedProtocol):
         if method not in _QUICK_METHODS or self.parser.should_upgrade():
             return None
         url = self.url
-        if url[:1] == b"/" and b"#" not in url:  # origin form, as browsers send it
+        # Origin form, as browsers send it. 35 is "#": an int in bytes is a memchr, where
+        # bytes in bytes first fails to read its operand as an int (an exception per click).
+        if url[:1] == b"/" and 35 not in url:
             raw_path, _, query = url.partition(b"?")
         else:
             parsed = httptools.parse_url(url)

@@ -8,12 +8,14 @@ is the one exception, documented there). What remains is Kafka's at-least-once: 
 the broker wrote but whose acknowledgement was lost (timeout, dropped connection) is
 written again, by the client's retry or by our replay. Ingest dedupes by click id; with
 Apache Kafka, TURNOUT_KAFKA_IDEMPOTENCE=1 removes the client-retry duplicates.
+Its zstd batches are compressed by zstd_codec (the same bytes, with a reused context).
 """
 
 from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
+from turnout.edge.sink import zstd_codec
 from turnout.edge.sink.settings import SinkSettings
 
 # Records are ~0.5-1 KiB of JSON; 1 MiB batches hold a full sink batch per partition
@@ -23,6 +25,7 @@ MAX_BATCH_BYTES = 1024 * 1024
 
 def make_producer(settings: SinkSettings) -> AIOKafkaProducer:
     """Build (not start) a producer; must be called with the event loop running."""
+    zstd_codec.install()  # one zstd context per thread, not one per batch
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id="turnout-edge",
