@@ -163,12 +163,18 @@ class GraphHolder:
             await self._store.redis.aclose()
             self._store = None
 
-    def install(self, graph: CompiledGraph) -> None:
-        """Swap in a compiled graph (one reference assignment: atomic for readers), with
-        the overlay's blocked campaigns answering as inactive."""
+    def snapshot_for(self, graph: CompiledGraph) -> Snapshot:
+        """The snapshot serving `graph` under the overlay's verdicts (its blocked campaigns
+        answering as inactive). Its limits are built over every campaign: ~0.1 s at 10,000
+        campaigns, so the follower builds it in a worker thread."""
+        return snapshot_of(blocked(graph, self.verdicts.blocked_campaigns),
+                           self._default_workspace, self._prefix)
+
+    def install(self, graph: CompiledGraph, snapshot: Snapshot | None = None) -> None:
+        """Swap in a compiled graph (one reference assignment: atomic for readers) and its
+        snapshot (`snapshot_for`, built here when not given)."""
         self.base = graph
-        self.snapshot = snapshot = snapshot_of(blocked(graph, self.verdicts.blocked_campaigns),
-                                               self._default_workspace, self._prefix)
+        self.snapshot = snapshot = snapshot or self.snapshot_for(graph)
         if self.on_install is not None:
             self.on_install(snapshot)
         self.swaps += 1
@@ -207,7 +213,7 @@ class GraphHolder:
                 return  # the first version is compiled with them
             if verdicts.capped_offers != base.capped_offers:
                 base = await self._recapped(base, verdicts.capped_offers)
-            self.install(base)
+            await self._install(base)
             log.info("overlay applied: %d capped offer(s), %d blocked campaign(s)",
                      len(verdicts.capped_offers), len(verdicts.blocked_campaigns))
 
@@ -233,6 +239,13 @@ class GraphHolder:
         self.overlay_compiled += len(models)
         return await asyncio.to_thread(recap, base, graph, models, order, capped)
 
+    async def _install(self, graph: CompiledGraph) -> None:
+        """`install`, its snapshot built off the loop (measured: building it on the loop
+        stopped the edge for ~0.1 s on every publish at 10,000 campaigns). Called under
+        the lock, so the verdicts it is built under are still the ones when it is swapped
+        in."""
+        self.install(graph, await asyncio.to_thread(self.snapshot_for, graph))
+
     async def _take(self, update: VersionUpdate) -> None:
         async with self._lock:
             await self._take_locked(update)
@@ -254,7 +267,7 @@ class GraphHolder:
             return
         self._held = _Held(update.manifest, models)
         self.last_change, self.last_compiled = build.changes, build.compiled
-        self.install(compiled)
+        await self._install(compiled)
         if build.changes is None or build.compiled > _TRIM_AFTER:
             _release_free_memory()  # a big build leaves the allocator with freed heap
         log.info("serving graph version %d (%d campaign(s) compiled)", version, build.compiled)
