@@ -49,6 +49,7 @@ from turnout.local.services import free_port, local_stack, stop_process
 
 TURNOUT = [sys.executable, "-m", "turnout.cli"]
 PUBLISH_EVERY_S = 2.0
+PREFIX = "bench"  # the edge's graph prefix
 
 
 def _timed(argv: list[str], env: dict[str, str]) -> dict[str, float]:
@@ -192,7 +193,7 @@ def _publish_every(redis_url: str, graph: Graph, seed: float) -> None:
 
     async def publishing() -> None:
         rng = random.Random(seed)
-        store = GraphStore(aioredis.from_url(redis_url), "bench")
+        store = GraphStore(aioredis.from_url(redis_url), PREFIX)
         changed = graph
         while True:
             await asyncio.sleep(PUBLISH_EVERY_S)
@@ -216,12 +217,12 @@ async def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"campaigns": args.campaigns,
                               "yaml_mb": round(file.stat().st_size / 1e6, 1)}
     with local_stack(work / "stack") as stack:
-        env = {**os.environ, **stack.environ(), "TURNOUT_GRAPH_PREFIX": "bench",
+        env = {**os.environ, **stack.environ(), "TURNOUT_GRAPH_PREFIX": PREFIX,
                "TURNOUT_EDGE_SIGNING_KEY": "benchmark-signing-key-0123456789"}
         pin = ["taskset", "-c", "1"]
         result["validate"] = _timed([*pin, *TURNOUT, "graph", "validate", str(file)], env)
         result["publish"] = _timed([*pin, *TURNOUT, "graph", "publish", str(file),
-                                    "--prefix", "bench"], env)
+                                    "--prefix", PREFIX], env)
         # Both cores, as a publisher runs on an idle machine: the compile check's forked
         # half takes the other one (its CPU is counted too). Another prefix: a new graph.
         result["publish_two_cores"] = _timed(
@@ -230,7 +231,7 @@ async def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         graph = load_graph(file)
         port = free_port()
         redis = aioredis.from_url(stack.redis_url)
-        store = GraphStore(redis, "bench")
+        store = GraphStore(redis, PREFIX)
         try:
             with _edge(env, port) as edge:
                 started = time.perf_counter()

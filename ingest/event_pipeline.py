@@ -1,5 +1,5 @@
-"""Events: decoded, validated and stored as they come; looked up only to check an insert
-acknowledged after a failed try (Pipeline.insert)."""
+"""Events: decoded, validated and stored as they come; looked up only after a failed insert,
+for the rows ClickHouse has (Pipeline.insert)."""
 
 from __future__ import annotations
 

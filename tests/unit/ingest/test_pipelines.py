@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pytest
 from hypothesis import given, settings
@@ -45,7 +45,7 @@ class Message:
 
 
 Failure = Literal["before", "after", "after table", "keeps token"]
-FAILURES: tuple[Failure, ...] = ("before", "after", "after table", "keeps token")
+FAILURES: tuple[Failure, ...] = get_args(Failure)
 KEY_COLUMNS = {"clicks": ("click_id",), "events": ("event_id",),
                "conversions": ("conversion_id", "click_id")}
 
