@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 LOCK := requirements/dev.txt
 COMPILE := $(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links
 
+# Test workers (pytest-xdist), each with its own services, given whole test files: most
+# integration tests wait on real services, so two workers on two cores halve the wall time.
+TEST_WORKERS ?= 2
+
 # The dashboard's browser tests drive Debian's Chromium (tests/integration/browser_support.py).
 CHROMIUM ?= /usr/bin/chromium
 BROWSER_PACKAGES := chromium chromium-driver
@@ -31,7 +35,7 @@ run: $(STAMP)
 
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # Installed by apt-get when missing and run as root (CI); otherwise the one command to run.
 chromium:

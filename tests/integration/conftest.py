@@ -1,4 +1,5 @@
-"""Real services for the integration suite, started once per session on free ports.
+"""Real services for the integration suite, started once per session on free ports: under
+`make test` once per test worker (pytest-xdist), so workers never share a service.
 
 A service that cannot start fails the run (ServiceError), it never skips.
 """
