@@ -23,7 +23,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml setup.py splitter/_decide.c $(LOCK) | $(BIN)/python
+$(STAMP): pyproject.toml setup.py splitter/_decide.c edge/sink/_murmur2.c $(LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install -q -r $(LOCK)
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
@@ -35,7 +35,7 @@ run: $(STAMP)
 
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 # Installed by apt-get when missing and run as root (CI); otherwise the one command to run.
 chromium:

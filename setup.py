@@ -1,6 +1,7 @@
-"""The C accelerator of `splitter.decide`; the rest of the build is in pyproject.toml.
+"""The C accelerators: `splitter.decide`'s loop and the sink's partitioner; the rest of the
+build is in pyproject.toml.
 
-The source's SHA-256 is compiled in, so a test can tell a stale build from a current one.
+Each source's SHA-256 is compiled in, so a test can tell a stale build from a current one.
 """
 
 import hashlib
@@ -8,16 +9,18 @@ from pathlib import Path
 
 from setuptools import Extension, setup
 
-SOURCE = "splitter/_decide.c"
-DIGEST = hashlib.sha256(Path(__file__).parent.joinpath(SOURCE).read_bytes()).hexdigest()
+HERE = Path(__file__).parent
+
+
+def accelerator(name: str, source: str) -> Extension:
+    digest = hashlib.sha256(HERE.joinpath(source).read_bytes()).hexdigest()
+    return Extension(name, [source], define_macros=[("SOURCE_SHA256", f'"{digest}"')],
+                     extra_compile_args=["-O2", "-Wall"])
+
 
 setup(
     ext_modules=[
-        Extension(
-            "turnout.splitter._decide",
-            [SOURCE],
-            define_macros=[("SOURCE_SHA256", f'"{DIGEST}"')],
-            extra_compile_args=["-O2", "-Wall"],
-        )
+        accelerator("turnout.splitter._decide", "splitter/_decide.c"),
+        accelerator("turnout.edge.sink._murmur2", "edge/sink/_murmur2.c"),
     ]
 )

@@ -26,10 +26,11 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 import redis.asyncio
 import redis.exceptions
@@ -60,6 +61,7 @@ from turnout.edge.clicks import source_slots
 from turnout.edge.limits import GraphLimits
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +82,10 @@ class Snapshot:
         return self.graph.version
 
 
-def snapshot_of(graph: CompiledGraph, default_workspace: str = "", prefix: str = "turnout:graph"
-                ) -> Snapshot:
-    """The snapshot of a compiled graph: its indexes are over the shared entities only, so
+def snapshot_of(graph: CompiledGraph, default_workspace: str = "", prefix: str = "turnout:graph",
+                previous: GraphLimits | None = None) -> Snapshot:
+    """The snapshot of a compiled graph: its indexes are over the shared entities only, and
+    its limits keep those of `previous` (the installed snapshot's) that did not change, so
     building one costs nothing like the graph's size in campaigns."""
     workspaces = graph.workspaces_by_id
     fallback = workspaces.get(default_workspace)
@@ -95,13 +98,28 @@ def snapshot_of(graph: CompiledGraph, default_workspace: str = "", prefix: str =
         workspaces_by_pixel_key={w.pixel_key: w for w in workspaces.values() if w.pixel_key},
         fallback_workspace=fallback,
         token_slots={s.id: source_slots(s.params) for s in graph.traffic_sources_by_id.values()},
-        limits=GraphLimits(graph, prefix),
+        limits=GraphLimits(graph, prefix, previous),
     )
 
 
 _UNREACHABLE: Final = (redis.exceptions.RedisError, OSError)
+# The GIL's switch interval while a build runs in a worker thread. At the default 5 ms a
+# request arriving meanwhile waits up to 5 ms for the GIL; measured with a one-campaign
+# publish every 2 s (benchmarks.graph_publish): see docs/decisions.md.
+_BUILD_SWITCH_INTERVAL_S: Final = 0.0002
 _TRIM_AFTER: Final = 1000  # campaigns compiled, above which the heap is trimmed
 _FETCH_CHUNK: Final = 500  # campaign documents fetched and decoded at a time
+
+
+async def _off_loop(work: Callable[..., T], *args: object) -> T:
+    """`work(*args)` in a worker thread, the GIL handed back to the loop every
+    _BUILD_SWITCH_INTERVAL_S meanwhile (builds run one at a time, under the holder's lock)."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, _BUILD_SWITCH_INTERVAL_S))
+    try:
+        return await asyncio.to_thread(work, *args)
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def _release_free_memory() -> None:
@@ -165,10 +183,13 @@ class GraphHolder:
 
     def snapshot_for(self, graph: CompiledGraph) -> Snapshot:
         """The snapshot serving `graph` under the overlay's verdicts (its blocked campaigns
-        answering as inactive). Its limits are built over every campaign: ~0.1 s at 10,000
-        campaigns, so the follower builds it in a worker thread."""
+        answering as inactive), its limits built on the installed snapshot's. A first load
+        builds a limit per campaign (~0.1 s at 10,000), so the follower builds snapshots in
+        a worker thread."""
+        installed = self.snapshot
         return snapshot_of(blocked(graph, self.verdicts.blocked_campaigns),
-                           self._default_workspace, self._prefix)
+                           self._default_workspace, self._prefix,
+                           None if installed is None else installed.limits)
 
     def install(self, graph: CompiledGraph, snapshot: Snapshot | None = None) -> None:
         """Swap in a compiled graph (one reference assignment: atomic for readers) and its
@@ -237,14 +258,14 @@ class GraphHolder:
                                                       Campaign)]
             graph = _shared_graph(manifest, self._held.shared)
         self.overlay_compiled += len(models)
-        return await asyncio.to_thread(recap, base, graph, models, order, capped)
+        return await _off_loop(recap, base, graph, models, order, capped)
 
     async def _install(self, graph: CompiledGraph) -> None:
         """`install`, its snapshot built off the loop (measured: building it on the loop
         stopped the edge for ~0.1 s on every publish at 10,000 campaigns). Called under
         the lock, so the verdicts it is built under are still the ones when it is swapped
         in."""
-        self.install(graph, await asyncio.to_thread(self.snapshot_for, graph))
+        self.install(graph, await _off_loop(self.snapshot_for, graph))
 
     async def _take(self, update: VersionUpdate) -> None:
         async with self._lock:
@@ -258,7 +279,7 @@ class GraphHolder:
         build = _Build(update, asyncio.get_running_loop(), shared, held.manifest, previous,
                        self.verdicts.capped_offers)
         try:
-            compiled = await asyncio.to_thread(build.run)
+            compiled = await _off_loop(build.run)
         except (*_UNREACHABLE, DocumentsMissing):
             raise
         except Exception as exc:  # a graph that breaks the compiler must not stop the follower

@@ -153,7 +153,7 @@ class ClickHandler:
         limits = facts.limits
         if limits is not None:
             cost = click_cost(campaign.cost_model, tokens.cost)
-            admitted, refusal = self._admit(limits, target, cost, now_ms, head)
+            admitted, refusal = self._admit(snapshot, limits, target, cost, now_ms, head)
             if admitted is None:
                 if refusal == OFFER_CAPPED:
                     return self._fallback(campaign.workspace, headers, refusal)
@@ -190,13 +190,15 @@ class ClickHandler:
                        unique, cost, target)
         return answer
 
-    def _admit(self, limits: CampaignLimits, target: Target, cost: int, now_ms: int,
-               head: bool) -> tuple[Target | None, str]:
+    def _admit(self, snapshot: Snapshot, limits: CampaignLimits, target: Target, cost: int,
+               now_ms: int, head: bool) -> tuple[Target | None, str]:
         leases = self.rt.leases
+        graph = snapshot.limits
+        assert graph is not None  # a campaign has limits only in a snapshot with limits
         if leases is None:  # no meters to lease from: nothing limited is served
-            return None, OFFER_CAPPED if target.offer_id in limits.graph.offers else \
+            return None, OFFER_CAPPED if target.offer_id in graph.offers else \
                 CLICK_CAP_REACHED if limits.budget is None else BUDGET_EXHAUSTED
-        return limits.admit(leases, self.rt.days, target, cost, now_ms, not head)
+        return limits.admit(graph, leases, self.rt.days, target, cost, now_ms, not head)
 
     def _site(self, snapshot: Snapshot, host: bytes) -> _Site:
         """The tracking domain a raw Host names in `snapshot`, kept for its next clicks."""

@@ -113,8 +113,8 @@ def test_budget_refusal_gives_back_the_click_cap_unit():
         limits.prefetch(leases, Days(), now[0])
         await leases.step(now[0])
         days = Days()
-        assert summer.admit(leases, days, target, 45_000, now[0], True) == (target, "")
-        assert summer.admit(leases, days, target, 45_000, now[0], True) == (None,
+        assert summer.admit(limits, leases, days, target, 45_000, now[0], True) == (target, "")
+        assert summer.admit(limits, leases, days, target, 45_000, now[0], True) == (None,
                                                                             BUDGET_EXHAUSTED)
         clicks = summer.clicks.lease(leases, days, now[0])
         assert clicks.spent == 1

@@ -1,48 +1,65 @@
+"""The sink's partitioner (edge/sink/partition.py and its C twin, edge/sink/_murmur2.c)
+against aiokafka's: the same murmur2 and the same partition for every key."""
+
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from turnout.edge.sink.partition import VECTOR_MIN, murmur2, murmur2_same_length, partitions_of
+from turnout.edge.sink import partition
+from turnout.edge.sink.partition import murmur2, partitions_of, partitions_py
+
+REQUIRED = os.environ.get("TURNOUT_REQUIRE_C", "1") != "0"
+IMPLEMENTATIONS = [partitions_py] + ([] if partition.partitions_c is None
+                                     else [partition.partitions_c])
+
+
+def test_the_c_partitioner_is_built_current_and_in_use() -> None:
+    if partition.partitions_c is None and not REQUIRED:
+        assert partitions_of is partitions_py
+        return
+    assert partition.partitions_c is not None, "edge/sink/_murmur2.c is not built: pip install -e ."
+    from turnout.edge.sink import _murmur2
+
+    source = Path(partition.__file__).with_name("_murmur2.c").read_bytes()
+    assert hashlib.sha256(source).hexdigest() == _murmur2.SOURCE_SHA256, (
+        "edge/sink/_murmur2.c changed since it was built: pip install -e ."
+    )
+    assert partitions_of is partition.partitions_c
 
 
 @given(st.binary(max_size=300))
 @settings(max_examples=300)
 def test_murmur2_is_kafkas(key: bytes) -> None:
-    assert murmur2(key) == aiokafka_murmur2(key)
+    expected = aiokafka_murmur2(key)
+    assert murmur2(key) == expected
+    if partition._murmur2 is not None:
+        assert partition._murmur2.murmur2(key) == expected
 
 
-@given(st.integers(0, 40), st.data())
-@settings(max_examples=100)
-def test_vectorised_murmur2_is_kafkas(length: int, data: st.DataObject) -> None:
-    keys = data.draw(st.lists(st.binary(min_size=length, max_size=length), min_size=1,
-                              max_size=40))
-    assert murmur2_same_length(keys, length).tolist() == [aiokafka_murmur2(k) for k in keys]
-
-
-@given(st.lists(st.binary(max_size=40), max_size=200), st.integers(1, 12))
+@pytest.mark.parametrize("partitions", IMPLEMENTATIONS)
+@given(keys=st.lists(st.binary(max_size=40), max_size=200), count=st.integers(1, 12))
 @settings(max_examples=200)
-def test_partitions_match_the_default_partitioner(keys: list[bytes], count: int) -> None:
+def test_partitions_match_the_default_partitioner(partitions, keys: list[bytes],
+                                                  count: int) -> None:
     partitioner = DefaultPartitioner()
     ids = list(range(count))
-    assert partitions_of(keys, count) == [partitioner(k, ids, ids) for k in keys]
+    assert partitions(keys, count) == [partitioner(k, ids, ids) for k in keys]
 
 
-def test_click_ids_take_the_vector_path_and_agree() -> None:
-    keys = [f"01HZX3K4Q2V7M9N8P6R5S{i:05d}".encode() for i in range(VECTOR_MIN * 4)]
-    keys += [b"short", b""]  # a second, small length group on the scalar path
+@pytest.mark.parametrize("partitions", IMPLEMENTATIONS)
+def test_click_ids_agree_and_bad_input_is_refused(partitions) -> None:
+    keys = [f"01HZX3K4Q2V7M9N8P6R5S{i:05d}".encode() for i in range(64)] + [b"short", b""]
     partitioner = DefaultPartitioner()
-    assert partitions_of(keys, 3) == [partitioner(k, [0, 1, 2], [0, 1, 2]) for k in keys]
-
-
-@given(st.integers(0, 40), st.integers(2, 12), st.data())
-@settings(max_examples=100)
-def test_a_batch_of_one_key_length_agrees(length: int, count: int, data: st.DataObject) -> None:
-    # The whole-batch path (every click id has the same length), not the per-length one.
-    keys = data.draw(st.lists(st.binary(min_size=length, max_size=length),
-                              min_size=VECTOR_MIN, max_size=80))
-    partitioner = DefaultPartitioner()
-    ids = list(range(count))
-    assert partitions_of(keys, count) == [partitioner(k, ids, ids) for k in keys]
+    assert partitions(tuple(keys), 3) == [partitioner(k, [0, 1, 2], [0, 1, 2]) for k in keys]
+    with pytest.raises(ValueError, match="at least 1"):
+        partitions(keys, 0)
+    with pytest.raises(TypeError):
+        partitions([b"ok", "not bytes"], 2)  # type: ignore[list-item]

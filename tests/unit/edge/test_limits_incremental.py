@@ -1,0 +1,106 @@
+"""A version's limits built on the installed version's (edge.limits.GraphLimits with
+`previous`) equal those built from scratch, and keep what did not change.
+
+Random graphs take random edits (those of the incremental-compile property, plus budget,
+cost and click-cap changes); the new version is compiled incrementally, as an edge does,
+and its limits, built on the old ones, must describe the same meters as limits built on
+nothing: the same campaigns and offers limited, by the same kinds, limits, units and time
+zones. Unchanged campaigns must keep their very limits (and so their leases).
+"""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.big_graph import generate
+from tests.unit.config.test_incremental import (
+    EDITS,
+    Edit,
+    _pick,
+    _replace,
+    apply_edit,
+    incremental,
+    published,
+)
+from turnout.config import model
+from turnout.config.validate import validate
+from turnout.edge.limits import GraphLimits, Meter
+
+PREFIX = "p"
+
+
+def rebudget(rng: random.Random, graph: model.Graph) -> model.Graph:
+    i = _pick(rng, graph, "campaigns")
+    budget = rng.choice((None, "75.00", model.Budget(amount="20", period="daily")))
+    return _replace(graph, "campaigns", i, budget=budget,
+                    cost_model=model.CostModel(type=rng.choice(("cpc", "cpm", "cpa")),
+                                               value="0.05"))
+
+
+def recap_campaign(rng: random.Random, graph: model.Graph) -> model.Graph:
+    i = _pick(rng, graph, "campaigns")
+    return _replace(graph, "campaigns", i, daily_click_cap=rng.choice((None, 10, 500)))
+
+
+def recap_offer(rng: random.Random, graph: model.Graph) -> model.Graph:
+    i = _pick(rng, graph, "offers")
+    return _replace(graph, "offers", i, daily_click_cap=rng.choice((None, 5, 300)))
+
+
+LIMIT_EDITS: tuple[Edit, ...] = (*EDITS, rebudget, recap_campaign, recap_offer)
+
+
+def _meter(meter: Meter | None) -> tuple[object, ...] | None:
+    if meter is None:
+        return None
+    return (meter.prefix, meter.kind, meter.owner, meter.limit, meter.unit, meter.timezone)
+
+
+def described(limits: GraphLimits) -> tuple[object, ...]:
+    return (
+        {i: _meter(m) for i, m in limits.offers.items()},
+        {i: (_meter(c.budget), _meter(c.clicks), c.offers) for i, c in limits.campaigns.items()},
+        limits.live(),
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), steps=st.lists(st.sampled_from(LIMIT_EDITS), min_size=1,
+                                                  max_size=5))
+def test_limits_built_on_the_installed_ones_equal_limits_built_from_scratch(seed, steps):
+    rng = random.Random(seed)
+    graph = generate(12, seed=seed, workspaces=2)
+    compiled = published(graph, 1)
+    limits = GraphLimits(compiled, PREFIX)
+    for version, edit in enumerate(steps, start=2):
+        changed = apply_edit(edit, rng, graph)
+        assert validate(changed) == []
+        compiled, affected = incremental(graph, compiled, changed, version)
+        previous = limits
+        limits = GraphLimits(compiled, PREFIX, previous)
+        assert described(limits) == described(GraphLimits(compiled, PREFIX))
+        if previous.offers.keys() == limits.offers.keys():
+            for cid, kept in limits.campaigns.items():
+                if cid not in affected and cid in previous.campaigns:
+                    assert kept is previous.campaigns[cid], cid
+        graph = changed
+
+
+def test_one_campaign_rebudgeted_makes_only_its_limits_again():
+    graph = generate(30, seed=3, workspaces=2)
+    compiled = published(graph, 1)
+    before = GraphLimits(compiled, PREFIX)
+    index = next(i for i, c in enumerate(graph.campaigns) if c.id in before.campaigns)
+    target = graph.campaigns[index].id
+    changed = _replace(graph, "campaigns", index, budget="9.00",
+                       cost_model=model.CostModel(type="cpc", value="0.10"))
+    after = GraphLimits(incremental(graph, compiled, changed, 2)[0], PREFIX, before)
+    assert after.campaigns[target] is not before.campaigns[target]
+    budget = after.campaigns[target].budget
+    assert budget is not None and (budget.limit, budget.unit) == (9_000_000, 100_000)
+    assert all(after.campaigns[c] is before.campaigns[c] for c in before.campaigns
+               if c != target)
+    assert all(after.offers[o] is before.offers[o] for o in before.offers)
