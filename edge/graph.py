@@ -56,7 +56,7 @@ from turnout.config.manifest import (
 )
 from turnout.config.model import Campaign, Entity, Graph
 from turnout.config.overlay import Current
-from turnout.config.store import GraphStore
+from turnout.config.store import GraphStore, VersionInfo
 from turnout.edge.clicks import source_slots
 from turnout.edge.limits import GraphLimits
 
@@ -310,6 +310,17 @@ def _shared_graph(manifest: Manifest, models: dict[str, Entity]) -> Graph:
                     for section in SHARED_SECTIONS})
 
 
+def _changes(info: VersionInfo, installed_version: int, installed: Manifest | None,
+             manifest: Manifest) -> Changes:
+    """What the version changed since the installed one: its record says so when it was
+    published on the installed version (every publish records `changes_between` its base's
+    manifest and its own); otherwise the two manifests are compared (~2.6 ms at 10,000
+    campaigns)."""
+    if info.base is not None and info.base == installed_version and installed is not None:
+        return info.changes
+    return changes_between(installed, manifest)
+
+
 class _Build:
     """One version's compile, run in a worker thread: what changed since the installed
     version, which campaigns that makes to compile, their documents fetched a chunk at a
@@ -332,7 +343,8 @@ class _Build:
         if previous is None:
             return compile_version(self.shared, self.update.version, self._campaigns(entries),
                                    order, self.capped)
-        self.changes = changes = changes_between(self.installed, manifest)
+        self.changes = changes = _changes(self.update.info, previous.version, self.installed,
+                                          manifest)
         affected = campaigns_affected(previous, changes)
         chosen = [(i, d) for i, d in entries if i in affected]
         return recompile(previous, self.shared, self.update.version, changes,

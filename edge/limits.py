@@ -13,7 +13,9 @@ Lander CTAs: /click checks the CTA offer's click cap the same way (edge.lpclick)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import operator
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import compress
 from typing import Final
 
 from turnout.config.compiled import CompiledCampaign, CompiledGraph, CompiledOffer, Target
@@ -42,10 +44,6 @@ class Meter:
         self._lease: Lease | None = None
         self._ends_ms = 0
 
-    @property
-    def unleased(self) -> bool:
-        return self._lease is None
-
     def lease(self, leases: Leases, days: Days, now_ms: int) -> Lease:
         lease = self._lease
         if lease is not None and not lease.retired and (
@@ -69,14 +67,16 @@ class GraphLimits:
     the limits of every campaign whose compiled object is the previous graph's (a version
     reuses the campaigns it did not change, config.compile.recompile) and the meter of
     every offer whose cap and time zone are the same, each with its lease. Only the rest
-    is made again, so a one-campaign version costs a pass of dict look-ups, not a limit
-    per campaign (measured at 10,000 campaigns: see docs/decisions.md)."""
+    is made again, so a one-campaign version costs a copy of the previous dict and one
+    pass of C calls, not a limit per campaign (measured at 10,000 campaigns: see
+    docs/decisions.md)."""
 
     def __init__(self, graph: CompiledGraph, prefix: str,
                  previous: GraphLimits | None = None) -> None:
         self._graph = graph
         zones = {w.id: w.timezone for w in graph.workspaces_by_id.values()}
         kept = {} if previous is None else previous.offers
+        made: list[Meter] = []  # the meters made for this graph, not kept
         self.offers: dict[str, Meter] = {}
         for offer in graph.offers_by_id.values():
             if offer.daily_click_cap is None:
@@ -85,23 +85,45 @@ class GraphLimits:
             meter = kept.get(offer.id)
             if meter is None or meter.limit != offer.daily_click_cap or meter.timezone != zone:
                 meter = Meter(prefix, "offer_clicks", offer.id, offer.daily_click_cap, 1, zone)
+                made.append(meter)
             self.offers[offer.id] = meter
         self._targets: dict[str, Target] = {}
-        self.campaigns: dict[str, CampaignLimits] = {}
         # A campaign's limits depend on its compiled object and on which offers have a
         # meter. A version changing an offer compiles again every campaign naming it, so
         # the second check is a safety net: with other metered offers, none is kept.
-        reused = ({} if previous is None or previous.offers.keys() != self.offers.keys()
-                  else previous._graph.campaigns_by_id)
-        before = {} if previous is None else previous.campaigns
-        for campaign in graph.campaigns_by_id.values():
-            if reused.get(campaign.id) is campaign:
-                limits = before.get(campaign.id)
-            else:
+        self.campaigns: dict[str, CampaignLimits] = {}
+        self._prefetched = False
+        if previous is None or previous.offers.keys() != self.offers.keys():
+            for campaign in graph.campaigns_by_id.values():
                 limits = CampaignLimits.of(campaign, self.offers, prefix)
+                if limits is not None:
+                    self.campaigns[campaign.id] = limits
+            self._live = {(m.kind, m.owner) for m in self.meters()}
+            self._pending: list[Meter] | None = None  # None: every meter, at the prefetch
+            self._retire = True
+            return
+        self.campaigns = previous.campaigns.copy()
+        live = previous._live.copy()
+        live.difference_update(("offer_clicks", o) for o in previous.offers)
+        live.update(("offer_clicks", o) for o in self.offers)
+        changed, gone = _changed(previous._graph.campaigns_by_id, graph.campaigns_by_id)
+        for cid in (*gone, *(c.id for c in changed)):
+            self.campaigns.pop(cid, None)
+            live.discard(("budget", cid))
+            live.discard(("campaign_clicks", cid))
+        for campaign in changed:
+            limits = CampaignLimits.of(campaign, self.offers, prefix)
             if limits is not None:
                 self.campaigns[campaign.id] = limits
-        self._live = {(m.kind, m.owner) for m in self.meters()}
+                for meter in (limits.budget, limits.clicks):
+                    if meter is not None:
+                        made.append(meter)
+                        live.add((meter.kind, meter.owner))
+        self._live = live
+        # Meters kept from a prefetched version have their leases: only the new ones are
+        # leased, and leases are given back only when a meter went away.
+        self._pending = made if previous._prefetched else None
+        self._retire = not previous._prefetched or not previous._live <= live
 
     def meters(self) -> Iterator[Meter]:
         yield from self.offers.values()
@@ -117,11 +139,12 @@ class GraphLimits:
     def prefetch(self, leases: Leases, days: Days, now_ms: int) -> None:
         """Make the lease of every meter that has none yet (so each asks for its first
         block now; meters kept from the previous version have theirs) and give back those
-        of meters this graph no longer has."""
-        leases.retire_except(self._live)
-        for meter in self.meters():
-            if meter.unleased:
-                meter.lease(leases, days, now_ms)
+        of meters this graph no longer has. Called once the graph is installed."""
+        if self._retire:
+            leases.retire_except(self._live)
+        for meter in self.meters() if self._pending is None else self._pending:
+            meter.lease(leases, days, now_ms)
+        self._prefetched = True
 
     def serving(self, offer_id: str, leases: Leases, days: Days, now_ms: int, spend: bool
                 ) -> tuple[Target | None, Lease | None]:
@@ -210,6 +233,19 @@ class CampaignLimits:
                 _undo(leases, clicks_lease if spend else None, 1)
                 return None, BUDGET_EXHAUSTED
         return target, ""
+
+
+def _changed(before: Mapping[str, CompiledCampaign], after: Mapping[str, CompiledCampaign]
+             ) -> tuple[list[CompiledCampaign], Iterable[str]]:
+    """The campaigns of `after` that are not the very objects `before` holds under their
+    ids, and the ids of `before` that `after` lacks. With the same ids in the same order
+    (a version changing some campaigns) the two are compared in one pass of C calls:
+    ~0.1 ms at 10,000 campaigns, against ~2 ms for a look-up per campaign."""
+    if len(before) == len(after) and all(map(operator.eq, before, after)):
+        return list(compress(after.values(), map(operator.is_not, after.values(),
+                                                 before.values()))), ()
+    return ([c for i, c in after.items() if before.get(i) is not c],
+            before.keys() - after.keys())
 
 
 def _take(leases: Leases, lease: Lease, units: int, now_ms: int, spend: bool) -> bool:

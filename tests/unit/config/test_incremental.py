@@ -175,8 +175,10 @@ def assert_same(result: CompiledGraph, full: CompiledGraph, rng: random.Random) 
     for name in ("workspaces_by_id", "traffic_sources_by_id", "networks_by_id",
                  "offers_by_id", "landers_by_id", "funnels_by_id", "workspaces_by_domain"):
         assert getattr(result, name) == getattr(full, name), name
-    assert {d: c.keys() for d, c in result.codes.items()} == \
-        {d: c.keys() for d, c in full.codes.items()}
+    assert {d: {code: c.id for code, c in by_code.items()} for d, by_code in result.codes.items()} \
+        == {d: {code: c.id for code, c in by_code.items()} for d, by_code in full.codes.items()}
+    for by_code in result.codes.values():  # the index holds the graph's own campaigns
+        assert all(c is result.campaigns_by_id[c.id] for c in by_code.values())
     people = visitors(rng, 40)
     for cid, campaign in result.campaigns_by_id.items():
         expected = full.campaigns_by_id[cid]

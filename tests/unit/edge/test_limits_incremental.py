@@ -10,12 +10,14 @@ zones. Unchanged campaigns must keep their very limits (and so their leases).
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.big_graph import generate
+from tests.memory_ledger import MemoryLedger
 from tests.unit.config.test_incremental import (
     EDITS,
     Edit,
@@ -27,9 +29,13 @@ from tests.unit.config.test_incremental import (
 )
 from turnout.config import model
 from turnout.config.validate import validate
+from turnout.edge.days import Days
+from turnout.edge.leases import Leases, LeaseSettings
 from turnout.edge.limits import GraphLimits, Meter
 
 PREFIX = "p"
+T0 = 1_796_205_600_000
+SETTINGS = LeaseSettings(min_block=2, max_block=8, idle_ms=1_000, settle_ms=100, recheck_ms=50)
 
 
 def rebudget(rng: random.Random, graph: model.Graph) -> model.Graph:
@@ -59,6 +65,10 @@ def _meter(meter: Meter | None) -> tuple[object, ...] | None:
     return (meter.prefix, meter.kind, meter.owner, meter.limit, meter.unit, meter.timezone)
 
 
+def held(leases: Leases) -> set[tuple[str, int]]:
+    return {(lease.key, lease.limit) for lease in leases.leases() if not lease.retired}
+
+
 def described(limits: GraphLimits) -> tuple[object, ...]:
     return (
         {i: _meter(m) for i, m in limits.offers.items()},
@@ -71,22 +81,35 @@ def described(limits: GraphLimits) -> tuple[object, ...]:
 @given(seed=st.integers(0, 10**6), steps=st.lists(st.sampled_from(LIMIT_EDITS), min_size=1,
                                                   max_size=5))
 def test_limits_built_on_the_installed_ones_equal_limits_built_from_scratch(seed, steps):
-    rng = random.Random(seed)
-    graph = generate(12, seed=seed, workspaces=2)
-    compiled = published(graph, 1)
-    limits = GraphLimits(compiled, PREFIX)
-    for version, edit in enumerate(steps, start=2):
-        changed = apply_edit(edit, rng, graph)
-        assert validate(changed) == []
-        compiled, affected = incremental(graph, compiled, changed, version)
-        previous = limits
-        limits = GraphLimits(compiled, PREFIX, previous)
-        assert described(limits) == described(GraphLimits(compiled, PREFIX))
-        if previous.offers.keys() == limits.offers.keys():
-            for cid, kept in limits.campaigns.items():
-                if cid not in affected and cid in previous.campaigns:
-                    assert kept is previous.campaigns[cid], cid
-        graph = changed
+    """Also their leases: an edge prefetching each version's limits built on the last
+    holds the leases of an edge that builds every version's limits from scratch."""
+    async def run() -> None:
+        rng = random.Random(seed)
+        graph = generate(12, seed=seed, workspaces=2)
+        compiled = published(graph, 1)
+        limits = GraphLimits(compiled, PREFIX)
+        days = Days()
+        ours, reference = (Leases(MemoryLedger(), SETTINGS, clock=lambda: T0) for _ in "ab")
+        limits.prefetch(ours, days, T0)
+        for version, edit in enumerate(steps, start=2):
+            changed = apply_edit(edit, rng, graph)
+            assert validate(changed) == []
+            compiled, affected = incremental(graph, compiled, changed, version)
+            previous = limits
+            limits = GraphLimits(compiled, PREFIX, previous)
+            scratch = GraphLimits(compiled, PREFIX)
+            assert described(limits) == described(scratch)
+            limits.prefetch(ours, days, T0)
+            scratch.prefetch(reference, days, T0)
+            assert held(ours) == held(reference)
+            if previous.offers.keys() == limits.offers.keys():
+                for cid, kept in limits.campaigns.items():
+                    if cid not in affected and cid in previous.campaigns:
+                        assert kept is previous.campaigns[cid], cid
+            graph = changed
+        await ours.close()
+        await reference.close()
+    asyncio.run(run())
 
 
 def test_one_campaign_rebudgeted_makes_only_its_limits_again():
