@@ -70,5 +70,17 @@ async def clients_named(admin: aioredis.Redis, name: str) -> list[dict[str, str]
     return [entry for entry in await admin.client_list() if entry.get("name") == name]
 
 
+async def clients_gone(admin: aioredis.Redis, name: str, timeout: float = 3.0
+                       ) -> list[dict[str, str]]:
+    """The connections named `name` still listed after waiting up to `timeout` s for them
+    to go: a client's close reaches the server a moment after the client returns, later
+    on a busy machine; a connection really left open stays listed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (left := await clients_named(admin, name)) and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    return left
+
+
 async def connections_received(admin: aioredis.Redis) -> int:
     return int((await admin.info("stats"))["total_connections_received"])

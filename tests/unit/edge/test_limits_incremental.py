@@ -82,7 +82,8 @@ def described(limits: GraphLimits) -> tuple[object, ...]:
                                                   max_size=5))
 def test_limits_built_on_the_installed_ones_equal_limits_built_from_scratch(seed, steps):
     """Also their leases: an edge prefetching each version's limits built on the last
-    holds the leases of an edge that builds every version's limits from scratch."""
+    holds the leases of an edge that builds every version's limits from scratch (and
+    prefetches them all, giving back the leases of meters gone)."""
     async def run() -> None:
         rng = random.Random(seed)
         graph = generate(12, seed=seed, workspaces=2)
@@ -91,6 +92,7 @@ def test_limits_built_on_the_installed_ones_equal_limits_built_from_scratch(seed
         days = Days()
         ours, reference = (Leases(MemoryLedger(), SETTINGS, clock=lambda: T0) for _ in "ab")
         limits.prefetch(ours, days, T0)
+        GraphLimits(compiled, PREFIX).prefetch(reference, days, T0)
         for version, edit in enumerate(steps, start=2):
             changed = apply_edit(edit, rng, graph)
             assert validate(changed) == []
@@ -113,17 +115,26 @@ def test_limits_built_on_the_installed_ones_equal_limits_built_from_scratch(seed
 
 
 def test_one_campaign_rebudgeted_makes_only_its_limits_again():
-    graph = generate(30, seed=3, workspaces=2)
-    compiled = published(graph, 1)
-    before = GraphLimits(compiled, PREFIX)
-    index = next(i for i, c in enumerate(graph.campaigns) if c.id in before.campaigns)
-    target = graph.campaigns[index].id
-    changed = _replace(graph, "campaigns", index, budget="9.00",
-                       cost_model=model.CostModel(type="cpc", value="0.10"))
-    after = GraphLimits(incremental(graph, compiled, changed, 2)[0], PREFIX, before)
-    assert after.campaigns[target] is not before.campaigns[target]
-    budget = after.campaigns[target].budget
-    assert budget is not None and (budget.limit, budget.unit) == (9_000_000, 100_000)
-    assert all(after.campaigns[c] is before.campaigns[c] for c in before.campaigns
-               if c != target)
-    assert all(after.offers[o] is before.offers[o] for o in before.offers)
+    async def run() -> None:
+        graph = generate(30, seed=3, workspaces=2)
+        compiled = published(graph, 1)
+        before = GraphLimits(compiled, PREFIX)
+        leases = Leases(MemoryLedger(), SETTINGS, clock=lambda: T0)
+        before.prefetch(leases, Days(), T0)
+        index = next(i for i, c in enumerate(graph.campaigns) if c.id in before.campaigns)
+        target = graph.campaigns[index].id
+        changed = _replace(graph, "campaigns", index, budget="9.00", daily_click_cap=40,
+                           cost_model=model.CostModel(type="cpc", value="0.10"))
+        after = GraphLimits(incremental(graph, compiled, changed, 2)[0], PREFIX, before)
+        assert after.campaigns[target] is not before.campaigns[target]
+        budget, clicks = after.campaigns[target].budget, after.campaigns[target].clicks
+        assert budget is not None and (budget.limit, budget.unit) == (9_000_000, 100_000)
+        assert clicks is not None and clicks.limit == 40
+        assert all(after.campaigns[c] is before.campaigns[c] for c in before.campaigns
+                   if c != target)
+        assert all(after.offers[o] is before.offers[o] for o in before.offers)
+        after.prefetch(leases, Days(), T0)  # both new meters leased at once
+        assert {(budget.kind, budget.limit), (clicks.kind, clicks.limit)} <= {
+            (lease.kind, lease.limit) for lease in leases.leases() if lease.owner == target}
+        await leases.close()
+    asyncio.run(run())
