@@ -17,7 +17,9 @@ Steps, on a local stack of its own (Valkey, tansu) under a temporary directory:
 4. A light paced load (`--rate` requests/s of /c/{code} over 8 keep-alive connections,
    from this process on core 0) for `--seconds`, first with no publishes, then with a
    one-campaign publish every 2 s by a forked child (core 0 too; in this process its
-   seconds of validation would stall the load's loop): p50/p99/max latency (send to last
+   seconds of validation would stall the load's loop) under a prefix the edge does not
+   follow (the control: the publisher's own load), then under the edge's own prefix
+   (`publishing_every_2s`): p50/p99/max latency (send to last
    byte) of each, their ratio, and how many sends were over 1 ms late (the client itself
    falling behind; the edge answers a connection's next request only after its last, so
    a stalled edge shows as latency, and a saturated client as late sends).
