@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import operator
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final, TypeVar
@@ -26,6 +25,7 @@ from turnout.config.compiled import (
     IPNetwork,
     Policy,
     Target,
+    same_ids_in_order,
 )
 from turnout.config.domains import DEFAULT_DOMAIN, normal_domain
 from turnout.config.errors import ConfigError, GraphInvalid
@@ -268,8 +268,7 @@ class _Compiler:
         order = order if isinstance(order, (list, tuple)) else list(order)
         previous = self._previous
         if (previous is not None and kept is previous.campaigns_by_id
-                and len(order) == len(kept) and fresh.keys() <= kept.keys()
-                and all(map(operator.eq, order, kept))):
+                and fresh.keys() <= kept.keys() and same_ids_in_order(order, kept)):
             # The same campaigns in the same order (a version changing some of them): the
             # kept index copied and patched, not built again campaign by campaign (~2.5 ms
             # of a one-campaign publish at 10,000 campaigns).

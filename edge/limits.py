@@ -18,7 +18,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import compress
 from typing import Final
 
-from turnout.config.compiled import CompiledCampaign, CompiledGraph, CompiledOffer, Target
+from turnout.config.compiled import (
+    CompiledCampaign,
+    CompiledGraph,
+    CompiledOffer,
+    Target,
+    same_ids_in_order,
+)
 from turnout.config.meters import TOTAL, meter_key
 from turnout.edge.days import Days
 from turnout.edge.leases import Lease, Leases
@@ -241,7 +247,7 @@ def _changed(before: Mapping[str, CompiledCampaign], after: Mapping[str, Compile
     ids, and the ids of `before` that `after` lacks. With the same ids in the same order
     (a version changing some campaigns) the two are compared in one pass of C calls:
     ~0.1 ms at 10,000 campaigns, against ~2 ms for a look-up per campaign."""
-    if len(before) == len(after) and all(map(operator.eq, before, after)):
+    if same_ids_in_order(before, after):
         return list(compress(after.values(), map(operator.is_not, after.values(),
                                                  before.values()))), ()
     return ([c for i, c in after.items() if before.get(i) is not c],
