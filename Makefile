@@ -23,7 +23,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml setup.py splitter/_decide.c edge/sink/_murmur2.c $(LOCK) | $(BIN)/python
+# The click path's modules compiled by Cython (setup.py): rebuilt when one of them changes.
+COMPILED := $(shell sed -n '/^compiled = \[/,/^\]/p' pyproject.toml | grep -o '"[^"]*\.py"' | tr -d '"')
+
+$(STAMP): pyproject.toml setup.py splitter/_decide.c edge/sink/_murmur2.c $(COMPILED) $(LOCK) | $(BIN)/python
 	$(BIN)/python -m pip install -q -r $(LOCK)
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)

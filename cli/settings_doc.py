@@ -25,6 +25,7 @@ from typing import Any, Final
 from turnout import env
 from turnout.api.settings import ApiSettings
 from turnout.cli.report import ApiClientSettings
+from turnout.compiled import CompiledSettings
 from turnout.connections import Connections
 from turnout.dashboard.settings import DashboardSettings
 from turnout.edge.settings import EdgeSettings
@@ -51,6 +52,7 @@ SOURCES: Final[tuple[tuple[type, str, str], ...]] = (
     (AutomationSettings, "Governor: automation rules", "governor, ingest --governor"),
     (WebhookSettings, "Governor: webhooks", "governor, ingest --governor"),
     (PostbackSettings, "Governor: postbacks to traffic sources", "governor, ingest --governor"),
+    (CompiledSettings, "Compiled click path", "every command"),
 )
 
 
