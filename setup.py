@@ -78,7 +78,7 @@ setup(
     ext_modules=[
         accelerator("turnout.splitter._decide", "splitter/_decide.c"),
         accelerator("turnout.edge.sink._murmur2", "edge/sink/_murmur2.c"),
-        *cythonize([Extension(name, [source], extra_compile_args=["-O2"])
+        *cythonize([Extension(name, [source], extra_compile_args=["-O2", "-g0"])
                     for name, source in COMPILED.items()],
                    # force: the C of every module from its source as it is now, whatever
                    # the files' times say (the digest beside each build vouches for it)
