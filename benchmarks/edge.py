@@ -1,7 +1,8 @@
 """Redirect throughput and paced latency: the full edge against a bare uvicorn 302 (and nginx).
 
     python -m benchmarks.edge [--duration 10] [--connections 64] [--rounds 3]
-                              [--rate N] [--profile FILE] [--json]
+                              [--rate N] [--baseline TREE | --interpreted-baseline]
+                              [--profile FILE] [--json]
 
 wrk runs on core 0 (`taskset -c 0`), the server under test on core 1, one target at a
 time, every target driven by the same request ring (benchmarks/edge.lua: X-Forwarded-For
@@ -45,6 +46,7 @@ from turnout.local.services import stop_process
 
 CODE = "CAMP_A"
 EDGES = ("edge", "edge_base")
+INTERPRETED = "TURNOUT_INTERPRETED"  # turnout/compiled.py: run the sources, not the builds
 SETTLE_S = 1.0  # between a target's closed-loop and paced runs: its sink drains
 
 
@@ -226,6 +228,17 @@ def nginx_target(port: int, workdir: Path) -> list[str] | None:
     return [nginx, "-c", str(conf), "-p", str(workdir)]
 
 
+def edge_targets(args: argparse.Namespace) -> list[tuple[str, Path, dict[str, str]]]:
+    """(name, source tree, extra environment) of each edge measured in a round."""
+    # py-spy sees no frames inside compiled modules: a profiled edge runs its sources.
+    edges = [("edge", wrk.ROOT, {INTERPRETED: "1"} if args.profile else {})]
+    if args.baseline:
+        edges.append(("edge_base", args.baseline, {}))
+    elif args.interpreted_baseline:
+        edges.append(("edge_base", wrk.ROOT, {INTERPRETED: "1"}))
+    return edges
+
+
 def run_round(env: dict[str, str], path: str, workdir: Path, args: argparse.Namespace,
               rate: float | None, number: int) -> dict[str, dict[str, dict[str, Any]]]:
     """Every target closed-loop then paced; `rate` None: half of this round's bare rate."""
@@ -242,12 +255,13 @@ def run_round(env: dict[str, str], path: str, workdir: Path, args: argparse.Name
                          lambda rps: paced_rate(rps, rate)))
     offered = round_["paced"]["bare"]["offered_rps"]
 
-    edges = [("edge", wrk.ROOT)] + ([("edge_base", args.baseline)] if args.baseline else [])
+    edges = edge_targets(args)
     if number % 2:
         edges.reverse()  # neither edge always runs right after bare uvicorn
-    for name, tree in edges:
+    for name, tree, extra in edges:
         port = free_port()
-        edge = start(edge_argv(tree, port), {**env, "TURNOUT_EDGE_PORT": str(port)}, tree)
+        edge = start(edge_argv(tree, port),
+                     {**env, **extra, "TURNOUT_EDGE_PORT": str(port)}, tree)
         keep(name, measure(name, edge, port, path, args, lambda _: offered))
 
     port = free_port()
@@ -302,9 +316,15 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path,
                         help="another source tree (a git worktree with its own .venv): its "
                         "edge is measured too, as edge_base, in the same rounds")
+    parser.add_argument("--interpreted-baseline", action="store_true",
+                        help="measure this tree's edge also from its sources "
+                        f"({INTERPRETED}=1), as edge_base: what compiling the click path "
+                        "gains, in the same rounds")
     parser.add_argument("--profile", help="py-spy the edge during its paced run (raw format, "
                         "threads named; the last round's) into this file, for "
-                        "benchmarks.profile_summary; those runs' figures are disturbed")
+                        "benchmarks.profile_summary; the edge then runs its sources "
+                        f"({INTERPRETED}=1: py-spy sees no frames in compiled code), and "
+                        "its figures are disturbed")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object of the figures instead of the table")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
@@ -312,6 +332,10 @@ def main() -> int:
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return 0
+    if args.baseline and args.interpreted_baseline:
+        print("--baseline and --interpreted-baseline both name edge_base: pick one",
+              file=sys.stderr)
+        return 2
     if args.baseline and not (args.baseline / ".venv" / "bin" / "python").exists():
         print(f"--baseline {args.baseline}: no .venv/bin/python there", file=sys.stderr)
         return 2

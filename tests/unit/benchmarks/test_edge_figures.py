@@ -133,3 +133,20 @@ def test_a_baseline_edge_gets_the_same_ratios_suffixed():
     assert r["paced_p99_edge_vs_bare@base"] == pytest.approx(3.0)
     assert r["closed_cpu_edge_vs_base"] == pytest.approx(45 / 60)
     assert set(summarise([round_])["goals"]) == set(GOALS)
+
+
+def test_the_interpreted_baseline_is_this_tree_running_its_sources():
+    from argparse import Namespace
+
+    from benchmarks.edge import INTERPRETED, edge_targets
+    from turnout.compiled import CompiledSettings
+
+    assert CompiledSettings.from_env({INTERPRETED: "1"}).interpreted
+    plain = Namespace(profile=None, baseline=None, interpreted_baseline=False)
+    assert edge_targets(plain) == [("edge", wrk.ROOT, {})]
+    source = Namespace(profile=None, baseline=None, interpreted_baseline=True)
+    assert edge_targets(source) == [("edge", wrk.ROOT, {}),
+                                    ("edge_base", wrk.ROOT, {INTERPRETED: "1"})]
+    profiled = Namespace(profile="p.raw", baseline=wrk.ROOT / "other", interpreted_baseline=False)
+    assert edge_targets(profiled) == [("edge", wrk.ROOT, {INTERPRETED: "1"}),
+                                      ("edge_base", wrk.ROOT / "other", {})]
