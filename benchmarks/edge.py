@@ -313,13 +313,14 @@ def main() -> int:
                         help="measure every target this many times, alternating (3)")
     parser.add_argument("--rate", type=float,
                         help="offered req/s of the paced runs (half of bare's closed-loop rate)")
-    parser.add_argument("--baseline", type=Path,
-                        help="another source tree (a git worktree with its own .venv): its "
-                        "edge is measured too, as edge_base, in the same rounds")
-    parser.add_argument("--interpreted-baseline", action="store_true",
-                        help="measure this tree's edge also from its sources "
-                        f"({INTERPRETED}=1), as edge_base: what compiling the click path "
-                        "gains, in the same rounds")
+    baselines = parser.add_mutually_exclusive_group()  # both would be edge_base
+    baselines.add_argument("--baseline", type=Path,
+                           help="another source tree (a git worktree with its own .venv): its "
+                           "edge is measured too, as edge_base, in the same rounds")
+    baselines.add_argument("--interpreted-baseline", action="store_true",
+                           help="measure this tree's edge also from its sources "
+                           f"({INTERPRETED}=1), as edge_base: what compiling the click path "
+                           "gains, in the same rounds")
     parser.add_argument("--profile", help="py-spy the edge during its paced run (raw format, "
                         "threads named; the last round's) into this file, for "
                         "benchmarks.profile_summary; the edge then runs its sources "
@@ -332,10 +333,6 @@ def main() -> int:
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return 0
-    if args.baseline and args.interpreted_baseline:
-        print("--baseline and --interpreted-baseline both name edge_base: pick one",
-              file=sys.stderr)
-        return 2
     if args.baseline and not (args.baseline / ".venv" / "bin" / "python").exists():
         print(f"--baseline {args.baseline}: no .venv/bin/python there", file=sys.stderr)
         return 2

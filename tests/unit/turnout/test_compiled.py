@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from turnout.cli.settings_doc import source_files
 from turnout.compiled import (
     CompiledGuard,
     CompiledSettings,
@@ -31,12 +32,9 @@ def compiled_sources() -> list[str]:
 
 
 def module_of(source: str) -> str:
-    """edge/sink/batches.py -> turnout.edge.sink.batches ([tool.setuptools] package-dir)."""
-    folders = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "package-dir"]
-    folder, _, rest = source.partition("/")
-    package = next(name for name, where in folders.items() if where == folder)
-    return ".".join([package, *rest.removesuffix(".py").split("/")])
+    """edge/sink/batches.py -> turnout.edge.sink.batches, by the settings doc's scan of the
+    installed modules (pyproject's package-dir)."""
+    return {path: module for module, path in source_files()}[ROOT / source]
 
 
 @pytest.mark.parametrize("source", compiled_sources())
