@@ -432,6 +432,17 @@ class GraphStore:
             digests = missing
         raise ConfigError(f"entity documents of version {version} keep vanishing")
 
+    async def amend(self, version: int, note: str, actor: str) -> bool:
+        """Rewrite who and why of a published version (its changes and graph stay as they
+        are); False when the version is not kept."""
+        key = self.keys.version(version)
+        with _reachable():
+            raw = await self.redis.get(key)
+            if raw is None:
+                return False
+            info = msgspec.structs.replace(decode_info(raw), note=note, actor=actor)
+            return bool(await self.redis.set(key, _ENCODER.encode(info), xx=True))
+
     async def current_version(self) -> int | None:
         with _reachable():
             value = await self.redis.get(self.keys.current)

@@ -6,7 +6,7 @@ it touched; a Batch is every change taken at once, and what the version records 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -36,13 +36,13 @@ class Batch:
         return out
 
     def actors(self, workspace_id: str | None = None) -> list[str]:
-        return _distinct(c.actor for c in self._of(workspace_id))
+        return distinct(c.actor for c in self._of(workspace_id))
 
     def notes(self, workspace_id: str | None = None) -> list[str]:
-        return _distinct(c.note for c in self._of(workspace_id) if c.note)
+        return distinct(c.note for c in self._of(workspace_id) if c.note)
 
     def workspaces(self) -> list[str]:
-        return _distinct(c.workspace_id for c in self.changes)
+        return distinct(c.workspace_id for c in self.changes)
 
     def actor(self) -> str:
         """The version's actor: every actor of the batch."""
@@ -50,11 +50,7 @@ class Batch:
 
     def note(self) -> str:
         """The version's note: the distinct notes, the first MAX_NOTES of them named."""
-        notes = self.notes()
-        text = "; ".join(notes[:MAX_NOTES])
-        if len(notes) > MAX_NOTES:
-            text += f"; and {len(notes) - MAX_NOTES} more"
-        return text
+        return summary(self.notes())
 
     def _of(self, workspace_id: str | None) -> Iterable[Change]:
         return (c for c in self.changes if workspace_id is None or c.workspace_id == workspace_id)
@@ -63,7 +59,16 @@ class Batch:
         return Batch(self.changes + other.changes)
 
 
-def _distinct(items: Iterable[str]) -> list[str]:
+def summary(notes: Sequence[str]) -> str:
+    """A version's note of these (distinct) notes: the first MAX_NOTES named, the rest counted."""
+    text = "; ".join(notes[:MAX_NOTES])
+    if len(notes) > MAX_NOTES:
+        text += f"; and {len(notes) - MAX_NOTES} more"
+    return text
+
+
+def distinct(items: Iterable[str]) -> list[str]:
+    """`items` without repeats, in first-seen order."""
     return list(dict.fromkeys(items))
 
 

@@ -19,6 +19,10 @@ keep serving what they hold. PostgreSQL or Redis out of reach: the batch waits a
 tried again (capped backoff); a batch that does not validate waits for the next change
 (its problems are logged and kept in `last_error`), and nothing of it is published.
 
+A change committed while a batch is being read back is in that batch's version before its
+writer announces it; its own batch then publishes nothing, and its actor and note are added
+to the record of the version that holds it.
+
 At start the task reads the whole stored graph once: changes committed but never published
 (a process that died between its commit and its publish) are published then.
 """
@@ -47,7 +51,7 @@ from turnout.control import versions
 from turnout.control.errors import ControlError, ControlUnavailable
 from turnout.control.graph_patch import patched, workspace_of
 from turnout.control.graph_read import read_graph, read_sections
-from turnout.control.pending import Batch, Change, Pending
+from turnout.control.pending import Batch, Change, Pending, distinct, summary
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +305,8 @@ class Publisher:
             manifest = held.manifest
             if published is not None:
                 manifest = await self._record(conn, published, graph, held, batch, latest)
+            elif latest is not None:
+                await self._amend(conn, latest, batch)
         clock.append(time.perf_counter())
         version = latest if published is None else published.version
         self._hold(_Held(graph, version, {}, manifest))
@@ -358,6 +364,31 @@ class Publisher:
             documents=versions.documents_of(published.manifest, bodies, owner))
         depth = await versions.record(conn, new)
         return published.version, published.manifest, depth
+
+    async def _amend(self, conn: psycopg.AsyncConnection[Any], version: int, batch: Batch
+                     ) -> None:
+        """Name `batch` in the record of `version`, which already holds what it changed.
+
+        A change committed while `version` was being read back is in that version before
+        its writer announces it; the announcement then publishes nothing, and its actor
+        and note would otherwise be in no version's record. The version's note is rebuilt
+        from its workspaces' notes (in workspace order)."""
+        parts = await versions.parts(conn, version)
+        named: dict[str, tuple[list[str], list[str]]] = {}
+        for workspace in batch.workspaces():
+            if workspace:
+                actors, notes = parts.get(workspace, ([], []))
+                named[workspace] = parts[workspace] = (
+                    distinct([*actors, *batch.actors(workspace)]),
+                    distinct([*notes, *batch.notes(workspace)]))
+        if not named:
+            return
+        actor = ",".join(distinct(a for actors, _ in parts.values() for a in actors))
+        note = summary(distinct(n for _, notes in parts.values() for n in notes))
+        await versions.amend(conn, version, actor, note, named)
+        await self.store.amend(version, note, actor)
+        log.info("graph version %d already held %d change(s) announced after it was "
+                 "published: named in its record", version, len(batch.changes))
 
     async def _restore(self, conn: psycopg.AsyncConnection[Any], latest: int) -> None:
         row = await versions.row(conn, latest)

@@ -179,6 +179,32 @@ async def record(conn: psycopg.AsyncConnection[Any], new: NewVersion) -> int:
     return depth or 0
 
 
+async def parts(conn: psycopg.AsyncConnection[Any], version: int
+                ) -> dict[str, tuple[list[str], list[str]]]:
+    """workspace -> (actors, notes) of a recorded version, by workspace id."""
+    cursor = await conn.execute(
+        "SELECT workspace_id, actors, notes FROM graph_version_workspaces WHERE version = %s "
+        "ORDER BY workspace_id", (version,))
+    return {workspace: (list(actors), list(notes))
+            for workspace, actors, notes in await cursor.fetchall()}
+
+
+async def amend(conn: psycopg.AsyncConnection[Any], version: int, actor: str, note: str,
+                named: Mapping[str, tuple[list[str], list[str]]]) -> None:
+    """Rewrite who and why of a recorded version: its actor and note, and the (actors,
+    notes) of the workspaces in `named` (one it had no row for gets a row that changed
+    nothing). What it changed stays as recorded."""
+    await conn.execute("UPDATE graph_versions SET actor = %s, note = %s WHERE version = %s",
+                       (actor, note, version))
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO graph_version_workspaces (version, workspace_id, actors, notes) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (workspace_id, version) DO UPDATE "
+            "SET actors = EXCLUDED.actors, notes = EXCLUDED.notes",
+            [(version, workspace, actors, notes)
+             for workspace, (actors, notes) in named.items()])
+
+
 async def add_documents(conn: psycopg.AsyncConnection[Any], documents: Sequence[Document]
                         ) -> None:
     if not documents:

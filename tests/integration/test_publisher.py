@@ -100,6 +100,7 @@ async def test_a_burst_gives_a_handful_of_versions(url, redis_url, graph_prefix)
                 pub.changed("pubws", f"key{i % 3}", f"burst {i}", {"campaigns": [campaign.id]})
         burst = time.monotonic() - started
         await eventually(lambda: _named(pub.store, "burst 49"))
+        await eventually(lambda: _settled(pub))
         published = await pub.store.current_version()
         assert first is not None and published is not None
         # One version per window at most while the burst lasts, and the one after it.
@@ -111,6 +112,44 @@ async def test_a_burst_gives_a_handful_of_versions(url, redis_url, graph_prefix)
                  for v in range(first + 1, published + 1)]
         assert sum(len(n) - 1 + int(n[-1].split()[1]) if n[-1].startswith("and ") else len(n)
                    for n in notes) == 50
+
+
+async def _settled(pub) -> bool:
+    return not pub.pending
+
+
+async def test_a_change_an_earlier_version_already_holds_is_named_in_it(url, redis_url,
+                                                                       graph_prefix):
+    """A change committed while a version was being read back is in that version before
+    its writer announces it: its announcement publishes nothing, and the version that holds
+    it names its actor and note."""
+    first, second = GRAPH.campaigns[0], GRAPH.campaigns[1]
+    async with publisher(url, redis_url, graph_prefix, watch_s=0.1) as pub:
+        assert await pub.flush() == 1
+        await write(url, renamed(first, "First"))
+        await write(url, renamed(second, "Second"))  # committed, not announced yet
+        pub.changed("pubws", "key1", "rename camp-a", {"campaigns": [first.id, second.id]})
+        assert await pub.flush() == 2
+        pub.changed("pubws", "key2", "rename camp-b", {"campaigns": [second.id]})
+        assert await pub.flush() == 2  # nothing new to publish
+        info = await pub.store.info(2)
+        assert (info.actor, info.note) == ("key1,key2", "rename camp-a; rename camp-b")
+        assert info.changes.upserted == {"campaigns": tuple(sorted((first.id, second.id)))}
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            row = await versions.row(conn, 2)
+            assert row is not None and (row.actor, row.note) == (info.actor, info.note)
+            (listed, _) = await versions.listing(conn, "pubws")
+            assert listed.version == 2
+            assert (listed.actors, listed.notes) == (["key1", "key2"],
+                                                     ["rename camp-a", "rename camp-b"])
+            assert listed.changed == {"campaigns": sorted((first.id, second.id))}
+        # Redis lost: the version comes back from PostgreSQL with the same actor and note.
+        keys = [k async for k in pub.store.redis.scan_iter(match=f"{graph_prefix}:*")]
+        await pub.store.redis.delete(*keys)
+        await pub.start()
+        await eventually(lambda: _current(pub.store, 2))
+        restored = await pub.store.info(2)
+        assert (restored.actor, restored.note) == (info.actor, info.note)
 
 
 async def _named(store: GraphStore, name: str) -> bool:
