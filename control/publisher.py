@@ -371,8 +371,8 @@ class Publisher:
 
         A change committed while `version` was being read back is in that version before
         its writer announces it; the announcement then publishes nothing, and its actor
-        and note would otherwise be in no version's record. The version's note is rebuilt
-        from its workspaces' notes (in workspace order)."""
+        and note would otherwise be in no version's record. The version's actor and note
+        are rebuilt from its workspaces' actors and notes (in workspace order)."""
         parts = await versions.parts(conn, version)
         named: dict[str, tuple[list[str], list[str]]] = {}
         for workspace in batch.workspaces():
